@@ -1,0 +1,56 @@
+"""Typed errors. Every failure a caller can act on has its own class under SleeptimeError."""
+
+from __future__ import annotations
+
+
+class SleeptimeError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class InvalidInputError(SleeptimeError, ValueError):
+    """Input the caller gave cannot be used (empty context, bad id, bad option)."""
+
+
+class EmptyContextError(InvalidInputError):
+    """The context to ingest holds no text."""
+
+
+class UnreadableFileError(InvalidInputError):
+    """A file given as context could not be read or parsed."""
+
+
+class UnknownContextError(SleeptimeError, KeyError):
+    """No context with this id exists for this tenant."""
+
+    def __init__(self, tenant: str, context_id: str) -> None:
+        super().__init__(f"no context {context_id!r} for tenant {tenant!r}; ingest it first")
+        self.tenant = tenant
+        self.context_id = context_id
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class NotSleptError(SleeptimeError, LookupError):
+    """The context exists but has no published learned context yet."""
+
+
+class ModelOutputError(SleeptimeError):
+    """The model's reply could not be used after the allowed retries (malformed JSON, refusal, empty)."""
+
+    def __init__(self, message: str, *, attempts: int, last_output: str) -> None:
+        super().__init__(f"{message} (after {attempts} attempt(s)); last output: {last_output[:300]!r}")
+        self.attempts = attempts
+        self.last_output = last_output
+
+
+class ModelSetupError(SleeptimeError):
+    """A model spec could not be resolved (unknown name, missing package, checksum mismatch)."""
+
+
+class StoreError(SleeptimeError):
+    """The backing store failed (server unreachable, corrupt record)."""
+
+
+class StaleVersionError(SleeptimeError):
+    """A sleep run tried to publish over a newer version of the same context."""
