@@ -1,0 +1,403 @@
+"""`EmbeddedChatModel`: a LangChain chat model over an in-process llama.cpp model (llama-cpp-python).
+
+One ``llama_cpp.Llama`` is loaded per (file, n_ctx, n_threads) per process and shared by every
+model object that asks for it; a lock serialises calls because a llama.cpp context is not
+thread-safe. Async calls run in a worker thread, so the event loop never blocks.
+
+Every reply carries ``usage_metadata`` (input, output and total tokens as llama.cpp counted them);
+when streaming, it arrives on the last chunk.
+
+Per-call settings can be bound: ``model.bind(response_format={"type": "json_object"}, max_tokens=64)``.
+A ``response_format`` of type ``json_object`` constrains decoding with a grammar (add ``"schema"``
+to constrain it to a JSON schema); :meth:`EmbeddedChatModel.with_structured_output` does that for
+a pydantic model or a JSON schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.utils.function_calling import convert_to_json_schema
+from pydantic import BaseModel, Field, field_validator
+
+from sleeptime.errors import InvalidInputError, ModelSetupError
+
+__all__ = ["EmbeddedChatModel", "PromptTooLongError", "clear_loaded_models"]
+
+_PASSTHROUGH = frozenset(
+    {
+        "temperature",
+        "max_tokens",
+        "seed",
+        "response_format",
+        "top_p",
+        "top_k",
+        "min_p",
+        "repeat_penalty",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+    }
+)
+_CTX_PAD = 256
+_TOO_LONG = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+
+
+class PromptTooLongError(InvalidInputError):
+    """The prompt does not fit in the model's context window (``n_ctx``)."""
+
+    def __init__(self, *, prompt_tokens: int, n_ctx: int, model_name: str) -> None:
+        super().__init__(
+            f"prompt of {prompt_tokens} tokens does not fit the context window of model {model_name!r} "
+            f"(n_ctx={n_ctx}); shorten the prompt or raise n_ctx"
+        )
+        self.prompt_tokens = prompt_tokens
+        self.n_ctx = n_ctx
+
+
+@dataclass
+class _Loaded:
+    llama: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_loaded: dict[tuple[str, int, int], _Loaded] = {}
+_loaded_guard = threading.Lock()
+
+
+def _load(path: str, n_ctx: int, n_threads: int) -> _Loaded:
+    key = (str(Path(path).resolve()), n_ctx, n_threads)
+    with _loaded_guard:
+        if key in _loaded:
+            return _loaded[key]
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelSetupError(
+                "the embedded chat model needs llama-cpp-python; build it with portable flags (see "
+                "README): CMAKE_ARGS=\"-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON\" "
+                "pip install 'llama-cpp-python==0.3.36'"
+            ) from exc
+        if not Path(key[0]).is_file():
+            raise ModelSetupError(f"GGUF file not found: {key[0]}")
+        try:
+            llama = Llama(
+                model_path=key[0], n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
+            )
+        except ValueError as exc:
+            raise ModelSetupError(f"llama.cpp could not load {key[0]}: {exc}") from exc
+        _loaded[key] = loaded = _Loaded(llama)
+        return loaded
+
+
+def clear_loaded_models() -> None:
+    """Forget every loaded llama.cpp model (they are freed once no model object uses them)."""
+    with _loaded_guard:
+        _loaded.clear()
+
+
+def _role(message: BaseMessage) -> str:
+    if isinstance(message, SystemMessage):
+        return "system"
+    if isinstance(message, HumanMessage):
+        return "user"
+    if isinstance(message, AIMessage):
+        return "assistant"
+    if isinstance(message, ToolMessage):
+        return "tool"
+    if isinstance(message, ChatMessage):
+        return message.role
+    raise TypeError(f"EmbeddedChatModel cannot send a {type(message).__name__}")
+
+
+def _to_llama_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    return [{"role": _role(m), "content": m.text} for m in messages]
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> UsageMetadata:
+    return UsageMetadata(
+        input_tokens=prompt_tokens,
+        output_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+    )
+
+
+class _TokenCount:
+    prompt: int = 0
+    completion: int = 0
+
+
+@contextlib.contextmanager
+def _counting(llama: Any) -> Iterator[_TokenCount]:
+    """Count prompt and generated tokens of one streamed completion (llama.cpp reports usage only
+    when not streaming). Wraps ``Llama.generate`` on the instance; the caller holds the lock."""
+    import llama_cpp
+
+    count = _TokenCount()
+    original: Callable[..., Iterator[int]] = llama.generate
+
+    def is_end(token: int) -> bool:
+        try:
+            return bool(llama_cpp.llama_vocab_is_eog(llama._model.vocab, token))
+        except AttributeError:  # pragma: no cover - other llama-cpp-python versions
+            return bool(token == llama.token_eos())
+
+    def generate(tokens: list[int], *args: Any, **kwargs: Any) -> Iterator[int]:
+        count.prompt = len(tokens)
+        for token in original(tokens, *args, **kwargs):
+            if not is_end(token):
+                count.completion += 1
+            yield token
+
+    llama.generate = generate
+    try:
+        yield count
+    finally:
+        del llama.generate
+
+
+class EmbeddedChatModel(BaseChatModel):
+    """A chat model run in this process by llama.cpp from a GGUF file.
+
+    Usually made by ``sleeptime.models.resolve_chat_model("embedded:qwen2.5-coder-0.5b")``.
+    """
+
+    model_name: str = "embedded"
+    """Name reported in metadata (the registry name, or the file name)."""
+    model_path: str
+    """The GGUF file."""
+    n_ctx: int = 4096
+    """Context window in tokens; rounded up to a multiple of 256 (llama.cpp pads it so)."""
+    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1)
+    max_tokens: int | None = 512
+    """Most tokens generated per call (None: until the context window is full)."""
+    temperature: float = 0.0
+    seed: int | None = None
+    response_format: dict[str, Any] | None = None
+    """Passed to llama.cpp, e.g. ``{"type": "json_object"}`` for grammar-constrained JSON."""
+    stop: list[str] | None = None
+
+    @field_validator("n_ctx")
+    @classmethod
+    def _round_n_ctx(cls, value: int) -> int:
+        # llama.cpp pads the context to a multiple of 256 while llama-cpp-python sizes its token
+        # buffer from the number asked for; asking for a padded size keeps the two equal.
+        if value < 1:
+            raise ValueError(f"n_ctx must be >= 1, got {value}")
+        return -(-value // _CTX_PAD) * _CTX_PAD
+
+    @property
+    def _llm_type(self) -> str:
+        return "sleeptime-embedded-llamacpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "model_path": self.model_path,
+            "n_ctx": self.n_ctx,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+        }
+
+    def _loaded(self) -> _Loaded:
+        return _load(self.model_path, self.n_ctx, self.n_threads)
+
+    def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "response_format": self.response_format,
+            "stop": stop if stop is not None else self.stop,
+        }
+        for key, value in kwargs.items():
+            if key in _PASSTHROUGH:
+                params[key] = value
+            elif not key.startswith("ls_"):
+                raise TypeError(f"EmbeddedChatModel does not support the option {key!r}")
+        return {k: v for k, v in params.items() if v is not None}
+
+    def _wrap_error(self, exc: ValueError) -> Exception:
+        match = _TOO_LONG.search(str(exc))
+        if match:
+            return PromptTooLongError(
+                prompt_tokens=int(match.group(1)), n_ctx=int(match.group(2)), model_name=self.model_name
+            )
+        return exc
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        params = self._params(stop, kwargs)
+        loaded = self._loaded()
+        with loaded.lock:
+            try:
+                response = loaded.llama.create_chat_completion(
+                    messages=_to_llama_messages(messages), **params
+                )
+            except ValueError as exc:
+                raise self._wrap_error(exc) from exc
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        usage_metadata = _usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
+        finish_reason = choice.get("finish_reason")
+        message = AIMessage(
+            content=choice["message"].get("content") or "",
+            usage_metadata=usage_metadata,
+            response_metadata={"model_name": self.model_name, "finish_reason": finish_reason},
+        )
+        return ChatResult(
+            generations=[ChatGeneration(message=message, generation_info={"finish_reason": finish_reason})],
+            llm_output={"token_usage": dict(usage), "model_name": self.model_name},
+        )
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        params = self._params(stop, kwargs)
+        loaded = self._loaded()
+        finish_reason: str | None = None
+        with loaded.lock, _counting(loaded.llama) as count:
+            try:
+                stream = loaded.llama.create_chat_completion(
+                    messages=_to_llama_messages(messages), stream=True, **params
+                )
+            except ValueError as exc:
+                raise self._wrap_error(exc) from exc
+            try:
+                for part in stream:
+                    choice = part["choices"][0]
+                    finish_reason = choice.get("finish_reason") or finish_reason
+                    text = choice.get("delta", {}).get("content")
+                    if not text:
+                        continue
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                    if run_manager:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+            except ValueError as exc:
+                raise self._wrap_error(exc) from exc
+            finally:
+                stream.close()
+            usage_metadata = _usage(count.prompt, count.completion)
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                usage_metadata=usage_metadata,
+                response_metadata={"model_name": self.model_name, "finish_reason": finish_reason},
+                chunk_position="last",
+            ),
+            generation_info={"finish_reason": finish_reason},
+        )
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def produce() -> None:
+            try:
+                for chunk in self._stream(messages, stop, None, **kwargs):
+                    if cancelled.is_set():
+                        break
+                    loop.call_soon_threadsafe(queue.put_nowait, ("chunk", chunk))
+            except BaseException as exc:  # handed to the consumer
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+            else:
+                loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
+
+        worker = loop.run_in_executor(None, produce)
+        try:
+            while True:
+                kind, item = await queue.get()
+                if kind == "done":
+                    break
+                if kind == "error":
+                    raise item
+                if run_manager and item.text:
+                    await run_manager.on_llm_new_token(item.text, chunk=item)
+                yield item
+        finally:
+            cancelled.set()
+            # Let the worker finish (it stops at the next token) so the model's lock is released.
+            await asyncio.shield(worker)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type[BaseModel],
+        *,
+        include_raw: bool = False,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """Replies constrained by a grammar to ``schema`` (a pydantic model or a JSON schema), parsed.
+
+        Returns pydantic instances for a pydantic model and dicts for a JSON schema. With
+        ``include_raw=True`` returns ``{"raw", "parsed", "parsing_error"}`` as LangChain does.
+        """
+        if kwargs:
+            raise TypeError(f"unsupported options: {sorted(kwargs)}")
+        json_schema = convert_to_json_schema(schema)
+        llm = self.bind(response_format={"type": "json_object", "schema": json_schema})
+        parser: Runnable[Any, Any]
+        if isinstance(schema, type) and issubclass(schema, BaseModel):
+            parser = PydanticOutputParser(pydantic_object=schema)
+        else:
+            parser = JsonOutputParser()
+        if not include_raw:
+            return llm | parser
+        parse_ok = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        parse_none = RunnablePassthrough.assign(parsed=lambda _: None)
+        with_fallback = parse_ok.with_fallbacks([parse_none], exception_key="parsing_error")
+        return RunnableMap(raw=llm) | with_fallback
