@@ -65,6 +65,9 @@ class SleeptimeConfig:
     max_escalations: int = 1
     """How many times verify may send the question back with more budget and the raw context."""
 
+    raw_context_at_wake: bool = True
+    """Send the raw context beside the learned one at test time, as the paper's released code does."""
+
     top_questions: int = 3
     """Nearest predicted questions shown to the answer step."""
 

@@ -1,0 +1,40 @@
+"""The sleep graph: ingest -> reflect (looping, k samples) -> predict -> publish."""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from sleeptime.config import SleeptimeConfig
+from sleeptime.nodes.ingest import ingest
+from sleeptime.nodes.predict import predict
+from sleeptime.nodes.publish import publish
+from sleeptime.nodes.reflect import reflect, route_after_reflect
+from sleeptime.state import SleepInput, SleepOutput, SleepState
+
+SleepGraph = StateGraph[SleepState, SleeptimeConfig, SleepInput, SleepOutput]
+
+
+def build_sleep_graph() -> SleepGraph:
+    """The uncompiled sleep graph; compile it with the store (and checkpointer) of your choice."""
+    builder: SleepGraph = StateGraph(
+        SleepState, context_schema=SleeptimeConfig, input_schema=SleepInput, output_schema=SleepOutput
+    )
+    builder.add_node("ingest", ingest)
+    builder.add_node("reflect", reflect)
+    builder.add_node("predict", predict)
+    builder.add_node("publish", publish)
+    builder.add_edge(START, "ingest")
+    builder.add_edge("ingest", "reflect")
+    builder.add_conditional_edges("reflect", route_after_reflect)
+    builder.add_edge("predict", "publish")
+    builder.add_edge("publish", END)
+    return builder
+
+
+def _compiled() -> CompiledStateGraph[SleepState, SleeptimeConfig, SleepInput, SleepOutput]:
+    return build_sleep_graph().compile(name="sleep")
+
+
+# For langgraph.json: the server injects its store (or the Chroma one named there).
+graph = _compiled()

@@ -1,0 +1,36 @@
+"""The wake graph: retrieve -> answer -> verify (-> answer again on escalation)."""
+
+from __future__ import annotations
+
+from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from sleeptime.config import SleeptimeConfig
+from sleeptime.nodes.answer import answer
+from sleeptime.nodes.retrieve import retrieve
+from sleeptime.nodes.verify import route_after_verify, verify
+from sleeptime.state import WakeInput, WakeOutput, WakeState
+
+WakeGraph = StateGraph[WakeState, SleeptimeConfig, WakeInput, WakeOutput]
+
+
+def build_wake_graph() -> WakeGraph:
+    """The uncompiled wake graph; compile it with the store of your choice."""
+    builder: WakeGraph = StateGraph(
+        WakeState, context_schema=SleeptimeConfig, input_schema=WakeInput, output_schema=WakeOutput
+    )
+    builder.add_node("retrieve", retrieve)
+    builder.add_node("answer", answer)
+    builder.add_node("verify", verify)
+    builder.add_edge(START, "retrieve")
+    builder.add_edge("retrieve", "answer")
+    builder.add_edge("answer", "verify")
+    builder.add_conditional_edges("verify", route_after_verify)
+    return builder
+
+
+def _compiled() -> CompiledStateGraph[WakeState, SleeptimeConfig, WakeInput, WakeOutput]:
+    return build_wake_graph().compile(name="wake")
+
+
+graph = _compiled()

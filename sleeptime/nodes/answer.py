@@ -1,0 +1,47 @@
+"""Answer: the question at a test-time budget level, from the learned context or the raw one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from sleeptime.nodes._runtime import config_of, wake_model
+from sleeptime.prompts import answer as prompt
+from sleeptime.state import WakeState
+from sleeptime.structured import ask_text
+
+
+def build_answer_messages(state: WakeState) -> list[BaseMessage]:
+    budget = state.get("current_budget", 1)
+    learned = state.get("learned", "")
+    system = (prompt.SYSTEM_LEARNED if learned else prompt.SYSTEM_BASELINE).format(
+        instruction=prompt.instruction(budget)
+    )
+    blocks: list[str] = []
+    if state.get("with_raw_context") and state.get("raw_context"):
+        blocks.append(prompt.CONTEXT_BLOCK.format(context=state["raw_context"]))
+    if learned:
+        blocks.append(prompt.NOTES_BLOCK.format(notes=learned))
+    related = state.get("related") or []
+    if related:
+        lines = "\n".join(f"- Q: {qa['question']}\n  A: {qa['answer']}" for qa in related)
+        blocks.append(prompt.RELATED_BLOCK.format(related=lines))
+    blocks.append(prompt.QUESTION_BLOCK.format(question=state["question"]))
+    return [SystemMessage(system), HumanMessage("\n\n".join(blocks))]
+
+
+def answer(state: WakeState, runtime: Runtime[Any]) -> dict[str, Any]:
+    cfg = config_of(runtime)
+    budget = state.get("current_budget", cfg.budget)
+    # Step-by-step levels need room to finish their reasoning.
+    max_tokens = cfg.max_tokens_wake * (2 if budget >= 3 else 1)
+    text, usage = ask_text(
+        wake_model(cfg, max_tokens=max_tokens),
+        build_answer_messages(state),
+        phase="wake",
+        node="answer",
+        retries=cfg.json_retries,
+    )
+    return {"answer": text, "usage": usage}

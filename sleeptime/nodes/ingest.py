@@ -1,0 +1,94 @@
+"""Ingest: text or files -> chunks -> a new raw revision in the store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+from langgraph.runtime import Runtime
+
+from sleeptime.errors import EmptyContextError, UnreadableFileError
+from sleeptime.nodes._runtime import config_of, store_of
+from sleeptime.state import SleepState
+from sleeptime.stores.learned import ContextRecord, LearnedContextStore
+
+_TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".json", ".csv", ".yaml", ".yml", ".toml", ".html", ".log", ""}
+
+
+def load_file(path: str | Path) -> str:
+    """The text of one file: plain text directly, PDFs and the rest through langchain-community loaders."""
+    p = Path(path)
+    if not p.is_file():
+        raise UnreadableFileError(f"cannot read {str(p)!r}: no such file")
+    try:
+        if p.suffix.lower() in _TEXT_SUFFIXES:
+            return p.read_text(encoding="utf-8")
+        if p.suffix.lower() == ".pdf":
+            from langchain_community.document_loaders import PyPDFLoader
+
+            return "\n".join(d.page_content for d in PyPDFLoader(str(p)).load())
+        from langchain_community.document_loaders import UnstructuredFileLoader
+
+        return "\n".join(d.page_content for d in UnstructuredFileLoader(str(p)).load())
+    except UnicodeDecodeError as error:
+        raise UnreadableFileError(f"cannot read {str(p)!r}: not UTF-8 text ({error.reason})") from error
+    except ImportError as error:
+        raise UnreadableFileError(
+            f"cannot read {str(p)!r}: the loader for {p.suffix!r} files needs a package: {error}"
+        ) from error
+    except OSError as error:
+        raise UnreadableFileError(f"cannot read {str(p)!r}: {error.strerror or error}") from error
+
+
+def split_text(text: str, chunk_size: int, chunk_overlap: int) -> list[str]:
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size, chunk_overlap=min(chunk_overlap, chunk_size // 2)
+    )
+    return [c for c in splitter.split_text(text) if c.strip()]
+
+
+def ingest_context(
+    store: LearnedContextStore,
+    context_id: str,
+    *,
+    text: str | None = None,
+    files: Sequence[str | Path] = (),
+    chunk_size: int = 1200,
+    chunk_overlap: int = 100,
+) -> ContextRecord:
+    """Read everything first, then store: a bad file or empty text changes nothing stored."""
+    parts: list[str] = []
+    sources: list[str] = []
+    if text is not None:
+        parts.append(text)
+        sources.append("<text>")
+    for f in files:
+        parts.append(load_file(f))
+        sources.append(str(f))
+    full = "\n\n".join(p for p in parts if p.strip())
+    if not full.strip():
+        raise EmptyContextError(f"context {context_id!r} is empty: give non-blank text or files")
+    return store.put_chunks(context_id, split_text(full, chunk_size, chunk_overlap), sources)
+
+
+def ingest(state: SleepState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Store new text/files when given; otherwise sleep again on the stored revision."""
+    cfg = config_of(runtime)
+    store = store_of(runtime)
+    context_id = state["context_id"]
+    if state.get("text") is not None or state.get("files"):
+        record = ingest_context(
+            store, context_id, text=state.get("text"), files=state.get("files") or [],
+            chunk_size=cfg.chunk_size, chunk_overlap=cfg.chunk_overlap,
+        )
+    else:
+        record = store.context(context_id)
+    return {
+        "revision": record.revision,
+        "raw_context": store.raw_text(context_id, record.revision),
+        "learned": [],
+        "finished": [],
+        "round": 0,
+    }

@@ -1,0 +1,34 @@
+"""Predict: likely questions about the context, each with a worked answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from sleeptime.nodes._runtime import config_of, sleep_model
+from sleeptime.prompts import predict as prompt
+from sleeptime.state import PredictedQuestion, SleepState
+from sleeptime.structured import ask_json
+
+
+def predict(state: SleepState, runtime: Runtime[Any]) -> dict[str, Any]:
+    cfg = config_of(runtime)
+    if cfg.n_questions == 0:
+        return {"questions": []}
+    messages = [
+        SystemMessage(prompt.SYSTEM.format(n=cfg.n_questions)),
+        HumanMessage(prompt.USER.format(context=state["raw_context"], notes="\n\n".join(state.get("learned", [])))),
+    ]
+    parsed, usage = ask_json(
+        sleep_model(cfg), messages, prompt.Predictions, phase="sleep", node="predict", retries=cfg.json_retries
+    )
+    seen: set[str] = set()
+    questions: list[PredictedQuestion] = []
+    for qa in parsed.questions:
+        key = " ".join(qa.question.lower().split())
+        if key not in seen:  # small models repeat themselves
+            seen.add(key)
+            questions.append(PredictedQuestion(question=qa.question, answer=qa.answer))
+    return {"questions": questions[: cfg.n_questions], "usage": usage}

@@ -1,0 +1,27 @@
+"""Publish: make the new learned context and its predicted questions visible, whole, in one flip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from sleeptime.errors import StaleVersionError
+from sleeptime.nodes._runtime import store_of
+from sleeptime.state import SleepState
+
+
+def publish(state: SleepState, runtime: Runtime[Any]) -> dict[str, Any]:
+    store = store_of(runtime)
+    try:
+        version = store.publish(
+            state["context_id"],
+            samples=state.get("learned", []),
+            questions=state.get("questions", []),
+            source_revision=state["revision"],
+            sleep_usage=state.get("usage", []),
+        )
+    except StaleVersionError as error:
+        # The context changed while we slept: a newer run will cover it. Say so, publish nothing.
+        return {"published": False, "status": f"stale: {error}"}
+    return {"published": True, "version": version, "status": f"published version {version}"}

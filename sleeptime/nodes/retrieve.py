@@ -1,0 +1,46 @@
+"""Retrieve: the latest published learned context and the nearest predicted questions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from sleeptime.errors import InvalidInputError
+from sleeptime.nodes._runtime import config_of, store_of
+from sleeptime.state import WakeState
+
+
+def retrieve(state: WakeState, runtime: Runtime[Any]) -> dict[str, Any]:
+    cfg = config_of(runtime)
+    question = state.get("question", "")
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidInputError("question must be a non-empty string")
+    mode = state.get("mode", "sleep")
+    budget = state.get("budget", cfg.budget)
+    if budget not in (0, 1, 2, 3, 4):
+        raise InvalidInputError(f"budget must be 0..4, got {budget!r}")
+    base: dict[str, Any] = {"current_budget": budget, "escalations": 0, "with_raw_context": False}
+    context_id = state.get("context_id")
+    if not context_id:
+        if mode == "sleep":
+            raise InvalidInputError("mode 'sleep' needs a context_id")
+        return {**base, "path": "test-time", "version": None, "learned": "", "raw_context": "", "related": []}
+    store = store_of(runtime)
+    if mode == "test-time":
+        raw = store.raw_text(context_id)  # raises UnknownContextError for an unknown id
+        return {**base, "path": "test-time", "version": None, "learned": "", "raw_context": raw,
+                "related": [], "with_raw_context": True}
+    learned = store.require_latest(context_id)  # one head read: this version, whole
+    # Loaded either way: an escalation falls back to it even when it is not sent at first.
+    raw = store.raw_text(context_id)
+    return {
+        **base,
+        "path": "learned",
+        "version": learned.version,
+        "learned": learned.text,
+        "raw_context": raw,
+        "with_raw_context": cfg.raw_context_at_wake,
+        "related": store.nearest_questions(context_id, learned.version, question, cfg.top_questions),
+        "sleep_usage": learned.sleep_usage,
+    }

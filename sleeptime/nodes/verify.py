@@ -1,0 +1,64 @@
+"""Verify: accept the answer, or escalate (more budget, the raw context) within max_escalations."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from sleeptime.nodes._runtime import config_of, wake_model
+from sleeptime.prompts import verify as prompt
+from sleeptime.state import WakeState
+from sleeptime.structured import ask_json, is_refusal
+from sleeptime.usage import UsageRecord
+
+_NO_ANSWER = re.compile(r"\b(i don'?t know|not enough information|cannot be determined|unknown)\b", re.I)
+
+
+def check_format(answer: str) -> str | None:
+    """Why the answer is not a usable answer, or None when it is."""
+    if not answer.strip():
+        return "empty answer"
+    if is_refusal(answer) or _NO_ANSWER.search(answer):
+        return "no answer given"
+    return None
+
+
+def verify(state: WakeState, runtime: Runtime[Any]) -> dict[str, Any]:
+    cfg = config_of(runtime)
+    answer_text = state.get("answer", "")
+    usage: list[UsageRecord] = []
+    problem: str | None = None
+    if cfg.verify != "off":
+        problem = check_format(answer_text)
+    if problem is None and cfg.verify == "model":
+        context = state.get("raw_context") or state.get("learned") or "(none)"
+        messages = [
+            SystemMessage(prompt.SYSTEM),
+            HumanMessage(prompt.USER.format(context=context, question=state["question"], answer=answer_text)),
+        ]
+        verdict, usage = ask_json(
+            wake_model(cfg), messages, prompt.Verdict, phase="wake", node="verify", retries=cfg.json_retries
+        )
+        if verdict.verdict == "reject":
+            problem = f"checker rejected it: {verdict.reason}"
+    escalations = state.get("escalations", 0)
+    if problem is None:
+        return {"verdict": "accept", "reason": "checks passed" if cfg.verify != "off" else "not verified",
+                "usage": usage}
+    if escalations < cfg.max_escalations:
+        return {
+            "verdict": "escalate",
+            "reason": problem,
+            "escalations": escalations + 1,
+            "current_budget": min(4, state.get("current_budget", cfg.budget) + 2),
+            "with_raw_context": bool(state.get("raw_context")),
+            "usage": usage,
+        }
+    return {"verdict": "unverified", "reason": f"{problem}; no escalations left", "usage": usage}
+
+
+def route_after_verify(state: WakeState) -> Literal["answer", "__end__"]:
+    return "answer" if state.get("verdict") == "escalate" else "__end__"

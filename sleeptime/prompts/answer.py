@@ -1,0 +1,35 @@
+"""Answer (test time): the paper's five verbosity levels, with and without a learned context."""
+
+from __future__ import annotations
+
+BUDGET_INSTRUCTIONS: dict[int, str] = {
+    0: 'Answer in one sentence, "The answer is ...", with no reasoning.',
+    1: "Answer with one short sentence of explanation, then the answer.",
+    2: "Answer in two sentences: the key step, then the answer.",
+    3: "Give only the reasoning that is necessary, then end with the final answer alone on the last line.",
+    4: "Reason step by step, re-check every number you take from the notes, "
+    "then end with the final answer alone on the last line.",
+}
+
+SYSTEM_LEARNED = """You answer questions about a situation you have already studied.
+Your notes from studying it are below. Check the notes first and do not recompute
+what is already there.
+{instruction}"""
+
+SYSTEM_BASELINE = """You answer questions about a situation.
+{instruction}"""
+
+NOTES_BLOCK = """Notes:
+{notes}"""
+
+RELATED_BLOCK = """Questions you predicted, with worked answers:
+{related}"""
+
+CONTEXT_BLOCK = """Situation:
+{context}"""
+
+QUESTION_BLOCK = """Question: {question}"""
+
+
+def instruction(budget: int) -> str:
+    return BUDGET_INSTRUCTIONS[max(0, min(4, budget))]

@@ -1,0 +1,89 @@
+"""Graph state schemas. `typing_extensions.TypedDict` so the LangGraph server keeps the schemas on 3.11."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Literal, NotRequired
+
+from typing_extensions import TypedDict
+
+from sleeptime.usage import UsageRecord
+
+AnswerPath = Literal["learned", "test-time"]
+
+
+class PredictedQuestion(TypedDict):
+    question: str
+    answer: str
+
+
+class SleepInput(TypedDict):
+    context_id: str
+    text: NotRequired[str]
+    """New context text; omitted to sleep again on what is already stored."""
+    files: NotRequired[list[str]]
+    """Files to load as context (text, Markdown, PDF, ... through langchain-community loaders)."""
+
+
+class SleepState(SleepInput):
+    revision: NotRequired[int]
+    """Revision of the stored raw context this run works from."""
+    raw_context: NotRequired[str]
+    learned: NotRequired[list[str]]
+    """One learned-context block per independent sample (k samples)."""
+    finished: NotRequired[list[bool]]
+    round: NotRequired[int]
+    questions: NotRequired[list[PredictedQuestion]]
+    version: NotRequired[int]
+    published: NotRequired[bool]
+    status: NotRequired[str]
+    usage: Annotated[list[UsageRecord], operator.add]
+
+
+class SleepOutput(TypedDict):
+    context_id: str
+    version: NotRequired[int]
+    published: NotRequired[bool]
+    status: NotRequired[str]
+    learned: NotRequired[list[str]]
+    questions: NotRequired[list[PredictedQuestion]]
+    usage: list[UsageRecord]
+
+
+class WakeInput(TypedDict):
+    question: str
+    context_id: NotRequired[str]
+    """Omitted (or mode='test-time' without stored context) for a plain question."""
+    mode: NotRequired[Literal["sleep", "test-time"]]
+    """'sleep' answers from the learned context; 'test-time' is the baseline with the raw context only."""
+    budget: NotRequired[int]
+    """Overrides the configured test-time budget level (0..4)."""
+
+
+class WakeState(WakeInput):
+    version: NotRequired[int | None]
+    learned: NotRequired[str]
+    raw_context: NotRequired[str]
+    related: NotRequired[list[PredictedQuestion]]
+    current_budget: NotRequired[int]
+    with_raw_context: NotRequired[bool]
+    answer: NotRequired[str]
+    verdict: NotRequired[str]
+    reason: NotRequired[str]
+    escalations: NotRequired[int]
+    path: NotRequired[AnswerPath]
+    usage: Annotated[list[UsageRecord], operator.add]
+    sleep_usage: NotRequired[list[UsageRecord]]
+
+
+class WakeOutput(TypedDict):
+    question: str
+    answer: str
+    path: AnswerPath
+    version: NotRequired[int | None]
+    verdict: str
+    reason: str
+    escalations: int
+    current_budget: int
+    usage: list[UsageRecord]
+    sleep_usage: NotRequired[list[UsageRecord]]

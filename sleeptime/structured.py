@@ -1,0 +1,120 @@
+"""Calling a model and getting something usable back, or a typed error.
+
+Nodes are synchronous; LangGraph runs them in a worker thread under `ainvoke`/`astream`.
+
+Small local models do not call tools reliably, so nodes ask for plain text or a JSON object in
+the reply, parse it robustly here, and retry with the parse error shown to the model. After the
+allowed retries the failure is raised as `ModelOutputError`, never swallowed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import Runnable
+from pydantic import BaseModel, ValidationError
+
+from sleeptime.errors import ModelOutputError
+from sleeptime.usage import Phase, UsageRecord, record_usage
+
+T = TypeVar("T", bound=BaseModel)
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+_REFUSAL = re.compile(
+    r"^\s*(i'?m sorry|i cannot|i can'?t|i am unable|i'm unable|as an ai)\b", re.IGNORECASE
+)
+
+
+def extract_json_object(text: str) -> Any:
+    """The first JSON object in `text`: bare, in a ``` fence, or surrounded by prose."""
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    for candidate in candidates:
+        start = candidate.find("{")
+        while start != -1:
+            try:
+                obj, _ = json.JSONDecoder().raw_decode(candidate[start:])
+                return obj
+            except json.JSONDecodeError:
+                start = candidate.find("{", start + 1)
+    raise ValueError("no JSON object found in the reply")
+
+
+def is_refusal(text: str) -> bool:
+    return bool(_REFUSAL.match(text))
+
+
+def json_mode(model: BaseChatModel) -> Runnable[Any, BaseMessage]:
+    """The model bound to answer in JSON where the backend can enforce it (llama.cpp grammar, OpenAI)."""
+    name = type(model).__name__
+    if name in {"EmbeddedChatModel", "ChatOpenAI"}:
+        return model.bind(response_format={"type": "json_object"})
+    return model
+
+
+def _as_ai(message: BaseMessage) -> AIMessage:
+    if not isinstance(message, AIMessage):
+        raise ModelOutputError("model returned a non-AI message", attempts=1, last_output=str(message))
+    return message
+
+
+def ask_text(
+    model: Runnable[Any, BaseMessage],
+    messages: list[BaseMessage],
+    *,
+    phase: Phase,
+    node: str,
+    retries: int,
+) -> tuple[str, list[UsageRecord]]:
+    """Plain-text reply; empty replies and refusals are retried, then raised."""
+    usage: list[UsageRecord] = []
+    text = ""
+    for _ in range(retries + 1):
+        reply = _as_ai(model.invoke(messages))
+        usage.append(record_usage(reply, phase=phase, node=node))
+        text = reply.text.strip()
+        if text and not is_refusal(text):
+            return text, usage
+    raise ModelOutputError(f"{node}: empty or refused reply", attempts=retries + 1, last_output=text)
+
+
+
+def _parse(text: str, schema: type[T]) -> T:
+    return schema.model_validate(extract_json_object(text))
+
+
+def _feedback(error: Exception, schema: type[BaseModel]) -> HumanMessage:
+    return HumanMessage(
+        f"Your reply could not be used: {error}. Reply again with only one JSON object matching this "
+        f"schema: {json.dumps(schema.model_json_schema())}"
+    )
+
+
+def ask_json(
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    schema: type[T],
+    *,
+    phase: Phase,
+    node: str,
+    retries: int,
+) -> tuple[T, list[UsageRecord]]:
+    """A reply parsed into `schema`; malformed replies are retried with the error, then raised."""
+    bound = json_mode(model)
+    usage: list[UsageRecord] = []
+    convo = list(messages)
+    text = ""
+    for _ in range(retries + 1):
+        reply = _as_ai(bound.invoke(convo))
+        usage.append(record_usage(reply, phase=phase, node=node))
+        text = reply.text
+        try:
+            return _parse(text, schema), usage
+        except (ValueError, ValidationError) as error:
+            convo = [*messages, reply, _feedback(error, schema)]
+    raise ModelOutputError(
+        f"{node}: reply is not valid JSON for {schema.__name__}", attempts=retries + 1, last_output=text
+    )
