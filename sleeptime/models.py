@@ -1,0 +1,183 @@
+"""Turn model specs into LangChain models.
+
+Chat model specs (:func:`resolve_chat_model`):
+
+* a ``BaseChatModel`` instance: returned as is (tests pass ``sleeptime.testing.ScriptedChatModel``);
+* ``embedded:<name>`` or a bare ``<name>`` from the embedded registry (``qwen2.5-coder-0.5b``,
+  ``qwen2.5-coder-1.5b``, ``smollm2-135m``): llama.cpp in this process, weights from pip packages;
+* ``gguf:/path/to/model.gguf``: llama.cpp in this process on that file;
+* ``openai:<model>``: ``ChatOpenAI``, optionally on an OpenAI-compatible server at ``base_url``.
+
+Embedding specs (:func:`resolve_embeddings`): an ``Embeddings`` instance, ``embedded:minilm``
+(the default, 384 dimensions, offline) or ``openai:<model>``.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models.chat_models import BaseChatModel
+
+from sleeptime.errors import ModelSetupError
+from sleeptime.local.gguf import REGISTRY, ensure_gguf
+
+__all__ = [
+    "DEFAULT_EMBEDDINGS",
+    "EMBEDDING_DIMS",
+    "SpecKind",
+    "parse_chat_spec",
+    "resolve_chat_model",
+    "resolve_embeddings",
+]
+
+SpecKind = Literal["embedded", "gguf", "openai"]
+_KINDS: dict[str, SpecKind] = {"embedded": "embedded", "gguf": "gguf", "openai": "openai"}
+
+DEFAULT_EMBEDDINGS = "embedded:minilm"
+EMBEDDING_DIMS: dict[str, int] = {DEFAULT_EMBEDDINGS: 384}
+"""Vector size of the embedding specs whose size is known without calling them."""
+
+_CHAT_FORMS = (
+    "a BaseChatModel instance, 'embedded:<name>' or a bare <name> (names: {names}), "
+    "'gguf:/path/to/model.gguf', or 'openai:<model>' (with base_url for an OpenAI-compatible server)"
+)
+
+_embedded_cache: dict[tuple[Any, ...], BaseChatModel] = {}
+_embedded_lock = threading.Lock()
+
+
+def _chat_forms() -> str:
+    return _CHAT_FORMS.format(names=", ".join(sorted(REGISTRY)))
+
+
+def parse_chat_spec(spec: str) -> tuple[SpecKind, str]:
+    """Split a chat model spec string into its kind and its argument.
+
+    >>> parse_chat_spec("openai:gpt-4o-mini")
+    ('openai', 'gpt-4o-mini')
+    >>> parse_chat_spec("smollm2-135m")
+    ('embedded', 'smollm2-135m')
+    """
+    text = spec.strip()
+    if text in REGISTRY:
+        return "embedded", text
+    kind, sep, arg = text.partition(":")
+    arg = arg.strip()
+    if sep and arg and kind in _KINDS:
+        if kind == "embedded" and arg not in REGISTRY:
+            raise ModelSetupError(f"unknown embedded model {arg!r}; known: {', '.join(sorted(REGISTRY))}")
+        return _KINDS[kind], arg
+    hint = " ('scripted' models are passed as instances)" if text == "scripted" else ""
+    raise ModelSetupError(f"unknown chat model spec {spec!r}{hint}; use {_chat_forms()}")
+
+
+def resolve_chat_model(
+    spec: str | BaseChatModel,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    reasoning_effort: str | None = None,
+    temperature: float = 0.0,
+    max_tokens: int | None = None,
+    cache_dir: Path | None = None,
+) -> BaseChatModel:
+    """The chat model a spec names (see the module docstring for the forms).
+
+    Embedded and ``gguf:`` models are made once per spec and settings per process, so their
+    weights load once; ``reasoning_effort`` and ``base_url`` apply to ``openai:`` models only.
+    ``cache_dir`` is where embedded weights are assembled (default ``~/.cache/sleeptime/models``).
+    Raises :class:`ModelSetupError` for an unknown spec, a missing package or a bad file.
+    """
+    if isinstance(spec, BaseChatModel):
+        return spec
+    if not isinstance(spec, str):
+        raise ModelSetupError(f"a chat model spec must be a string or a BaseChatModel, got {type(spec).__name__}")
+    kind, arg = parse_chat_spec(spec)
+    if kind == "openai":
+        return _openai_chat(arg, base_url, api_key, reasoning_effort, temperature, max_tokens)
+
+    if kind == "embedded":
+        path = ensure_gguf(arg, cache_dir=cache_dir)
+        name = arg
+    else:
+        path = Path(arg).expanduser()
+        if not path.is_file():
+            raise ModelSetupError(f"GGUF file not found: {path}")
+        name = path.name
+    key = (str(path.resolve()), name, temperature, max_tokens)
+    with _embedded_lock:
+        model = _embedded_cache.get(key)
+        if model is None:
+            from sleeptime.local.chat import EmbeddedChatModel
+
+            options: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens is not None else {}
+            model = EmbeddedChatModel(model_name=name, model_path=str(path), temperature=temperature, **options)
+            _embedded_cache[key] = model
+        return model
+
+
+def _openai_chat(
+    model: str,
+    base_url: str | None,
+    api_key: str | None,
+    reasoning_effort: str | None,
+    temperature: float,
+    max_tokens: int | None,
+) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    options: dict[str, Any] = {"model": model, "stream_usage": True}
+    if base_url is not None:
+        options["base_url"] = base_url
+    if api_key is not None or base_url is not None:
+        options["api_key"] = api_key or "not-needed"
+    if reasoning_effort is not None:
+        options["reasoning_effort"] = reasoning_effort  # reasoning models refuse a temperature
+    else:
+        options["temperature"] = temperature
+    if max_tokens is not None:
+        options["max_tokens"] = max_tokens
+    try:
+        return ChatOpenAI(**options)
+    except Exception as exc:  # e.g. no api_key and no OPENAI_API_KEY
+        raise ModelSetupError(f"cannot create ChatOpenAI for {model!r}: {exc}") from exc
+
+
+def resolve_embeddings(
+    spec: str | Embeddings = DEFAULT_EMBEDDINGS,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> Embeddings:
+    """The embeddings a spec names: an instance (as is), ``embedded:minilm`` or ``openai:<model>``."""
+    if isinstance(spec, Embeddings):
+        return spec
+    if not isinstance(spec, str):
+        raise ModelSetupError(f"an embeddings spec must be a string or Embeddings, got {type(spec).__name__}")
+    text = spec.strip()
+    if text in (DEFAULT_EMBEDDINGS, "minilm"):
+        from sleeptime.local.embeddings import MiniLMEmbeddings
+
+        return MiniLMEmbeddings()
+    kind, _, model = text.partition(":")
+    if kind == "openai" and model.strip():
+        from langchain_openai import OpenAIEmbeddings
+
+        options: dict[str, Any] = {"model": model.strip()}
+        if base_url is not None:
+            options["base_url"] = base_url
+            # Counting tokens with tiktoken would download its tables; compatible servers do not need it.
+            options["check_embedding_ctx_length"] = False
+        if api_key is not None or base_url is not None:
+            options["api_key"] = api_key or "not-needed"
+        try:
+            return OpenAIEmbeddings(**options)
+        except Exception as exc:
+            raise ModelSetupError(f"cannot create OpenAIEmbeddings for {model!r}: {exc}") from exc
+    raise ModelSetupError(
+        f"unknown embeddings spec {spec!r}; use an Embeddings instance, {DEFAULT_EMBEDDINGS!r} "
+        "or 'openai:<model>' (with base_url for an OpenAI-compatible server)"
+    )
