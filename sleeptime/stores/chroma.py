@@ -1,0 +1,900 @@
+"""`ChromaStore`: a LangGraph `BaseStore` backed by Chroma (embedded or server).
+
+Layout (three Chroma collections per store, named from `collection`):
+
+``<collection>_items``
+    One record per item. Id: ``blake2b(json([namespace, key]))`` so a put of the same
+    (namespace, key) always hits the same record. Chroma needs an embedding for every record;
+    items carry a constant 1-d vector ``[1.0]`` (nothing is ever searched by it). Metadata:
+    ``ns`` (labels joined with ``.``, which BaseStore forbids inside labels, so the join is
+    unambiguous), ``d`` (depth), ``n0..n{d-1}`` (one field per level, so a namespace prefix is
+    an ``$and`` of equalities Chroma evaluates in its metadata index), ``k`` (key), ``v`` (the
+    value as JSON), ``ca``/``ua`` (created/updated, integer microseconds), ``exp`` (expiry,
+    integer ms; a far-future constant when the item has no TTL) and ``ttl`` (minutes), ``nv``
+    (number of vectors), plus *filter fields*: every scalar reachable through nested dicts (depth
+    <= 4, at most 64 per item) as ``s<json path>`` (strings <= 256 chars) and ``r<json path>``
+    (``float(value)`` for numbers, bools and numeric strings). A record that had more is marked
+    ``fx`` and always passes the pushed-down filter.
+``<collection>_vec<dims>``
+    One record per embedded text (item x field path x array element), id ``<item id>:<i>``,
+    holding the real embedding (cosine HNSW) and, in metadata, the item id, the namespace
+    levels and the item's filter fields, so a natural-language search is one Chroma ``query``
+    with namespace prefix and filters pushed into ``where``.
+``<collection>_ns``
+    One record per namespace ever written: its levels (``n*`` forwards, ``r*`` backwards, for
+    prefix/suffix matching), ``seq`` (first-write order) and ``live``. It serves
+    `list_namespaces` and gives searches InMemoryStore's order: namespaces in first-write order,
+    items within a namespace in insertion order (Chroma returns ``get`` results in insertion
+    order and an upsert keeps a record's place, as a dict does).
+
+Semantics follow `InMemoryStore`: filters are first pushed into Chroma's ``where`` as a
+*superset* (string/number equality and ranges on the filter fields) and then evaluated exactly in
+Python on the decoded value, so Chroma's typing (``1`` vs ``1.0`` vs ``True``) can never change a
+result. Deliberate differences, all where InMemoryStore shows accidents of its dict layout:
+``$gt/$gte/$lt/$lte`` on a missing or non-numeric value is "no match" (InMemoryStore raises
+TypeError/ValueError from ``float()``), and `list_namespaces` lists namespaces that hold items
+(InMemoryStore also lists namespaces that were only read or deleted from). Values round-trip
+through JSON (tuples come back as lists).
+
+Writes: a put reads the old record (for ``created_at`` and the fields to clear), upserts the
+vectors, then upserts the item record in one call (readers see the old value or the new one,
+never a mix), then deletes vectors the new value no longer has. A crash between these steps can
+leave stale vectors; a search only uses vectors whose index is below the item's current ``nv``
+and always returns the item's current value. Chroma's embedding function is never used: the
+collections get a registered function that refuses to run (Chroma's default one downloads a
+model), and every record is written with an explicit embedding.
+
+Failures of a Chroma server (connection refused, timeouts, 5xx) are retried with bounded
+exponential backoff (``retries``; every operation here is idempotent: upserts and deletes by
+deterministic id) and then raised as `StoreError` naming the URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import chromadb
+import chromadb.errors
+import httpx
+from chromadb.api import ClientAPI
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.config import Settings
+from chromadb.utils.embedding_functions import register_embedding_function
+from langchain_core.embeddings import Embeddings as LCEmbeddings
+from langgraph.store.base import (
+    BaseStore,
+    GetOp,
+    IndexConfig,
+    InvalidNamespaceError,
+    Item,
+    ListNamespacesOp,
+    MatchCondition,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+    TTLConfig,
+    ensure_embeddings,
+    get_text_at_path,
+    tokenize_path,
+    validate_op_namespace,
+)
+
+from sleeptime.errors import InvalidInputError, StoreError
+
+__all__ = ["ChromaStore"]
+
+T = TypeVar("T")
+
+_SEP = "."  # BaseStore forbids "." inside labels, so joining with it is unambiguous.
+_NEVER_MS = 2**62  # "exp" of an item without TTL
+_MAX_STR = 256  # longest string copied into a filter field
+_MAX_FIELDS = 64  # filter fields per item
+_MAX_DEPTH = 4  # nesting depth of filter fields
+_FLOAT_MAX = sys.float_info.max
+_RANGE_OPS = {"$gt": "$gt", "$gte": "$gte", "$lt": "$lt", "$lte": "$lte"}
+_OPS = {"$eq", "$ne", *_RANGE_OPS}
+_CONST = [1.0]  # the embedding of item and namespace records
+_VALID_COLLECTION = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+@register_embedding_function
+class PrecomputedOnly(EmbeddingFunction[Documents]):
+    """Chroma embedding function that refuses to run: ChromaStore always passes embeddings."""
+
+    def __init__(self) -> None:
+        pass
+
+    def __call__(self, input: Documents) -> Embeddings:
+        raise StoreError("ChromaStore passes embeddings explicitly; Chroma must not embed")
+
+    @staticmethod
+    def name() -> str:
+        return "sleeptime-precomputed"
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> PrecomputedOnly:
+        return PrecomputedOnly()
+
+
+# ---------------------------------------------------------------- helpers (pure)
+
+
+def _item_id(namespace: tuple[str, ...], key: str) -> str:
+    raw = json.dumps([list(namespace), key], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
+
+def _ns_id(namespace: tuple[str, ...]) -> str:
+    raw = json.dumps(list(namespace), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _dt(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+
+
+def _field_key(kind: str, path: Sequence[str]) -> str:
+    return kind + json.dumps(list(path), ensure_ascii=False, separators=(",", ":"))
+
+
+def _as_float(value: Any) -> float | None:
+    """float(value) as InMemoryStore's range operators compute it, or None if that fails."""
+    if isinstance(value, (dict, list, tuple)) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _clamp(f: float) -> float | None:
+    if math.isnan(f):
+        return None
+    return max(-_FLOAT_MAX, min(_FLOAT_MAX, f))
+
+
+def _filter_fields(value: Mapping[str, Any]) -> dict[str, Any]:
+    """The flattened filter fields of a value (see module docstring)."""
+    out: dict[str, Any] = {}
+    truncated = False
+
+    def walk(obj: Mapping[str, Any], path: list[str]) -> None:
+        nonlocal truncated
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                continue
+            p = [*path, k]
+            if isinstance(v, dict):
+                if len(p) >= _MAX_DEPTH:
+                    truncated = truncated or bool(v)
+                else:
+                    walk(v, p)
+                continue
+            if isinstance(v, (list, tuple)) or v is None:
+                continue
+            if len(out) >= _MAX_FIELDS:
+                truncated = True
+                return
+            if isinstance(v, str) and len(v) <= _MAX_STR:
+                out[_field_key("s", p)] = v
+            f = _as_float(v)
+            if f is not None and (c := _clamp(f)) is not None:
+                out[_field_key("r", p)] = c
+
+    walk(value, [])
+    if truncated:
+        out["fx"] = True
+    return out
+
+
+def _pushdown(filter: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Chroma where-clauses whose conjunction is implied by `filter` (a superset of matches).
+
+    Raises InvalidInputError for an unknown operator.
+    """
+    clauses: list[dict[str, Any]] = []
+
+    def push(path: list[str], fv: Any) -> None:
+        if isinstance(fv, dict):
+            if any(isinstance(k, str) and k.startswith("$") for k in fv):
+                for op, val in fv.items():
+                    if op not in _OPS:
+                        raise InvalidInputError(f"unsupported filter operator {op!r}; use one of {sorted(_OPS)}")
+                    if op == "$eq":
+                        push(path, val)
+                    elif op in _RANGE_OPS:
+                        f = _as_float(val)
+                        if f is not None and math.isfinite(f) and abs(f) < 1e308:
+                            clauses.append({_field_key("r", path): {op: f}})
+                return
+            if len(path) >= _MAX_DEPTH:
+                return
+            for k, v in fv.items():
+                push([*path, k], v)
+        elif isinstance(fv, str):
+            if len(fv) <= _MAX_STR:
+                clauses.append({_field_key("s", path): fv})
+        elif isinstance(fv, (bool, int, float)):
+            f = float(fv)
+            if math.isfinite(f) and abs(f) < 1e308:
+                clauses.append({_field_key("r", path): {"$eq": f}})
+        # lists, None: not expressible as a superset in Chroma; evaluated in Python only.
+
+    for key, fv in filter.items():
+        push([key], fv)
+    return clauses
+
+
+def _check_filter_ops(filter: Any) -> None:
+    if isinstance(filter, dict):
+        for k, v in filter.items():
+            if isinstance(k, str) and k.startswith("$") and k not in _OPS:
+                raise InvalidInputError(f"unsupported filter operator {k!r}; use one of {sorted(_OPS)}")
+            _check_filter_ops(v)
+
+
+def _compare(item_value: Any, filter_value: Any) -> bool:
+    """InMemoryStore's `_compare_values`, except failed float() in a range op is False."""
+    if isinstance(filter_value, dict):
+        if any(k.startswith("$") for k in filter_value):
+            return all(_apply_op(item_value, k, v) for k, v in filter_value.items())
+        if not isinstance(item_value, dict):
+            return False
+        return all(_compare(item_value.get(k), v) for k, v in filter_value.items())
+    if isinstance(filter_value, (list, tuple)):
+        return (
+            isinstance(item_value, (list, tuple))
+            and len(item_value) == len(filter_value)
+            and all(_compare(iv, fv) for iv, fv in zip(item_value, filter_value, strict=False))
+        )
+    return bool(item_value == filter_value)
+
+
+def _apply_op(value: Any, op: str, op_value: Any) -> bool:
+    if op == "$eq":
+        return bool(value == op_value)
+    if op == "$ne":
+        return bool(value != op_value)
+    a, b = _as_float(value), _as_float(op_value)
+    if a is None or b is None:
+        return False
+    if op == "$gt":
+        return a > b
+    if op == "$gte":
+        return a >= b
+    if op == "$lt":
+        return a < b
+    if op == "$lte":
+        return a <= b
+    raise InvalidInputError(f"unsupported filter operator {op!r}")
+
+
+def _matches(value: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:
+    return not filter or all(_compare(value.get(k), fv) for k, fv in filter.items())
+
+
+def _and(clauses: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    if not clauses:
+        return None
+    if len(clauses) == 1:
+        return dict(clauses[0])
+    return {"$and": list(clauses)}
+
+
+def _does_match(cond: MatchCondition, ns: tuple[str, ...]) -> bool:
+    path = tuple(cond.path)
+    if len(ns) < len(path):
+        return False
+    pairs = (
+        zip(ns, path, strict=False) if cond.match_type == "prefix" else zip(reversed(ns), reversed(path), strict=False)
+    )
+    return all(p == "*" or n == p for n, p in pairs)
+
+
+def _validate_put_namespace(namespace: tuple[str, ...]) -> None:
+    if not namespace:
+        raise InvalidNamespaceError("Namespace cannot be empty.")
+    if namespace[0] == "langgraph":
+        raise InvalidNamespaceError(f'Root label for namespace cannot be "langgraph". Got: {namespace}')
+
+
+class _Put:
+    """A put op resolved into what gets written (texts to embed computed up front)."""
+
+    __slots__ = ("iid", "key", "namespace", "op", "paths", "texts")
+
+    def __init__(self, op: PutOp, texts: list[str], paths: list[str]) -> None:
+        self.op = op
+        self.namespace = tuple(op.namespace)
+        self.key = str(op.key)
+        self.iid = _item_id(self.namespace, self.key)
+        self.texts = texts
+        self.paths = paths
+
+
+# ---------------------------------------------------------------- the store
+
+
+class ChromaStore(BaseStore):
+    """A LangGraph store persisted in Chroma, with semantic search and TTL.
+
+    Give exactly one of `path` (embedded, on-disk), `url` (a Chroma server, e.g.
+    ``http://127.0.0.1:8000``) or `client` (a ready `chromadb` client).
+    `index` is LangGraph's `IndexConfig` (dims, embed, fields); `ttl` its `TTLConfig`.
+    `retries` bounds the retries of a failing server call (backoff `backoff_s` doubling, capped
+    at 2 s); then `StoreError` is raised.
+    """
+
+    supports_ttl = True
+
+    def __init__(
+        self,
+        *,
+        path: str | Path | None = None,
+        url: str | None = None,
+        client: ClientAPI | None = None,
+        collection: str = "sleeptime",
+        index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
+        retries: int = 3,
+        backoff_s: float = 0.1,
+    ) -> None:
+        if sum(x is not None for x in (path, url, client)) != 1:
+            raise InvalidInputError("give exactly one of path=, url= or client=")
+        if (
+            not (3 <= len(collection) <= 40)
+            or not set(collection) <= _VALID_COLLECTION
+            or not (collection[0].isalnum() and collection[-1].isalnum())
+        ):
+            raise InvalidInputError(
+                f"collection {collection!r}: use 3-40 characters from [a-zA-Z0-9_-], alphanumeric at both ends"
+            )
+        if retries < 0 or backoff_s < 0:
+            raise InvalidInputError("retries and backoff_s must be >= 0")
+        self._retries = retries
+        self._backoff_s = backoff_s
+        self._site = "embedded Chroma" + (f" at {path}" if path is not None else "")
+        self._url: str | None = None
+        self.ttl_config = ttl
+        settings = Settings(anonymized_telemetry=False)
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise InvalidInputError(f"url {url!r}: expected http://HOST:PORT")
+            self._url = url
+            self._site = f"Chroma server at {url}"
+            port = parts.port or (443 if parts.scheme == "https" else 8000)
+            host, ssl = parts.hostname, parts.scheme == "https"
+            self._client: Any = self._call(chromadb.HttpClient, host=host, port=port, ssl=ssl, settings=settings)
+        elif path is not None:
+            p = str(path)
+            self._client = self._call(chromadb.PersistentClient, path=p, settings=settings)
+        else:
+            assert client is not None
+            self._client = client
+        self.index_config: dict[str, Any] | None = None
+        self.embeddings: LCEmbeddings | None = None
+        self._fields: list[tuple[str, Any]] = []
+        if index:
+            if "dims" not in index or "embed" not in index:
+                raise InvalidInputError("index needs 'dims' and 'embed'")
+            self.index_config = dict(index)
+            self.embeddings = ensure_embeddings(index["embed"])
+            self._fields = [(p, tokenize_path(p) if p != "$" else p) for p in (index.get("fields") or ["$"])]
+        # Chroma's typed API (invariant TypedDicts for metadata and where) does not fit
+        # dynamically built clauses, so collections are held as Any and results checked at runtime.
+        ef = PrecomputedOnly()
+        self._items: Any = self._call(
+            self._client.get_or_create_collection, f"{collection}_items", embedding_function=ef
+        )
+        self._ns: Any = self._call(self._client.get_or_create_collection, f"{collection}_ns", embedding_function=ef)
+        self._vec: Any = None
+        if self.index_config:
+            dims = int(self.index_config["dims"])
+            self._vec = self._call(
+                self._client.get_or_create_collection,
+                f"{collection}_vec{dims}",
+                embedding_function=ef,
+                configuration={"hnsw": {"space": "cosine", "ef_search": 100}},
+            )
+        self._lock = threading.RLock()
+        self._live: dict[tuple[str, ...], int] = {}  # namespaces known live in this process -> seq
+        self._last_seq = 0
+        try:
+            self._max_batch = max(1, min(int(self._client.get_max_batch_size()), 5000))
+        except Exception:
+            self._max_batch = 1000
+
+    # ------------------------------------------------------------ plumbing
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one Chroma call, retrying transient server failures, mapping errors to StoreError."""
+        attempt = 0
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except (StoreError, InvalidInputError, InvalidNamespaceError):
+                raise
+            except Exception as exc:
+                transient = self._transient(exc)
+                if transient and attempt < self._retries:
+                    time.sleep(min(2.0, self._backoff_s * (2**attempt)))
+                    attempt += 1
+                    continue
+                tries = f" after {attempt + 1} attempt(s)" if transient else ""
+                raise StoreError(f"{self._site} failed{tries}: {type(exc).__name__}: {exc}") from exc
+
+    def _transient(self, exc: BaseException) -> bool:
+        if self._url is None:
+            return False
+        if isinstance(exc, httpx.TransportError):
+            return True
+        if isinstance(exc, httpx.HTTPStatusError):
+            return exc.response.status_code >= 500
+        if isinstance(exc, chromadb.errors.ChromaError):
+            return exc.code() >= 500 or isinstance(exc, chromadb.errors.RateLimitError)
+        if isinstance(exc, ValueError) and "could not connect" in str(exc).lower():
+            return True
+        # The HTTP client raises a bare Exception carrying the body of a non-JSON error response.
+        return type(exc) is Exception or isinstance(exc, (ConnectionError, TimeoutError))
+
+    def _next_seq(self) -> int:
+        with self._lock:
+            self._last_seq = max(self._last_seq + 1, time.time_ns())
+            return self._last_seq
+
+    @staticmethod
+    def _ns_where(prefix: Sequence[str]) -> list[dict[str, Any]]:
+        return [{f"n{i}": label} for i, label in enumerate(prefix)]
+
+    def _to_item(self, md: Mapping[str, Any], cls: type[Item] = Item, score: float | None = None) -> Item:
+        try:
+            ns = tuple(str(md["ns"]).split(_SEP))
+            value = json.loads(str(md["v"]))
+            kwargs: dict[str, Any] = {
+                "namespace": ns,
+                "key": str(md["k"]),
+                "value": value,
+                "created_at": _dt(int(md["ca"])),
+                "updated_at": _dt(int(md["ua"])),
+            }
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"{self._site}: corrupt item record {dict(md)!r:.200}: {exc}") from exc
+        if cls is SearchItem:
+            return SearchItem(score=score, **kwargs)
+        return Item(**kwargs)
+
+    # ------------------------------------------------------------ batch
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        ops = list(ops)
+        puts, queries = self._prepare(ops)
+        texts = [t for p in puts for t in p.texts]
+        vectors = self.embeddings.embed_documents(texts) if texts and self.embeddings else []
+        qvecs: dict[str, list[float]] = {}
+        if queries and self.embeddings:
+            qvecs = {q: self.embeddings.embed_query(q) for q in queries}
+        return self._execute(ops, puts, vectors, qvecs)
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        ops = list(ops)
+        puts, queries = self._prepare(ops)
+        texts = [t for p in puts for t in p.texts]
+        vectors = await self.embeddings.aembed_documents(texts) if texts and self.embeddings else []
+        qvecs: dict[str, list[float]] = {}
+        if queries and self.embeddings:
+            emb = self.embeddings
+            found = await asyncio.gather(*(emb.aembed_query(q) for q in queries))
+            qvecs = dict(zip(queries, found, strict=True))
+        return await asyncio.to_thread(self._execute, ops, puts, vectors, qvecs)
+
+    def _prepare(self, ops: list[Op]) -> tuple[list[_Put], list[str]]:
+        """Validate every op, collect the texts to embed and the queries (no I/O)."""
+        dedup: dict[tuple[tuple[str, ...], str], PutOp] = {}
+        queries: list[str] = []
+        for op in ops:
+            if not isinstance(op, (GetOp, PutOp, SearchOp, ListNamespacesOp)):
+                raise InvalidInputError(f"unknown operation type: {type(op).__name__}")
+            validate_op_namespace(op)
+            if isinstance(op, PutOp):
+                if op.value is not None:
+                    _validate_put_namespace(tuple(op.namespace))
+                    if not isinstance(op.value, Mapping):
+                        raise InvalidInputError(f"value must be a mapping, got {type(op.value).__name__}")
+                dedup[(tuple(op.namespace), str(op.key))] = op
+            elif isinstance(op, SearchOp):
+                if op.filter:
+                    _check_filter_ops(op.filter)
+                if op.query and self.embeddings and op.query not in queries:
+                    queries.append(op.query)
+        puts: list[_Put] = []
+        for op in dedup.values():
+            texts: list[str] = []
+            paths: list[str] = []
+            if op.value is not None and op.index is not False and self.embeddings:
+                fields = self._fields if op.index is None else [(p, tokenize_path(p)) for p in op.index]
+                for path, tokens in fields:
+                    found = get_text_at_path(op.value, tokens)
+                    if len(found) > 1:
+                        paths.extend(f"{path}.{i}" for i in range(len(found)))
+                    else:
+                        paths.extend([path] * len(found))
+                    texts.extend(found)
+            puts.append(_Put(op, texts, paths))
+        return puts, queries
+
+    def _execute(
+        self,
+        ops: list[Op],
+        puts: list[_Put],
+        vectors: list[list[float]],
+        qvecs: dict[str, list[float]],
+    ) -> list[Result]:
+        # Like InMemoryStore: every read in the batch sees the state before the batch's puts.
+        results: list[Result] = [None] * len(ops)
+        gets = [(i, op) for i, op in enumerate(ops) if isinstance(op, GetOp)]
+        if gets:
+            for (i, _), item in zip(gets, self._get_many([op for _, op in gets]), strict=True):
+                results[i] = item
+        for i, op in enumerate(ops):
+            if isinstance(op, SearchOp):
+                results[i] = self._search(op, qvecs.get(op.query) if op.query else None)
+            elif isinstance(op, ListNamespacesOp):
+                results[i] = self._list_namespaces(op)
+        if puts:
+            self._apply_puts(puts, vectors)
+        return results
+
+    # ------------------------------------------------------------ get / refresh
+
+    def _get_many(self, ops: list[GetOp]) -> list[Item | None]:
+        ids = list(dict.fromkeys(_item_id(tuple(op.namespace), str(op.key)) for op in ops))
+        got = self._call(self._items.get, ids=ids, include=["metadatas"])
+        now_ms = time.time_ns() // 1_000_000
+        by_id: dict[str, Mapping[str, Any]] = {}
+        for rid, md in zip(got["ids"], got["metadatas"] or [], strict=False):
+            if md is not None and int(md.get("exp", _NEVER_MS)) > now_ms:
+                by_id[rid] = md
+        out: list[Item | None] = []
+        refresh: list[Mapping[str, Any]] = []
+        for op in ops:
+            md = by_id.get(_item_id(tuple(op.namespace), str(op.key)))
+            out.append(self._to_item(md) if md is not None else None)
+            if md is not None and op.refresh_ttl:
+                refresh.append(md)
+        self._refresh(refresh)
+        return out
+
+    def _refresh(self, mds: Iterable[Mapping[str, Any]]) -> None:
+        ids: list[str] = []
+        metas: list[dict[str, Any]] = []
+        now_ms = time.time_ns() // 1_000_000
+        for md in mds:
+            ttl = md.get("ttl")
+            if isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
+                iid = _item_id(tuple(str(md["ns"]).split(_SEP)), str(md["k"]))
+                if iid not in ids:
+                    ids.append(iid)
+                    metas.append({"exp": now_ms + int(float(ttl) * 60_000)})
+        if ids:
+            # update() merges metadata and never re-creates a record deleted meanwhile.
+            self._call(self._items.update, ids=ids, metadatas=metas)
+
+    # ------------------------------------------------------------ search
+
+    def _alive(self) -> dict[str, Any]:
+        return {"exp": {"$gt": time.time_ns() // 1_000_000}}
+
+    def _search(self, op: SearchOp, qvec: list[float] | None) -> list[SearchItem]:
+        if op.limit <= 0 and op.offset >= 0:
+            return []
+        prefix = tuple(op.namespace_prefix)
+        filter_clauses = _pushdown(op.filter) if op.filter else []
+        if qvec is not None and self._vec is not None:
+            found = self._vector_search(prefix, op, filter_clauses, qvec)
+        else:
+            found = [(None, md) for md in self._scan(prefix, op.filter, filter_clauses, op.offset, op.limit, None)]
+        if op.refresh_ttl:
+            self._refresh(md for _, md in found)
+        return [self._to_search_item(md, score) for score, md in found]
+
+    def _to_search_item(self, md: Mapping[str, Any], score: float | None) -> SearchItem:
+        item = self._to_item(md, SearchItem, score)
+        assert isinstance(item, SearchItem)
+        return item
+
+    def _build_where(
+        self, prefix: Sequence[str], filter_clauses: list[dict[str, Any]], extra: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        clauses = [*self._ns_where(prefix), *extra]
+        if filter_clauses:
+            pushed = _and(filter_clauses)
+            assert pushed is not None
+            clauses.append({"$or": [{"fx": True}, pushed]})
+        return _and(clauses)
+
+    def _scan(
+        self,
+        prefix: tuple[str, ...],
+        filter: Mapping[str, Any] | None,
+        filter_clauses: list[dict[str, Any]],
+        offset: int,
+        limit: int,
+        extra: dict[str, Any] | None,
+    ) -> list[Mapping[str, Any]]:
+        """Matching items in InMemoryStore's order (namespace first-write order, then insertion)."""
+        more = [self._alive()] + ([extra] if extra else [])
+        want = offset + limit if offset >= 0 and limit >= 0 else None
+        # Namespaces under the prefix, in first-write order.
+        ns_where = _and(self._ns_where(prefix))
+        reg = self._call(self._ns.get, where=ns_where, include=["metadatas"])
+        spaces = sorted((int(md["seq"]), str(md["ns"])) for md in (reg["metadatas"] or []) if md is not None)
+        out: list[Mapping[str, Any]] = []
+        if want is not None and len(spaces) <= 16:
+            page = max(16, min(want * 2, 1000))
+            for _, ns in spaces:
+                where = self._build_where(prefix, filter_clauses, [{"ns": ns}, *more])
+                start = 0
+                while want is None or len(out) < want:
+                    got = self._call(self._items.get, where=where, limit=page, offset=start, include=["metadatas"])
+                    mds = [m for m in (got["metadatas"] or []) if m is not None]
+                    out.extend(m for m in mds if _matches(json.loads(str(m["v"])), filter))
+                    if len(mds) < page:
+                        break
+                    start += page
+                if len(out) >= want:
+                    break
+            return out[offset : offset + limit]
+        # Many namespaces (or negative slicing): one scan, ordered in Python.
+        where = self._build_where(prefix, filter_clauses, more)
+        got = self._call(self._items.get, where=where, include=["metadatas"])
+        rank = {ns: i for i, (_, ns) in enumerate(spaces)}
+        mds = [m for m in (got["metadatas"] or []) if m is not None]
+        order = sorted(range(len(mds)), key=lambda i: (rank.get(str(mds[i]["ns"]), len(rank)), i))
+        out = [mds[i] for i in order if _matches(json.loads(str(mds[i]["v"])), filter)]
+        return out[offset : offset + limit]
+
+    def _vector_search(
+        self,
+        prefix: tuple[str, ...],
+        op: SearchOp,
+        filter_clauses: list[dict[str, Any]],
+        qvec: list[float],
+    ) -> list[tuple[float | None, Mapping[str, Any]]]:
+        assert self._vec is not None
+        vec = self._vec
+        want = op.offset + op.limit
+        where = self._build_where(prefix, filter_clauses, [])
+        n = max(want * 3, 10)
+        total: int | None = None
+        while True:
+            got = self._call(
+                vec.query, query_embeddings=[qvec], n_results=n, where=where, include=["metadatas", "distances"]
+            )
+            vids = got["ids"][0]
+            vmds = (got["metadatas"] or [[]])[0]
+            dists = (got["distances"] or [[]])[0]
+            # max pooling: the first hit of an item is its best
+            best: dict[str, tuple[float, int]] = {}
+            for vmd, dist in zip(vmds, dists, strict=False):
+                if vmd is None:
+                    continue
+                iid = str(vmd["item"])
+                if iid not in best:
+                    best[iid] = (1.0 - float(dist), int(vmd["i"]))
+            kept: list[tuple[float | None, Mapping[str, Any]]] = []
+            if best:
+                ids = list(best)
+                alive = self._alive()
+                items = self._call(self._items.get, ids=ids, where=alive, include=["metadatas"])
+                by_id = {rid: md for rid, md in zip(items["ids"], items["metadatas"] or [], strict=False) if md}
+                for iid, (score, vi) in best.items():
+                    md = by_id.get(iid)
+                    if md is None or vi >= int(md.get("nv", 0)):
+                        continue  # item gone or vector stale
+                    if not _matches(json.loads(str(md["v"])), op.filter):
+                        continue
+                    kept.append((score, md))
+            exhausted = len(vids) < n
+            if len(kept) >= want or exhausted:
+                break
+            if total is None:
+                total = int(self._call(vec.count))
+            if n >= total:
+                break
+            n = min(n * 4, total)
+        result = kept[op.offset : want]
+        if len(result) < op.limit:
+            # Like InMemoryStore: fill with matching items that have no vectors, unscored.
+            extra = self._scan(prefix, op.filter, filter_clauses, 0, op.limit - len(result), {"nv": 0})
+            result.extend((None, md) for md in extra)
+        return result
+
+    # ------------------------------------------------------------ list namespaces
+
+    def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
+        clauses: list[dict[str, Any]] = [{"live": True}]
+        for cond in op.match_conditions or ():
+            kind = "n" if cond.match_type == "prefix" else "r"
+            path = list(cond.path) if kind == "n" else list(reversed(tuple(cond.path)))
+            clauses.extend({f"{kind}{i}": label} for i, label in enumerate(path) if label != "*")
+            if path:
+                clauses.append({"d": {"$gte": len(path)}})
+        where = _and(clauses)
+        got = self._call(self._ns.get, where=where, include=["metadatas"])
+        spaces = [tuple(str(md["ns"]).split(_SEP)) for md in (got["metadatas"] or []) if md is not None]
+        spaces = [ns for ns in spaces if all(_does_match(c, ns) for c in op.match_conditions or ())]
+        depth = op.max_depth
+        result = sorted(spaces) if depth is None else sorted({ns[:depth] for ns in spaces})
+        return result[op.offset : op.offset + op.limit]
+
+    # ------------------------------------------------------------ puts
+
+    def _ensure_namespaces(self, spaces: Iterable[tuple[str, ...]]) -> None:
+        new = [ns for ns in dict.fromkeys(spaces) if ns not in self._live]
+        if not new:
+            return
+        ids = [_ns_id(ns) for ns in new]
+        metas: list[dict[str, Any]] = []
+        for ns in new:
+            md: dict[str, Any] = {"ns": _SEP.join(ns), "d": len(ns), "seq": self._next_seq(), "live": True}
+            md.update({f"n{i}": label for i, label in enumerate(ns)})
+            md.update({f"r{i}": label for i, label in enumerate(reversed(ns))})
+            metas.append(md)
+        # add() keeps an existing record untouched (first writer's seq wins) ...
+        self._call(self._ns.add, ids=ids, embeddings=[_CONST] * len(ids), metadatas=metas)
+        # ... then mark them live (a no-op for records just added).
+        self._call(self._ns.update, ids=ids, metadatas=[{"live": True}] * len(ids))
+        got = self._call(self._ns.get, ids=ids, include=["metadatas"])
+        for md in got["metadatas"] or []:
+            if md is not None:
+                self._live[tuple(str(md["ns"]).split(_SEP))] = int(md["seq"])
+
+    def _mark_if_empty(self, spaces: Iterable[tuple[str, ...]]) -> None:
+        for ns in dict.fromkeys(spaces):
+            joined = _SEP.join(ns)
+            got = self._call(self._items.get, where={"ns": joined}, limit=1, include=[])
+            if not got["ids"]:
+                self._live.pop(ns, None)
+                nid = _ns_id(ns)
+                self._call(self._ns.update, ids=[nid], metadatas=[{"live": False}])
+
+    def _chunks(self, n: int) -> Iterable[slice]:
+        for start in range(0, n, self._max_batch):
+            yield slice(start, start + self._max_batch)
+
+    def _apply_puts(self, puts: list[_Put], vectors: list[list[float]]) -> None:
+        if len(vectors) != sum(len(p.texts) for p in puts):
+            raise StoreError(f"embedder returned {len(vectors)} vectors for {sum(len(p.texts) for p in puts)} texts")
+        with self._lock:
+            ids = [p.iid for p in puts]
+            old: dict[str, Mapping[str, Any]] = {}
+            for sl in self._chunks(len(ids)):
+                part = ids[sl]
+                got = self._call(self._items.get, ids=part, include=["metadatas"])
+                old.update((r, m) for r, m in zip(got["ids"], got["metadatas"] or [], strict=False) if m)
+            writes = [p for p in puts if p.op.value is not None]
+            deletes = [p for p in puts if p.op.value is None]
+            if writes:
+                self._ensure_namespaces(p.namespace for p in writes)
+            now = _now_us()
+            now_ms = now // 1000
+            item_ids: list[str] = []
+            item_mds: list[dict[str, Any]] = []
+            vec_ids: list[str] = []
+            vec_embs: list[list[float]] = []
+            vec_mds: list[dict[str, Any]] = []
+            stale_vecs: list[str] = []
+            pos = 0
+            for p in puts:
+                prev = old.get(p.iid)
+                prev_nv = int(prev.get("nv", 0)) if prev else 0
+                embs = vectors[pos : pos + len(p.texts)]
+                pos += len(p.texts)
+                if p.op.value is None:
+                    stale_vecs.extend(f"{p.iid}:{i}" for i in range(prev_nv))
+                    continue
+                try:
+                    value_json = json.dumps(p.op.value, ensure_ascii=False, separators=(",", ":"))
+                except (TypeError, ValueError) as exc:
+                    raise InvalidInputError(f"value of {p.namespace}/{p.key} is not JSON-serialisable: {exc}") from exc
+                fields = _filter_fields(p.op.value)
+                md: dict[str, Any] = {
+                    "ns": _SEP.join(p.namespace),
+                    "d": len(p.namespace),
+                    "k": p.key,
+                    "v": value_json,
+                    "ca": int(prev["ca"]) if prev and "ca" in prev else now,
+                    "ua": now,
+                    "nv": len(p.texts),
+                }
+                md.update({f"n{i}": label for i, label in enumerate(p.namespace)})
+                ttl = p.op.ttl
+                if ttl is not None:
+                    md["ttl"] = float(ttl)
+                    md["exp"] = now_ms + int(float(ttl) * 60_000)
+                else:
+                    md["exp"] = _NEVER_MS
+                md.update(fields)
+                if prev:
+                    # upsert merges metadata: clear what the new value no longer has
+                    for k in prev:
+                        if k not in md:
+                            md[k] = None
+                item_ids.append(p.iid)
+                item_mds.append(md)
+                vmd_base: dict[str, Any] = {"item": p.iid, "d": len(p.namespace)}
+                vmd_base.update({f"n{i}": label for i, label in enumerate(p.namespace)})
+                vmd_base.update({k: v for k, v in fields.items()})
+                for i, (emb, path) in enumerate(zip(embs, p.paths, strict=True)):
+                    vec_ids.append(f"{p.iid}:{i}")
+                    vec_embs.append([float(x) for x in emb])
+                    vec_mds.append({**vmd_base, "i": i, "p": path})
+                stale_vecs.extend(f"{p.iid}:{i}" for i in range(len(p.texts), prev_nv))
+            vec = self._vec
+            if vec is not None and vec_ids:
+                for sl in self._chunks(len(vec_ids)):
+                    a, b, c = vec_ids[sl], vec_embs[sl], vec_mds[sl]
+                    # metadata dicts are valid at runtime; chroma's Metadata type is invariant
+                    self._call(vec.upsert, ids=a, embeddings=b, metadatas=c)
+            for sl in self._chunks(len(item_ids)):
+                a, c = item_ids[sl], item_mds[sl]
+                self._call(self._items.upsert, ids=a, embeddings=[_CONST] * len(a), metadatas=c)
+            if deletes:
+                del_ids = [p.iid for p in deletes if p.iid in old]
+                for sl in self._chunks(len(del_ids)):
+                    part = del_ids[sl]
+                    self._call(self._items.delete, ids=part)
+            if vec is not None and stale_vecs:
+                for sl in self._chunks(len(stale_vecs)):
+                    part = stale_vecs[sl]
+                    self._call(vec.delete, ids=part)
+            if deletes:
+                self._mark_if_empty(p.namespace for p in deletes if p.iid in old)
+
+    # ------------------------------------------------------------ TTL
+
+    def sweep_ttl(self) -> int:
+        """Delete every expired item (and its vectors) now; returns how many were deleted."""
+        now_ms = time.time_ns() // 1_000_000
+        with self._lock:
+            got = self._call(self._items.get, where={"exp": {"$lte": now_ms}}, include=["metadatas"])
+            ids = list(got["ids"])
+            if not ids:
+                return 0
+            mds = [m for m in got["metadatas"] or [] if m is not None]
+            stale = [f"{rid}:{i}" for rid, m in zip(ids, mds, strict=False) for i in range(int(m.get("nv", 0)))]
+            for sl in self._chunks(len(ids)):
+                part = ids[sl]
+                self._call(self._items.delete, ids=part)
+            vec = self._vec
+            if vec is not None and stale:
+                for sl in self._chunks(len(stale)):
+                    part = stale[sl]
+                    self._call(vec.delete, ids=part)
+            self._mark_if_empty(tuple(str(m["ns"]).split(_SEP)) for m in mds)
+            return len(ids)
+
+    async def asweep_ttl(self) -> int:
+        """`sweep_ttl` in a worker thread."""
+        return await asyncio.to_thread(self.sweep_ttl)
