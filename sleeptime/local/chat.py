@@ -156,16 +156,17 @@ class _TokenCount:
 def _counting(llama: Any) -> Iterator[_TokenCount]:
     """Count prompt and generated tokens of one streamed completion (llama.cpp reports usage only
     when not streaming). Wraps ``Llama.generate`` on the instance; the caller holds the lock."""
-    import llama_cpp
-
     count = _TokenCount()
     original: Callable[..., Iterator[int]] = llama.generate
+    vocab = getattr(getattr(llama, "_model", None), "vocab", None)
 
     def is_end(token: int) -> bool:
-        try:
-            return bool(llama_cpp.llama_vocab_is_eog(llama._model.vocab, token))
-        except AttributeError:  # pragma: no cover - other llama-cpp-python versions
-            return bool(token == llama.token_eos())
+        # The end-of-generation token is sampled but not part of the completion, as llama.cpp counts.
+        if vocab is not None:
+            import llama_cpp
+
+            return bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+        return bool(token == llama.token_eos())
 
     def generate(tokens: list[int], *args: Any, **kwargs: Any) -> Iterator[int]:
         count.prompt = len(tokens)
