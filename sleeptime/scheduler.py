@@ -241,6 +241,7 @@ class IdleScheduler:
         self._hour = _HourWindow()
         self._hour_retry: TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._dispatch_requested = False
         self._events_lock = threading.Lock()
         self._state_lock = threading.RLock()
 
@@ -292,9 +293,10 @@ class IdleScheduler:
 
     async def wait_idle(self) -> None:
         """Return once no sleep run is in flight and none is due (timers set for later do not count)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-            await asyncio.sleep(0)  # let finished runs dispatch the next due context
+        while self._tasks or self._dispatch_requested:
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.sleep(0)  # let the requested dispatch run
 
     # events
     def _emit(self, kind: EventKind, context_id: str, **fields: Any) -> SchedulerEvent:
@@ -385,7 +387,7 @@ class IdleScheduler:
             ctx.timer = None
             ctx.due = True
             ctx.due_since = self.clock.now()
-            self._dispatch()
+            self._request_dispatch()
 
         if self._loop is not None:
             self._on_loop(due)
@@ -393,14 +395,22 @@ class IdleScheduler:
     def _hour_retry_fire(self) -> None:
         def retry() -> None:
             self._hour_retry = None
-            self._dispatch()
+            self._request_dispatch()
 
         if self._loop is not None:
             self._on_loop(retry)
 
     # dispatch
+    def _request_dispatch(self) -> None:
+        """Dispatch on the loop's next turn, so contexts falling due together are ranked together."""
+        if self._loop is not None and not self._dispatch_requested:
+            self._dispatch_requested = True
+            self._loop.call_soon(self._dispatch)
+
     def _dispatch(self) -> None:
-        assert self._loop is not None
+        self._dispatch_requested = False
+        if self._loop is None:
+            return
         while len(self._tasks) < self.max_concurrency:
             eligible = [(cid, c) for cid, c in self._contexts.items() if c.due and not c.running]
             if not eligible:
@@ -455,7 +465,7 @@ class IdleScheduler:
             if task is not None:
                 self._tasks.discard(task)
             if self._loop is not None:
-                self._dispatch()
+                self._request_dispatch()
 
     def reset_budget(self, context_id: str | None = None) -> None:
         """Forget the sleep tokens counted against one context (or all contexts)."""
