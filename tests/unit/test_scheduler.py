@@ -325,7 +325,11 @@ def test_fake_clock_fires_in_order_and_skips_cancelled() -> None:
     clock.call_later(5, lambda: fired.append(("b", clock.now())))
     clock.call_later(2, lambda: fired.append(("a", clock.now())))
     clock.call_later(3, lambda: fired.append(("x", clock.now()))).cancel()
-    clock.call_later(1, lambda: clock.call_later(1, lambda: fired.append(("chained", clock.now()))))
+
+    def chain() -> None:
+        clock.call_later(1, lambda: fired.append(("chained", clock.now())))
+
+    clock.call_later(1, chain)
     clock.advance(4)
     assert fired == [("a", 2.0), ("chained", 2.0)]
     clock.advance(1)
