@@ -1,0 +1,209 @@
+"""Grading as in the paper, compared exactly (Fraction), plus the aggregation helpers the experiments use.
+
+GSM: the number after the last ``####`` if the reply has one, else the last number in the reply, with ``$``,
+thousands separators and a trailing ``.`` stripped; compared to the gold answer as exact rationals, so
+``"12.0" == "12"`` and ``"$1,200" == "1200"``. AIME: the last ``\\boxed{...}`` (nested braces handled) as an
+integer, falling back to the last 1-3 digit number in the reply.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+# A number: optional sign, optional '$', digits with optional thousands separators, optional decimals,
+# optional '/denominator' (a fraction such as 3/4). A '-' glued to a word or digit ("3-4", "x-2") is a
+# hyphen, not a sign.
+_NUMBER = re.compile(
+    r"(?<![\w.])(?P<sign>-)?\s?\$?\s?(?P<sign2>-)?"
+    r"(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)"
+    r"(?:\s?/\s?(?P<den>\d+(?:\.\d+)?))?"
+    r"(?![\d])"
+)
+_HASHES = re.compile(r"####\s*(.*)", re.DOTALL)
+
+
+def parse_number(text: str) -> Fraction | None:
+    """An exact value for a number string such as ``"1,200"``, ``"$3.50"``, ``"-2"``, ``"3/4"``, ``"12."``."""
+    s = text.strip().replace("$", "").replace(",", "").replace(" ", "")
+    s = s.rstrip(".")
+    if s.endswith("%"):
+        s = s[:-1]
+    if not s:
+        return None
+    try:
+        if "/" in s:
+            num, _, den = s.partition("/")
+            d = Fraction(Decimal(den))
+            return None if d == 0 else Fraction(Decimal(num)) / d
+        return Fraction(Decimal(s))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def format_number(value: Fraction) -> str:
+    """Exact canonical text: ``"12"``, ``"-0.75"``, or ``"1/3"`` when no finite decimal exists."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    den = value.denominator
+    while den % 2 == 0:
+        den //= 2
+    while den % 5 == 0:
+        den //= 5
+    if den != 1:
+        return f"{value.numerator}/{value.denominator}"
+    text = format(Decimal(value.numerator) / Decimal(value.denominator), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _last_number(text: str) -> str | None:
+    last: re.Match[str] | None = None
+    for last in _NUMBER.finditer(text):  # noqa: B007 - we want the final match
+        pass
+    if last is None:
+        return None
+    sign = "-" if (last.group("sign") or last.group("sign2")) else ""
+    num = last.group("num").replace(",", "")
+    den = last.group("den")
+    return f"{sign}{num}/{den}" if den else f"{sign}{num}"
+
+
+def extract_gsm_answer(text: str) -> str | None:
+    """The reply's final answer as a number string (no ``$``, ``,`` or trailing ``.``), or None."""
+    if not text:
+        return None
+    m = None
+    for m in _HASHES.finditer(text):  # noqa: B007
+        pass
+    if m is not None:
+        after = m.group(1)
+        # The answer follows the last '####'; its first number is the answer.
+        first = _NUMBER.search(after)
+        if first is not None:
+            found = _last_number(after[: first.end()])
+            if found is not None:
+                return found
+    return _last_number(text)
+
+
+def _gold_value(gold: str | int | Fraction) -> Fraction | None:
+    if isinstance(gold, Fraction):
+        return gold
+    if isinstance(gold, int):
+        return Fraction(gold)
+    text = gold
+    if "####" in text:
+        text = text.rsplit("####", 1)[1]
+    return parse_number(text)
+
+
+def grade_gsm(reply: str, gold: str | int | Fraction) -> bool:
+    """True when the reply's extracted answer equals the gold answer exactly."""
+    got = extract_gsm_answer(reply)
+    if got is None:
+        return False
+    value = parse_number(got)
+    expected = _gold_value(gold)
+    return value is not None and expected is not None and value == expected
+
+
+def _last_boxed(text: str) -> str | None:
+    idx = text.rfind("\\boxed")
+    while idx >= 0:
+        j = idx + len("\\boxed")
+        while j < len(text) and text[j].isspace():
+            j += 1
+        if j < len(text) and text[j] == "{":
+            depth = 0
+            for k in range(j, len(text)):
+                if text[k] == "{":
+                    depth += 1
+                elif text[k] == "}":
+                    depth -= 1
+                    if depth == 0:
+                        return text[j + 1 : k]
+            return None  # unbalanced: an unfinished reply
+        idx = text.rfind("\\boxed", 0, idx)
+    return None
+
+
+_INT = re.compile(r"(?<![\d.])-?\d[\d,]*(?![\d])")
+_SHORT_INT = re.compile(r"(?<![\d.,])\d{1,3}(?![\d,]|\.\d)")
+
+
+def extract_aime_answer(text: str) -> int | None:
+    """The last ``\\boxed{}`` as an integer; else the last 1-3 digit number; else None."""
+    if not text:
+        return None
+    boxed = _last_boxed(text)
+    if boxed is not None:
+        ints = _INT.findall(boxed.replace("{,}", ","))
+        if ints:
+            try:
+                return int(ints[-1].replace(",", ""))
+            except ValueError:
+                pass
+    shorts = _SHORT_INT.findall(text)
+    return int(shorts[-1]) if shorts else None
+
+
+def grade_aime(reply: str, gold: str | int) -> bool:
+    got = extract_aime_answer(reply)
+    return got is not None and got == int(str(gold).strip())
+
+
+# ---------------------------------------------------------------- aggregation over per-example records
+
+
+def accuracy(records: Sequence[Mapping[str, Any]], field: str = "correct") -> float:
+    """Share of records whose ``field`` is true; NaN for no records."""
+    if not records:
+        return math.nan
+    return sum(1 for r in records if r.get(field)) / len(records)
+
+
+def mean_tokens(records: Iterable[Mapping[str, Any]], field: str) -> float:
+    """Mean of a token count over the records that report it (None/missing are skipped, never zeroed);
+    NaN when none do."""
+    values = [r[field] for r in records if r.get(field) is not None]
+    if not values:
+        return math.nan
+    return sum(float(v) for v in values) / len(values)
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, 0)
+    if isinstance(value, bool):
+        return (1, int(value))
+    if isinstance(value, int | float | Fraction):
+        return (1, value)
+    return (2, str(value))
+
+
+def summarize(
+    records: Iterable[Mapping[str, Any]],
+    by: Sequence[str] = (),
+    *,
+    correct_field: str = "correct",
+    output_field: str = "output_tokens",
+    input_field: str = "input_tokens",
+) -> list[dict[str, Any]]:
+    """One row per group of ``by`` keys (sorted): the keys, n, accuracy, mean output and input tokens."""
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(tuple(r.get(k) for k in by), []).append(r)
+    rows: list[dict[str, Any]] = []
+    for key in sorted(groups, key=lambda t: tuple(_sort_key(v) for v in t)):
+        members = groups[key]
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        row["n"] = len(members)
+        row["accuracy"] = accuracy(members, correct_field)
+        row["mean_output_tokens"] = mean_tokens(members, output_field)
+        row["mean_input_tokens"] = mean_tokens(members, input_field)
+        rows.append(row)
+    return rows
