@@ -145,8 +145,13 @@ def _ns_id(namespace: tuple[str, ...]) -> str:
     return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
 
 
+def _clock() -> int:
+    """Wall-clock nanoseconds (module-level so tests can move time for TTL)."""
+    return time.time_ns()
+
+
 def _now_us() -> int:
-    return time.time_ns() // 1000
+    return _clock() // 1000
 
 
 def _dt(us: int) -> datetime:
@@ -460,7 +465,7 @@ class ChromaStore(BaseStore):
 
     def _next_seq(self) -> int:
         with self._lock:
-            self._last_seq = max(self._last_seq + 1, time.time_ns())
+            self._last_seq = max(self._last_seq + 1, _clock())
             return self._last_seq
 
     @staticmethod
@@ -570,7 +575,7 @@ class ChromaStore(BaseStore):
     def _get_many(self, ops: list[GetOp]) -> list[Item | None]:
         ids = list(dict.fromkeys(_item_id(tuple(op.namespace), str(op.key)) for op in ops))
         got = self._call(self._items.get, ids=ids, include=["metadatas"])
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = _clock() // 1_000_000
         by_id: dict[str, Mapping[str, Any]] = {}
         for rid, md in zip(got["ids"], got["metadatas"] or [], strict=False):
             if md is not None and int(md.get("exp", _NEVER_MS)) > now_ms:
@@ -588,7 +593,7 @@ class ChromaStore(BaseStore):
     def _refresh(self, mds: Iterable[Mapping[str, Any]]) -> None:
         ids: list[str] = []
         metas: list[dict[str, Any]] = []
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = _clock() // 1_000_000
         for md in mds:
             ttl = md.get("ttl")
             if isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
@@ -603,7 +608,7 @@ class ChromaStore(BaseStore):
     # ------------------------------------------------------------ search
 
     def _alive(self) -> dict[str, Any]:
-        return {"exp": {"$gt": time.time_ns() // 1_000_000}}
+        return {"exp": {"$gt": _clock() // 1_000_000}}
 
     def _search(self, op: SearchOp, qvec: list[float] | None) -> list[SearchItem]:
         if op.limit <= 0 and op.offset >= 0:
@@ -876,7 +881,7 @@ class ChromaStore(BaseStore):
 
     def sweep_ttl(self) -> int:
         """Delete every expired item (and its vectors) now; returns how many were deleted."""
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = _clock() // 1_000_000
         with self._lock:
             got = self._call(self._items.get, where={"exp": {"$lte": now_ms}}, include=["metadatas"])
             ids = list(got["ids"])
