@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from tests.store_suite import MakeStore, StoreSuite
 
 
 @pytest.fixture(params=["inmemory", "chroma-embedded"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> MakeStore:
     counter = iter(range(1000))
 
     def make(index: IndexConfig | None) -> BaseStore:
@@ -22,7 +21,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeS
             return InMemoryStore(index=index)
         return ChromaStore(path=tmp_path / f"db{next(counter)}", index=index)
 
-    yield make
+    return make
 
 
 class TestStoreConformance(StoreSuite):
