@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from sleeptime.config import SleeptimeConfig
 from sleeptime.facade import SleepTime
-from sleeptime.graphs.chat import TranscriptWatcher, build_chat_graph, complete_turns, render_transcript
+from sleeptime.graphs.chat import ChatState, TranscriptWatcher, build_chat_graph, complete_turns, render_transcript
 from sleeptime.scheduler import FakeClock, IdleScheduler
 from sleeptime.testing import ScriptedChatModel
 from tests.scripts import staged_model
@@ -91,12 +92,12 @@ def test_chat_graph_answers_with_the_latest_learned_context(memory_store: InMemo
     app = make_app(memory_store, model)
     graph = build_chat_graph().compile(store=memory_store, checkpointer=InMemorySaver())
     cfg = SleeptimeConfig(wake_model=model, sleep_model=model)
-    thread = {"configurable": {"thread_id": "chat-1"}}
-    first = graph.invoke({"messages": [HumanMessage("hi")]}, thread, context=cfg)
+    thread: RunnableConfig = {"configurable": {"thread_id": "chat-1"}}
+    first = graph.invoke(ChatState(messages=[HumanMessage("hi")]), thread, context=cfg)
     assert first["learned_version"] is None
     assert not any("notes about this conversation" in m.text for m in model.calls[-1])
     app.sleep("chat-1", render_transcript(turn(1)))
-    second = graph.invoke({"messages": [HumanMessage("What are my dogs called?")]}, thread, context=cfg)
+    second = graph.invoke(ChatState(messages=[HumanMessage("What are my dogs called?")]), thread, context=cfg)
     assert second["learned_version"] == 1
     prompt = model.calls[-1]
     assert "notes about this conversation (version 1)" in prompt[1].text
@@ -111,7 +112,7 @@ def test_chat_graph_state_context_id_overrides_thread(memory_store: InMemoryStor
     make_app(memory_store, model).sleep("shared", "Pens cost $2 each.")
     graph = build_chat_graph().compile(store=memory_store)
     out = graph.invoke(
-        {"messages": [HumanMessage("hi")], "context_id": "shared"},
+        ChatState(messages=[HumanMessage("hi")], context_id="shared"),
         {"configurable": {"thread_id": "someone"}},
         context=SleeptimeConfig(wake_model=model, sleep_model=model),
     )
