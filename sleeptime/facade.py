@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import BaseStore
 from pydantic import BaseModel
+from tqdm import tqdm
 
 from sleeptime.config import SleeptimeConfig
 from sleeptime.graphs.sleep import build_sleep_graph
@@ -50,6 +52,13 @@ class Answer(BaseModel):
     wake_usage: Usage
     sleep_usage: Usage
     """Tokens spent while idle to build the learned-context version used (shared by all its questions)."""
+
+
+def _answer_token(chunk: object, meta: object) -> str:
+    """The text of a streamed chunk when it comes from the answer node, else ''."""
+    if isinstance(chunk, AIMessageChunk) and isinstance(meta, dict) and meta.get("langgraph_node") == "answer":
+        return chunk.text
+    return ""
 
 
 def _answer_from(out: dict[str, Any]) -> Answer:
@@ -159,13 +168,36 @@ class SleepTime:
         return data
 
     def sleep(
-        self, context_id: str, text: str | None = None, *, files: Sequence[str | Path] = (), **overrides: Any
+        self,
+        context_id: str,
+        text: str | None = None,
+        *,
+        files: Sequence[str | Path] = (),
+        progress: bool = False,
+        **overrides: Any,
     ) -> SleepResult:
-        """Reflect on the context (ingesting `text`/`files` first when given) and publish a new version."""
+        """Reflect on the context (ingesting `text`/`files` first when given) and publish a new version.
+
+        `progress=True` prints each finished step (reflect rounds, predict, publish) as it happens.
+        """
         cfg = self._cfg(overrides)
-        out = self.sleep_graph.invoke(
-            self._sleep_input(context_id, text, files), self._run_config(cfg), context=cfg
-        )
+        inputs = self._sleep_input(context_id, text, files)
+        if not progress:
+            return _sleep_result(context_id, self.sleep_graph.invoke(inputs, self._run_config(cfg), context=cfg))
+        out: dict[str, Any] = {}
+        with tqdm(total=cfg.max_rounds + 3, desc=f"sleep {context_id}", unit="step", file=sys.stderr) as bar:
+            for mode, chunk in self.sleep_graph.stream(
+                inputs, self._run_config(cfg), context=cfg, stream_mode=["updates", "values"]
+            ):
+                data = cast(dict[str, Any], chunk)
+                if mode == "values":
+                    out = dict(data)
+                    continue
+                for node, update in data.items():
+                    tokens = sum(r["output_tokens"] for r in (update or {}).get("usage", []))
+                    bar.set_postfix_str(f"{node} done, {tokens} tokens out")
+                    bar.update(1)
+            bar.total = bar.n
         return _sleep_result(context_id, out)
 
     async def asleep(
@@ -224,8 +256,8 @@ class SleepTime:
             self._wake_input(question, context_id, mode, budget), self._run_config(cfg),
             context=cfg, stream_mode="messages",
         ):
-            if isinstance(chunk, AIMessageChunk) and meta.get("langgraph_node") == "answer" and chunk.text:
-                yield chunk.text
+            if token := _answer_token(chunk, meta):
+                yield token
 
     async def astream_answer(
         self,
@@ -241,8 +273,8 @@ class SleepTime:
             self._wake_input(question, context_id, mode, budget), self._run_config(cfg),
             context=cfg, stream_mode="messages",
         ):
-            if isinstance(chunk, AIMessageChunk) and meta.get("langgraph_node") == "answer" and chunk.text:
-                yield chunk.text
+            if token := _answer_token(chunk, meta):
+                yield token
 
     # reading
     def learned(self, context_id: str) -> LearnedContext | None:

@@ -7,7 +7,7 @@ kept: the paper counted only output tokens as test-time compute; we report both.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel
@@ -39,8 +39,8 @@ class Usage(BaseModel):
 
 def record_usage(message: AIMessage, *, phase: Phase, node: str) -> UsageRecord:
     """The usage of one model reply. A model that reports none counts as zero, visibly (calls still counted)."""
-    meta = message.usage_metadata or {}
-    details = meta.get("output_token_details") or {}
+    meta: dict[str, Any] = dict(message.usage_metadata or {})
+    details: dict[str, Any] = dict(meta.get("output_token_details") or {})
     return UsageRecord(
         phase=phase,
         node=node,

@@ -319,3 +319,10 @@ async def test_astream_answer_yields_the_answer_tokens(app: SleepTime) -> None:
     await app.asleep("shop", CONTEXT)
     tokens = [t async for t in app.astream_answer("How much does Alice pay?", "shop")]
     assert "".join(tokens).strip().endswith("The answer is 6.")
+
+
+def test_sleep_with_progress_returns_the_same_result(memory_store: InMemoryStore) -> None:
+    plain = SleepTime(store=InMemoryStore(index=memory_store.index_config), sleep_model=staged_model(),
+                      wake_model=staged_model())
+    shown = SleepTime(store=memory_store, sleep_model=staged_model(), wake_model=staged_model())
+    assert shown.sleep("shop", CONTEXT, progress=True) == plain.sleep("shop", CONTEXT)

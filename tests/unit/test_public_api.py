@@ -1,0 +1,56 @@
+"""The public surface is small and explicit; the graphs keep the shape Studio draws."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import sleeptime
+from sleeptime.graphs.sleep import build_sleep_graph
+from sleeptime.graphs.wake import build_wake_graph
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = {n for n in vars(sleeptime) if not n.startswith("_")}
+    modules = {n for n, v in vars(sleeptime).items() if type(v).__name__ == "module"}
+    assert set(sleeptime.__all__) == public - modules - {"annotations"}
+    for name in sleeptime.__all__:
+        assert getattr(sleeptime, name).__doc__, f"{name} has no docstring"
+
+
+def test_package_never_imports_private_framework_internals() -> None:
+    root = Path(sleeptime.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[0] in {"langgraph", "langchain_core", "chromadb"} and any(p.startswith("_") for p in parts):
+                    offenders.append(f"{path.name}: {node.module}")
+    assert offenders == []
+
+
+def _edges(builder: object) -> set[tuple[str, str]]:
+    graph = builder.compile().get_graph()  # type: ignore[attr-defined]
+    return {(e.source, e.target) for e in graph.edges}
+
+
+def test_sleep_graph_topology() -> None:
+    assert _edges(build_sleep_graph()) == {
+        ("__start__", "ingest"),
+        ("ingest", "reflect"),
+        ("reflect", "reflect"),
+        ("reflect", "predict"),
+        ("predict", "publish"),
+        ("publish", "__end__"),
+    }
+
+
+def test_wake_graph_topology() -> None:
+    assert _edges(build_wake_graph()) == {
+        ("__start__", "retrieve"),
+        ("retrieve", "answer"),
+        ("answer", "verify"),
+        ("verify", "answer"),
+        ("verify", "__end__"),
+    }
