@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evals.grading import format_number, parse_number
-from evals.splitting import Split, SplitRule, split_at, split_context_question
+from evals.splitting import Split, SplitRule, split_context_question
 
 DatasetName = Literal["gsm-p1", "gsm-p2", "aime", "tiny"]
 DATASET_NAMES: tuple[str, ...] = ("gsm-p1", "gsm-p2", "aime", "tiny")
@@ -1106,9 +1106,27 @@ def load_gsm_p1(
     return out
 
 
-# AIME problems whose sentence split is wrong, as id -> character index where the question starts
-# (indices into the problem text, decided by reading each problem; no problem text is stored here).
-AIME_SPLIT_OVERRIDES: dict[int, int] = {}
+# AIME problems whose sentence split is wrong, as id -> (start, end) character span of the question in
+# the problem text (end None: to the end); the context is the rest of the text. Decided by reading each
+# problem; no problem text is stored here. 77: the question is the whole (single-sentence) problem, the
+# sentence rule stopped inside a display equation. 81 and 83: the question comes first and a diagram or
+# worked example follows. 88: the question sits before an [asy] diagram. Not overridden: 72 (one sentence,
+# empty context) and 89 (the rule already finds "Find the number of ways ...").
+AIME_SPLIT_OVERRIDES: dict[int, tuple[int, int | None]] = {
+    77: (0, None),
+    81: (0, 179),
+    83: (0, 218),
+    88: (555, 566),
+}
+
+
+def split_span(text: str, start: int, end: int | None) -> Split:
+    """The question is ``text[start:end]``; the context is the text around it."""
+    stop = len(text) if end is None else end
+    if not 0 <= start <= stop <= len(text):
+        raise ValueError(f"question span ({start}, {end}) outside the text (length {len(text)})")
+    context = (text[:start].strip() + "\n" + text[stop:].strip()).strip()
+    return Split(context=context, question=text[start:stop].strip())
 
 
 def load_aime(
@@ -1125,7 +1143,7 @@ def load_aime(
         text = str(r["problem"])
         split: Split
         if split_rule == "sentence" and pid in AIME_SPLIT_OVERRIDES:
-            split = split_at(text, AIME_SPLIT_OVERRIDES[pid])
+            split = split_span(text, *AIME_SPLIT_OVERRIDES[pid])
         else:
             split = split_context_question(text, split_rule)
         out.append(
