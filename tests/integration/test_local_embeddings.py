@@ -107,4 +107,6 @@ def test_chroma_collection_reopens_in_a_fresh_offline_process(tmp_path: Path) ->
     assert out["ids"][0][0] == "stocks"
 
     # Without the registration Chroma cannot embed the query offline: the registration is what works.
-    assert reopen("no-register").returncode != 0
+    unregistered = reopen("no-register")
+    assert unregistered.returncode != 0
+    assert "sleeptime-minilm-int8 not found" in unregistered.stderr
