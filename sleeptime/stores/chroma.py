@@ -7,8 +7,9 @@ Layout (three Chroma collections per store, named from `collection`):
     (namespace, key) always hits the same record. Chroma needs an embedding for every record;
     items carry a constant 1-d vector ``[1.0]`` (nothing is ever searched by it). Metadata:
     ``ns`` (labels joined with ``.``, which BaseStore forbids inside labels, so the join is
-    unambiguous), ``d`` (depth), ``n0..n{d-1}`` (one field per level, so a namespace prefix is
-    an ``$and`` of equalities Chroma evaluates in its metadata index), ``k`` (key), ``v`` (the
+    unambiguous), ``d`` (depth), ``p0..p{d-1}`` (the first i+1 labels joined, so a namespace
+    prefix is a single equality on one indexed field; an ``$and`` over per-level fields measured
+    several times slower), ``k`` (key), ``v`` (the
     value as JSON), ``ca``/``ua`` (created/updated, integer microseconds), ``exp`` (expiry,
     integer ms; a far-future constant when the item has no TTL) and ``ttl`` (minutes), ``nv``
     (number of vectors), plus *filter fields*: every scalar reachable through nested dicts (depth
@@ -316,6 +317,11 @@ def _does_match(cond: MatchCondition, ns: tuple[str, ...]) -> bool:
     return all(p == "*" or n == p for n, p in pairs)
 
 
+def _prefix_fields(namespace: tuple[str, ...]) -> dict[str, str]:
+    """``p<i>``: the namespace's first i+1 labels joined, so a prefix match is one equality."""
+    return {f"p{i}": _SEP.join(namespace[: i + 1]) for i in range(len(namespace))}
+
+
 def _validate_put_namespace(namespace: tuple[str, ...]) -> None:
     if not namespace:
         raise InvalidNamespaceError("Namespace cannot be empty.")
@@ -470,6 +476,12 @@ class ChromaStore(BaseStore):
 
     @staticmethod
     def _ns_where(prefix: Sequence[str]) -> list[dict[str, Any]]:
+        """Items/vectors under `prefix`: one equality on the joined prefix of that depth."""
+        return [{f"p{len(prefix) - 1}": _SEP.join(prefix)}] if prefix else []
+
+    @staticmethod
+    def _reg_where(prefix: Sequence[str]) -> list[dict[str, Any]]:
+        """Namespace-registry records under `prefix` (the registry keeps one field per level)."""
         return [{f"n{i}": label} for i, label in enumerate(prefix)]
 
     def _to_item(self, md: Mapping[str, Any], cls: type[Item] = Item, score: float | None = None) -> Item:
@@ -651,7 +663,7 @@ class ChromaStore(BaseStore):
         more = [self._alive()] + ([extra] if extra else [])
         want = offset + limit if offset >= 0 and limit >= 0 else None
         # Namespaces under the prefix, in first-write order.
-        ns_where = _and(self._ns_where(prefix))
+        ns_where = _and(self._reg_where(prefix))
         reg = self._call(self._ns.get, where=ns_where, include=["metadatas"])
         spaces = sorted((int(md["seq"]), str(md["ns"])) for md in (reg["metadatas"] or []) if md is not None)
         out: list[Mapping[str, Any]] = []
@@ -710,9 +722,13 @@ class ChromaStore(BaseStore):
             kept: list[tuple[float | None, Mapping[str, Any]]] = []
             if best:
                 ids = list(best)
-                alive = self._alive()
-                items = self._call(self._items.get, ids=ids, where=alive, include=["metadatas"])
-                by_id = {rid: md for rid, md in zip(items["ids"], items["metadatas"] or [], strict=False) if md}
+                items = self._call(self._items.get, ids=ids, include=["metadatas"])
+                now_ms = _clock() // 1_000_000
+                by_id = {
+                    rid: md
+                    for rid, md in zip(items["ids"], items["metadatas"] or [], strict=False)
+                    if md and int(md.get("exp", _NEVER_MS)) > now_ms
+                }
                 for iid, (score, vi) in best.items():
                     md = by_id.get(iid)
                     if md is None or vi >= int(md.get("nv", 0)):
@@ -833,7 +849,7 @@ class ChromaStore(BaseStore):
                     "ua": now,
                     "nv": len(p.texts),
                 }
-                md.update({f"n{i}": label for i, label in enumerate(p.namespace)})
+                md.update(_prefix_fields(p.namespace))
                 ttl = p.op.ttl
                 if ttl is not None:
                     md["ttl"] = float(ttl)
@@ -849,7 +865,7 @@ class ChromaStore(BaseStore):
                 item_ids.append(p.iid)
                 item_mds.append(md)
                 vmd_base: dict[str, Any] = {"item": p.iid, "d": len(p.namespace)}
-                vmd_base.update({f"n{i}": label for i, label in enumerate(p.namespace)})
+                vmd_base.update(_prefix_fields(p.namespace))
                 vmd_base.update({k: v for k, v in fields.items()})
                 for i, (emb, path) in enumerate(zip(embs, p.paths, strict=True)):
                     vec_ids.append(f"{p.iid}:{i}")
