@@ -14,6 +14,7 @@ Embedding specs (:func:`resolve_embeddings`): an ``Embeddings`` instance, ``embe
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 
 from sleeptime.errors import ModelSetupError
+from sleeptime.local.chat import LLAMA_CPP_MISSING, EmbeddedChatModel
 from sleeptime.local.gguf import REGISTRY, ensure_gguf
 
 __all__ = [
@@ -98,6 +100,7 @@ def resolve_chat_model(
     kind, arg = parse_chat_spec(spec)
     if kind == "openai":
         return _openai_chat(arg, base_url, api_key, reasoning_effort, temperature, max_tokens)
+    _require_llama_cpp()  # before assembling a large file for nothing
 
     if kind == "embedded":
         path = ensure_gguf(arg, cache_dir=cache_dir)
@@ -111,12 +114,16 @@ def resolve_chat_model(
     with _embedded_lock:
         model = _embedded_cache.get(key)
         if model is None:
-            from sleeptime.local.chat import EmbeddedChatModel
-
             options: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens is not None else {}
             model = EmbeddedChatModel(model_name=name, model_path=str(path), temperature=temperature, **options)
             _embedded_cache[key] = model
         return model
+
+
+def _require_llama_cpp() -> None:
+    """Fail at resolution, not at the first call, when the embedded runtime is not installed."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ModelSetupError(LLAMA_CPP_MISSING)
 
 
 def _openai_chat(

@@ -64,6 +64,12 @@ _PASSTHROUGH = frozenset(
         "logit_bias",
     }
 )
+LLAMA_CPP_MISSING = (
+    "embedded chat models need llama-cpp-python, which is not installed; build it with portable flags "
+    "(the native build crashes on some Xeons): CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS=\"-DGGML_NATIVE=OFF "
+    "-DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF\" "
+    "pip install 'llama-cpp-python==0.3.36'"
+)
 _CTX_PAD = 256
 _TOO_LONG = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 
@@ -84,6 +90,23 @@ class PromptTooLongError(InvalidInputError):
 class _Loaded:
     llama: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
+    owner: int | None = None
+    """Thread id of the call in progress."""
+
+    @contextlib.contextmanager
+    def use(self) -> Iterator[Any]:
+        """Exclusive use of the llama.cpp context (calls from other threads wait)."""
+        if self.owner == threading.get_ident():
+            raise RuntimeError(
+                "EmbeddedChatModel was called while a stream from the same model is still open in this "
+                "thread; finish or close the stream first"
+            )
+        with self.lock:
+            self.owner = threading.get_ident()
+            try:
+                yield self.llama
+            finally:
+                self.owner = None
 
 
 _loaded: dict[tuple[str, int, int], _Loaded] = {}
@@ -98,11 +121,7 @@ def _load(path: str, n_ctx: int, n_threads: int) -> _Loaded:
         try:
             from llama_cpp import Llama
         except ImportError as exc:
-            raise ModelSetupError(
-                "the embedded chat model needs llama-cpp-python; build it with portable flags (see "
-                "README): CMAKE_ARGS=\"-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON\" "
-                "pip install 'llama-cpp-python==0.3.36'"
-            ) from exc
+            raise ModelSetupError(LLAMA_CPP_MISSING) from exc
         if not Path(key[0]).is_file():
             raise ModelSetupError(f"GGUF file not found: {key[0]}")
         try:
@@ -262,9 +281,9 @@ class EmbeddedChatModel(BaseChatModel):
     ) -> ChatResult:
         params = self._params(stop, kwargs)
         loaded = self._loaded()
-        with loaded.lock:
+        with loaded.use() as llama:
             try:
-                response = loaded.llama.create_chat_completion(
+                response = llama.create_chat_completion(
                     messages=_to_llama_messages(messages), **params
                 )
             except ValueError as exc:
@@ -293,9 +312,9 @@ class EmbeddedChatModel(BaseChatModel):
         params = self._params(stop, kwargs)
         loaded = self._loaded()
         finish_reason: str | None = None
-        with loaded.lock, _counting(loaded.llama) as count:
+        with loaded.use() as llama, _counting(llama) as count:
             try:
-                stream = loaded.llama.create_chat_completion(
+                stream = llama.create_chat_completion(
                     messages=_to_llama_messages(messages), stream=True, **params
                 )
             except ValueError as exc:

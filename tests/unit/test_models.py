@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,14 @@ from sleeptime.models import (
     resolve_embeddings,
 )
 from sleeptime.testing import HashEmbeddings, ScriptedChatModel
+
+REAL_REQUIRE_LLAMA_CPP = models._require_llama_cpp
+
+
+@pytest.fixture(autouse=True)
+def _llama_cpp_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolution checks that llama-cpp-python is importable; these tests do not need it."""
+    monkeypatch.setattr(models, "_require_llama_cpp", lambda: None)
 
 
 @pytest.fixture
@@ -155,3 +164,14 @@ def test_embeddings_specs() -> None:
 def test_unknown_embeddings_spec(spec: str) -> None:
     with pytest.raises(ModelSetupError, match="embedded:minilm"):
         resolve_embeddings(spec)
+
+
+def test_embedded_spec_without_llama_cpp_names_the_build_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "_require_llama_cpp", REAL_REQUIRE_LLAMA_CPP)  # with llama_cpp made absent
+    monkeypatch.setattr(models, "ensure_gguf", lambda *a, **k: pytest.fail("nothing is assembled"))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a)
+    )
+    with pytest.raises(ModelSetupError, match=r"llama-cpp-python.*DGGML_NATIVE=OFF.*llama-cpp-python==0\.3\.36"):
+        resolve_chat_model("embedded:smollm2-135m")

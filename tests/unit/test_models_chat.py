@@ -261,3 +261,13 @@ def test_one_llama_per_file_context_and_threads(
     assert made[0]["verbose"] is False
     assert made[0]["n_ctx"] == 4096
     assert made[1]["n_ctx"] == 1024
+
+
+def test_calling_the_model_inside_its_own_open_stream_is_an_error(model: EmbeddedChatModel) -> None:
+    stream = model.stream("hi")
+    next(stream)
+    with pytest.raises(RuntimeError, match="stream from the same model is still open"):
+        model.invoke("again")
+    rest = list(stream)
+    assert rest[-1].usage_metadata is not None
+    assert model.invoke("again").content == "Hello there friend"
