@@ -176,7 +176,12 @@ def main() -> None:
         print(json.dumps(run_one(args.one[0], int(args.one[1]))))
         return
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    rows = []
+    print(
+        "| backend | entries | bulk load items/s | put p50 ms | put p99 ms | puts/s | search p50 ms "
+        "| search p99 ms | searches/s | filtered search p50 ms | peak RSS MB (client / server) |",
+        flush=True,
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     for size in [int(s) for s in args.sizes.split(",")]:
         for backend in args.backends.split(","):
             out = subprocess.run(
@@ -188,21 +193,14 @@ def main() -> None:
             if out.returncode != 0:
                 print(f"{backend} {size} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
                 continue
-            row = json.loads(out.stdout.strip().splitlines()[-1])
-            rows.append(row)
-            print(f"done {backend} {size}", file=sys.stderr, flush=True)
-    print(
-        "| backend | entries | bulk load items/s | put p50 ms | put p99 ms | puts/s | search p50 ms "
-        "| search p99 ms | searches/s | filtered search p50 ms | peak RSS MB (client / server) |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        server = f" / {r['server_rss_mb']:.0f}" if r["server_rss_mb"] else ""
-        print(
-            f"| {r['backend']} | {r['size']:,} | {r['load_per_s']:,.0f} | {r['put_p50']:.2f} | {r['put_p99']:.2f} "
-            f"| {r['put_per_s']:,.0f} | {r['search_p50']:.2f} | {r['search_p99']:.2f} | {r['search_per_s']:,.0f} "
-            f"| {r['filter_search_p50']:.2f} | {r['rss_mb']:.0f}{server} |"
-        )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            server = f" / {r['server_rss_mb']:.0f}" if r["server_rss_mb"] else ""
+            print(
+                f"| {r['backend']} | {r['size']:,} | {r['load_per_s']:,.0f} | {r['put_p50']:.2f} "
+                f"| {r['put_p99']:.2f} | {r['put_per_s']:,.0f} | {r['search_p50']:.2f} | {r['search_p99']:.2f} "
+                f"| {r['search_per_s']:,.0f} | {r['filter_search_p50']:.2f} | {r['rss_mb']:.0f}{server} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
