@@ -45,7 +45,7 @@ def staged_model(**replies: StageReply) -> ScriptedChatModel:
         if isinstance(spec, list):
             i = counters.get(stage, 0)
             counters[stage] = i + 1
-            return spec[min(i, len(spec) - 1)]
+            return str(spec[min(i, len(spec) - 1)])
         return str(spec)
 
     return ScriptedChatModel(default=reply)

@@ -43,8 +43,10 @@ _MAX_ID_LEN = 200
 def validate_id(value: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
-    if len(value) > _MAX_ID_LEN or "." in value or any(ch in value for ch in "\n\r\t"):
-        raise InvalidInputError(f"{what} {value!r} must be under {_MAX_ID_LEN} chars, with no '.' or control chars")
+    # '.' joins namespace labels and '*' is LangGraph's namespace wildcard: either would let one
+    # tenant's or context's label match another's.
+    if len(value) > _MAX_ID_LEN or value == "*" or any(ch in value for ch in ".\n\r\t"):
+        raise InvalidInputError(f"{what} {value!r} must be under {_MAX_ID_LEN} chars, not '*', with no '.' or control chars")
     return value
 
 

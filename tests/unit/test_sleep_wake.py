@@ -188,10 +188,16 @@ def test_files_are_ingested(app: SleepTime, tmp_path: Path) -> None:
     assert "Pens cost $2" in app.learned_store().raw_text("shop")
 
 
-@pytest.mark.parametrize("bad", ["", " ", "a.b", "x" * 300, "line\nbreak"])
+@pytest.mark.parametrize("bad", ["", " ", "a.b", "*", "x" * 300, "line\nbreak"])
 def test_bad_context_ids_are_rejected(app: SleepTime, bad: str) -> None:
     with pytest.raises(InvalidInputError):
         app.ingest(bad, CONTEXT)
+
+
+@pytest.mark.parametrize("bad", ["*", "a.b", ""])
+def test_bad_tenants_are_rejected(memory_store: InMemoryStore, bad: str) -> None:
+    with pytest.raises(InvalidInputError):
+        SleepTime(store=memory_store, sleep_model=staged_model(), tenant=bad).ingest("shop", CONTEXT)
 
 
 def test_bad_question_and_budget_are_rejected(app: SleepTime) -> None:
