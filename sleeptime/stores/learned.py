@@ -46,7 +46,9 @@ def validate_id(value: str, what: str) -> str:
     # '.' joins namespace labels and '*' is LangGraph's namespace wildcard: either would let one
     # tenant's or context's label match another's.
     if len(value) > _MAX_ID_LEN or value == "*" or any(ch in value for ch in ".\n\r\t"):
-        raise InvalidInputError(f"{what} {value!r} must be under {_MAX_ID_LEN} chars, not '*', with no '.' or control chars")
+        raise InvalidInputError(
+            f"{what} {value!r} must be under {_MAX_ID_LEN} chars, not '*', with no '.' or control chars"
+        )
     return value
 
 
