@@ -221,6 +221,8 @@ class EmbeddedChatModel(BaseChatModel):
     response_format: dict[str, Any] | None = None
     """Passed to llama.cpp, e.g. ``{"type": "json_object"}`` for grammar-constrained JSON."""
     stop: list[str] | None = None
+    repeat_penalty: float = 1.1
+    """Small models fall into repeating a line; llama.cpp's usual 1.1 keeps them out."""
 
     @field_validator("n_ctx")
     @classmethod
@@ -256,6 +258,7 @@ class EmbeddedChatModel(BaseChatModel):
             "seed": self.seed,
             "response_format": self.response_format,
             "stop": stop if stop is not None else self.stop,
+            "repeat_penalty": self.repeat_penalty,
         }
         for key, value in kwargs.items():
             if key in _PASSTHROUGH:

@@ -20,8 +20,10 @@ def _rethink(cfg: SleeptimeConfig, sample: int, context: str, notes: str) -> tup
     # Sample 0 is deterministic at the configured temperature; the others explore.
     model = sleep_model(cfg, temperature=cfg.temperature if sample == 0 else cfg.sample_temperature)
     messages = [
-        SystemMessage(prompt.SYSTEM.format(max_chars=cfg.learned_max_chars)),
-        HumanMessage(prompt.USER.format(context=context, notes=notes or prompt.EMPTY_NOTES)),
+        SystemMessage(prompt.SYSTEM),
+        HumanMessage(
+            prompt.USER.format(context=context, notes=notes or prompt.EMPTY_NOTES, max_chars=cfg.learned_max_chars)
+        ),
     ]
     reply, usage = ask_text(model, messages, phase="sleep", node="reflect", retries=cfg.json_retries)
     new_notes, done = prompt.parse_reflection(reply, cfg.learned_max_chars)

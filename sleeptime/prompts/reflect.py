@@ -1,30 +1,34 @@
-"""Reflect (sleep time): rewrite the learned context, as the paper's `rethink_memory` does."""
+"""Reflect (sleep time): rewrite the learned context, as the paper's `rethink_memory` does.
+
+The instructions sit in the user turn, after the situation: small local models follow them
+far better there than in a system prompt they have long forgotten by the end of the context.
+"""
 
 from __future__ import annotations
 
 import re
 
-SYSTEM = """You are thinking about a situation before anyone asks about it.
-You will get the situation and your current notes about it. Rewrite the notes so that later
-questions can be answered quickly from them:
-- work out quantities, inferences and calculations for questions that are likely to be asked;
-- double-check the numbers in your earlier notes and fix any mistake;
-- drop anything useless, but keep everything useful: your reply replaces the notes entirely.
-Write the notes as short lines. Keep them under {max_chars} characters.
-On the last line write STATUS: DONE if the notes are complete and checked,
-or STATUS: CONTINUE if another pass would improve them."""
+SYSTEM = """You are thinking about a situation before anyone asks about it. You write notes that make
+later questions quick to answer."""
 
 USER = """Situation:
 {context}
 
-Current notes:
+Your notes so far:
 {notes}
 
-Rewrite the notes now."""
+Rewrite the notes. Work out the quantities, inferences and calculations that questions about
+this situation are likely to need; double-check every number in the notes so far and fix mistakes;
+drop what is useless but keep everything useful, because your reply replaces the notes.
+Write the notes as a numbered list of at most 12 items, each one fact or one worked quantity
+with its calculation, for example "1. total apples = 4 boxes x 6 apples = 24 apples".
+Do not repeat the situation. Keep the notes under {max_chars} characters.
+After the list, write STATUS: DONE if the notes are complete and checked,
+or STATUS: CONTINUE if another pass would improve them."""
 
 EMPTY_NOTES = "(none yet)"
 
-_STATUS = re.compile(r"^\s*\**\s*STATUS\s*:\s*(DONE|CONTINUE)\b.*$", re.IGNORECASE | re.MULTILINE)
+_STATUS = re.compile(r"^\s*\**\s*STATUS\s*:\s*\**\s*(DONE|CONTINUE)\b.*$", re.IGNORECASE | re.MULTILINE)
 
 
 def parse_reflection(reply: str, max_chars: int) -> tuple[str, bool]:

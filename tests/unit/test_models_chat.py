@@ -104,7 +104,7 @@ def test_invoke_sends_roles_and_defaults_and_reports_usage(model: EmbeddedChatMo
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[-1]["content"] == "again"
     assert stream is False
-    assert params == {"temperature": 0.0, "max_tokens": 512}
+    assert params == {"temperature": 0.0, "max_tokens": 512, "repeat_penalty": 1.1}
 
 
 def test_bound_and_call_options_reach_llama(model: EmbeddedChatModel, fake: FakeLlama) -> None:
@@ -115,6 +115,7 @@ def test_bound_and_call_options_reach_llama(model: EmbeddedChatModel, fake: Fake
         "temperature": 0.0,
         "max_tokens": 5,
         "seed": 3,
+        "repeat_penalty": 1.1,
         "response_format": {"type": "json_object"},
         "stop": ["\n"],
     }

@@ -234,13 +234,22 @@ def test_versions_increase_and_old_ones_are_pruned(app: SleepTime) -> None:
 
 
 class SlowPutStore(InMemoryStore):
-    """An in-memory store whose writes take time, to widen the window a racing reader could hit."""
+    """An in-memory store whose writes take time, to widen the window a racing reader could hit.
+
+    Each operation is made atomic with a lock (InMemoryStore's dicts are not safe to search while
+    another thread writes); operations still interleave freely, which is what the test is about.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._op_lock = threading.Lock()
 
     def batch(self, ops: Any) -> Any:
         ops = list(ops)
         if any(type(op).__name__ == "PutOp" for op in ops):
             time.sleep(0.002)
-        return super().batch(ops)
+        with self._op_lock:
+            return super().batch(ops)
 
 
 def test_reader_during_publish_sees_old_or_new_never_a_mix() -> None:
