@@ -1,4 +1,4 @@
-"""The `sleeptime` command: ingest, sleep, ask, demo.
+"""The `sleeptime` command: ingest, sleep, ask, demo, timeline.
 
 Run with: sleeptime --help
 """
@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="sleep on a sample context and compare answers with the baseline")
     demo.add_argument("--budget", type=int, default=1, choices=range(5))
     demo.add_argument("--rounds", type=int, default=2)
+    tl = sub.add_parser("timeline", help="show the idle scheduler: change -> idle -> sleep -> answer from version N")
+    tl.add_argument("--scripted", action="store_true", help="scripted model and in-memory store (instant)")
+    tl.add_argument("--idle-after", type=float, default=2.0, help="seconds of quiet before a sleep run")
     return p
 
 
@@ -86,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sleeptime.demo import run_demo
 
             run_demo(_app(args, max_rounds=args.rounds), budget=args.budget)
+        elif args.command == "timeline":
+            from sleeptime.scheduler import run_demo as run_timeline
+
+            run_timeline(scripted=args.scripted, idle_after=args.idle_after)
     except SleeptimeError as error:
         print(f"sleeptime: error: {error}", file=sys.stderr)
         return 2
