@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 BudgetLevel = Literal[0, 1, 2, 3, 4]
 VerifyMode = Literal["off", "format", "model"]
+PredictedCheck = Literal["rules", "model"]
 
 DEFAULT_MODEL = "embedded:qwen2.5-coder-0.5b"
 
@@ -71,6 +72,20 @@ class SleeptimeConfig:
     top_questions: int = 3
     """Nearest predicted questions shown to the answer step."""
 
+    serve_predicted: bool = False
+    """Serve a predicted question's stored final answer, with no test-time generation, when the real
+    question matches it verifiably (see ``sleeptime.matching``). Off by default: the match checks prove
+    the question is the same, not that the sleep model's worked answer is right, and a served answer
+    skips the answer and verify steps entirely."""
+
+    match_threshold: float = 0.90
+    """Least similarity score (the store's cosine score) for a predicted question to be served.
+    0.90 was calibrated for the embedded MiniLM on the GSM-Symbolic P2 perturbation set
+    (evals/results/verified); recalibrate for other embeddings."""
+
+    verify_predicted: PredictedCheck = "rules"
+    """``rules``: facts and similarity only (zero wake tokens); ``model``: also a yes/no wake-model check."""
+
     json_retries: int = 2
     """Extra attempts when the model's structured reply is malformed."""
 
@@ -92,6 +107,10 @@ class SleeptimeConfig:
             raise InvalidInputError(f"budget must be 0..4, got {self.budget!r}")
         if self.verify not in ("off", "format", "model"):
             raise InvalidInputError(f"verify must be off, format or model, got {self.verify!r}")
+        if self.verify_predicted not in ("rules", "model"):
+            raise InvalidInputError(f"verify_predicted must be rules or model, got {self.verify_predicted!r}")
+        if not 0.0 < self.match_threshold <= 1.0:
+            raise InvalidInputError(f"match_threshold must be in (0, 1], got {self.match_threshold!r}")
         for name in ("max_rounds", "samples", "chunk_size", "learned_max_chars"):
             if getattr(self, name) < 1:
                 raise InvalidInputError(f"{name} must be >= 1, got {getattr(self, name)!r}")

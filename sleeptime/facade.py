@@ -52,6 +52,12 @@ class Answer(BaseModel):
     wake_usage: Usage
     sleep_usage: Usage
     """Tokens spent while idle to build the learned-context version used (shared by all its questions)."""
+    matched_question: str | None = None
+    """The predicted question whose stored answer was served (path ``predicted``), else None."""
+    match_score: float | None = None
+    """The similarity score of the nearest predicted question, when matching ran."""
+    match_reason: str | None = None
+    """Why the nearest predicted question was or was not served, with each check's result."""
 
 
 def _answer_token(chunk: object, meta: object) -> str:
@@ -62,6 +68,7 @@ def _answer_token(chunk: object, meta: object) -> str:
 
 
 def _answer_from(out: dict[str, Any]) -> Answer:
+    match = out.get("predicted_match") or {}
     return Answer(
         question=out["question"],
         answer=out["answer"],
@@ -73,6 +80,9 @@ def _answer_from(out: dict[str, Any]) -> Answer:
         budget=out["current_budget"],
         wake_usage=summarize_usage(out.get("usage", []), "wake"),
         sleep_usage=summarize_usage(out.get("sleep_usage") or [], "sleep"),
+        matched_question=match.get("question") if match.get("served") else None,
+        match_score=match.get("score"),
+        match_reason=match.get("reason"),
     )
 
 

@@ -9,7 +9,8 @@ from typing_extensions import TypedDict
 
 from sleeptime.usage import UsageRecord
 
-AnswerPath = Literal["learned", "test-time"]
+AnswerPath = Literal["learned", "test-time", "predicted"]
+"""``predicted``: a predicted question's stored answer, served after a verified match (no generation)."""
 
 
 class PredictedQuestion(TypedDict):
@@ -50,6 +51,17 @@ class SleepOutput(TypedDict):
     usage: list[UsageRecord]
 
 
+class MatchInfo(TypedDict):
+    """The match step's decision: which predicted question, its score, and every check's result."""
+
+    served: bool
+    reason: str
+    question: str | None
+    answer: str | None
+    score: float | None
+    checks: dict[str, str]
+
+
 class WakeInput(TypedDict):
     question: str
     context_id: NotRequired[str]
@@ -74,6 +86,9 @@ class WakeState(WakeInput):
     path: NotRequired[AnswerPath]
     usage: Annotated[list[UsageRecord], operator.add]
     sleep_usage: NotRequired[list[UsageRecord]]
+    related_scores: NotRequired[list[float | None]]
+    """The store's similarity score of each `related` question (only when serve_predicted is on)."""
+    predicted_match: NotRequired[MatchInfo]
 
 
 class WakeOutput(TypedDict):
@@ -87,3 +102,4 @@ class WakeOutput(TypedDict):
     current_budget: int
     usage: list[UsageRecord]
     sleep_usage: NotRequired[list[UsageRecord]]
+    predicted_match: NotRequired[MatchInfo]

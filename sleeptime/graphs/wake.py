@@ -1,4 +1,8 @@
-"""The wake graph: retrieve -> answer -> verify (-> answer again on escalation)."""
+"""The wake graph: retrieve -> match -> answer -> verify (-> answer again on escalation).
+
+`match` ends the run with a predicted question's stored answer when the match is verified and
+``serve_predicted`` is on; otherwise it passes through to `answer`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from sleeptime.config import SleeptimeConfig
 from sleeptime.nodes.answer import answer
+from sleeptime.nodes.match import match_predicted, route_after_match
 from sleeptime.nodes.retrieve import retrieve
 from sleeptime.nodes.verify import route_after_verify, verify
 from sleeptime.state import WakeInput, WakeOutput, WakeState
@@ -20,10 +25,12 @@ def build_wake_graph() -> WakeGraph:
         WakeState, context_schema=SleeptimeConfig, input_schema=WakeInput, output_schema=WakeOutput
     )
     builder.add_node("retrieve", retrieve)
+    builder.add_node("match", match_predicted)
     builder.add_node("answer", answer)
     builder.add_node("verify", verify)
     builder.add_edge(START, "retrieve")
-    builder.add_edge("retrieve", "answer")
+    builder.add_edge("retrieve", "match")
+    builder.add_conditional_edges("match", route_after_match)
     builder.add_edge("answer", "verify")
     builder.add_conditional_edges("verify", route_after_verify)
     return builder

@@ -49,7 +49,9 @@ def test_sleep_graph_topology() -> None:
 def test_wake_graph_topology() -> None:
     assert _edges(build_wake_graph()) == {
         ("__start__", "retrieve"),
-        ("retrieve", "answer"),
+        ("retrieve", "match"),
+        ("match", "answer"),
+        ("match", "__end__"),
         ("answer", "verify"),
         ("verify", "answer"),
         ("verify", "__end__"),
