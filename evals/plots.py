@@ -1,0 +1,205 @@
+"""Summary tables (Markdown and CSV) and PNG figures, regenerated from a run's JSONL without any model.
+
+``python -m evals plot <run dir>`` calls :func:`render_run`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from evals.runner import RECORDS_FILE, read_records, read_run_file
+
+TableRow = Mapping[str, Any]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def markdown_table(rows: Sequence[TableRow]) -> str:
+    if not rows:
+        return "(no rows)\n"
+    cols = list(rows[0].keys())
+    for r in rows[1:]:
+        cols += [c for c in r if c not in cols]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def write_csv(path: Path, rows: Sequence[TableRow]) -> None:
+    cols: list[str] = []
+    for r in rows:
+        cols += [c for c in r if c not in cols]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c) for c in cols})
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _series_label(row: TableRow) -> str:
+    mode = str(row.get("mode"))
+    setting = row.get("setting")
+    if mode == "sleep":
+        return f"sleep-time compute ({setting})" if setting else "sleep-time compute"
+    if mode == "test-time":
+        return "test-time compute only"
+    return mode
+
+
+def plot_budget_lines(rows: Sequence[TableRow], path: Path, title: str,
+                      points: Sequence[TableRow] = ()) -> None:
+    """Accuracy vs avg test-time tokens per question, one line per mode, budget levels annotated."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    series: dict[str, list[TableRow]] = {}
+    for r in rows:
+        if r.get("budget") is None or math.isnan(float(r.get("mean_output_tokens", math.nan))):
+            continue
+        series.setdefault(_series_label(r), []).append(r)
+    for label, pts in series.items():
+        pts = sorted(pts, key=lambda r: float(r["mean_output_tokens"]))
+        xs = [float(r["mean_output_tokens"]) for r in pts]
+        ys = [float(r["accuracy"]) for r in pts]
+        style = "--" if label.startswith(("pass@", "majority@")) else "-"
+        ax.plot(xs, ys, style, marker="o", label=label)
+        for r, x, y in zip(pts, xs, ys, strict=True):
+            ax.annotate(str(r["budget"]), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    for p in points:
+        ax.scatter([float(p["mean_output_tokens"])], [float(p["accuracy"])], marker="x", s=60, label=str(p["mode"]))
+    ax.set_xlabel("avg. test-time tokens / question")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_amortization(rows: Sequence[TableRow], path: Path, title: str) -> None:
+    """Avg cost per query vs queries per context, one line per (mode, budget)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    series: dict[str, list[TableRow]] = {}
+    for r in rows:
+        label = f"{_series_label(r)}, budget {r.get('budget')}"
+        series.setdefault(label, []).append(r)
+    for label, pts in series.items():
+        pts = sorted(pts, key=lambda r: int(r["queries_per_context"]))
+        ax.plot([int(r["queries_per_context"]) for r in pts], [float(r["cost_per_query"]) for r in pts],
+                "--" if label.startswith("test-time") else "-", marker="o", label=label)
+    ax.set_xlabel("questions per context")
+    ax.set_ylabel("avg. cost / query (tokens, test-time weighted)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_bins(rows: Sequence[TableRow], path: Path, title: str) -> None:
+    """One bar per predictability bin: sleep-time accuracy gain over test-time only."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    xs = [f"{r['bin']}\n(n={r['n']})" for r in rows]
+    ax.bar(xs, [float(r["gain"]) for r in rows], color="tab:blue")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel("log p(question | context) quantile bin (1 = least predictable)")
+    ax.set_ylabel("accuracy gain, sleep-time minus test-time")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _title(run: Mapping[str, Any], records: Sequence[TableRow]) -> str:
+    o = run.get("options", {})
+    n = len({r.get("example_id") for r in records if r.get("mode") in ("test-time", "sleep", "sample")})
+    return f"{run.get('experiment')}: {o.get('dataset')}, {o.get('model')}, n={n}"
+
+
+def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """Write summary.md, summary*.csv and the figures of a run dir from its records; return the tables."""
+    from evals import experiments as ex
+
+    out = Path(run_dir)
+    run = read_run_file(out)
+    records = read_records(out / RECORDS_FILE)
+    name = str(run.get("experiment"))
+    weight = float(run.get("options", {}).get("weight", 10.0))
+    title = _title(run, records)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    figures: list[str] = []
+    budget_rows = ex.budget_table(records)
+    if name != "amortization":
+        tables["summary"] = budget_rows
+        line_rows = [r for r in budget_rows if r["mode"] in ("test-time", "sleep")]
+        points = [r for r in budget_rows if r["mode"] == "context-only"]
+        if name == "passk":
+            tables["passk"] = ex.passk_table(records)
+            line_rows = line_rows + [r for r in tables["passk"] if r["mode"].startswith(("pass@", "majority@"))]
+        plot_budget_lines(line_rows, out / "accuracy_vs_tokens.png", title, points)
+        figures.append("accuracy_vs_tokens.png")
+        tables["amortization_projected"] = ex.projected_amortization(records, weight)
+    if name == "amortization":
+        tables["summary"] = budget_rows
+        tables["amortization"] = ex.amortization_table(records, weight)
+        plot_budget_lines([r for r in budget_rows if r["mode"] in ("test-time", "sleep")],
+                          out / "accuracy_vs_tokens.png", title)
+        plot_amortization(tables["amortization"], out / "cost_per_query.png", f"{title}, t={weight:g}")
+        figures += ["accuracy_vs_tokens.png", "cost_per_query.png"]
+    elif tables.get("amortization_projected"):
+        plot_amortization(tables["amortization_projected"], out / "cost_per_query_projected.png",
+                          f"{title}, t={weight:g} (projected)")
+        figures.append("cost_per_query_projected.png")
+    if name == "predictability":
+        bins = int(run.get("options", {}).get("bins", 5))
+        tables["predictability"] = ex.predictability_table(records, bins)
+        if tables["predictability"]:
+            plot_bins(tables["predictability"], out / "gain_by_predictability.png", title)
+            figures.append("gain_by_predictability.png")
+    for tname, rows in tables.items():
+        write_csv(out / ("summary.csv" if tname == "summary" else f"summary_{tname}.csv"), rows)
+    md = [f"# {title}", ""]
+    inv = run.get("invocations", [])
+    if inv:
+        md += ["Commands (first run, then resumes):", ""]
+        md += [f"- `{i['command']}` at {i['at']} on {i['machine'].get('cpu_count')} CPUs, "
+               f"load {i['machine'].get('load_at_start')}" for i in inv]
+        md.append("")
+    errors = sum(1 for r in records if r.get("error"))
+    md += [f"Records: {len(records)} ({errors} with errors, graded wrong, tokens not counted).", ""]
+    md += ["Test-time tokens = output tokens of the wake phase from the model's own usage reports; input tokens "
+           "beside them. Sleep tokens = output tokens of the sleep phase per context.", ""]
+    if name != "amortization":
+        lines = ex.headline(records, weight)
+        if lines:
+            md += ["## Ratios (computed from the records)", ""] + [f"- {s}" for s in lines] + [""]
+    for tname, rows in tables.items():
+        md += [f"## {tname}", "", markdown_table(rows)]
+    md += ["## Figures", ""] + [f"![{f}]({f})" for f in figures] + [""]
+    (out / "summary.md").write_text("\n".join(md), encoding="utf-8")
+    return tables

@@ -1,0 +1,120 @@
+"""Predictability: log p(question | context) under a local llama.cpp model.
+
+The context and the question are tokenized together; the question's tokens are those after the longest common
+prefix with the context's own tokens; their log-probabilities (from ``logits_all=True`` scores, log-softmaxed)
+are summed. The GGUF file comes from :func:`sleeptime.local.gguf.ensure_gguf`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+
+from evals.datasets import Example
+from evals.experiments import budget_keys, budget_task
+from evals.runner import Env, Record, RunOptions, base_record, error_record, make_key, read_records, timed
+
+
+class LogProbScorer:
+    """Sums log p(question tokens | context) with one llama.cpp model (calls serialised by a lock)."""
+
+    def __init__(self, name_or_path: str, n_ctx: int = 1024) -> None:
+        import llama_cpp
+
+        from sleeptime.local.gguf import REGISTRY, ensure_gguf
+
+        name = name_or_path.removeprefix("embedded:")
+        path = str(ensure_gguf(name)) if name in REGISTRY else name_or_path.removeprefix("gguf:")
+        self.n_ctx = n_ctx
+        self.llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, logits_all=True, verbose=False)
+        self._lock = threading.Lock()
+
+    def score(self, context: str, question: str) -> tuple[float, int]:
+        """(sum of the question tokens' log-probabilities, number of question tokens)."""
+        import numpy as np
+
+        ctx = self.llm.tokenize(context.encode("utf-8"), add_bos=True)
+        full = self.llm.tokenize((context + " " + question).encode("utf-8"), add_bos=True)
+        if len(full) > self.n_ctx:
+            raise ValueError(f"{len(full)} tokens do not fit n_ctx={self.n_ctx}")
+        start = 0
+        while start < min(len(ctx), len(full)) and ctx[start] == full[start]:
+            start += 1
+        start = max(start, 1)  # the first token has no condition
+        with self._lock:
+            self.llm.reset()  # type: ignore[no-untyped-call]
+            self.llm.eval(full)
+            scores = np.asarray(self.llm.scores[: len(full)], dtype=np.float64)
+        total = 0.0
+        for pos in range(start, len(full)):
+            row = scores[pos - 1]
+            m = float(row.max())
+            lse = m + math.log(float(np.exp(row - m).sum()))
+            total += float(row[full[pos]]) - lse
+        return total, len(full) - start
+
+
+_scorers: dict[tuple[str, int], LogProbScorer] = {}
+_scorers_lock = threading.Lock()
+
+
+def scorer_for(opts: RunOptions) -> LogProbScorer:
+    spec = opts.lp_model or opts.wake_spec
+    with _scorers_lock:
+        key = (spec, opts.lp_n_ctx)
+        if key not in _scorers:
+            _scorers[key] = LogProbScorer(spec, opts.lp_n_ctx)
+        return _scorers[key]
+
+
+Scorer = Callable[[str, str], tuple[float, int]]
+
+
+def predictability_task(env: Env, ex: Example, done: set[str], emit: Callable[[Record], None],
+                        scorer: Scorer | None = None) -> None:
+    """The log-probability record; then (unless --from-run supplies them) both modes at each budget."""
+    o = env.opts
+    key = make_key(ex.id, "logprob")
+    if key not in done:
+        try:
+            fn = scorer or scorer_for(o).score
+            (lp, n), lat = timed(lambda: fn(ex.context, ex.question))
+            emit(base_record(ex, o, key=key, mode="logprob", logprob=lp, question_tokens=n,
+                             logprob_per_token=lp / n if n else None, lp_model=o.lp_model or o.wake_spec,
+                             latency_s=round(lat, 3)))
+        except Exception as exc:
+            emit(error_record(ex, o, key=key, exc=exc, mode="logprob"))
+    if o.from_run:
+        _copy_from_run(o, ex, done, emit)
+    else:
+        budget_task(env, ex, done, emit)
+
+
+def _copy_from_run(o: RunOptions, ex: Example, done: set[str], emit: Callable[[Record], None]) -> None:
+    """Reuse another run's test-time and sleep records of this example instead of answering again."""
+    from pathlib import Path
+
+    from evals.runner import RECORDS_FILE
+
+    for r in _from_run_records(str(Path(o.from_run or "") / RECORDS_FILE)):
+        if r.get("example_id") == ex.id and r.get("mode") in ("test-time", "sleep", "sleep-run") \
+                and r.get("key") not in done:
+            emit({**r, "experiment": o.experiment, "copied_from": o.from_run})
+
+
+_run_cache: dict[str, list[Record]] = {}
+
+
+def _from_run_records(path: str) -> list[Record]:
+    if path not in _run_cache:
+        _run_cache[path] = read_records(path)
+    return _run_cache[path]
+
+
+def predictability_keys(opts: RunOptions, ex: Example) -> list[str]:
+    keys = [make_key(ex.id, "logprob")]
+    if opts.from_run:
+        return keys  # copied records are whatever the other run has
+    return keys + budget_keys(opts, ex)
+

@@ -1,0 +1,312 @@
+"""Experiments on the scripted model: runner resume, grading, aggregation, pass@k, amortization, bins, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals import experiments as ex
+from evals.__main__ import build_parser, options_from
+from evals.datasets import Example
+from evals.predictability import predictability_task
+from evals.runner import RECORDS_FILE, Env, RecordWriter, RunOptions, grade, read_records
+from sleeptime.testing import HashEmbeddings, ScriptedChatModel
+from tests.scripts import stage_of, staged_model
+
+
+def _env(tmp_path: Path, experiment: str, model: ScriptedChatModel, **kw: Any) -> Env:
+    opts = RunOptions(experiment=experiment, out=str(tmp_path / experiment), dataset="tiny", limit=2,
+                      budgets=[0, 4], progress=False, **kw)
+    return Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
+
+
+def _answers(model: ScriptedChatModel) -> int:
+    return sum(1 for c in model.calls if stage_of(c) == "answer")
+
+
+# ------------------------------------------------------------------------------------------- JSONL
+
+
+def test_read_records_ignores_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"key": "a"}\n{"key": "b"}\n{"key": "c", "ans', encoding="utf-8")
+    assert [r["key"] for r in read_records(path)] == ["a", "b"]
+
+
+def test_read_records_rejects_corruption_in_the_middle(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"key": "a"}\nnot json\n{"key": "b"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="corrupt"):
+        read_records(path)
+
+
+def test_writer_cuts_a_torn_tail_before_appending(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"key": "a"}\n{"key": "b", "x', encoding="utf-8")
+    RecordWriter(path, fsync=False).write({"key": "c"})
+    assert path.read_text(encoding="utf-8") == '{"key": "a"}\n{"key": "c"}\n'
+
+
+def test_writer_keeps_a_complete_record_missing_only_its_newline(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"key": "a"}', encoding="utf-8")
+    RecordWriter(path, fsync=False).write({"key": "b"})
+    assert [r["key"] for r in read_records(path)] == ["a", "b"]
+
+
+def test_grade_uses_the_sources_grader() -> None:
+    assert grade("so 3 + 4 = 7. #### 7", "7", "gsm-p2") == (True, "7")
+    assert grade("The answer is $1,200.", "1200", "tiny") == (True, "1200")
+    assert grade(r"thus \boxed{073}", "073", "aime") == (True, "73")
+    assert grade("no idea", "5", "gsm-p1") == (False, None)
+
+
+# ------------------------------------------------------------------------------------------- runner
+
+
+def test_pareto_writes_one_record_per_mode_and_budget_with_usage(tmp_path: Path) -> None:
+    model = staged_model(answer="Mira has 48 - 15 = 33 rolls. The answer is 33.")
+    env = _env(tmp_path, "pareto", model)
+    records = ex.run_experiment(env.opts, env, argv=["pareto"])
+    answers = [r for r in records if r["mode"] in ("test-time", "sleep")]
+    assert len(answers) == 2 * 2 * 2  # 2 examples x 2 modes x 2 budgets
+    assert sum(1 for r in records if r["mode"] == "sleep-run") == 2
+    first = [r for r in answers if r["example_id"] == "tiny-0"]
+    assert all(r["correct"] for r in first)  # tiny-0's answer is 33
+    assert all(r["output_tokens"] == 12 for r in answers)  # the scripted model's own usage report
+    sleep = [r for r in answers if r["mode"] == "sleep"]
+    assert all(r["sleep_output_tokens"] > 0 and r["path"] == "learned" for r in sleep)
+    assert all(r["sleep_output_tokens"] == 0 for r in answers if r["mode"] == "test-time")
+    assert all("question" not in r and "gold" not in r for r in records)  # no problem text in results
+    out = Path(env.opts.out)
+    assert (out / "summary.md").exists() and (out / "summary.csv").exists()
+    assert (out / "accuracy_vs_tokens.png").stat().st_size > 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["invocations"][0]["command"] == "python -m evals pareto"
+
+
+def test_rerun_resumes_and_redoes_only_missing_records(tmp_path: Path) -> None:
+    model = staged_model()
+    env = _env(tmp_path, "pareto", model)
+    ex.run_experiment(env.opts, env)
+    calls = len(model.calls)
+    path = Path(env.opts.out) / RECORDS_FILE
+    ex.run_experiment(env.opts, env)
+    assert len(model.calls) == calls  # nothing redone
+    # A kill mid-write: the last record is torn.
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    torn_key = json.loads(lines[-1])["key"]
+    path.write_text("".join(lines[:-1]) + lines[-1][:20], encoding="utf-8")
+    ex.run_experiment(env.opts, env)
+    after = read_records(path)
+    assert len(after) == len(lines)
+    assert sorted(r["key"] for r in after).count(torn_key) == 1
+    assert _answers(model) > 0 and len(model.calls) > calls
+    run = json.loads((Path(env.opts.out) / "run.json").read_text())
+    assert len(run["invocations"]) == 3
+
+
+def test_a_failing_call_is_recorded_wrong_without_tokens(tmp_path: Path) -> None:
+    def answer(_: Any) -> str:
+        raise RuntimeError("model fell over")
+
+    env = _env(tmp_path, "pareto", staged_model(answer=answer))
+    records = ex.run_experiment(env.opts, env)
+    failed = [r for r in records if r["mode"] == "test-time"]
+    assert failed and all(r["error"].startswith("RuntimeError") and r["output_tokens"] is None for r in failed)
+    assert all(not r["correct"] for r in failed)
+
+
+def test_scaling_sleeps_once_per_setting(tmp_path: Path) -> None:
+    model = staged_model()
+    env = _env(tmp_path, "scaling", model, scale_samples=[1, 2], scale_rounds=[1])
+    records = ex.run_experiment(env.opts, env)
+    runs = [r for r in records if r["mode"] == "sleep-run"]
+    assert sorted(r["setting"] for r in runs) == ["k1-r1", "k1-r1", "k2-r1", "k2-r1"]
+    k2 = next(r for r in runs if r["setting"] == "k2-r1")
+    assert len(k2["learned"]) == 2
+    table = ex.budget_table(records)
+    assert {(r["mode"], r["setting"]) for r in table} == {("test-time", None), ("sleep", "k1-r1"), ("sleep", "k2-r1")}
+
+
+def test_passk_samples_at_temperature_and_aggregates(tmp_path: Path) -> None:
+    replies = iter(["The answer is 33.", "The answer is 30.", "The answer is 33."] * 20)
+    model = staged_model(answer=lambda _: next(replies))
+    env = _env(tmp_path, "passk", model, k=3)
+    records = ex.run_experiment(env.opts, env)
+    samples = [r for r in records if r["mode"] == "sample"]
+    assert len(samples) == 2 * 2 * 3
+    rows = {(r["mode"], r["budget"]): r for r in ex.passk_table(records)}
+    assert rows[("pass@3", 0)]["n"] == 2
+    assert rows[("pass@3", 0)]["mean_output_tokens"] == pytest.approx(3 * rows[("pass@1", 0)]["mean_output_tokens"])
+
+
+def test_context_only_guesses_without_the_question(tmp_path: Path) -> None:
+    model = staged_model(answer="The answer is 33. #### 33")
+    model_guess = ScriptedChatModel(default=lambda m: "Question: how many left?\n#### 33"
+                                    if "Guess the single question" in m[0].text else model._next_reply(m))
+    env = _env(tmp_path, "context-only", model_guess)
+    records = ex.run_experiment(env.opts, env)
+    guesses = [r for r in records if r["mode"] == "context-only"]
+    assert len(guesses) == 2
+    assert [r["correct"] for r in sorted(guesses, key=lambda r: r["example_id"])] == [True, False]
+    assert all(r["output_tokens"] == 0 and r["sleep_output_tokens"] > 0 for r in guesses)
+    prompts = [c for c in model_guess.calls if "Guess the single question" in c[0].text]
+    questions = {e.question for e in ex.load_examples(env.opts)}
+    assert all(q not in c[1].text for c in prompts for q in questions)
+    rows = ex.budget_table(records)
+    assert any(r["mode"] == "context-only" for r in rows)
+
+
+def test_amortization_on_tiny_multi_query(tmp_path: Path) -> None:
+    model = staged_model()
+    env = _env(tmp_path, "amortization", model, queries=3)
+    env.opts.budgets = [1]
+    records = ex.run_experiment(env.opts, env)
+    assert sum(1 for r in records if r["mode"] == "sleep-run") == 2  # one sleep per context
+    assert sum(1 for r in records if r["mode"] in ("test-time", "sleep")) == 2 * 3 * 2
+    rows = ex.amortization_table(records, weight=10)
+    sleep_rows = {r["queries_per_context"]: r for r in rows if r["mode"] == "sleep"}
+    assert sorted(sleep_rows) == [1, 2, 3]
+    assert sleep_rows[1]["cost_per_query"] > sleep_rows[3]["cost_per_query"]
+    assert (Path(env.opts.out) / "cost_per_query.png").exists()
+
+
+def test_predictability_task_with_a_fake_scorer(tmp_path: Path) -> None:
+    env = _env(tmp_path, "predictability", staged_model())
+    example = ex.load_examples(env.opts)[0]
+    out: list[dict[str, Any]] = []
+    predictability_task(env, example, set(), out.append, scorer=lambda c, q: (-12.5, 5))
+    lp = [r for r in out if r["mode"] == "logprob"]
+    assert lp[0]["logprob"] == -12.5 and lp[0]["logprob_per_token"] == -2.5
+    assert {r["mode"] for r in out} >= {"test-time", "sleep"}
+
+
+# ------------------------------------------------------------------------------------------- aggregation
+
+
+def _rec(eid: str, mode: str, budget: int | None, correct: bool, out: int | None, **kw: Any) -> dict[str, Any]:
+    return {"example_id": eid, "mode": mode, "budget": budget, "correct": correct, "output_tokens": out,
+            "input_tokens": 100, "setting": "k1-r1" if mode == "sleep" else None, **kw}
+
+
+def test_budget_table_and_headline() -> None:
+    records = [
+        _rec("a", "test-time", 0, False, 10), _rec("b", "test-time", 0, True, 20),
+        _rec("a", "test-time", 4, True, 200), _rec("b", "test-time", 4, True, 100),
+        _rec("a", "sleep", 0, True, 10, sleep_output_tokens=300), _rec("b", "sleep", 0, True, 30,
+                                                                       sleep_output_tokens=500),
+        _rec("c", "sleep", 0, False, None, error="boom", sleep_output_tokens=None),
+    ]
+    rows = {(r["mode"], r["budget"]): r for r in ex.budget_table(records)}
+    assert rows[("test-time", 0)]["accuracy"] == 0.5 and rows[("test-time", 0)]["mean_output_tokens"] == 15
+    s = rows[("sleep", 0)]
+    assert s["n"] == 3 and s["accuracy"] == pytest.approx(2 / 3) and s["mean_output_tokens"] == 20
+    assert s["mean_sleep_output_tokens"] == 400 and s["errors"] == 1
+    lines = ex.headline(records, weight=10)
+    assert any("budget 0 (k1-r1)" in line and "(+0.167)" in line for line in lines)
+    # equal accuracy: test-time needs budget 4 (150 tokens) to reach sleep's 0.667
+    assert any("needs budget 4" in line and "(7.50x)" in line for line in lines)
+
+
+def test_pass_at_k_and_majority() -> None:
+    assert ex.pass_at_k(5, 0, 3) == 0.0
+    assert ex.pass_at_k(5, 5, 1) == 1.0
+    assert ex.pass_at_k(4, 1, 1) == pytest.approx(0.25)
+    assert ex.pass_at_k(4, 1, 2) == pytest.approx(1 - 3 / 6)
+    assert ex.pass_at_k(3, 1, 3) == 1.0
+    with pytest.raises(ValueError, match="k=3 > n=2"):
+        ex.pass_at_k(2, 1, 3)
+    assert ex.majority_vote(["3", "4", "4", None]) == "4"
+    assert ex.majority_vote(["3", "4"]) == "3"  # tie: first seen
+    assert ex.majority_vote([None]) is None
+
+
+def test_passk_table_from_records() -> None:
+    recs = [
+        _rec("a", "sample", 1, False, 10, sample=0, extracted="5"),
+        _rec("a", "sample", 1, True, 20, sample=1, extracted="6"),
+        _rec("a", "sample", 1, False, 30, sample=2, extracted="5"),
+        _rec("b", "sample", 1, True, 10, sample=0, extracted="7"),
+        _rec("b", "sample", 1, True, 10, sample=1, extracted="7.0"),
+        _rec("b", "sample", 1, False, 10, sample=2, extracted="8"),
+    ]
+    rows = {r["mode"]: r for r in ex.passk_table(recs)}
+    assert rows["pass@1"]["accuracy"] == pytest.approx((1 / 3 + 2 / 3) / 2)
+    assert rows["pass@3"]["accuracy"] == 1.0
+    assert rows["majority@3"]["accuracy"] == 0.5  # a votes 5 (wrong), b votes 7 (right)
+    assert rows["majority@1"]["accuracy"] == 0.5
+    assert rows["pass@2"]["mean_output_tokens"] == pytest.approx((30 + 20) / 2)
+
+
+def test_amortized_cost_arithmetic() -> None:
+    assert ex.amortized_cost(1000, [10, 30], 10) == pytest.approx(500 + 200)
+    assert ex.amortized_cost(0, [50], 10) == 500
+    with pytest.raises(ValueError, match="no queries"):
+        ex.amortized_cost(1, [], 10)
+    recs = [
+        {"mode": "sleep-run", "context_id": "c", "sleep_output_tokens": 400},
+        *[{"mode": "sleep", "context_id": "c", "budget": 1, "query_index": i, "output_tokens": 5,
+           "correct": True} for i in range(4)],
+        *[{"mode": "test-time", "context_id": "c", "budget": 1, "query_index": i, "output_tokens": 50,
+           "correct": i < 2} for i in range(4)],
+    ]
+    rows = {(r["mode"], r["queries_per_context"]): r for r in ex.amortization_table(recs, 10)}
+    assert rows[("sleep", 1)]["cost_per_query"] == 450
+    assert rows[("sleep", 4)]["cost_per_query"] == 150
+    assert rows[("test-time", 4)]["cost_per_query"] == 500 and rows[("test-time", 4)]["accuracy"] == 0.5
+    proj = ex.projected_amortization(
+        [_rec("a", "sleep", 1, True, 5, sleep_output_tokens=400), _rec("a", "test-time", 1, True, 50)], 10, (1, 10))
+    got = {(r["mode"], r["queries_per_context"]): r["cost_per_query"] for r in proj}
+    assert got == {("sleep", 1): 450, ("sleep", 10): 90, ("test-time", 1): 500, ("test-time", 10): 500}
+
+
+def test_quantile_bins_and_predictability_table() -> None:
+    assert ex.quantile_bins([5.0, 1.0, 3.0, 2.0, 4.0], 5) == [4, 0, 2, 1, 3]
+    assert ex.quantile_bins([1.0, 2.0, 3.0, 4.0], 2) == [0, 0, 1, 1]
+    recs: list[dict[str, Any]] = []
+    for i in range(10):
+        eid = f"e{i}"
+        recs.append({"example_id": eid, "mode": "logprob", "logprob": float(-i)})
+        recs.append(_rec(eid, "test-time", 1, False, 10))
+        recs.append(_rec(eid, "sleep", 1, i < 4, 5))  # the most predictable (least negative) gain
+    rows = ex.predictability_table(recs, 5)
+    assert [r["n"] for r in rows] == [2] * 5
+    assert [r["gain"] for r in rows] == [0.0, 0.0, 0.0, 1.0, 1.0]
+    assert rows[0]["logprob_max"] <= rows[-1]["logprob_min"]
+    assert ex.predictability_table([], 5) == []
+
+
+def test_math_nan_for_empty_tables() -> None:
+    assert ex.budget_table([]) == []
+    assert math.isnan(ex._mean([None]))
+
+
+def test_cli_parses_options() -> None:
+    args = build_parser().parse_args(["pareto", "--out", "x", "--dataset", "tiny", "--budgets", "0,1,4",
+                                      "--limit", "3", "--model", "embedded:smollm2-135m", "--concurrency", "2"])
+    opts = options_from(args)
+    assert opts.budgets == [0, 1, 4] and opts.limit == 3 and opts.concurrency == 2
+    assert opts.sleep_spec == "embedded:smollm2-135m"
+    args = build_parser().parse_args(["passk", "--out", "x", "--k", "3", "--sleep-model", "openai:m"])
+    assert options_from(args).k == 3 and options_from(args).sleep_spec == "openai:m"
+
+
+def test_unknown_experiment_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown experiment"):
+        ex.run_experiment(RunOptions(experiment="nope", out=str(tmp_path), dataset="tiny", progress=False),
+                          Env(RunOptions(experiment="nope", out=str(tmp_path))))
+
+
+def test_examples_in_multi_query_keys_start_with_the_context(tmp_path: Path) -> None:
+    from evals.tiny import tiny_multi_query
+
+    opts = RunOptions(experiment="amortization", out=str(tmp_path), budgets=[1], queries=2)
+    keys = ex.amortization_keys(opts, tiny_multi_query()[0])
+    assert keys[0] == "tiny-mq-0|sleep-run|k1-r1" and all(k.startswith("tiny-mq-0|") for k in keys)
+    assert len(keys) == 1 + 2 * 2
+    _ = Example  # the dataclass the runner's tasks take

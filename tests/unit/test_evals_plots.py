@@ -1,0 +1,95 @@
+"""Figures and tables regenerate from a JSONL fixture written here, without any model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.__main__ import main
+from evals.plots import markdown_table, render_run
+
+
+def _write_run(run: Path, experiment: str, records: list[dict[str, Any]], **options: Any) -> None:
+    run.mkdir(parents=True)
+    meta = {"experiment": experiment, "options": {"dataset": "tiny", "model": "scripted", "weight": 10, **options},
+            "invocations": [{"command": f"python -m evals {experiment}", "at": "now",
+                             "machine": {"cpu_count": 2, "load_at_start": [1.0]}}]}
+    (run / "run.json").write_text(json.dumps(meta))
+    with (run / "records.jsonl").open("w") as fh:
+        for r in records:
+            fh.write(json.dumps(r) + "\n")
+        fh.write('{"key": "torn')  # a killed run's last line
+
+
+def _budget_records() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(6):
+        eid = f"e{i}"
+        out.append({"key": f"{eid}|logprob", "example_id": eid, "mode": "logprob", "logprob": -float(i)})
+        out.append({"key": f"{eid}|sleep-run|k1-r1", "example_id": eid, "mode": "sleep-run", "setting": "k1-r1",
+                    "sleep_output_tokens": 300})
+        for b, toks in ((0, 5), (4, 120)):
+            out.append({"key": f"{eid}|test-time|{b}", "example_id": eid, "mode": "test-time", "budget": b,
+                        "setting": None, "correct": b == 4 or i < 2, "output_tokens": toks, "input_tokens": 90,
+                        "sleep_output_tokens": 0})
+            out.append({"key": f"{eid}|sleep|{b}|k1-r1", "example_id": eid, "mode": "sleep", "budget": b,
+                        "setting": "k1-r1", "correct": i < 4, "output_tokens": toks // 2, "input_tokens": 300,
+                        "sleep_output_tokens": 300})
+    return out
+
+
+def test_pareto_figure_and_tables_from_jsonl(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    _write_run(run, "pareto", _budget_records())
+    tables = render_run(run)
+    assert (run / "accuracy_vs_tokens.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run / "cost_per_query_projected.png").exists()
+    rows = {(r["mode"], r["budget"]): r for r in tables["summary"]}
+    assert rows[("test-time", 4)]["accuracy"] == 1.0 and rows[("sleep", 4)]["mean_output_tokens"] == 60
+    md = (run / "summary.md").read_text()
+    assert "python -m evals pareto" in md and "## Ratios" in md and "| mode | setting | budget |" in md
+    csv_head = (run / "summary.csv").read_text().splitlines()[0]
+    assert csv_head.startswith("mode,setting,budget,n,accuracy,mean_output_tokens")
+
+
+def test_predictability_bars_and_cli_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "pred"
+    _write_run(run, "predictability", _budget_records(), bins=3)
+    assert main(["plot", str(run)]) == 0
+    assert "wrote summary" in capsys.readouterr().out
+    assert (run / "gain_by_predictability.png").exists()
+    lines = (run / "summary_predictability.csv").read_text().splitlines()
+    assert len(lines) == 1 + 3
+
+
+def test_amortization_and_passk_figures(tmp_path: Path) -> None:
+    amort = tmp_path / "amort"
+    recs: list[dict[str, Any]] = [{"key": "c|sleep-run|k1-r1", "mode": "sleep-run", "context_id": "c",
+                                   "example_id": "c", "sleep_output_tokens": 200}]
+    for i in range(3):
+        for mode, toks in (("test-time", 40), ("sleep", 10)):
+            recs.append({"key": f"c|q{i}|{mode}|1", "example_id": f"c|q{i}", "context_id": "c", "query_index": i,
+                         "mode": mode, "budget": 1, "correct": True, "output_tokens": toks, "input_tokens": 1})
+    _write_run(amort, "amortization", recs)
+    tables = render_run(amort)
+    assert (amort / "cost_per_query.png").exists()
+    sleep = {r["queries_per_context"]: r["cost_per_query"] for r in tables["amortization"] if r["mode"] == "sleep"}
+    assert sleep == {1: 300.0, 2: 200.0, 3: pytest.approx(200 / 3 + 100)}
+
+    passk = tmp_path / "passk"
+    recs = [{"key": f"e|sample|0|{s}", "example_id": "e", "mode": "sample", "budget": 0, "sample": s,
+             "correct": s == 1, "extracted": str(s), "output_tokens": 5, "input_tokens": 1} for s in range(3)]
+    _write_run(passk, "passk", recs)
+    tables = render_run(passk)
+    assert {r["mode"] for r in tables["passk"]} >= {"pass@1", "pass@3", "majority@3"}
+    assert (passk / "accuracy_vs_tokens.png").exists()
+
+
+def test_markdown_table_formats() -> None:
+    text = markdown_table([{"a": 1, "b": 0.5}, {"a": None, "b": float("nan"), "c": 123.456}])
+    assert text.splitlines()[0] == "| a | b | c |"
+    assert "| 1 | 0.500 |  |" in text and "|  | nan | 123.5 |" in text
+    assert markdown_table([]) == "(no rows)\n"
