@@ -139,6 +139,7 @@ Just Exactly About Approximately Roughly
 """
 _NOT_ENTITIES = {w.lower() for w in _NOT_ENTITY_WORDS.split()}
 
+_HEADER = re.compile(r"^\s*[A-Z][A-Za-z]*(?: [A-Za-z]+){0,2}:\s+(?=\S)")
 _TOKEN = re.compile(
     r"\$|€|£|¥|₹|%"
     r"|(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])"
@@ -157,7 +158,10 @@ class QuestionFacts:
 
     numbers: tuple[str, ...]
     """Sorted canonical numbers: ``"3"``, ``"1/2"``, ordinals as ``"#2"``."""
-    units: frozenset[str]
+    units: tuple[str, ...]
+    """Sorted canonical units, repeats kept (a "4 day work week" has a day and a week)."""
+    quantities: tuple[str, ...]
+    """Sorted ``"<number> <unit>"`` pairs, a unit bound to the number just before it ("3 hours")."""
     entities: frozenset[str]
     negations: int
     targets: frozenset[str]
@@ -189,10 +193,14 @@ def _parse_digits(tok: str) -> Fraction | None:
 
 def extract_facts(question: str) -> QuestionFacts:
     """The numbers, units, entities, negations and targets a question states (see the module doc)."""
+    # A short header such as "Quick question:" or "Q:" is not part of what is asked.
+    question = _HEADER.sub("", question, count=1)
     toks = _tokens(question)
     lows = [t.lower() for t in toks]
     numbers: list[str] = []
-    units: set[str] = set()
+    units: list[str] = []
+    quantities: list[str] = []
+    last_number_at = -10
     entities: set[str] = set()
     targets: set[str] = set()
     negations = 0
@@ -232,11 +240,13 @@ def extract_facts(question: str) -> QuestionFacts:
                 numbers.append(str(value_int))
             i = j
             prev_number = True
+            last_number_at = j - 1
             continue
         elif low in ("a", "an") and nxt in _FRACTION_DENOMS and nxt not in ("second",):
             numbers.append(_canon_number(Fraction(1, _FRACTION_DENOMS[nxt])))
             i += 2
             prev_number = True
+            last_number_at = i - 1
             continue
         elif low in _MULTIPLIERS:
             numbers.append(_canon_number(_MULTIPLIERS[low]))
@@ -245,7 +255,13 @@ def extract_facts(question: str) -> QuestionFacts:
             numbers.append(f"#{_ORDINALS[low]}")
             is_number = True
         elif low in _UNITS and (low not in _UNITS_AFTER_NUMBER_ONLY or prev_number):
-            units.add(_UNITS[low])
+            units.append(_UNITS[low])
+            if low in ("$", "€", "£", "¥", "₹") and i + 1 < len(toks) and toks[i + 1][0].isdigit():
+                value = _parse_digits(toks[i + 1])
+                if value is not None:
+                    quantities.append(f"{_canon_number(value)} {_UNITS[low]}")
+            elif numbers and i - last_number_at <= 2:
+                quantities.append(f"{numbers[-1]} {_UNITS[low]}")
         if low in _TARGETS:
             targets.add(_TARGETS[low])
         if low in _NEGATIONS or low == "n't":
@@ -255,6 +271,8 @@ def extract_facts(question: str) -> QuestionFacts:
             if name not in _NOT_ENTITIES:
                 entities.add(name)
         prev_number = is_number
+        if is_number:
+            last_number_at = i
         i += 1
     # "in all" is a total; "how much more/less" compares.
     joined = " ".join(lows)
@@ -262,7 +280,8 @@ def extract_facts(question: str) -> QuestionFacts:
         targets.add("total")
     return QuestionFacts(
         numbers=tuple(sorted(numbers)),
-        units=frozenset(units),
+        units=tuple(sorted(units)),
+        quantities=tuple(sorted(quantities)),
         entities=frozenset(entities),
         negations=negations,
         targets=frozenset(targets),
@@ -275,7 +294,9 @@ def compare_facts(asked: QuestionFacts, predicted: QuestionFacts) -> list[str]:
     if Counter(asked.numbers) != Counter(predicted.numbers):
         problems.append(f"numbers differ: {list(asked.numbers)} vs {list(predicted.numbers)}")
     if asked.units != predicted.units:
-        problems.append(f"units differ: {sorted(asked.units)} vs {sorted(predicted.units)}")
+        problems.append(f"units differ: {list(asked.units)} vs {list(predicted.units)}")
+    elif asked.quantities != predicted.quantities:
+        problems.append(f"units differ in what they measure: {list(asked.quantities)} vs {list(predicted.quantities)}")
     if asked.entities != predicted.entities:
         problems.append(f"entities differ: {sorted(asked.entities)} vs {sorted(predicted.entities)}")
     if asked.negations % 2 != predicted.negations % 2 or (asked.negations > 0) != (predicted.negations > 0):

@@ -27,7 +27,8 @@ def problems(a: str, b: str) -> list[str]:
 def test_extracts_numbers_units_entities_polarity_targets() -> None:
     facts = extract_facts("If Wei's cupcake cost $11 and twice as many pies cost 3.5 euros, how much did he not spend?")
     assert sorted(facts.numbers) == ["11", "2", "7/2"]  # exact rationals: 3.5 -> 7/2
-    assert facts.units == {"usd", "eur"}
+    assert facts.units == ("eur", "usd")
+    assert facts.quantities == ("11 usd", "7/2 eur")
     assert facts.entities == {"wei"}
     assert facts.negations == 1
     assert "disposed" in facts.targets
@@ -92,6 +93,17 @@ def test_target_and_unit_flips(a: str, b: str, why: str) -> None:
 )
 def test_paraphrases_keep_the_same_facts(paraphrase: str) -> None:
     assert problems(paraphrase, BASE) == []
+
+
+def test_swapped_units_between_numbers_are_rejected() -> None:
+    assert any("what they measure" in p for p in problems(
+        "How long is 3 hours and 5 minutes?", "How long is 5 hours and 3 minutes?"))
+    assert any(p.startswith("units") for p in problems("How many emails in a 4 week work week on the last day?",
+                                                      "How many emails in a 4 day work week on the last day?"))
+
+
+def test_a_short_header_is_not_an_entity() -> None:
+    assert problems("Quick question: How many rolls does Mira have left?", "How many rolls does Mira have left?") == []
 
 
 def test_equivalent_number_and_currency_forms_agree() -> None:
