@@ -47,10 +47,16 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.match(text))
 
 
-def json_mode(model: BaseChatModel) -> Runnable[Any, BaseMessage]:
-    """The model bound to answer in JSON where the backend can enforce it (llama.cpp grammar, OpenAI)."""
+def json_mode(model: BaseChatModel, schema: type[BaseModel]) -> Runnable[Any, BaseMessage]:
+    """The model bound to answer in JSON where the backend can enforce it.
+
+    llama.cpp turns the JSON schema into a grammar, so even a 135M model replies in the right
+    shape; OpenAI-compatible servers get plain JSON mode (not every server accepts a schema).
+    """
     name = type(model).__name__
-    if name in {"EmbeddedChatModel", "ChatOpenAI"}:
+    if name == "EmbeddedChatModel":
+        return model.bind(response_format={"type": "json_object", "schema": schema.model_json_schema()})
+    if name == "ChatOpenAI":
         return model.bind(response_format={"type": "json_object"})
     return model
 
@@ -87,9 +93,11 @@ def _parse(text: str, schema: type[T]) -> T:
 
 
 def _feedback(error: Exception, schema: type[BaseModel]) -> HumanMessage:
+    # Field names, not the JSON schema itself: small models echo a schema back instead of filling it.
+    fields = ", ".join(f'"{name}"' for name in schema.model_fields)
     return HumanMessage(
-        f"Your reply could not be used: {error}. Reply again with only one JSON object matching this "
-        f"schema: {json.dumps(schema.model_json_schema())}"
+        f"Your reply could not be used ({str(error).splitlines()[0][:200]}). "
+        f"Reply again with only one JSON object with the keys {fields}, filled in."
     )
 
 
@@ -103,7 +111,7 @@ def ask_json(
     retries: int,
 ) -> tuple[T, list[UsageRecord]]:
     """A reply parsed into `schema`; malformed replies are retried with the error, then raised."""
-    bound = json_mode(model)
+    bound = json_mode(model, schema)
     usage: list[UsageRecord] = []
     convo = list(messages)
     text = ""
