@@ -7,6 +7,11 @@ precomputed random unit vectors (384 dims) looked up by text, so embedding time 
 Backends: `inmemory` (LangGraph InMemoryStore), `chroma-embedded` (ChromaStore(path=...)) and
 `chroma-server` (ChromaStore(url=...) against a `chroma run` this script starts on 127.0.0.1).
 Items live in 10 tenants ("bench", "t<i>"); searches are scoped to one tenant, limit 10.
+The learned-context pattern is measured on 20 extra namespaces of 50 entries each,
+("bench", "t<i>", "questions", "c<j>", "v1") (included in the entry count): search with a query,
+limit 3; get by key; list the namespace (search without a query).
+`chroma-embedded-baseline` runs the ChromaStore found at $BENCH_BASELINE (a copy of an older
+chroma.py) for before/after figures in the same run.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from langgraph.store.base import BaseStore, PutOp
 DIMS = 384
 TENANTS = 10
 SAMPLES = 200
+CONTEXTS = 20
+PER_CONTEXT = 50
 
 
 class Precomputed(Embeddings):
@@ -104,6 +111,14 @@ def run_one(backend: str, size: int) -> dict[str, Any]:
     else:
         from sleeptime.stores.chroma import ChromaStore
 
+        if backend == "chroma-embedded-baseline":
+            import importlib.util
+
+            spec = importlib.util.spec_from_file_location("chroma_baseline", os.environ["BENCH_BASELINE"])
+            assert spec is not None and spec.loader is not None
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            ChromaStore = mod.ChromaStore  # noqa: N806
         if backend == "chroma-server":
             server, url = start_server(tmp)
             store = ChromaStore(url=url, index=index)
@@ -111,8 +126,16 @@ def run_one(backend: str, size: int) -> dict[str, Any]:
             store = ChromaStore(path=tmp, index=index)
     try:
         t0 = time.perf_counter()
-        chunk = 1000
-        for start in range(0, size, chunk):
+        chunk = 5000
+        small = CONTEXTS * PER_CONTEXT
+        ctx_ns = [("bench", f"t{c % TENANTS}", "questions", f"c{c}", "v1") for c in range(CONTEXTS)]
+        store.batch(
+            [
+                PutOp(ctx_ns[i // PER_CONTEXT], f"q{i}", {"text": texts[i], "tag": "q", "n": i})
+                for i in range(small)
+            ]
+        )
+        for start in range(small, size, chunk):
             store.batch(
                 [
                     PutOp(
@@ -141,6 +164,22 @@ def run_one(backend: str, size: int) -> dict[str, Any]:
             t = time.perf_counter()
             store.search(("bench", f"t{j % TENANTS}"), query=q, filter={"tag": "x"}, limit=10)
             filt_lat.append(time.perf_counter() - t)
+        ctx_lat, get_lat, list_lat = [], [], []
+        for j, q in enumerate(queries[:100]):
+            ns = ctx_ns[j % CONTEXTS]
+            t = time.perf_counter()
+            res = store.search(ns, query=q, limit=3)
+            ctx_lat.append(time.perf_counter() - t)
+            assert len(res) == 3 and all(tuple(r.namespace) == ns for r in res)
+            t = time.perf_counter()
+            got = store.get(ns, f"q{(j % CONTEXTS) * PER_CONTEXT + j % PER_CONTEXT}")
+            get_lat.append(time.perf_counter() - t)
+            assert got is not None
+        for j in range(50):
+            t = time.perf_counter()
+            res = store.search(ctx_ns[j % CONTEXTS], limit=1000)
+            list_lat.append(time.perf_counter() - t)
+            assert len(res) == PER_CONTEXT
         server_rss = None
         if server is not None:
             status = Path(f"/proc/{server.pid}/status").read_text()
@@ -156,6 +195,9 @@ def run_one(backend: str, size: int) -> dict[str, Any]:
             "search_p99": pct(search_lat, 99),
             "search_per_s": SAMPLES / sum(search_lat),
             "filter_search_p50": pct(filt_lat, 50),
+            "ctx_search_p50": pct(ctx_lat, 50),
+            "get_p50": pct(get_lat, 50),
+            "list_p50": pct(list_lat, 50),
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "server_rss_mb": server_rss,
             "mean_search_ms": statistics.mean(search_lat) * 1000,
@@ -178,12 +220,14 @@ def main() -> None:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     print(
         "| backend | entries | bulk load items/s | put p50 ms | put p99 ms | puts/s | search p50 ms "
-        "| search p99 ms | searches/s | filtered search p50 ms | peak RSS MB (client / server) |",
+        "| search p99 ms | searches/s | filtered search p50 ms | ctx search p50 ms | get p50 ms | ctx list p50 ms "
+        "| peak RSS MB (client / server) |",
         flush=True,
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     for size in [int(s) for s in args.sizes.split(",")]:
         for backend in args.backends.split(","):
+            t0 = time.monotonic()
             out = subprocess.run(
                 [sys.executable, __file__, "--one", backend, str(size)],
                 capture_output=True,
@@ -191,16 +235,18 @@ def main() -> None:
                 check=False,
             )
             if out.returncode != 0:
-                print(f"{backend} {size} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+                print(f"{backend} {size} failed:\n{out.stderr[-2000:]}", file=sys.stderr, flush=True)
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
             server = f" / {r['server_rss_mb']:.0f}" if r["server_rss_mb"] else ""
             print(
                 f"| {r['backend']} | {r['size']:,} | {r['load_per_s']:,.0f} | {r['put_p50']:.2f} "
                 f"| {r['put_p99']:.2f} | {r['put_per_s']:,.0f} | {r['search_p50']:.2f} | {r['search_p99']:.2f} "
-                f"| {r['search_per_s']:,.0f} | {r['filter_search_p50']:.2f} | {r['rss_mb']:.0f}{server} |",
+                f"| {r['search_per_s']:,.0f} | {r['filter_search_p50']:.2f} | {r['ctx_search_p50']:.2f} "
+                f"| {r['get_p50']:.2f} | {r['list_p50']:.2f} | {r['rss_mb']:.0f}{server} |",
                 flush=True,
             )
+            print(f"<!-- {backend} {size}: {time.monotonic() - t0:.0f} s -->", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,20 @@ Layout (three Chroma collections per store, named from `collection`):
     <= 4, at most 64 per item) as ``s<json path>`` (strings <= 256 chars) and ``r<json path>``
     (``float(value)`` for numbers, bools and numeric strings). A record that had more is marked
     ``fx`` and always passes the pushed-down filter.
-``<collection>_vec<dims>``
-    One record per embedded text (item x field path x array element), id ``<item id>:<i>``,
-    holding the real embedding (cosine HNSW) and, in metadata, the item id, the namespace
-    levels and the item's filter fields, so a natural-language search is one Chroma ``query``
-    with namespace prefix and filters pushed into ``where``.
+``<collection>_v<dims>_<scope hash>``
+    Vectors, one collection per *scope*: the first two labels of the namespace (one label for a
+    depth-1 namespace), created lazily on the first indexed put there, handles cached. One
+    record per embedded text (item x field path x array element), id ``<item id>:<i>``, holding
+    the real embedding (cosine HNSW) and, in metadata, the item id, the namespace levels and the
+    item's filter fields. Why per scope: Chroma's filtered HNSW query costs ~15-30 ms at 10k
+    records whatever the filter (measured), an unfiltered one ~3 ms; with ``("sleeptime",
+    tenant, ...)`` namespaces a tenant-scoped search is an unfiltered query on the tenant's own
+    collection. A shorter prefix fans out over the scopes the namespace registry lists under it
+    and merges by score. A longer prefix (e.g. one context version's questions) first reads that
+    namespace's vectors by one indexed metadata equality and, if there are at most
+    ``_BRUTE_MAX``, scores them exactly in numpy; otherwise a filtered Chroma query. A search
+    filter is applied in Python to an over-fetched unfiltered result first and pushed into
+    ``where`` only if that found too few.
 ``<collection>_ns``
     One record per namespace ever written: its levels (``n*`` forwards, ``r*`` backwards, for
     prefix/suffix matching), ``seq`` (first-write order) and ``live``. It serves
@@ -68,6 +77,7 @@ from urllib.parse import urlsplit
 import chromadb
 import chromadb.errors
 import httpx
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.config import Settings
@@ -108,6 +118,8 @@ _FLOAT_MAX = sys.float_info.max
 _RANGE_OPS = {"$gt": "$gt", "$gte": "$gte", "$lt": "$lt", "$lte": "$lte"}
 _OPS = {"$eq", "$ne", *_RANGE_OPS}
 _CONST = [1.0]  # the embedding of item and namespace records
+_SCOPE_DEPTH = 2  # vectors live in one collection per namespace prefix of this many labels
+_BRUTE_MAX = 512  # a narrower namespace with at most this many vectors is scored exactly in numpy
 _VALID_COLLECTION = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -144,6 +156,16 @@ def _item_id(namespace: tuple[str, ...], key: str) -> str:
 def _ns_id(namespace: tuple[str, ...]) -> str:
     raw = json.dumps(list(namespace), ensure_ascii=False, separators=(",", ":"))
     return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
+
+def _scope(namespace: Sequence[str]) -> tuple[str, ...]:
+    """The vector collection a namespace's vectors live in: its first `_SCOPE_DEPTH` labels."""
+    return tuple(namespace[:_SCOPE_DEPTH])
+
+
+def _scope_id(scope: tuple[str, ...]) -> str:
+    raw = json.dumps(list(scope), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
 
 
 def _clock() -> int:
@@ -419,15 +441,12 @@ class ChromaStore(BaseStore):
             self._client.get_or_create_collection, f"{collection}_items", embedding_function=ef
         )
         self._ns: Any = self._call(self._client.get_or_create_collection, f"{collection}_ns", embedding_function=ef)
-        self._vec: Any = None
+        self._ef = ef
+        # Vector collections, one per scope (see `_scope`), created lazily; handles cached.
+        self._vec_name: str | None = None
+        self._scoped: dict[tuple[str, ...], Any] = {}
         if self.index_config:
-            dims = int(self.index_config["dims"])
-            self._vec = self._call(
-                self._client.get_or_create_collection,
-                f"{collection}_vec{dims}",
-                embedding_function=ef,
-                configuration={"hnsw": {"space": "cosine", "ef_search": 100}},
-            )
+            self._vec_name = f"{collection}_v{int(self.index_config['dims'])}_"
         self._lock = threading.RLock()
         self._live: dict[tuple[str, ...], int] = {}  # namespaces known live in this process -> seq
         self._last_seq = 0
@@ -483,6 +502,41 @@ class ChromaStore(BaseStore):
     def _reg_where(prefix: Sequence[str]) -> list[dict[str, Any]]:
         """Namespace-registry records under `prefix` (the registry keeps one field per level)."""
         return [{f"n{i}": label} for i, label in enumerate(prefix)]
+
+    # ------------------------------------------------------------ vector collections
+
+    def _vec_for(self, scope: tuple[str, ...], create: bool) -> Any:
+        """The vector collection of `scope` (cached), or None if it does not exist and not `create`."""
+        coll = self._scoped.get(scope)
+        if coll is not None or self._vec_name is None:
+            return coll
+        name = self._vec_name + _scope_id(scope)
+        if create:
+            coll = self._call(
+                self._client.get_or_create_collection,
+                name,
+                embedding_function=self._ef,
+                configuration={"hnsw": {"space": "cosine", "ef_search": 100}},
+            )
+        else:
+            try:
+                coll = self._call(self._client.get_collection, name, embedding_function=self._ef)
+            except StoreError as exc:
+                if isinstance(exc.__cause__, (chromadb.errors.NotFoundError, ValueError)):
+                    return None
+                raise
+        self._scoped[scope] = coll
+        return coll
+
+    def _scopes_under(self, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+        """Scopes holding live namespaces under `prefix` (one scope if the prefix covers it)."""
+        if len(prefix) >= _SCOPE_DEPTH:
+            return [prefix[:_SCOPE_DEPTH]]
+        got = self._call(self._ns.get, where=_and([{"live": True}, *self._reg_where(prefix)]), include=["metadatas"])
+        found = {
+            tuple(str(md["ns"]).split(_SEP))[:_SCOPE_DEPTH] for md in (got["metadatas"] or []) if md is not None
+        }
+        return sorted(found)
 
     def _to_item(self, md: Mapping[str, Any], cls: type[Item] = Item, score: float | None = None) -> Item:
         try:
@@ -619,15 +673,12 @@ class ChromaStore(BaseStore):
 
     # ------------------------------------------------------------ search
 
-    def _alive(self) -> dict[str, Any]:
-        return {"exp": {"$gt": _clock() // 1_000_000}}
-
     def _search(self, op: SearchOp, qvec: list[float] | None) -> list[SearchItem]:
         if op.limit <= 0 and op.offset >= 0:
             return []
         prefix = tuple(op.namespace_prefix)
         filter_clauses = _pushdown(op.filter) if op.filter else []
-        if qvec is not None and self._vec is not None:
+        if qvec is not None and self._vec_name is not None:
             found = self._vector_search(prefix, op, filter_clauses, qvec)
         else:
             found = [(None, md) for md in self._scan(prefix, op.filter, filter_clauses, op.offset, op.limit, None)]
@@ -660,7 +711,13 @@ class ChromaStore(BaseStore):
         extra: dict[str, Any] | None,
     ) -> list[Mapping[str, Any]]:
         """Matching items in InMemoryStore's order (namespace first-write order, then insertion)."""
-        more = [self._alive()] + ([extra] if extra else [])
+        # Expiry is checked in Python: a range clause on "exp" costs more than the rest of the scan.
+        more = [extra] if extra else []
+        now_ms = _clock() // 1_000_000
+
+        def alive(md: Mapping[str, Any]) -> bool:
+            return int(md.get("exp", _NEVER_MS)) > now_ms
+
         want = offset + limit if offset >= 0 and limit >= 0 else None
         # Namespaces under the prefix, in first-write order.
         ns_where = _and(self._reg_where(prefix))
@@ -670,12 +727,12 @@ class ChromaStore(BaseStore):
         if want is not None and len(spaces) <= 16:
             page = max(16, min(want * 2, 1000))
             for _, ns in spaces:
-                where = self._build_where(prefix, filter_clauses, [{"ns": ns}, *more])
+                where = self._build_where((), filter_clauses, [{"ns": ns}, *more])
                 start = 0
                 while want is None or len(out) < want:
                     got = self._call(self._items.get, where=where, limit=page, offset=start, include=["metadatas"])
                     mds = [m for m in (got["metadatas"] or []) if m is not None]
-                    out.extend(m for m in mds if _matches(json.loads(str(m["v"])), filter))
+                    out.extend(m for m in mds if alive(m) and _matches(json.loads(str(m["v"])), filter))
                     if len(mds) < page:
                         break
                     start += page
@@ -688,8 +745,34 @@ class ChromaStore(BaseStore):
         rank = {ns: i for i, (_, ns) in enumerate(spaces)}
         mds = [m for m in (got["metadatas"] or []) if m is not None]
         order = sorted(range(len(mds)), key=lambda i: (rank.get(str(mds[i]["ns"]), len(rank)), i))
-        out = [mds[i] for i in order if _matches(json.loads(str(mds[i]["v"])), filter)]
+        out = [mds[i] for i in order if alive(mds[i]) and _matches(json.loads(str(mds[i]["v"])), filter)]
         return out[offset : offset + limit]
+
+    def _scope_hits(
+        self, coll: Any, prefix: tuple[str, ...], pushed: list[dict[str, Any]], qvec: list[float], n: int
+    ) -> tuple[list[tuple[float, str]], bool]:
+        """Top-`n` (score, vector id) under `prefix` in one scope's collection, best first, and
+        whether that is every candidate there."""
+        ns_clauses = self._ns_where(prefix) if len(prefix) > _SCOPE_DEPTH else []
+        if ns_clauses:
+            # A namespace narrower than the scope: if it is small, score it exactly here (one
+            # indexed metadata lookup) instead of a filtered HNSW query, which costs far more.
+            got = self._call(coll.get, where=ns_clauses[0], limit=_BRUTE_MAX + 1, include=["embeddings"])
+            ids = list(got["ids"])
+            if len(ids) <= _BRUTE_MAX:
+                if not ids:
+                    return [], True
+                m = np.asarray(got["embeddings"], dtype=np.float64)
+                q = np.asarray(qvec, dtype=np.float64)
+                norms = np.linalg.norm(m, axis=1) * float(np.linalg.norm(q))
+                sims = (m @ q) / np.where(norms == 0.0, 1.0, norms)
+                order = np.argsort(-sims, kind="stable")[:n]
+                return [(float(sims[i]), ids[i]) for i in order], len(ids) <= n
+        where = _and([*ns_clauses, *pushed])
+        got = self._call(coll.query, query_embeddings=[qvec], n_results=n, where=where, include=["distances"])
+        vids = got["ids"][0]
+        dists = (got["distances"] or [[]])[0]
+        return [(1.0 - float(d), v) for v, d in zip(vids, dists, strict=False)], len(vids) < n
 
     def _vector_search(
         self,
@@ -698,49 +781,61 @@ class ChromaStore(BaseStore):
         filter_clauses: list[dict[str, Any]],
         qvec: list[float],
     ) -> list[tuple[float | None, Mapping[str, Any]]]:
-        assert self._vec is not None
-        vec = self._vec
         want = op.offset + op.limit
-        where = self._build_where(prefix, filter_clauses, [])
-        n = max(want * 3, 10)
+        colls = [c for c in (self._vec_for(sc, False) for sc in self._scopes_under(prefix)) if c is not None]
+        # A filter is first applied after an unfiltered, over-fetched query (cheap, and usually
+        # enough); only if that finds too few is it pushed into Chroma's where as a superset.
+        n = max(want * 4, 40) if op.filter else max(want * 3, 10)
+        pushed: list[dict[str, Any]] = []
         total: int | None = None
-        while True:
-            got = self._call(
-                vec.query, query_embeddings=[qvec], n_results=n, where=where, include=["metadatas", "distances"]
-            )
-            vids = got["ids"][0]
-            vmds = (got["metadatas"] or [[]])[0]
-            dists = (got["distances"] or [[]])[0]
+        kept: list[tuple[float | None, Mapping[str, Any]]] = []
+        while colls:
+            hits: list[tuple[float, str]] = []
+            exhausted = True
+            for coll in colls:
+                found, complete = self._scope_hits(coll, prefix, pushed, qvec, n)
+                hits.extend(found)
+                exhausted = exhausted and complete
+            hits.sort(key=lambda h: -h[0])
             # max pooling: the first hit of an item is its best
             best: dict[str, tuple[float, int]] = {}
-            for vmd, dist in zip(vmds, dists, strict=False):
-                if vmd is None:
-                    continue
-                iid = str(vmd["item"])
+            for score, vid in hits:
+                iid, _, pos = vid.rpartition(":")
                 if iid not in best:
-                    best[iid] = (1.0 - float(dist), int(vmd["i"]))
-            kept: list[tuple[float | None, Mapping[str, Any]]] = []
-            if best:
-                ids = list(best)
-                items = self._call(self._items.get, ids=ids, include=["metadatas"])
+                    best[iid] = (score, int(pos))
+            kept = []
+            order = list(best)
+            start = 0
+            while start < len(order) and len(kept) < want:
+                # Item records are costly to read: fetch the best candidates first, more if needed.
+                part = order[start : start + (want - len(kept)) + 2]
+                start += len(part)
+                items = self._call(self._items.get, ids=part, include=["metadatas"])
                 now_ms = _clock() // 1_000_000
                 by_id = {
                     rid: md
                     for rid, md in zip(items["ids"], items["metadatas"] or [], strict=False)
                     if md and int(md.get("exp", _NEVER_MS)) > now_ms
                 }
-                for iid, (score, vi) in best.items():
+                for iid in part:
+                    score, vpos = best[iid]
                     md = by_id.get(iid)
-                    if md is None or vi >= int(md.get("nv", 0)):
+                    if md is None or vpos >= int(md.get("nv", 0)):
                         continue  # item gone or vector stale
+                    if tuple(str(md["ns"]).split(_SEP))[: len(prefix)] != prefix:
+                        continue  # defensive: never outside the prefix
                     if not _matches(json.loads(str(md["v"])), op.filter):
                         continue
                     kept.append((score, md))
-            exhausted = len(vids) < n
             if len(kept) >= want or exhausted:
                 break
+            if filter_clauses and not pushed:
+                pushed_where = _and(filter_clauses)
+                assert pushed_where is not None
+                pushed = [{"$or": [{"fx": True}, pushed_where]}]
+                continue
             if total is None:
-                total = int(self._call(vec.count))
+                total = sum(int(self._call(c.count)) for c in colls)
             if n >= total:
                 break
             n = min(n * 4, total)
@@ -822,18 +917,18 @@ class ChromaStore(BaseStore):
             now_ms = now // 1000
             item_ids: list[str] = []
             item_mds: list[dict[str, Any]] = []
-            vec_ids: list[str] = []
-            vec_embs: list[list[float]] = []
-            vec_mds: list[dict[str, Any]] = []
-            stale_vecs: list[str] = []
+            # per scope: vector ids, embeddings, metadatas; and stale vector ids
+            vec_writes: dict[tuple[str, ...], tuple[list[str], list[list[float]], list[dict[str, Any]]]] = {}
+            stale_vecs: dict[tuple[str, ...], list[str]] = {}
             pos = 0
             for p in puts:
                 prev = old.get(p.iid)
                 prev_nv = int(prev.get("nv", 0)) if prev else 0
                 embs = vectors[pos : pos + len(p.texts)]
                 pos += len(p.texts)
+                scope = _scope(p.namespace)
                 if p.op.value is None:
-                    stale_vecs.extend(f"{p.iid}:{i}" for i in range(prev_nv))
+                    stale_vecs.setdefault(scope, []).extend(f"{p.iid}:{i}" for i in range(prev_nv))
                     continue
                 try:
                     value_json = json.dumps(p.op.value, ensure_ascii=False, separators=(",", ":"))
@@ -867,17 +962,18 @@ class ChromaStore(BaseStore):
                 vmd_base: dict[str, Any] = {"item": p.iid, "d": len(p.namespace)}
                 vmd_base.update(_prefix_fields(p.namespace))
                 vmd_base.update({k: v for k, v in fields.items()})
-                for i, (emb, path) in enumerate(zip(embs, p.paths, strict=True)):
-                    vec_ids.append(f"{p.iid}:{i}")
-                    vec_embs.append([float(x) for x in emb])
-                    vec_mds.append({**vmd_base, "i": i, "p": path})
-                stale_vecs.extend(f"{p.iid}:{i}" for i in range(len(p.texts), prev_nv))
-            vec = self._vec
-            if vec is not None and vec_ids:
+                if p.texts:
+                    vec_ids, vec_embs, vec_mds = vec_writes.setdefault(scope, ([], [], []))
+                    for i, (emb, path) in enumerate(zip(embs, p.paths, strict=True)):
+                        vec_ids.append(f"{p.iid}:{i}")
+                        vec_embs.append([float(x) for x in emb])
+                        vec_mds.append({**vmd_base, "i": i, "p": path})
+                if prev_nv > len(p.texts):
+                    stale_vecs.setdefault(scope, []).extend(f"{p.iid}:{i}" for i in range(len(p.texts), prev_nv))
+            for scope, (vec_ids, vec_embs, vec_mds) in vec_writes.items():
+                vec = self._vec_for(scope, True)
                 for sl in self._chunks(len(vec_ids)):
-                    a, b, c = vec_ids[sl], vec_embs[sl], vec_mds[sl]
-                    # metadata dicts are valid at runtime; chroma's Metadata type is invariant
-                    self._call(vec.upsert, ids=a, embeddings=b, metadatas=c)
+                    self._call(vec.upsert, ids=vec_ids[sl], embeddings=vec_embs[sl], metadatas=vec_mds[sl])
             for sl in self._chunks(len(item_ids)):
                 a, c = item_ids[sl], item_mds[sl]
                 self._call(self._items.upsert, ids=a, embeddings=[_CONST] * len(a), metadatas=c)
@@ -886,12 +982,16 @@ class ChromaStore(BaseStore):
                 for sl in self._chunks(len(del_ids)):
                     part = del_ids[sl]
                     self._call(self._items.delete, ids=part)
-            if vec is not None and stale_vecs:
-                for sl in self._chunks(len(stale_vecs)):
-                    part = stale_vecs[sl]
-                    self._call(vec.delete, ids=part)
+            self._delete_vectors(stale_vecs)
             if deletes:
                 self._mark_if_empty(p.namespace for p in deletes if p.iid in old)
+
+    def _delete_vectors(self, stale: Mapping[tuple[str, ...], list[str]]) -> None:
+        for scope, vids in stale.items():
+            vec = self._vec_for(scope, False) if vids else None
+            if vec is not None:
+                for sl in self._chunks(len(vids)):
+                    self._call(vec.delete, ids=vids[sl])
 
     # ------------------------------------------------------------ TTL
 
@@ -904,15 +1004,14 @@ class ChromaStore(BaseStore):
             if not ids:
                 return 0
             mds = [m for m in got["metadatas"] or [] if m is not None]
-            stale = [f"{rid}:{i}" for rid, m in zip(ids, mds, strict=False) for i in range(int(m.get("nv", 0)))]
+            stale: dict[tuple[str, ...], list[str]] = {}
+            for rid, m in zip(ids, mds, strict=False):
+                scope = _scope(str(m["ns"]).split(_SEP))
+                stale.setdefault(scope, []).extend(f"{rid}:{i}" for i in range(int(m.get("nv", 0))))
             for sl in self._chunks(len(ids)):
                 part = ids[sl]
                 self._call(self._items.delete, ids=part)
-            vec = self._vec
-            if vec is not None and stale:
-                for sl in self._chunks(len(stale)):
-                    part = stale[sl]
-                    self._call(vec.delete, ids=part)
+            self._delete_vectors(stale)
             self._mark_if_empty(tuple(str(m["ns"]).split(_SEP)) for m in mds)
             return len(ids)
 

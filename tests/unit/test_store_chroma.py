@@ -193,3 +193,45 @@ def test_sigkill_mid_writes_loses_no_acknowledged_put(tmp_path: Path) -> None:
     assert len(found) >= len(acked)
     assert set(s.list_namespaces(prefix=("dur",))) <= {("dur", "t0"), ("dur", "t1"), ("dur", "t2")}
     json.dumps([i.dict() for i in found])  # every record decodes
+
+
+@pytest.mark.parametrize("brute_max", [0, 2, 512])
+def test_scoped_vector_collections_match_inmemory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, brute_max: int
+) -> None:
+    """Vectors live in one collection per two-label scope: fan-out over scopes for short
+    prefixes, exact numpy scoring or a filtered query for deep ones, all ranked like InMemoryStore."""
+    from langgraph.store.memory import InMemoryStore
+
+    monkeypatch.setattr(chroma_mod, "_BRUTE_MAX", brute_max)
+    s = ChromaStore(path=tmp_path, index=index_config(["text"]))
+    ref = InMemoryStore(index=index_config(["text"]))
+    words = ["fox", "dog", "cat", "bird", "fish", "owl"]
+    for store in (s, ref):
+        for i in range(36):
+            ns = ("sleeptime", f"t{i % 3}", "questions", f"c{i % 2}", "v1") if i % 4 else ("sleeptime", f"t{i % 3}")
+            store.put(ns, f"k{i}", {"text": f"{words[i % 6]} {words[(i * 5) % 6]} number {i}", "n": i % 5})
+        store.put(("solo",), "k", {"text": "fox alone", "n": 1})
+    client_side = {c.name for c in s._client.list_collections()}
+    assert sum(name.startswith("sleeptime_v64_") for name in client_side) == 4  # t0, t1, t2, solo
+    prefixes: list[tuple[str, ...]] = [
+        (),
+        ("sleeptime",),
+        ("sleeptime", "t1"),
+        ("sleeptime", "t1", "questions"),
+        ("sleeptime", "t1", "questions", "c0", "v1"),
+        ("sleeptime", "t9", "questions"),
+        ("solo",),
+    ]
+    for prefix in prefixes:
+        for flt in (None, {"n": 2}, {"n": {"$gte": 3}}):
+            for limit in (1, 3, 50):
+                got = s.search(prefix, query="fox dog", filter=flt, limit=limit)
+                want = ref.search(prefix, query="fox dog", filter=flt, limit=limit)
+                # equal scores may come in either order: compare scores in order, items as sets of ties
+                assert [round(h.score or 0, 4) for h in got] == [round(h.score or 0, 4) for h in want]
+                if limit == 50:
+                    assert sorted((round(h.score or 0, 4), tuple(h.namespace), h.key) for h in got) == sorted(
+                        (round(h.score or 0, 4), tuple(h.namespace), h.key) for h in want
+                    )
+                assert all(tuple(h.namespace)[: len(prefix)] == prefix for h in got)
