@@ -454,6 +454,34 @@ class ChromaStore(BaseStore):
             self._max_batch = max(1, min(int(self._client.get_max_batch_size()), 5000))
         except Exception:
             self._max_batch = 1000
+        if self.index_config:
+            self._migrate_legacy(f"{collection}_vec{int(self.index_config['dims'])}")
+
+    def _migrate_legacy(self, name: str) -> None:
+        """Move vectors of the older one-collection layout into the scope collections (idempotent:
+        upsert into the scope, then delete from the old collection; dropped when empty)."""
+        try:
+            legacy = self._client.get_collection(name, embedding_function=self._ef)
+        except Exception:
+            return
+        with self._lock:
+            while True:
+                got = self._call(legacy.get, limit=self._max_batch, include=["embeddings", "metadatas"])
+                ids = list(got["ids"])
+                if not ids:
+                    break
+                groups: dict[tuple[str, ...], tuple[list[str], list[Any], list[Any]]] = {}
+                for vid, emb, md in zip(ids, got["embeddings"], got["metadatas"] or [], strict=True):
+                    depth = min(int(md["d"]), _SCOPE_DEPTH)
+                    scope = tuple(str(md[f"p{depth - 1}"]).split(_SEP))
+                    g = groups.setdefault(scope, ([], [], []))
+                    g[0].append(vid)
+                    g[1].append([float(x) for x in emb])
+                    g[2].append(md)
+                for scope, (vids, embs, mds) in groups.items():
+                    self._call(self._vec_for(scope, True).upsert, ids=vids, embeddings=embs, metadatas=mds)
+                self._call(legacy.delete, ids=ids)
+            self._call(self._client.delete_collection, name)
 
     # ------------------------------------------------------------ plumbing
 

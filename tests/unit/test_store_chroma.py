@@ -235,3 +235,22 @@ def test_scoped_vector_collections_match_inmemory(
                         (round(h.score or 0, 4), tuple(h.namespace), h.key) for h in want
                     )
                 assert all(tuple(h.namespace)[: len(prefix)] == prefix for h in got)
+
+
+def test_legacy_single_vector_collection_is_migrated(tmp_path: Path) -> None:
+    s = ChromaStore(path=tmp_path, index=index_config(["text"]))
+    s.put(("a", "b", "c"), "k1", {"text": "quick fox"})
+    s.put(("z",), "k2", {"text": "lazy dog"})
+    client = s._client
+    legacy = client.create_collection("sleeptime_vec64", embedding_function=PrecomputedOnly())
+    for c in list(client.list_collections()):
+        if c.name.startswith("sleeptime_v64_"):
+            coll = client.get_collection(c.name, embedding_function=PrecomputedOnly())
+            got = coll.get(include=["embeddings", "metadatas"])
+            legacy.add(ids=got["ids"], embeddings=got["embeddings"], metadatas=got["metadatas"])
+            client.delete_collection(c.name)
+    del s
+    again = ChromaStore(path=tmp_path, index=index_config(["text"]))
+    assert [h.key for h in again.search(("a",), query="fox")] == ["k1"]
+    assert [h.key for h in again.search((), query="dog", limit=1)] == ["k2"]
+    assert "sleeptime_vec64" not in {c.name for c in again._client.list_collections()}
