@@ -1,0 +1,89 @@
+"""Every experiment end to end through the CLI at --limit 3 on the embedded SmolLM2-135M and the tiny set.
+
+Budgets and token caps are kept small, and --n-questions 0 skips the JSON predict step SmolLM2 cannot do, so
+the module runs in a few minutes on two shared cores; the point is the plumbing (real usage reports, resume,
+tables, figures), not SmolLM2's accuracy.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("llama_cpp")
+
+from evals.__main__ import main
+from evals.runner import RECORDS_FILE, read_records
+
+MODEL = "embedded:smollm2-135m"
+COMMON = ["--dataset", "tiny", "--limit", "3", "--model", MODEL, "--budgets", "0", "--max-rounds", "1",
+          "--n-questions", "0", "--max-tokens-sleep", "48", "--max-tokens-wake", "24", "--no-progress"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(tmp_path: Path, experiment: str, *extra: str) -> tuple[Path, list[dict[str, object]]]:
+    out = tmp_path / experiment
+    assert main([experiment, "--out", str(out), *COMMON, *extra]) == 0
+    records = read_records(out / RECORDS_FILE)
+    assert (out / "summary.md").exists() and (out / "summary.csv").exists()
+    assert (out / "accuracy_vs_tokens.png").stat().st_size > 1000
+    return out, records
+
+
+def _answers(records: list[dict[str, object]], mode: str) -> list[dict[str, object]]:
+    return [r for r in records if r.get("mode") == mode]
+
+
+def test_pareto_end_to_end_and_resume(tmp_path: Path) -> None:
+    out, records = _run(tmp_path, "pareto")
+    tt, sl = _answers(records, "test-time"), _answers(records, "sleep")
+    assert len(tt) == 3 and len(sl) == 3
+    ok = [r for r in tt + sl if not r.get("error")]
+    assert ok, records
+    assert all(isinstance(r["output_tokens"], int) and int(str(r["output_tokens"])) > 0 for r in ok)
+    assert all(int(str(r["input_tokens"])) > 0 for r in ok)
+    assert all(int(str(r["sleep_output_tokens"])) > 0 for r in sl if not r.get("error"))
+    before = (out / RECORDS_FILE).read_text()
+    assert main(["pareto", "--out", str(out), *COMMON]) == 0  # resume: nothing to do
+    assert (out / RECORDS_FILE).read_text() == before
+    # Figures regenerate from the JSONL alone, in a fresh process.
+    (out / "accuracy_vs_tokens.png").unlink()
+    subprocess.run([sys.executable, "-m", "evals", "plot", str(out)], cwd=ROOT, check=True, capture_output=True)
+    assert (out / "accuracy_vs_tokens.png").exists()
+
+
+def test_passk_end_to_end(tmp_path: Path) -> None:
+    _, records = _run(tmp_path, "passk", "--k", "2")
+    assert len(_answers(records, "sample")) == 3 * 2
+    assert len(_answers(records, "sleep")) == 3
+
+
+def test_scaling_end_to_end(tmp_path: Path) -> None:
+    _, records = _run(tmp_path, "scaling", "--scale-samples", "1,2", "--scale-rounds", "1")
+    runs = _answers(records, "sleep-run")
+    assert sorted(str(r["setting"]) for r in runs) == ["k1-r1"] * 3 + ["k2-r1"] * 3
+
+
+def test_amortization_end_to_end(tmp_path: Path) -> None:
+    out, records = _run(tmp_path, "amortization", "--queries", "3")
+    assert len(_answers(records, "sleep-run")) == 2  # the tiny set has two multi-query contexts
+    assert len(_answers(records, "test-time")) == 6 and len(_answers(records, "sleep")) == 6
+    assert (out / "cost_per_query.png").exists()
+    assert "cost_per_query" in (out / "summary_amortization.csv").read_text()
+
+
+def test_predictability_end_to_end(tmp_path: Path) -> None:
+    out, records = _run(tmp_path, "predictability", "--lp-n-ctx", "512", "--bins", "3")
+    lps = _answers(records, "logprob")
+    assert len(lps) == 3 and all(float(str(r["logprob"])) < 0 for r in lps), lps
+    assert (out / "gain_by_predictability.png").exists()
+
+
+def test_context_only_end_to_end(tmp_path: Path) -> None:
+    _, records = _run(tmp_path, "context-only")
+    guesses = _answers(records, "context-only")
+    assert len(guesses) == 3
+    assert all(r["output_tokens"] == 0 and int(str(r["sleep_output_tokens"])) > 0 for r in guesses)
