@@ -96,7 +96,7 @@ def mean_answer_tokens(path: Path | None, budget: int) -> dict[str, Any] | None:
         values: list[int] = []
         sources: list[str] = []
         for p in candidates:
-            if p is None or not p.exists():
+            if p is None or not p.exists() or "verified" in p.parts or "budget" in p.parts:
                 continue
             for line in p.read_text(encoding="utf-8").splitlines():
                 try:
@@ -117,7 +117,7 @@ def mean_answer_tokens(path: Path | None, budget: int) -> dict[str, Any] | None:
 
 def run(
     *, dataset: str, data_dir: str | None, limit: int | None, out: Path, threshold: float | None,
-    tokens_from: Path | None, budget: int, embeddings: Any = None,
+    tokens_from: Path | None, budget: int, embeddings: Any = None, write_items: bool = False,
 ) -> dict[str, Any]:
     from sleeptime.models import resolve_embeddings
 
@@ -164,11 +164,31 @@ def run(
                                     reverse=True)
     summary["rule_passing_negatives"] = {"n": len(rule_passing_negatives),
                                          "top_scores": rule_passing_negatives[:5]}
+    by_template: dict[str, dict[str, int]] = {}
+    for r in rows:
+        t = by_template.setdefault(r["template"], {"n": 0, "served": 0, "wrong_served": 0})
+        t["n"] += 1
+        t["served"] += int(r["served"])
+        t["wrong_served"] += int(r["served"] and not r["same_answer"])
+    summary["by_template"] = dict(sorted(by_template.items()))
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    with (out / "items.jsonl").open("w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r) + "\n")
+    if write_items:  # ids, kinds, scores and decisions only; large (about 280 bytes an item)
+        with (out / "items.jsonl").open("w", encoding="utf-8") as fh:
+            for r in rows:
+                fh.write(json.dumps(r) + "\n")
+    return summary
+
+
+def refresh_tokens(out: Path, tokens_from: Path | None, budget: int) -> dict[str, Any]:
+    """Recompute the tokens-saved figures of an existing summary from the latest runner records."""
+    summary: dict[str, Any] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    tokens = mean_answer_tokens(tokens_from, budget)
+    summary["answer_tokens"] = tokens
+    if tokens:
+        summary["tokens_saved"] = round(summary["verified"]["all"]["hits"] * tokens["mean_output_tokens"])
+        summary["tokens_saved_per_served_answer"] = tokens["mean_output_tokens"]
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
 
@@ -182,9 +202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--tokens-from", type=Path, default=None,
                     help="runner records.jsonl with measured answer tokens (default: evals/results/*/records.jsonl)")
     ap.add_argument("--budget", type=int, default=1, help="test-time budget level the tokens are taken at")
+    ap.add_argument("--items", action="store_true", help="also write items.jsonl (per-item ids and decisions)")
+    ap.add_argument("--refresh-tokens", action="store_true",
+                    help="only recompute tokens saved in an existing --out summary from the runner records")
     args = ap.parse_args(argv)
-    summary = run(dataset=args.dataset, data_dir=args.data_dir, limit=args.limit, out=args.out,
-                  threshold=args.threshold, tokens_from=args.tokens_from, budget=args.budget)
+    if args.refresh_tokens:
+        summary = refresh_tokens(args.out, args.tokens_from, args.budget)
+    else:
+        summary = run(dataset=args.dataset, data_dir=args.data_dir, limit=args.limit, out=args.out,
+                      threshold=args.threshold, tokens_from=args.tokens_from, budget=args.budget,
+                      write_items=args.items)
     v = summary["verified"]
     print(json.dumps({
         "items": summary["items"], "threshold": summary["threshold"],
