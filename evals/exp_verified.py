@@ -94,6 +94,7 @@ def mean_answer_tokens(path: Path | None, budget: int) -> dict[str, Any] | None:
     candidates = [path] if path else sorted(Path("evals/results").glob("*/records.jsonl"))
     for mode in ("sleep", "test-time"):
         values: list[int] = []
+        inputs: list[int] = []
         sources: list[str] = []
         for p in candidates:
             if p is None or not p.exists() or "verified" in p.parts or "budget" in p.parts:
@@ -106,12 +107,13 @@ def mean_answer_tokens(path: Path | None, budget: int) -> dict[str, Any] | None:
                 if rec.get("mode") == mode and rec.get("budget") == budget and "output_tokens" in rec \
                         and not rec.get("error"):
                     values.append(int(rec["output_tokens"]))
+                    inputs.append(int(rec.get("input_tokens", 0)))
                     if str(p) not in sources:
                         sources.append(str(p))
         if values:
             return {"mode": mode, "budget": budget, "n_records": len(values),
-                    "mean_output_tokens": round(sum(values) / len(values), 2), "sources": sources,
-                    "model": "see sources"}
+                    "mean_output_tokens": round(sum(values) / len(values), 2),
+                    "mean_input_tokens": round(sum(inputs) / len(inputs), 2), "sources": sources}
     return None
 
 
@@ -159,6 +161,7 @@ def run(
     if tokens:
         summary["tokens_saved"] = round(hits * tokens["mean_output_tokens"])
         summary["tokens_saved_per_served_answer"] = tokens["mean_output_tokens"]
+        summary["input_tokens_saved"] = round(hits * tokens["mean_input_tokens"])
     # Only near-threshold facts about the rule-blind items, to show what the threshold is for.
     rule_passing_negatives = sorted((r["score"] for r in rows if r["rules_ok"] and not r["same_answer"]),
                                     reverse=True)
@@ -188,6 +191,7 @@ def refresh_tokens(out: Path, tokens_from: Path | None, budget: int) -> dict[str
     if tokens:
         summary["tokens_saved"] = round(summary["verified"]["all"]["hits"] * tokens["mean_output_tokens"])
         summary["tokens_saved_per_served_answer"] = tokens["mean_output_tokens"]
+        summary["input_tokens_saved"] = round(summary["verified"]["all"]["hits"] * tokens["mean_input_tokens"])
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
