@@ -320,6 +320,19 @@ def answer_records(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
     return [r for r in records if r.get("mode") in ("test-time", "sleep", "sample", "context-only")]
 
 
+def complete_only(records: Iterable[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], int]:
+    """Records of the examples that have every measured cell (mode, setting, budget, sample) of the run, so
+    modes are compared on the same examples; and how many examples were left out (still in progress)."""
+    recs = list(records)
+    cell_of: dict[str, set[tuple[Any, ...]]] = {}
+    for r in answer_records(recs):
+        cell = (r.get("mode"), r.get("setting"), r.get("budget"), r.get("sample"), r.get("guess"))
+        cell_of.setdefault(str(r.get("example_id")), set()).add(cell)
+    every = set().union(*cell_of.values()) if cell_of else set()
+    keep = {e for e, cells in cell_of.items() if cells == every}
+    return [r for r in recs if str(r.get("example_id")) in keep], len(cell_of) - len(keep)
+
+
 def _mean(values: Iterable[float | int | None]) -> float:
     vals = [float(v) for v in values if v is not None]
     return sum(vals) / len(vals) if vals else math.nan

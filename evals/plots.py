@@ -147,8 +147,11 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
 
     out = Path(run_dir)
     run = read_run_file(out)
-    records = read_records(out / RECORDS_FILE)
     name = str(run.get("experiment"))
+    records: Sequence[TableRow] = read_records(out / RECORDS_FILE)
+    dropped = 0
+    if name != "amortization":
+        records, dropped = ex.complete_only(records)
     weight = float(run.get("options", {}).get("weight", 10.0))
     title = _title(run, records)
     tables: dict[str, list[dict[str, Any]]] = {}
@@ -191,7 +194,8 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
                f"load {i['machine'].get('load_at_start')}" for i in inv]
         md.append("")
     errors = sum(1 for r in records if r.get("error"))
-    md += [f"Records: {len(records)} ({errors} with errors, graded wrong, tokens not counted).", ""]
+    md += [f"Records used: {len(records)} ({errors} with errors, graded wrong, tokens not counted). Examples "
+           f"left out because not every mode/budget was measured yet (run still in progress): {dropped}.", ""]
     md += ["Test-time tokens = output tokens of the wake phase from the model's own usage reports; input tokens "
            "beside them. Sleep tokens = output tokens of the sleep phase per context.", ""]
     if name != "amortization":

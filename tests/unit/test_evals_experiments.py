@@ -310,3 +310,10 @@ def test_examples_in_multi_query_keys_start_with_the_context(tmp_path: Path) -> 
     assert keys[0] == "tiny-mq-0|sleep-run|k1-r1" and all(k.startswith("tiny-mq-0|") for k in keys)
     assert len(keys) == 1 + 2 * 2
     _ = Example  # the dataclass the runner's tasks take
+
+
+def test_complete_only_compares_modes_on_the_same_examples() -> None:
+    recs = [_rec("a", "test-time", 0, True, 5), _rec("a", "sleep", 0, True, 5),
+            _rec("b", "test-time", 0, False, 5)]  # b's sleep answer not measured yet
+    kept, dropped = ex.complete_only(recs)
+    assert {r["example_id"] for r in kept} == {"a"} and dropped == 1
