@@ -8,6 +8,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from sleeptime import matching
+from sleeptime.errors import ModelOutputError
 from sleeptime.nodes._runtime import config_of, wake_model
 from sleeptime.state import MatchInfo, WakeState
 from sleeptime.structured import ask_text
@@ -39,9 +40,12 @@ def match_predicted(state: WakeState, runtime: Runtime[Any]) -> dict[str, Any]:
             SystemMessage(matching.CHECK_SYSTEM),
             HumanMessage(matching.CHECK_USER.format(asked=state["question"], predicted=decision.question)),
         ]
-        reply, usage = ask_text(
-            wake_model(cfg, max_tokens=4), messages, phase="wake", node="match", retries=cfg.json_retries
-        )
+        try:
+            reply, usage = ask_text(
+                wake_model(cfg, max_tokens=4), messages, phase="wake", node="match", retries=cfg.json_retries
+            )
+        except ModelOutputError as exc:  # no usable yes: not served; the answer step takes over
+            reply = f"no usable reply ({exc})"
         same = matching.parse_yes_no(reply)
         decision.checks["model"] = "ok yes" if same else f"said {reply[:40]!r}"
         if not same:

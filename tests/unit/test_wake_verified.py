@@ -143,3 +143,16 @@ async def test_async_path_matches(memory_store: InMemoryStore) -> None:
     app, _ = make_app(memory_store)
     answer = await app.aask(PREDICTED, "shop")
     assert answer.path == "predicted" and answer.wake_usage.calls == 0
+
+
+def test_model_check_with_no_usable_reply_falls_back_to_the_answer_path(memory_store: InMemoryStore) -> None:
+    model = staged_model(
+        predict=PREDICTIONS,
+        answer=lambda m: "" if "Same question?" in m[-1].text else "Alice pays $6. The answer is 6.",
+    )
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, serve_predicted=True,
+                    match_threshold=0.9, verify_predicted="model", max_rounds=1, json_retries=0)
+    app.sleep("shop", CONTEXT)
+    answer = app.ask(PREDICTED, "shop")
+    assert answer.path == "learned" and answer.answer.endswith("The answer is 6.")
+    assert answer.match_reason is not None and "no usable reply" in answer.match_reason
