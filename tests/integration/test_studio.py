@@ -9,10 +9,12 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from langgraph_sdk import get_sync_client
+from langgraph_sdk.client import SyncLangGraphClient
 
 from sleeptime.demo import CONTEXT, QUESTIONS
 
@@ -67,14 +69,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 
 def test_both_graphs_are_served(server: tuple[str, Path]) -> None:
-    client = get_sync_client(url=server[0])
-    graph_ids = {a["graph_id"] for a in client.assistants.search(limit=50)}
-    assert {"sleep", "wake"} <= graph_ids
+    with closing(get_sync_client(url=server[0])) as client:
+        graph_ids = {a["graph_id"] for a in client.assistants.search(limit=50)}
+    assert {"sleep", "wake", "chat"} <= graph_ids
 
 
 def test_sleep_then_wake_through_the_server(server: tuple[str, Path]) -> None:
     url, store_dir = server
-    client = get_sync_client(url=url)
+    with closing(get_sync_client(url=url)) as client:
+        _sleep_then_wake(client, store_dir)
+
+
+def _sleep_then_wake(client: SyncLangGraphClient, store_dir: Path) -> None:
     context = {"sleep_model": FAST, "wake_model": FAST, "max_rounds": 1, "n_questions": 1,
                "max_tokens_sleep": 200, "max_tokens_wake": 64, "verify": "off"}
     slept = client.runs.wait(None, "sleep", input={"context_id": "bakery", "text": CONTEXT}, context=context)
