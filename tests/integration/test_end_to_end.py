@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 
 from sleeptime import SleepTime
 from sleeptime.demo import CONTEXT, QUESTIONS
+from tests.servers import ChromaServer
 
 FAST = "embedded:smollm2-135m"  # plumbing: cannot do math, but runs every stage for real
 DEFAULT = "embedded:qwen2.5-coder-0.5b"
@@ -46,34 +45,14 @@ def test_sleep_then_wake_on_the_default_embedded_model(tmp_path: Path) -> None:
     assert out.stdout.split() == ["1", str(len(slept.questions))]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def chroma_url(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    chroma = Path(sys.executable).parent / "chroma"
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    server = ChromaServer(tmp_path / "server")
+    server.start()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("chroma server did not start") from None
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        server.stop()
 
 
 def test_sleep_then_wake_on_a_chroma_server(chroma_url: str) -> None:

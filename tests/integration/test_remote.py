@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
 from sleeptime.remote import RemoteScheduler, context_thread_id
+from tests.servers import ROOT, langgraph_dev
 
-ROOT = Path(__file__).resolve().parents[2]
-LANGGRAPH = Path(sys.executable).with_name("langgraph")
 OLD = "A shop sells pens at $2 each."
 NEW = "A shop sells pens at $3 each. Notebooks cost $5."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -38,37 +24,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                             "fields": ["text", "question"]}},
     }
     (tmp / "langgraph.json").write_text(json.dumps(config), encoding="utf-8")
-    port = free_port()
-    env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "1",
-           "LANGSMITH_TRACING": "false", "PYTHONPATH": str(ROOT)}
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(
-        [str(LANGGRAPH), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port),
-         "--config", str(tmp / "langgraph.json")],
-        cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"langgraph dev exited: {(tmp / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(url + "/ok", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"langgraph dev did not come up on {url}: {(tmp / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)  # polling a starting server, not synchronising tests
+    with langgraph_dev(tmp, config=tmp / "langgraph.json", env={"PYTHONPATH": str(ROOT)}, timeout=120) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_newer_change_drops_the_pending_run_rollback(server: str) -> None:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
@@ -16,55 +11,13 @@ from langgraph.store.base import BaseStore, IndexConfig
 
 from sleeptime.errors import StoreError
 from sleeptime.stores.chroma import ChromaStore
+from tests.servers import ChromaServer, free_port
 from tests.store_suite import MakeStore, StoreSuite
-
-CHROMA = str(Path(sys.executable).with_name("chroma"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, path: Path, port: int) -> None:
-        self.path, self.port = path, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [CHROMA, "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("chroma server did not answer its heartbeat within 30 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("chroma-server"), free_port())
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    srv = ChromaServer(tmp_path_factory.mktemp("chroma-server"), free_port())
     srv.start()
     yield srv
     srv.stop()
@@ -74,14 +27,14 @@ _names = count()
 
 
 @pytest.fixture
-def make_store(server: Server) -> MakeStore:
+def make_store(server: ChromaServer) -> MakeStore:
     def make(index: IndexConfig | None) -> BaseStore:
         return ChromaStore(url=server.url, collection=f"suite{next(_names)}", index=index)
 
     return make
 
 
-class TestStoreConformanceServer(StoreSuite):
+class TestStoreConformanceChromaServer(StoreSuite):
     pass
 
 
@@ -92,7 +45,7 @@ def test_unreachable_server_raises_store_error_naming_url() -> None:
 
 
 def test_server_restart(tmp_path: Path) -> None:
-    srv = Server(tmp_path / "db", free_port())
+    srv = ChromaServer(tmp_path / "db", free_port())
     srv.start()
     try:
         store = ChromaStore(url=srv.url, retries=2, backoff_s=0.05)

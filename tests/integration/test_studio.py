@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -17,55 +11,17 @@ from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
 from sleeptime.demo import CONTEXT, QUESTIONS
+from tests.servers import ROOT, langgraph_dev
 
-ROOT = Path(__file__).resolve().parents[2]
 FAST = "embedded:smollm2-135m"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
     store_dir = tmp_path_factory.mktemp("studio") / "store"
-    env = {
-        **os.environ,
-        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-        "LANGGRAPH_NO_VERSION_CHECK": "1",
-        "LANGSMITH_TRACING": "false",
-        "SLEEPTIME_STUDIO_STORE": str(store_dir),
-    }
-    log = tmp_path_factory.mktemp("studio-log") / "server.log"
-    langgraph = Path(sys.executable).parent / "langgraph"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(langgraph), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/ok", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"langgraph dev did not serve on {url}:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+    # The project's own langgraph.json, run from the project root as `langgraph dev` would be.
+    with langgraph_dev(ROOT, env={"SLEEPTIME_STUDIO_STORE": str(store_dir)}) as url:
         yield url, store_dir
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_both_graphs_are_served(server: tuple[str, Path]) -> None:

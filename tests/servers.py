@@ -1,0 +1,103 @@
+"""Real servers for integration tests, on 127.0.0.1 only: `chroma run` and `langgraph dev`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+class ChromaServer:
+    """`chroma run` on a data folder and port; stop and start again to test restarts."""
+
+    def __init__(self, path: Path, port: int | None = None) -> None:
+        self.path, self.port = path, port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        self.proc = subprocess.Popen(
+            [str(BIN / "chroma"), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while not _answers(f"{self.url}/api/v2/heartbeat"):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chroma run exited with {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"chroma server did not answer its heartbeat within {timeout:.0f} s")
+            time.sleep(0.1)  # polling a starting server
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+        self.proc = None
+
+
+@contextmanager
+def langgraph_dev(workdir: Path, *, config: Path | None = None, env: dict[str, str] | None = None,
+                  timeout: float = 180) -> Iterator[str]:
+    """A `langgraph dev` server (offline, no browser, no reload); yields its URL.
+
+    It silently picks another port when the one asked for is taken, so readiness is checked on
+    the port asked for and a server elsewhere fails the check.
+    """
+    port = free_port()
+    log_path = workdir / "langgraph-dev.log"
+    full_env = {
+        **os.environ,
+        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "LANGGRAPH_NO_VERSION_CHECK": "1",
+        "LANGSMITH_TRACING": "false",
+        **(env or {}),
+    }
+    args = [str(BIN / "langgraph"), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)]
+    if config is not None:
+        args += ["--config", str(config)]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(args, cwd=workdir, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while not _answers(f"{url}/ok"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"langgraph dev did not serve on {url}:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)  # polling a starting server
+        yield url
+    finally:
+        _stop(proc)
