@@ -136,14 +136,18 @@ def run(
                                 samples=plan.samples, max_tokens_sleep=tokens_per_unit,
                                 max_tokens_wake=max_tokens_wake)
                 t0 = time.time()
-                slept = app.sleep(plan.context_id, ex.context)
-                answer = app.ask(ex.question, plan.context_id, budget=budget)
-                cache[key] = {
-                    "correct": grade_gsm(answer.answer, ex.answer),
-                    "sleep_output_tokens": slept.usage.output_tokens,
-                    "wake_output_tokens": answer.wake_usage.output_tokens,
-                    "seconds": round(time.time() - t0, 1),
-                }
+                try:
+                    slept = app.sleep(plan.context_id, ex.context)
+                    answer = app.ask(ex.question, plan.context_id, budget=budget)
+                    cache[key] = {
+                        "correct": grade_gsm(answer.answer, ex.answer),
+                        "sleep_output_tokens": slept.usage.output_tokens,
+                        "wake_output_tokens": answer.wake_usage.output_tokens,
+                        "seconds": round(time.time() - t0, 1),
+                    }
+                except Exception as exc:  # a failed sleep or answer is a wrong answer with uncounted tokens
+                    cache[key] = {"correct": False, "sleep_output_tokens": 0, "wake_output_tokens": 0,
+                                  "seconds": round(time.time() - t0, 1), "error": type(exc).__name__}
             res = cache[key]
             correct += int(res["correct"])
             sleep_out += res["sleep_output_tokens"]
@@ -158,6 +162,7 @@ def run(
             "test_time_output_tokens": wake_out,
             "mean_test_time_output_tokens": round(wake_out / n, 2) if n else None,
             "units": [p.units for p in arm_plans],
+            "errors": sum(1 for p in arm_plans if "error" in cache[(p.context_id, p.rounds, p.samples)]),
         }
     summary = {
         "dataset": dataset, "limit": limit, "n": len(examples), "model": str(model),
