@@ -14,11 +14,7 @@ from sleeptime.structured import ask_text
 
 
 def build_answer_messages(state: WakeState) -> list[BaseMessage]:
-    budget = state.get("current_budget", 1)
     learned = state.get("learned", "")
-    system = (prompt.SYSTEM_LEARNED if learned else prompt.SYSTEM_BASELINE).format(
-        instruction=prompt.instruction(budget)
-    )
     blocks: list[str] = []
     if state.get("with_raw_context") and state.get("raw_context"):
         blocks.append(prompt.CONTEXT_BLOCK.format(context=state["raw_context"]))
@@ -26,9 +22,11 @@ def build_answer_messages(state: WakeState) -> list[BaseMessage]:
         blocks.append(prompt.NOTES_BLOCK.format(notes=learned))
     related = state.get("related") or []
     if related:
-        lines = "\n".join(f"- Q: {qa['question']}\n  A: {qa['answer']}" for qa in related)
-        blocks.append(prompt.RELATED_BLOCK.format(related=lines))
-    blocks.append(prompt.QUESTION_BLOCK.format(question=state["question"]))
+        items = "\n".join(prompt.RELATED_ITEM.format(question=qa["question"], answer=qa["answer"]) for qa in related)
+        blocks.append(prompt.RELATED_BLOCK.format(related=items))
+    instruction = prompt.instruction(state.get("current_budget", 1))
+    blocks.append(prompt.QUESTION_BLOCK.format(question=state["question"], instruction=instruction))
+    system = prompt.SYSTEM_LEARNED if learned else prompt.SYSTEM_BASELINE
     return [SystemMessage(system), HumanMessage("\n\n".join(blocks))]
 
 

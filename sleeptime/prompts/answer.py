@@ -1,4 +1,8 @@
-"""Answer (test time): the paper's five verbosity levels, with and without a learned context."""
+"""Answer (test time): the paper's five verbosity levels, with and without a learned context.
+
+The budget instruction comes last in the user turn, after the question: small local models
+follow the last thing they read, and copied the format of the predicted-question block otherwise.
+"""
 
 from __future__ import annotations
 
@@ -12,23 +16,25 @@ BUDGET_INSTRUCTIONS: dict[int, str] = {
 }
 
 SYSTEM_LEARNED = """You answer questions about a situation you have already studied.
-Your notes from studying it are below. Check the notes first and do not recompute
-what is already there.
-{instruction}"""
+Check your notes first and do not recompute what is already there."""
 
-SYSTEM_BASELINE = """You answer questions about a situation.
-{instruction}"""
+SYSTEM_BASELINE = """You answer questions about a situation."""
 
-NOTES_BLOCK = """Notes:
+NOTES_BLOCK = """Your notes from studying it:
 {notes}"""
 
-RELATED_BLOCK = """Questions you predicted, with worked answers:
+RELATED_BLOCK = """Questions you expected, with the answers you worked out:
 {related}"""
+
+RELATED_ITEM = """- Expected question: {question}
+  Worked answer: {answer}"""
 
 CONTEXT_BLOCK = """Situation:
 {context}"""
 
-QUESTION_BLOCK = """Question: {question}"""
+QUESTION_BLOCK = """Question: {question}
+
+{instruction}"""
 
 
 def instruction(budget: int) -> str:

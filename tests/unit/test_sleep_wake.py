@@ -20,6 +20,7 @@ from sleeptime.errors import (
     UnreadableFileError,
 )
 from sleeptime.facade import SleepTime
+from sleeptime.prompts.answer import BUDGET_INSTRUCTIONS
 from sleeptime.testing import ScriptedChatModel
 from tests.scripts import PREDICTIONS, stage_of, staged_model
 
@@ -69,17 +70,17 @@ def test_wake_answers_from_learned_context_with_token_accounting(app: SleepTime,
     assert answer.wake_usage.calls == 1 and answer.wake_usage.input_tokens > 0
     assert answer.sleep_usage == slept.usage
     prompt = model.calls[-1][1].text
-    assert "Notes:" in prompt and "3 x 2 = $6" in prompt
-    assert "Questions you predicted" in prompt
+    assert "Your notes" in prompt and "3 x 2 = $6" in prompt
+    assert "Questions you expected" in prompt
 
 
 def test_test_time_baseline_sees_raw_context_only(app: SleepTime, model: ScriptedChatModel) -> None:
     app.sleep("shop", CONTEXT)
     answer = app.ask("How much does Alice pay?", "shop", mode="test-time", budget=4)
     assert answer.path == "test-time" and answer.version is None and answer.budget == 4
-    system, human = model.calls[-1]
-    assert "step by step" in system.text
-    assert CONTEXT in human.text and "Notes:" not in human.text
+    _, human = model.calls[-1]
+    assert human.text.endswith(BUDGET_INSTRUCTIONS[4])
+    assert CONTEXT in human.text and "Your notes" not in human.text
     assert answer.sleep_usage.calls == 0
 
 
@@ -91,7 +92,8 @@ def test_test_time_baseline_sees_raw_context_only(app: SleepTime, model: Scripte
 def test_budget_levels_reach_the_prompt(app: SleepTime, model: ScriptedChatModel, budget: int, phrase: str) -> None:
     app.sleep("shop", CONTEXT)
     app.ask("How much?", "shop", budget=budget)
-    assert phrase in model.calls[-1][0].text
+    # The instruction is the last thing the model reads.
+    assert phrase in model.calls[-1][1].text.split("Question: How much?")[1]
 
 
 def test_verify_escalates_with_more_budget_then_accepts(memory_store: InMemoryStore) -> None:
