@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from langgraph.store.base import BaseStore
-
 from sleeptime.state import PredictedQuestion
 
 # ----------------------------------------------------------------------------- vocabulary
@@ -401,23 +399,6 @@ def decide(
     failed = "; ".join(f"{k}: {v}" for k, v in checks.items() if not v.startswith(("ok", "final line")))
     return MatchDecision(False, f"nearest predicted question {cand['question']!r} not served ({failed})",
                          cand["question"], None, score, checks)
-
-
-def scored_questions(
-    store: BaseStore, tenant: str, context_id: str, version: int, query: str, k: int
-) -> list[tuple[PredictedQuestion, float | None]]:
-    """Nearest predicted questions of one published version, with the store's similarity scores.
-
-    Reads the same namespace as ``LearnedContextStore.nearest_questions`` (which drops the scores).
-    """
-    if k <= 0:
-        return []
-    from sleeptime.stores.learned import ROOT
-
-    items = store.search((ROOT, tenant, "questions", context_id, f"v{version}"), query=query, limit=k)
-    return [
-        (PredictedQuestion(question=i.value["question"], answer=i.value["answer"]), i.score) for i in items
-    ]
 
 
 # ----------------------------------------------------------------------------- model check

@@ -7,7 +7,6 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from sleeptime.errors import InvalidInputError
-from sleeptime.matching import scored_questions
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import WakeState
 
@@ -35,14 +34,11 @@ def retrieve(state: WakeState, runtime: Runtime[Any]) -> dict[str, Any]:
     learned = store.require_latest(context_id)  # one head read: this version, whole
     # Loaded either way: an escalation falls back to it even when it is not sent at first.
     raw = store.raw_text(context_id)
-    extra: dict[str, Any] = {}
-    if cfg.serve_predicted:
-        # The match step needs the search scores; one search serves both it and the answer step
-        # (at least one question, so matching works even with top_questions=0).
-        scored = scored_questions(
-            store.store, store.tenant, context_id, learned.version, question, max(cfg.top_questions, 1)
-        )
-        extra = {"related": [q for q, _ in scored], "related_scores": [s for _, s in scored]}
+    # One search serves the answer step and, with serve_predicted, the match step (which needs the
+    # scores, and at least one question even with top_questions=0).
+    k = max(cfg.top_questions, 1) if cfg.serve_predicted else cfg.top_questions
+    scored = store.scored_questions(context_id, learned.version, question, k)
+    extra: dict[str, Any] = {"related_scores": [s for _, s in scored]} if cfg.serve_predicted else {}
     return {
         **base,
         "path": "learned",
@@ -50,7 +46,7 @@ def retrieve(state: WakeState, runtime: Runtime[Any]) -> dict[str, Any]:
         "learned": learned.text,
         "raw_context": raw,
         "with_raw_context": cfg.raw_context_at_wake,
-        "related": store.nearest_questions(context_id, learned.version, question, cfg.top_questions),
+        "related": [qa for qa, _ in scored],
         "sleep_usage": learned.sleep_usage,
         **extra,
     }

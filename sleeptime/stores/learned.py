@@ -193,10 +193,16 @@ class LearnedContextStore:
         ]
 
     def nearest_questions(self, context_id: str, version: int, query: str, k: int) -> list[PredictedQuestion]:
+        return [qa for qa, _ in self.scored_questions(context_id, version, query, k)]
+
+    def scored_questions(
+        self, context_id: str, version: int, query: str, k: int
+    ) -> list[tuple[PredictedQuestion, float | None]]:
+        """The `k` predicted questions of `version` nearest to `query`, with the store's similarity scores."""
         if k <= 0:
             return []
         items = self.store.search(self._ns("questions", context_id, f"v{version}"), query=query, limit=k)
-        return [PredictedQuestion(question=i.value["question"], answer=i.value["answer"]) for i in items]
+        return [(PredictedQuestion(question=i.value["question"], answer=i.value["answer"]), i.score) for i in items]
 
     def publish(
         self,
