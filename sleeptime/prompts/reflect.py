@@ -31,9 +31,25 @@ EMPTY_NOTES = "(none yet)"
 _STATUS = re.compile(r"^\s*\**\s*STATUS\s*:\s*\**\s*(DONE|CONTINUE)\b.*$", re.IGNORECASE | re.MULTILINE)
 
 
+_NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[-*])\s*")
+
+
+def _drop_repeated_lines(notes: str) -> str:
+    """Keep the first of lines that say the same thing: small models loop on one line until the token cap."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for line in notes.splitlines():
+        key = " ".join(_NUMBERING.sub("", line).lower().split())
+        if key and key in seen:
+            continue
+        seen.add(key)
+        kept.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+
+
 def parse_reflection(reply: str, max_chars: int) -> tuple[str, bool]:
     """Split a reply into (notes, done). A reply with no status line is not done."""
     statuses = _STATUS.findall(reply)
     done = bool(statuses) and statuses[-1].upper() == "DONE"
-    notes = _STATUS.sub("", reply).strip()
+    notes = _drop_repeated_lines(_STATUS.sub("", reply))
     return notes[:max_chars], done
