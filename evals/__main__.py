@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--max-tokens-wake", type=int, default=384)
         e.add_argument("--embeddings", default="embedded:minilm")
         e.add_argument("--no-progress", action="store_true")
+        e.add_argument("--verified", action="store_true",
+                       help="also answer with verified predicted answers served first (mode sleep+verified)")
         if name == "passk":
             e.add_argument("--k", type=int, default=5)
             e.add_argument("--temperature", type=float, default=0.7)

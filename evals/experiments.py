@@ -121,7 +121,7 @@ def _sleep_and_ask(
     emit: Callable[[Record], None],
     budgets: Sequence[int],
 ) -> None:
-    keys = [make_key(ex.id, "sleep", b, setting.label) for b in budgets]
+    keys = [make_key(ex.id, mode, b, setting.label) for mode in sleep_modes(env.opts) for b in budgets]
     run_key = make_key(ex.id, "sleep-run", setting.label)
     if all(k in done for k in keys) and run_key in done:
         return
@@ -129,9 +129,11 @@ def _sleep_and_ask(
         res, lat = timed(lambda: app.sleep(context_id, samples=setting.samples, max_rounds=setting.rounds))
     except Exception as exc:
         emit(error_record(ex, env.opts, key=run_key, exc=exc, mode="sleep-run", setting=setting.label))
-        for b, k in zip(budgets, keys, strict=True):
-            if k not in done:
-                emit(error_record(ex, env.opts, key=k, exc=exc, mode="sleep", budget=b, setting=setting.label))
+        for mode in sleep_modes(env.opts):
+            for b in budgets:
+                k = make_key(ex.id, mode, b, setting.label)
+                if k not in done:
+                    emit(error_record(ex, env.opts, key=k, exc=exc, mode=mode, budget=b, setting=setting.label))
         return
     if run_key not in done:
         emit(
@@ -156,6 +158,14 @@ def _sleep_and_ask(
         )
     _ask_records(env, app, ex, context_id, mode="sleep", budgets=budgets, done=done, emit=emit,
                   setting=setting.label)
+    if env.opts.verified:
+        _ask_records(env, app, ex, context_id, mode="sleep+verified", budgets=budgets, done=done, emit=emit,
+                     setting=setting.label, serve_predicted=True)
+
+
+def sleep_modes(opts: RunOptions) -> list[str]:
+    """The answer modes that follow one sleep run."""
+    return ["sleep", "sleep+verified"] if opts.verified else ["sleep"]
 
 
 def budget_task(env: Env, ex: Example, done: set[str], emit: Callable[[Record], None]) -> None:
@@ -173,7 +183,7 @@ def budget_keys(opts: RunOptions, ex: Example) -> list[str]:
     keys = [make_key(ex.id, "test-time", b) for b in opts.budgets]
     for s in settings_for(opts):
         keys.append(make_key(ex.id, "sleep-run", s.label))
-        keys += [make_key(ex.id, "sleep", b, s.label) for b in opts.budgets]
+        keys += [make_key(ex.id, m, b, s.label) for m in sleep_modes(opts) for b in opts.budgets]
     return keys
 
 
@@ -317,7 +327,7 @@ def amortization_keys(opts: RunOptions, item: MultiQueryExample) -> list[str]:
 
 
 def answer_records(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [r for r in records if r.get("mode") in ("test-time", "sleep", "sample", "context-only")]
+    return [r for r in records if r.get("mode") in ("test-time", "sleep", "sleep+verified", "sample", "context-only")]
 
 
 def complete_only(records: Iterable[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], int]:

@@ -55,11 +55,16 @@ def _plt() -> Any:
     return plt
 
 
+LINE_MODES = ("test-time", "sleep", "sleep+verified")
+
+
 def _series_label(row: TableRow) -> str:
     mode = str(row.get("mode"))
     setting = row.get("setting")
     if mode == "sleep":
         return f"sleep-time compute ({setting})" if setting else "sleep-time compute"
+    if mode == "sleep+verified":
+        return f"sleep-time + verified answers ({setting})" if setting else "sleep-time + verified answers"
     if mode == "test-time":
         return "test-time compute only"
     return mode
@@ -159,7 +164,7 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     budget_rows = ex.budget_table(records)
     if name != "amortization":
         tables["summary"] = budget_rows
-        line_rows = [r for r in budget_rows if r["mode"] in ("test-time", "sleep")]
+        line_rows = [r for r in budget_rows if r["mode"] in LINE_MODES]
         points = [r for r in budget_rows if r["mode"] == "context-only"]
         if name == "passk":
             tables["passk"] = ex.passk_table(records)
@@ -170,7 +175,7 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     if name == "amortization":
         tables["summary"] = budget_rows
         tables["amortization"] = ex.amortization_table(records, weight)
-        plot_budget_lines([r for r in budget_rows if r["mode"] in ("test-time", "sleep")],
+        plot_budget_lines([r for r in budget_rows if r["mode"] in LINE_MODES],
                           out / "accuracy_vs_tokens.png", title)
         plot_amortization(tables["amortization"], out / "cost_per_query.png", f"{title}, t={weight:g}")
         figures += ["accuracy_vs_tokens.png", "cost_per_query.png"]

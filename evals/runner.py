@@ -143,6 +143,8 @@ class RunOptions:
     samples: int = 1
     n_questions: int = 1
     verify: str = "off"
+    verified: bool = False
+    """Also answer with serve_predicted=True (mode "sleep+verified": verified predicted answers first)."""
     max_tokens_sleep: int = 768
     max_tokens_wake: int = 384
     # pass@k

@@ -317,3 +317,22 @@ def test_complete_only_compares_modes_on_the_same_examples() -> None:
             _rec("b", "test-time", 0, False, 5)]  # b's sleep answer not measured yet
     kept, dropped = ex.complete_only(recs)
     assert {r["example_id"] for r in kept} == {"a"} and dropped == 1
+
+
+def test_verified_mode_serves_a_matching_predicted_answer_with_no_test_time_tokens(tmp_path: Path) -> None:
+    from evals.datasets import load_dataset
+
+    first = load_dataset("tiny", limit=1)[0]
+    predicted = json.dumps({"questions": [{"question": first.question, "answer": f"worked out. #### {first.answer}"}]})
+    model = staged_model(predict=predicted, answer="The answer is 0.")
+    env = _env(tmp_path, "pareto", model, verified=True)
+    records = ex.run_experiment(env.opts, env, argv=["pareto", "--verified"])
+    verified = [r for r in records if r["mode"] == "sleep+verified"]
+    assert len(verified) == 2 * 2  # 2 examples x 2 budgets
+    served = [r for r in verified if r["example_id"] == first.id]
+    assert all(r["path"] == "predicted" and r["correct"] and r["output_tokens"] == 0 for r in served)
+    # The plain sleep mode on the same learned context still generates (and here answers wrong).
+    plain = [r for r in records if r["mode"] == "sleep" and r["example_id"] == first.id]
+    assert all(r["path"] == "learned" and not r["correct"] for r in plain)
+    rows = {(r["mode"], r["budget"]) for r in ex.budget_table(records)}
+    assert ("sleep+verified", 0) in rows
