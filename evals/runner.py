@@ -36,7 +36,11 @@ from evals.datasets import Example
 from evals.grading import extract_aime_answer, extract_gsm_answer, grade_aime, grade_gsm
 
 RECORDS_FILE = "records.jsonl"
+TEXTS_FILE = "texts.jsonl"
 RUN_FILE = "run.json"
+#: Model-written text, kept beside the records in TEXTS_FILE (git-ignored): the notes and answers of
+#: small models copy the problem text, and GSM-Symbolic is NoDerivatives, so it must not be committed.
+TEXT_FIELDS = ("answer", "learned", "predicted")
 
 Record = dict[str, Any]
 
@@ -44,14 +48,11 @@ Record = dict[str, Any]
 # ---------------------------------------------------------------------------------------------- JSONL
 
 
-def read_records(path: str | os.PathLike[str]) -> list[Record]:
-    """Every complete record of a JSONL file; a torn (unterminated, unparsable) last line is ignored."""
-    p = Path(path)
+def _read_jsonl(p: Path) -> list[Record]:
     if not p.exists():
         return []
     out: list[Record] = []
-    text = p.read_text(encoding="utf-8")
-    lines = text.split("\n")
+    lines = p.read_text(encoding="utf-8").split("\n")
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -64,6 +65,19 @@ def read_records(path: str | os.PathLike[str]) -> list[Record]:
         if isinstance(row, dict):
             out.append(row)
     return out
+
+
+def read_records(path: str | os.PathLike[str]) -> list[Record]:
+    """Every complete record of a JSONL file, with its model text from the TEXTS_FILE beside it when present.
+
+    A torn (unterminated, unparsable) last line is ignored.
+    """
+    p = Path(path)
+    records = _read_jsonl(p)
+    texts = {str(t.pop("key")): t for t in _read_jsonl(p.with_name(TEXTS_FILE)) if "key" in t}
+    for r in records:
+        r.update(texts.get(str(r.get("key")), {}))
+    return records
 
 
 def _repair_tail(p: Path) -> None:
@@ -86,22 +100,34 @@ def _repair_tail(p: Path) -> None:
 
 
 class RecordWriter:
-    """Appends records to a JSONL file, one flushed line each, safe across threads."""
+    """Appends records to a JSONL file, one flushed line each, safe across threads.
+
+    TEXT_FIELDS go to the TEXTS_FILE beside it, written first, so a record never lacks its text.
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.path = Path(path)
+        self.texts_path = self.path.with_name(TEXTS_FILE)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _repair_tail(self.path)
+        _repair_tail(self.texts_path)
         self._lock = threading.Lock()
         self._fsync = fsync
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line)
+    def _append(self, path: Path, row: Mapping[str, Any]) -> None:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
             fh.flush()
             if self._fsync:
                 os.fsync(fh.fileno())
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        texts = {k: record[k] for k in TEXT_FIELDS if k in record}
+        rest = {k: v for k, v in record.items() if k not in texts}
+        with self._lock:
+            if texts:
+                self._append(self.texts_path, {"key": record.get("key"), **texts})
+            self._append(self.path, rest)
 
 
 # ---------------------------------------------------------------------------------------------- grading

@@ -336,3 +336,18 @@ def test_verified_mode_serves_a_matching_predicted_answer_with_no_test_time_toke
     assert all(r["path"] == "learned" and not r["correct"] for r in plain)
     rows = {(r["mode"], r["budget"]) for r in ex.budget_table(records)}
     assert ("sleep+verified", 0) in rows
+
+
+def test_model_text_is_kept_out_of_the_committed_records_file(tmp_path: Path) -> None:
+    model = staged_model(answer="Mira has 48 - 15 = 33 rolls. The answer is 33.")
+    env = _env(tmp_path, "pareto", model)
+    records = ex.run_experiment(env.opts, env, argv=["pareto"])
+    out = Path(env.opts.out)
+    committed = (out / "records.jsonl").read_text(encoding="utf-8")
+    assert "48 - 15" not in committed and "STATUS" not in committed
+    rows = [json.loads(line) for line in committed.splitlines()]
+    assert not any({"answer", "learned", "predicted"} & set(row) for row in rows)
+    assert "48 - 15" in (out / "texts.jsonl").read_text(encoding="utf-8")
+    # Readers see whole records again.
+    assert all(r["answer"].startswith("Mira has") for r in records if r["mode"] in ("test-time", "sleep"))
+    assert all(r["learned"] for r in records if r["mode"] == "sleep-run")
