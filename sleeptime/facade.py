@@ -143,6 +143,17 @@ class SleepTime:
         # reflect loops at most max_rounds times; anything beyond means a bug, not more work.
         return {"recursion_limit": 2 * cfg.max_rounds + 2 * cfg.max_escalations + 10}
 
+    def _wake_call(
+        self, question: str, context_id: str | None, mode: Mode, budget: int | None, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The keyword arguments of one wake-graph run: input, run config and SleeptimeConfig context."""
+        cfg = self._cfg(overrides)
+        return {
+            "input": self._wake_input(question, context_id, mode, budget),
+            "config": self._run_config(cfg),
+            "context": cfg,
+        }
+
     @staticmethod
     def _wake_input(question: str, context_id: str | None, mode: Mode, budget: int | None) -> WakeInput:
         data = WakeInput(question=question, mode=mode)
@@ -230,11 +241,7 @@ class SleepTime:
         **overrides: Any,
     ) -> Answer:
         """Answer from the latest learned context (`mode='sleep'`) or test-time only (the baseline)."""
-        cfg = self._cfg(overrides)
-        out = self.wake_graph.invoke(
-            self._wake_input(question, context_id, mode, budget), self._run_config(cfg), context=cfg
-        )
-        return _answer_from(out)
+        return _answer_from(self.wake_graph.invoke(**self._wake_call(question, context_id, mode, budget, overrides)))
 
     async def aask(
         self,
@@ -245,11 +252,8 @@ class SleepTime:
         budget: int | None = None,
         **overrides: Any,
     ) -> Answer:
-        cfg = self._cfg(overrides)
-        out = await self.wake_graph.ainvoke(
-            self._wake_input(question, context_id, mode, budget), self._run_config(cfg), context=cfg
-        )
-        return _answer_from(out)
+        run = self._wake_call(question, context_id, mode, budget, overrides)
+        return _answer_from(await self.wake_graph.ainvoke(**run))
 
     def stream_answer(
         self,
@@ -261,11 +265,8 @@ class SleepTime:
         **overrides: Any,
     ) -> Iterator[str]:
         """The answer's tokens as the model writes them (an escalated retry streams after the first try)."""
-        cfg = self._cfg(overrides)
-        for chunk, meta in self.wake_graph.stream(
-            self._wake_input(question, context_id, mode, budget), self._run_config(cfg),
-            context=cfg, stream_mode="messages",
-        ):
+        run = self._wake_call(question, context_id, mode, budget, overrides)
+        for chunk, meta in self.wake_graph.stream(**run, stream_mode="messages"):
             if token := _answer_token(chunk, meta):
                 yield token
 
@@ -278,11 +279,8 @@ class SleepTime:
         budget: int | None = None,
         **overrides: Any,
     ) -> AsyncIterator[str]:
-        cfg = self._cfg(overrides)
-        async for chunk, meta in self.wake_graph.astream(
-            self._wake_input(question, context_id, mode, budget), self._run_config(cfg),
-            context=cfg, stream_mode="messages",
-        ):
+        run = self._wake_call(question, context_id, mode, budget, overrides)
+        async for chunk, meta in self.wake_graph.astream(**run, stream_mode="messages"):
             if token := _answer_token(chunk, meta):
                 yield token
 
