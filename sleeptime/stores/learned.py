@@ -81,6 +81,10 @@ class ContextRecord:
     updated_at: str
 
 
+def _context_record(context_id: str, v: dict[str, Any]) -> ContextRecord:
+    return ContextRecord(context_id, v["revision"], v["n_chunks"], v["chars"], v["sources"], v["updated_at"])
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -110,8 +114,7 @@ class LearnedContextStore:
         item = self.store.get(self._ns("contexts"), validate_id(context_id, "context_id"))
         if item is None:
             raise UnknownContextError(self.tenant, context_id)
-        v = item.value
-        return ContextRecord(context_id, v["revision"], v["n_chunks"], v["chars"], v["sources"], v["updated_at"])
+        return _context_record(context_id, item.value)
 
     def list_contexts(self) -> list[str]:
         items = self.store.search(self._ns("contexts"), limit=10_000)
@@ -141,7 +144,7 @@ class LearnedContextStore:
             self.store.put(self._ns("contexts"), context_id, record, index=False)
             if previous is not None:
                 self._delete_namespace(self._ns("chunks", context_id, f"r{previous.revision}"))
-        return self.context(context_id)
+        return _context_record(context_id, record)
 
     def chunks(self, context_id: str, revision: int | None = None) -> list[str]:
         rev = revision if revision is not None else self.context(context_id).revision
