@@ -113,6 +113,15 @@ _loaded: dict[tuple[str, int, int], _Loaded] = {}
 _loaded_guard = threading.Lock()
 
 
+def _usable_cpus() -> int:
+    # os.cpu_count() counts every CPU on the machine, so a process pinned with taskset would
+    # oversubscribe its cores; the affinity mask is what it may actually use.
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _load(path: str, n_ctx: int, n_threads: int) -> _Loaded:
     key = (str(Path(path).resolve()), n_ctx, n_threads)
     with _loaded_guard:
@@ -213,7 +222,8 @@ class EmbeddedChatModel(BaseChatModel):
     """The GGUF file."""
     n_ctx: int = 4096
     """Context window in tokens; rounded up to a multiple of 256 (llama.cpp pads it so)."""
-    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1)
+    n_threads: int = Field(default_factory=lambda: _usable_cpus())
+    """Threads for llama.cpp; defaults to the CPUs this process may run on (respects ``taskset``)."""
     max_tokens: int | None = 512
     """Most tokens generated per call (None: until the context window is full)."""
     temperature: float = 0.0

@@ -272,3 +272,11 @@ def test_calling_the_model_inside_its_own_open_stream_is_an_error(model: Embedde
     rest = list(stream)
     assert rest[-1].usage_metadata is not None
     assert model.invoke("again").content == "Hello there friend"
+
+
+def test_default_threads_follow_the_cpus_the_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A process pinned to one core (taskset -c 0) must not run two llama.cpp threads on it.
+    monkeypatch.setattr(chat.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert EmbeddedChatModel(model_path="m.gguf").n_threads == 1
+    monkeypatch.setattr(chat.os, "sched_getaffinity", lambda _pid: {0, 1, 2}, raising=False)
+    assert EmbeddedChatModel(model_path="m.gguf").n_threads == 3
