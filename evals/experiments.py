@@ -86,8 +86,15 @@ def _ask_records(
     key_mode: str | None = None,
     sample: int | None = None,
     question: str | None = None,
+    mirror: str | None = None,
     **overrides: Any,
 ) -> None:
+    """Ask at each budget not done yet and emit one record each.
+
+    ``mirror`` names a mode whose call would be the very same one whenever this answer did not come from a
+    predicted question (the "sleep" mode for "sleep+verified": same prompt, greedy decoding); such an
+    answer is recorded for it too, marked ``same_call_as``, instead of generating it a second time.
+    """
     api_mode = "test-time" if mode in ("test-time", "sample") else "sleep"
     for b in budgets:
         parts: list[object] = [key_mode or mode, b]
@@ -107,6 +114,11 @@ def _ask_records(
                                   **overrides)
             )
             emit(answer_record(ex, env.opts, key=key, mode=mode, budget=b, answer=ans, latency=lat, **extra))
+            mirror_key = make_key(ex.id, mirror, *parts[1:]) if mirror else ""
+            if mirror and ans.path != "predicted" and mirror_key not in done:
+                emit(answer_record(ex, env.opts, key=mirror_key, mode=mirror, budget=b, answer=ans, latency=lat,
+                                   same_call_as=key, **extra))
+                done.add(mirror_key)
         except Exception as exc:  # one failed call is a wrong answer with no tokens, not a dead run
             emit(error_record(ex, env.opts, key=key, exc=exc, mode=mode, budget=b, **extra))
 
@@ -156,11 +168,11 @@ def _sleep_and_ask(
                 latency_s=round(lat, 3),
             )
         )
+    if env.opts.verified:  # first: where no predicted answer is served, it is also the "sleep" answer
+        _ask_records(env, app, ex, context_id, mode="sleep+verified", budgets=budgets, done=done, emit=emit,
+                     setting=setting.label, mirror="sleep", serve_predicted=True)
     _ask_records(env, app, ex, context_id, mode="sleep", budgets=budgets, done=done, emit=emit,
                   setting=setting.label)
-    if env.opts.verified:
-        _ask_records(env, app, ex, context_id, mode="sleep+verified", budgets=budgets, done=done, emit=emit,
-                     setting=setting.label, serve_predicted=True)
 
 
 def sleep_modes(opts: RunOptions) -> list[str]:

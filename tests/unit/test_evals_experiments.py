@@ -336,6 +336,10 @@ def test_verified_mode_serves_a_matching_predicted_answer_with_no_test_time_toke
     assert all(r["path"] == "learned" and not r["correct"] for r in plain)
     rows = {(r["mode"], r["budget"]) for r in ex.budget_table(records)}
     assert ("sleep+verified", 0) in rows
+    # Where nothing was served the verified call is the sleep call: recorded for both, generated once.
+    missed = [r for r in records if r["mode"] == "sleep" and r["example_id"] != first.id]
+    assert missed and all(r["same_call_as"] == r["key"].replace("|sleep|", "|sleep+verified|") for r in missed)
+    assert not any("same_call_as" in r for r in plain)
 
 
 def test_model_text_is_kept_out_of_the_committed_records_file(tmp_path: Path) -> None:
