@@ -16,6 +16,7 @@ PREDICTIONS = json.dumps(
 )
 ANSWER = "Alice pays 3 x $2 = $6. The answer is 6."
 ACCEPT = json.dumps({"verdict": "accept", "reason": "follows from the notes"})
+PROBE = "How much does Alice pay?\nHow many pens does Alice buy?\nWhat does one pen cost?"
 
 StageReply = str | list[str] | Callable[[list[BaseMessage]], str]
 
@@ -26,6 +27,8 @@ def stage_of(messages: list[BaseMessage]) -> str:
         return "reflect"
     if "predict the questions" in system:
         return "predict"
+    if "most likely to ask" in system:
+        return "probe"
     if "You check answers" in system:
         return "verify"
     return "answer"
@@ -33,7 +36,9 @@ def stage_of(messages: list[BaseMessage]) -> str:
 
 def staged_model(**replies: StageReply) -> ScriptedChatModel:
     """A scripted model answering each stage with its reply (a list is consumed in order, last one repeats)."""
-    defaults: dict[str, StageReply] = {"reflect": NOTES, "predict": PREDICTIONS, "answer": ANSWER, "verify": ACCEPT}
+    defaults: dict[str, StageReply] = {
+        "reflect": NOTES, "predict": PREDICTIONS, "answer": ANSWER, "verify": ACCEPT, "probe": PROBE,
+    }
     table: dict[str, Any] = {**defaults, **replies}
     counters: dict[str, int] = {}
 

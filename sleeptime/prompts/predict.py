@@ -9,6 +9,10 @@ For each question give a short worked answer that ends with the final result.
 Reply with only a JSON object: {{"questions": [{{"question": "...", "answer": "..."}}]}}
 Give exactly {n} questions."""
 
+PROBE_SYSTEM = """You study a situation and list the questions someone is most likely to ask about it.
+Write exactly {n} questions, one per line, each ending with "?". Do not answer them."""
+"""A cheap predictability probe: questions only, no worked answers (see ``sleeptime.budgeting``)."""
+
 USER = """Situation:
 {context}
 
