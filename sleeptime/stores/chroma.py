@@ -62,10 +62,9 @@ deterministic id) and then raised as `StoreError` naming the URL.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import json
-import math
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -90,7 +89,6 @@ from langgraph.store.base import (
     InvalidNamespaceError,
     Item,
     ListNamespacesOp,
-    MatchCondition,
     Op,
     PutOp,
     Result,
@@ -104,6 +102,8 @@ from langgraph.store.base import (
 )
 
 from sleeptime.errors import InvalidInputError, StoreError
+from sleeptime.stores.filters import and_clauses, check_filter_ops, does_match, filter_fields, matches, pushdown
+from sleeptime.stores.sweeper import TTLSweeper
 
 __all__ = ["ChromaStore"]
 
@@ -111,12 +111,6 @@ T = TypeVar("T")
 
 _SEP = "."  # BaseStore forbids "." inside labels, so joining with it is unambiguous.
 _NEVER_MS = 2**62  # "exp" of an item without TTL
-_MAX_STR = 256  # longest string copied into a filter field
-_MAX_FIELDS = 64  # filter fields per item
-_MAX_DEPTH = 4  # nesting depth of filter fields
-_FLOAT_MAX = sys.float_info.max
-_RANGE_OPS = {"$gt": "$gt", "$gte": "$gte", "$lt": "$lt", "$lte": "$lte"}
-_OPS = {"$eq", "$ne", *_RANGE_OPS}
 _CONST = [1.0]  # the embedding of item and namespace records
 _SCOPE_DEPTH = 2  # vectors live in one collection per namespace prefix of this many labels
 _BRUTE_MAX = 512  # a narrower namespace with at most this many vectors is scored exactly in numpy
@@ -179,164 +173,6 @@ def _now_us() -> int:
 
 def _dt(us: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
-
-
-def _field_key(kind: str, path: Sequence[str]) -> str:
-    return kind + json.dumps(list(path), ensure_ascii=False, separators=(",", ":"))
-
-
-def _as_float(value: Any) -> float | None:
-    """float(value) as InMemoryStore's range operators compute it, or None if that fails."""
-    if isinstance(value, (dict, list, tuple)) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _clamp(f: float) -> float | None:
-    if math.isnan(f):
-        return None
-    return max(-_FLOAT_MAX, min(_FLOAT_MAX, f))
-
-
-def _filter_fields(value: Mapping[str, Any]) -> dict[str, Any]:
-    """The flattened filter fields of a value (see module docstring)."""
-    out: dict[str, Any] = {}
-    truncated = False
-
-    def walk(obj: Mapping[str, Any], path: list[str]) -> None:
-        nonlocal truncated
-        for k, v in obj.items():
-            if not isinstance(k, str):
-                continue
-            p = [*path, k]
-            if isinstance(v, dict):
-                if len(p) >= _MAX_DEPTH:
-                    truncated = truncated or bool(v)
-                else:
-                    walk(v, p)
-                continue
-            if isinstance(v, (list, tuple)) or v is None:
-                continue
-            if len(out) >= _MAX_FIELDS:
-                truncated = True
-                return
-            if isinstance(v, str) and len(v) <= _MAX_STR:
-                out[_field_key("s", p)] = v
-            f = _as_float(v)
-            if f is not None and (c := _clamp(f)) is not None:
-                out[_field_key("r", p)] = c
-
-    walk(value, [])
-    if truncated:
-        out["fx"] = True
-    return out
-
-
-def _pushdown(filter: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Chroma where-clauses whose conjunction is implied by `filter` (a superset of matches).
-
-    Raises InvalidInputError for an unknown operator.
-    """
-    clauses: list[dict[str, Any]] = []
-
-    def push(path: list[str], fv: Any) -> None:
-        if isinstance(fv, dict):
-            if any(isinstance(k, str) and k.startswith("$") for k in fv):
-                for op, val in fv.items():
-                    if op not in _OPS:
-                        raise InvalidInputError(f"unsupported filter operator {op!r}; use one of {sorted(_OPS)}")
-                    if op == "$eq":
-                        push(path, val)
-                    elif op in _RANGE_OPS:
-                        f = _as_float(val)
-                        if f is not None and math.isfinite(f) and abs(f) < 1e308:
-                            clauses.append({_field_key("r", path): {op: f}})
-                return
-            if len(path) >= _MAX_DEPTH:
-                return
-            for k, v in fv.items():
-                push([*path, k], v)
-        elif isinstance(fv, str):
-            if len(fv) <= _MAX_STR:
-                clauses.append({_field_key("s", path): fv})
-        elif isinstance(fv, (bool, int, float)):
-            f = float(fv)
-            if math.isfinite(f) and abs(f) < 1e308:
-                clauses.append({_field_key("r", path): {"$eq": f}})
-        # lists, None: not expressible as a superset in Chroma; evaluated in Python only.
-
-    for key, fv in filter.items():
-        push([key], fv)
-    return clauses
-
-
-def _check_filter_ops(filter: Any) -> None:
-    if isinstance(filter, dict):
-        for k, v in filter.items():
-            if isinstance(k, str) and k.startswith("$") and k not in _OPS:
-                raise InvalidInputError(f"unsupported filter operator {k!r}; use one of {sorted(_OPS)}")
-            _check_filter_ops(v)
-
-
-def _compare(item_value: Any, filter_value: Any) -> bool:
-    """InMemoryStore's `_compare_values`, except failed float() in a range op is False."""
-    if isinstance(filter_value, dict):
-        if any(k.startswith("$") for k in filter_value):
-            return all(_apply_op(item_value, k, v) for k, v in filter_value.items())
-        if not isinstance(item_value, dict):
-            return False
-        return all(_compare(item_value.get(k), v) for k, v in filter_value.items())
-    if isinstance(filter_value, (list, tuple)):
-        return (
-            isinstance(item_value, (list, tuple))
-            and len(item_value) == len(filter_value)
-            and all(_compare(iv, fv) for iv, fv in zip(item_value, filter_value, strict=False))
-        )
-    return bool(item_value == filter_value)
-
-
-def _apply_op(value: Any, op: str, op_value: Any) -> bool:
-    if op == "$eq":
-        return bool(value == op_value)
-    if op == "$ne":
-        return bool(value != op_value)
-    a, b = _as_float(value), _as_float(op_value)
-    if a is None or b is None:
-        return False
-    if op == "$gt":
-        return a > b
-    if op == "$gte":
-        return a >= b
-    if op == "$lt":
-        return a < b
-    if op == "$lte":
-        return a <= b
-    raise InvalidInputError(f"unsupported filter operator {op!r}")
-
-
-def _matches(value: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:
-    return not filter or all(_compare(value.get(k), fv) for k, fv in filter.items())
-
-
-def _and(clauses: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    if not clauses:
-        return None
-    if len(clauses) == 1:
-        return dict(clauses[0])
-    return {"$and": list(clauses)}
-
-
-def _does_match(cond: MatchCondition, ns: tuple[str, ...]) -> bool:
-    path = tuple(cond.path)
-    if len(ns) < len(path):
-        return False
-    pairs = (
-        zip(ns, path, strict=False) if cond.match_type == "prefix" else zip(reversed(ns), reversed(path), strict=False)
-    )
-    return all(p == "*" or n == p for n, p in pairs)
 
 
 def _prefix_fields(namespace: tuple[str, ...]) -> dict[str, str]:
@@ -448,6 +284,7 @@ class ChromaStore(BaseStore):
         if self.index_config:
             self._vec_name = f"{collection}_v{int(self.index_config['dims'])}_"
         self._lock = threading.RLock()
+        self._sweeper = TTLSweeper(self.sweep_ttl, name=f"chroma-ttl-sweeper-{collection}")
         self._live: dict[tuple[str, ...], int] = {}  # namespaces known live in this process -> seq
         self._last_seq = 0
         try:
@@ -560,7 +397,8 @@ class ChromaStore(BaseStore):
         """Scopes holding live namespaces under `prefix` (one scope if the prefix covers it)."""
         if len(prefix) >= _SCOPE_DEPTH:
             return [prefix[:_SCOPE_DEPTH]]
-        got = self._call(self._ns.get, where=_and([{"live": True}, *self._reg_where(prefix)]), include=["metadatas"])
+        where = and_clauses([{"live": True}, *self._reg_where(prefix)])
+        got = self._call(self._ns.get, where=where, include=["metadatas"])
         found = {
             tuple(str(md["ns"]).split(_SEP))[:_SCOPE_DEPTH] for md in (got["metadatas"] or []) if md is not None
         }
@@ -623,7 +461,7 @@ class ChromaStore(BaseStore):
                 dedup[(tuple(op.namespace), str(op.key))] = op
             elif isinstance(op, SearchOp):
                 if op.filter:
-                    _check_filter_ops(op.filter)
+                    check_filter_ops(op.filter)
                 if op.query and self.embeddings and op.query not in queries:
                     queries.append(op.query)
         puts: list[_Put] = []
@@ -705,7 +543,7 @@ class ChromaStore(BaseStore):
         if op.limit <= 0 and op.offset >= 0:
             return []
         prefix = tuple(op.namespace_prefix)
-        filter_clauses = _pushdown(op.filter) if op.filter else []
+        filter_clauses = pushdown(op.filter) if op.filter else []
         if qvec is not None and self._vec_name is not None:
             found = self._vector_search(prefix, op, filter_clauses, qvec)
         else:
@@ -724,10 +562,10 @@ class ChromaStore(BaseStore):
     ) -> dict[str, Any] | None:
         clauses = [*self._ns_where(prefix), *extra]
         if filter_clauses:
-            pushed = _and(filter_clauses)
+            pushed = and_clauses(filter_clauses)
             assert pushed is not None
             clauses.append({"$or": [{"fx": True}, pushed]})
-        return _and(clauses)
+        return and_clauses(clauses)
 
     def _scan(
         self,
@@ -748,7 +586,7 @@ class ChromaStore(BaseStore):
 
         want = offset + limit if offset >= 0 and limit >= 0 else None
         # Namespaces under the prefix, in first-write order.
-        ns_where = _and(self._reg_where(prefix))
+        ns_where = and_clauses(self._reg_where(prefix))
         reg = self._call(self._ns.get, where=ns_where, include=["metadatas"])
         spaces = sorted((int(md["seq"]), str(md["ns"])) for md in (reg["metadatas"] or []) if md is not None)
         out: list[Mapping[str, Any]] = []
@@ -760,7 +598,7 @@ class ChromaStore(BaseStore):
                 while want is None or len(out) < want:
                     got = self._call(self._items.get, where=where, limit=page, offset=start, include=["metadatas"])
                     mds = [m for m in (got["metadatas"] or []) if m is not None]
-                    out.extend(m for m in mds if alive(m) and _matches(json.loads(str(m["v"])), filter))
+                    out.extend(m for m in mds if alive(m) and matches(json.loads(str(m["v"])), filter))
                     if len(mds) < page:
                         break
                     start += page
@@ -773,7 +611,7 @@ class ChromaStore(BaseStore):
         rank = {ns: i for i, (_, ns) in enumerate(spaces)}
         mds = [m for m in (got["metadatas"] or []) if m is not None]
         order = sorted(range(len(mds)), key=lambda i: (rank.get(str(mds[i]["ns"]), len(rank)), i))
-        out = [mds[i] for i in order if alive(mds[i]) and _matches(json.loads(str(mds[i]["v"])), filter)]
+        out = [mds[i] for i in order if alive(mds[i]) and matches(json.loads(str(mds[i]["v"])), filter)]
         return out[offset : offset + limit]
 
     def _scope_hits(
@@ -796,7 +634,7 @@ class ChromaStore(BaseStore):
                 sims = (m @ q) / np.where(norms == 0.0, 1.0, norms)
                 order = np.argsort(-sims, kind="stable")[:n]
                 return [(float(sims[i]), ids[i]) for i in order], len(ids) <= n
-        where = _and([*ns_clauses, *pushed])
+        where = and_clauses([*ns_clauses, *pushed])
         got = self._call(coll.query, query_embeddings=[qvec], n_results=n, where=where, include=["distances"])
         vids = got["ids"][0]
         dists = (got["distances"] or [[]])[0]
@@ -852,13 +690,13 @@ class ChromaStore(BaseStore):
                         continue  # item gone or vector stale
                     if tuple(str(md["ns"]).split(_SEP))[: len(prefix)] != prefix:
                         continue  # defensive: never outside the prefix
-                    if not _matches(json.loads(str(md["v"])), op.filter):
+                    if not matches(json.loads(str(md["v"])), op.filter):
                         continue
                     kept.append((score, md))
             if len(kept) >= want or exhausted:
                 break
             if filter_clauses and not pushed:
-                pushed_where = _and(filter_clauses)
+                pushed_where = and_clauses(filter_clauses)
                 assert pushed_where is not None
                 pushed = [{"$or": [{"fx": True}, pushed_where]}]
                 continue
@@ -884,10 +722,10 @@ class ChromaStore(BaseStore):
             clauses.extend({f"{kind}{i}": label} for i, label in enumerate(path) if label != "*")
             if path:
                 clauses.append({"d": {"$gte": len(path)}})
-        where = _and(clauses)
+        where = and_clauses(clauses)
         got = self._call(self._ns.get, where=where, include=["metadatas"])
         spaces = [tuple(str(md["ns"]).split(_SEP)) for md in (got["metadatas"] or []) if md is not None]
-        spaces = [ns for ns in spaces if all(_does_match(c, ns) for c in op.match_conditions or ())]
+        spaces = [ns for ns in spaces if all(does_match(c, ns) for c in op.match_conditions or ())]
         depth = op.max_depth
         result = sorted(spaces) if depth is None else sorted({ns[:depth] for ns in spaces})
         return result[op.offset : op.offset + op.limit]
@@ -962,7 +800,7 @@ class ChromaStore(BaseStore):
                     value_json = json.dumps(p.op.value, ensure_ascii=False, separators=(",", ":"))
                 except (TypeError, ValueError) as exc:
                     raise InvalidInputError(f"value of {p.namespace}/{p.key} is not JSON-serialisable: {exc}") from exc
-                fields = _filter_fields(p.op.value)
+                fields = filter_fields(p.op.value)
                 md: dict[str, Any] = {
                     "ns": _SEP.join(p.namespace),
                     "d": len(p.namespace),
@@ -1046,3 +884,14 @@ class ChromaStore(BaseStore):
     async def asweep_ttl(self) -> int:
         """`sweep_ttl` in a worker thread."""
         return await asyncio.to_thread(self.sweep_ttl)
+
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> concurrent.futures.Future[None]:
+        """Sweep expired items in a background thread every ``sweep_interval_minutes`` (default: the
+        TTL config's ``sweep_interval_minutes``, else 5). The Future completes when the sweeper stops."""
+        if sweep_interval_minutes is None and self.ttl_config:
+            sweep_interval_minutes = self.ttl_config.get("sweep_interval_minutes")
+        return self._sweeper.start(sweep_interval_minutes)
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the background sweeper; False if it was still sweeping when ``timeout`` ran out."""
+        return self._sweeper.stop(timeout)
