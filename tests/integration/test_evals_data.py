@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from evals.datasets import check_templates, load_dataset, resolve_data_dir
+from evals.datasets import load_dataset, resolve_data_dir
 from evals.grading import parse_number
+from evals.templates import check_templates
 
 DATA = resolve_data_dir()
 pytestmark = pytest.mark.skipif(

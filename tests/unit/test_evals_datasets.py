@@ -12,21 +12,17 @@ from typing import Any
 import pytest
 
 from evals.datasets import (
-    DatasetError,
     Example,
     MultiQueryExample,
-    TemplateError,
-    check_template,
-    generate_instances,
     group_by_context,
-    instantiate,
     load_dataset,
-    parse_template,
     read_multi_query,
     write_multi_query,
 )
+from evals.errors import DatasetError, TemplateError
 from evals.grading import grade_gsm, parse_number
 from evals.splitting import split_at, split_context_question, split_sentences
+from evals.templates import check_template, generate_instances, instantiate, parse_template
 from evals.tiny import tiny_examples, tiny_multi_query
 
 # ------------------------------------------------------------------ splitting
