@@ -211,10 +211,11 @@ def summarize(plans: Mapping[str, Sequence[Plan]], trials: Mapping[str, Mapping[
         sleep_out = sum(r["sleep_output_tokens"] or 0 for r in rows) + (probe_cost if arm == "weighted" else 0)
         wake_out = sum(r["wake_output_tokens"] or 0 for r in rows)
         halves = {}
-        for half, keep in (("high", lambda x: x > median), ("low", lambda x: x <= median)):
-            sel = [r for p, r in zip(arm_plans, rows, strict=True) if keep(p.predictability)]
-            halves[half] = {"n": len(sel), "correct": sum(bool(r["correct"]) for r in sel),
-                            "units": sum(p.units for p in arm_plans if keep(p.predictability))}
+        for half in ("high", "low"):
+            high = half == "high"
+            mine = [(p, r) for p, r in zip(arm_plans, rows, strict=True) if (p.predictability > median) == high]
+            halves[half] = {"n": len(mine), "correct": sum(bool(r["correct"]) for _, r in mine),
+                            "units": sum(p.units for p, _ in mine)}
         arms[arm] = {
             "n": n, "correct": correct, "accuracy": round(correct / n, 4) if n else None,
             "sleep_output_tokens": sleep_out, "probe_output_tokens": probe_cost if arm == "weighted" else 0,
