@@ -295,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--probe-tokens", type=int, default=96, help="max output tokens of one probe sample")
     ap.add_argument("--n-questions", type=int, default=1, help="predicted questions (with answers) per sleep")
     ap.add_argument("--budget", type=int, default=1, help="test-time budget level")
+    ap.add_argument("--max-tokens-wake", type=int, default=384, help="max output tokens of the answer")
     ap.add_argument("--max-rounds", type=int, default=3)
     ap.add_argument("--max-samples", type=int, default=2)
     ap.add_argument("--power", type=float, default=2.0)
@@ -305,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   probe_k=args.probe_k, budget=args.budget, max_rounds=args.max_rounds,
                   max_samples=args.max_samples, power=args.power, n_questions=args.n_questions,
                   probe_questions_n=args.probe_questions, probe_tokens=args.probe_tokens, fresh=args.fresh,
-                  progress=True)
+                  max_tokens_wake=args.max_tokens_wake, progress=True)
     print(summary_markdown(summary))
     return 0
 

@@ -7,6 +7,7 @@ tables, figures), not SmolLM2's accuracy.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,22 @@ def test_context_only_end_to_end(tmp_path: Path) -> None:
     guesses = _answers(records, "context-only")
     assert len(guesses) == 3
     assert all(r["output_tokens"] == 0 and int(str(r["sleep_output_tokens"])) > 0 for r in guesses)
+
+
+def test_budget_by_predictability_end_to_end(tmp_path: Path) -> None:
+    from evals import exp_budget
+
+    out = tmp_path / "budget"
+    args = ["--dataset", "tiny", "--limit", "2", "--model", MODEL, "--out", str(out), "--units-per-context", "2",
+            "--tokens-per-unit", "32", "--max-rounds", "2", "--max-samples", "1", "--n-questions", "0",
+            "--probe-tokens", "32", "--max-tokens-wake", "24"]
+    assert exp_budget.main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    uniform, weighted = summary["arms"]["uniform"], summary["arms"]["weighted"]
+    assert uniform["n"] == weighted["n"] == 2 and uniform["units"] == [2, 2]
+    assert weighted["probe_output_tokens"] > 0  # the model's own usage reports
+    assert uniform["sleep_output_tokens"] > 0 and uniform["test_time_output_tokens"] > 0
+    assert (out / "budget.png").stat().st_size > 1000
+    before = (out / "records.jsonl").read_text()
+    assert exp_budget.main(args) == 0  # resume: nothing to do
+    assert (out / "records.jsonl").read_text() == before

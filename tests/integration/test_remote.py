@@ -74,3 +74,19 @@ def test_status_helpers_on_an_unknown_context(server: str) -> None:
         assert remote.published_version("nowhere") is None
         assert remote.touch("nowhere") is None
         assert context_thread_id("default", "nowhere") == remote.thread_id("nowhere")
+
+
+async def test_async_twins_schedule_drop_and_join(server: str) -> None:
+    async with RemoteScheduler(server, idle_after=3) as remote:
+        assert await remote.aruns("diner") == [] and await remote.apublished_version("diner") is None
+        first = await remote.anotify_change("diner", text=OLD)
+        assert [r["run_id"] for r in await remote.apending("diner")] == [first["run_id"]]
+        touched = await remote.atouch("diner")  # no text: the pending run's text is carried
+        assert touched is not None and touched["run_id"] != first["run_id"]
+        assert [r["run_id"] for r in await remote.aruns("diner")] == [touched["run_id"]]  # rolled back
+        out = await remote.ajoin("diner")
+        assert out["published"] is True and await remote.apublished_version("diner") == 1
+        assert (await remote.ahead("diner") or {}).get("version") == 1
+        assert await remote.ain_flight("diner") == [] and await remote.acancel("diner") == 0
+        record = await remote.aclient.store.get_item(["sleeptime", "default", "contexts"], "diner")
+        assert record["value"]["chars"] == len(OLD)
