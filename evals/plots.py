@@ -146,6 +146,17 @@ def _title(run: Mapping[str, Any], records: Sequence[TableRow]) -> str:
     return f"{run.get('experiment')}: {o.get('dataset')}, {o.get('model')}, n={n}"
 
 
+def _at_run_budgets(records: Sequence[TableRow], budgets: Any) -> tuple[list[TableRow], int]:
+    """The records at the budget levels of the run's latest command (all of them if it names none), and how many
+    answer records were at other levels: a run resumed with other --budgets keeps the earlier records, but the
+    tables compare one set of levels on the same examples."""
+    if not budgets:
+        return list(records), 0
+    keep = {int(b) for b in budgets}
+    out = [r for r in records if r.get("budget") is None or int(r["budget"]) in keep]
+    return out, len(records) - len(out)
+
+
 def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     """Write summary.md, summary*.csv and the figures of a run dir from its records; return the tables."""
     from evals import experiments as ex
@@ -154,6 +165,7 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     run = read_run_file(out)
     name = str(run.get("experiment"))
     records: Sequence[TableRow] = read_records(out / RECORDS_FILE)
+    records, other_budgets = _at_run_budgets(records, run.get("options", {}).get("budgets"))
     dropped = 0
     if name != "amortization":
         records, dropped = ex.complete_only(records)
@@ -201,6 +213,9 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     errors = sum(1 for r in records if r.get("error"))
     md += [f"Records used: {len(records)} ({errors} with errors, graded wrong, tokens not counted). Examples "
            f"left out because not every mode/budget was measured yet (run still in progress): {dropped}.", ""]
+    if other_budgets:
+        md += [f"Left out too: {other_budgets} records at budget levels the latest command did not ask for "
+               "(an earlier command's; still in the records file).", ""]
     md += ["Test-time tokens = output tokens of the wake phase from the model's own usage reports; input tokens "
            "beside them. Sleep tokens = output tokens of the sleep phase per context.", ""]
     if name != "amortization":

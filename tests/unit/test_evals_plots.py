@@ -93,3 +93,14 @@ def test_markdown_table_formats() -> None:
     assert text.splitlines()[0] == "| a | b | c |"
     assert "| 1 | 0.500 |  |" in text and "|  | nan | 123.5 |" in text
     assert markdown_table([]) == "(no rows)\n"
+
+
+def test_tables_use_the_latest_commands_budgets(tmp_path: Path) -> None:
+    # A run resumed with --budgets 0 after an earlier command measured budget 4 on the first examples only.
+    records = [r for r in _budget_records() if r.get("budget") != 4 or r["example_id"] in ("e0", "e1")]
+    run = tmp_path / "run"
+    _write_run(run, "pareto", records, budgets=[0])
+    tables = render_run(run)
+    rows = {(r["mode"], r["budget"]): r for r in tables["summary"]}
+    assert set(rows) == {("test-time", 0), ("sleep", 0)} and rows[("sleep", 0)]["n"] == 6  # no example dropped
+    assert "4 records at budget levels the latest command did not ask for" in (run / "summary.md").read_text()
