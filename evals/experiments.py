@@ -116,8 +116,11 @@ def _ask_records(
             emit(answer_record(ex, env.opts, key=key, mode=mode, budget=b, answer=ans, latency=lat, **extra))
             mirror_key = make_key(ex.id, mirror, *parts[1:]) if mirror else ""
             if mirror and ans.path != "predicted" and mirror_key not in done:
-                emit(answer_record(ex, env.opts, key=mirror_key, mode=mirror, budget=b, answer=ans, latency=lat,
-                                   same_call_as=key, **extra))
+                rec = answer_record(ex, env.opts, key=mirror_key, mode=mirror, budget=b, answer=ans, latency=lat,
+                                    same_call_as=key, **extra)
+                for matching_only in ("match_score", "match_reason"):  # the mirrored mode does not match
+                    rec.pop(matching_only, None)
+                emit(rec)
                 done.add(mirror_key)
         except Exception as exc:  # one failed call is a wrong answer with no tokens, not a dead run
             emit(error_record(ex, env.opts, key=key, exc=exc, mode=mode, budget=b, **extra))

@@ -40,7 +40,7 @@ TEXTS_FILE = "texts.jsonl"
 RUN_FILE = "run.json"
 #: Model-written text, kept beside the records in TEXTS_FILE (git-ignored): the notes and answers of
 #: small models copy the problem text, and GSM-Symbolic is NoDerivatives, so it must not be committed.
-TEXT_FIELDS = ("answer", "learned", "predicted")
+TEXT_FIELDS = ("answer", "learned", "predicted", "match_reason")
 
 Record = dict[str, Any]
 
@@ -371,8 +371,17 @@ def answer_record(
         sleep_output_tokens=sleep.output_tokens if mode != "test-time" else 0,
         sleep_reasoning_tokens=sleep.reasoning_tokens if mode != "test-time" else 0,
         latency_s=round(latency, 3),
+        **_match_fields(answer),
         **extra,
     )
+
+
+def _match_fields(answer: Any) -> dict[str, Any]:
+    """Where predicted-question matching ran: the nearest predicted question's score and why it was or was not
+    served (the reason quotes the question, so it goes to the texts file)."""
+    if getattr(answer, "match_score", None) is None:
+        return {}
+    return {"match_score": round(float(answer.match_score), 4), "match_reason": answer.match_reason}
 
 
 def error_record(ex: Example, opts: RunOptions, *, key: str, exc: BaseException, **extra: Any) -> Record:

@@ -340,6 +340,10 @@ def test_verified_mode_serves_a_matching_predicted_answer_with_no_test_time_toke
     missed = [r for r in records if r["mode"] == "sleep" and r["example_id"] != first.id]
     assert missed and all(r["same_call_as"] == r["key"].replace("|sleep|", "|sleep+verified|") for r in missed)
     assert not any("same_call_as" in r for r in plain)
+    assert all(r["match_score"] >= 0.97 for r in served) and all("match_score" not in r for r in missed + plain)
+    committed = [json.loads(x) for x in (Path(env.opts.out) / "records.jsonl").read_text().splitlines()]
+    assert not any("match_reason" in r for r in committed)  # it quotes the question: texts file only
+    assert any(r.get("match_reason") for r in records if r["mode"] == "sleep+verified")
 
 
 def test_model_text_is_kept_out_of_the_committed_records_file(tmp_path: Path) -> None:
