@@ -26,6 +26,7 @@ import argparse
 import json
 import re
 import statistics
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -184,7 +185,8 @@ def run(
                     "wake_output_tokens": answer.wake_usage.output_tokens}
         except Exception as exc:  # a failed sleep or answer is a wrong answer with uncounted tokens, not a dead run
             row |= {"correct": False, "sleep_output_tokens": None, "wake_output_tokens": None,
-                    "error": f"{type(exc).__name__}: {exc}"[:300]}
+                    "error": type(exc).__name__}  # the message quotes model output: not in committed records
+            print(f"{key}: {type(exc).__name__}: {exc}"[:500], file=sys.stderr)
         records.add(row | {"seconds": round(time.time() - t0, 1)})
 
     trials = {r["key"]: r for r in records.rows if r["kind"] == "trial"}

@@ -40,7 +40,7 @@ TEXTS_FILE = "texts.jsonl"
 RUN_FILE = "run.json"
 #: Model-written text, kept beside the records in TEXTS_FILE (git-ignored): the notes and answers of
 #: small models copy the problem text, and GSM-Symbolic is NoDerivatives, so it must not be committed.
-TEXT_FIELDS = ("answer", "learned", "predicted", "match_reason")
+TEXT_FIELDS = ("answer", "learned", "predicted", "match_reason", "error_detail")
 
 Record = dict[str, Any]
 
@@ -393,7 +393,9 @@ def error_record(ex: Example, opts: RunOptions, *, key: str, exc: BaseException,
         answer="",
         extracted=None,
         correct=False,
-        error=f"{type(exc).__name__}: {exc}"[:500],
+        # The message of a model failure quotes the model's output (which copies the problem): texts file only.
+        error=type(exc).__name__,
+        error_detail=str(exc)[:500],
         input_tokens=None,
         output_tokens=None,
         reasoning_tokens=None,
