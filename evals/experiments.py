@@ -542,42 +542,67 @@ def predictability_table(records: Iterable[Mapping[str, Any]], bins: int = 5) ->
     return rows
 
 
+def paired_counts(records: Iterable[Mapping[str, Any]], mode: str, setting: str, budget: int) -> tuple[int, int]:
+    """(examples the sleep mode got right and test-time only wrong, the reverse) at one budget level."""
+    cells: dict[str, dict[str, bool]] = {}
+    for r in answer_records(records):
+        if r.get("budget") != budget:
+            continue
+        if r.get("mode") == "test-time":
+            cells.setdefault(str(r["example_id"]), {})["tt"] = bool(r.get("correct"))
+        elif r.get("mode") == mode and str(r.get("setting")) == setting:
+            cells.setdefault(str(r["example_id"]), {})["sl"] = bool(r.get("correct"))
+    both = [c for c in cells.values() if len(c) == 2]
+    return sum(c["sl"] and not c["tt"] for c in both), sum(c["tt"] and not c["sl"] for c in both)
+
+
 def headline(records: Iterable[Mapping[str, Any]], weight: float = 10.0) -> list[str]:
-    """Plain-sentence ratios from the budget table: accuracy at equal budget level, tokens at equal accuracy,
-    and projected cost per query at 10 queries per context. Computed, never typed in."""
+    """Plain-sentence ratios from the budget table, for each sleep mode ("sleep", "sleep+verified"): accuracy at
+    equal budget level (with the paired wins and losses behind the difference), tokens at equal accuracy, and
+    projected cost per query at 10 queries per context. Computed, never typed in."""
+    records = list(records)
     rows = budget_table(records)
     tt = {r["budget"]: r for r in rows if r["mode"] == "test-time"}
     lines: list[str] = []
-    settings = sorted({str(r["setting"]) for r in rows if r["mode"] == "sleep"})
-    for s in settings:
-        sl = {r["budget"]: r for r in rows if r["mode"] == "sleep" and str(r["setting"]) == s}
-        for b in sorted(set(tt) & set(sl)):
-            a, c = tt[b], sl[b]
-            ratio = a["mean_output_tokens"] / c["mean_output_tokens"] if c["mean_output_tokens"] else math.nan
-            lines.append(
-                f"budget {b} ({s}): accuracy test-time {a['accuracy']:.3f} vs sleep {c['accuracy']:.3f} "
-                f"({c['accuracy'] - a['accuracy']:+.3f}); test-time output tokens {a['mean_output_tokens']:.1f} "
-                f"vs {c['mean_output_tokens']:.1f} ({ratio:.2f}x); sleep output tokens per context "
-                f"{c['mean_sleep_output_tokens']:.1f}; cost/query at 10 queries/context, t={weight:g}: "
-                f"test-time {weight * a['mean_output_tokens']:.0f} vs sleep "
-                f"{c['mean_sleep_output_tokens'] / 10 + weight * c['mean_output_tokens']:.0f}"
-            )
-        # tokens at equal accuracy: for each sleep point, the cheapest test-time budget at least as accurate
-        for b in sorted(sl):
-            c = sl[b]
-            better = [r for r in tt.values() if r["accuracy"] >= c["accuracy"]]
-            if not better:
-                lines.append(f"sleep budget {b} ({s}, accuracy {c['accuracy']:.3f}): no test-time budget "
-                             "reaches this accuracy")
-                continue
-            cheapest = min(better, key=lambda r: r["mean_output_tokens"])
-            lines.append(
-                f"equal accuracy: sleep budget {b} ({s}) reaches {c['accuracy']:.3f} with "
-                f"{c['mean_output_tokens']:.1f} test-time tokens; test-time only needs budget {cheapest['budget']} "
-                f"({cheapest['accuracy']:.3f}) with {cheapest['mean_output_tokens']:.1f} "
-                f"({cheapest['mean_output_tokens'] / c['mean_output_tokens']:.2f}x)"
-                if c["mean_output_tokens"] else f"sleep budget {b}: no test-time tokens"
-            )
+    for mode in ("sleep", "sleep+verified"):
+        settings = sorted({str(r["setting"]) for r in rows if r["mode"] == mode})
+        for s in settings:
+            lines += _headline_lines(records, rows, tt, mode, s, weight)
+    return lines
+
+
+def _headline_lines(records: list[Mapping[str, Any]], rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]],
+                    mode: str, s: str, weight: float) -> list[str]:
+    lines: list[str] = []
+    sl = {r["budget"]: r for r in rows if r["mode"] == mode and str(r["setting"]) == s}
+    for b in sorted(set(tt) & set(sl)):
+        a, c = tt[b], sl[b]
+        ratio = a["mean_output_tokens"] / c["mean_output_tokens"] if c["mean_output_tokens"] else math.nan
+        wins, losses = paired_counts(records, mode, s, b)
+        lines.append(
+            f"{mode}, budget {b} ({s}): accuracy test-time {a['accuracy']:.3f} vs {mode} {c['accuracy']:.3f} "
+            f"({c['accuracy'] - a['accuracy']:+.3f}; right only with {mode}: {wins}, only test-time: {losses}); "
+            f"test-time output tokens {a['mean_output_tokens']:.1f} vs {c['mean_output_tokens']:.1f} "
+            f"({ratio:.2f}x); sleep output tokens per context {c['mean_sleep_output_tokens']:.1f}; "
+            f"cost/query at 10 queries/context, t={weight:g}: test-time {weight * a['mean_output_tokens']:.0f} vs "
+            f"{mode} {c['mean_sleep_output_tokens'] / 10 + weight * c['mean_output_tokens']:.0f}"
+        )
+    # tokens at equal accuracy: for each sleep point, the cheapest test-time budget at least as accurate
+    for b in sorted(sl):
+        c = sl[b]
+        better = [r for r in tt.values() if r["accuracy"] >= c["accuracy"]]
+        if not better:
+            lines.append(f"{mode} budget {b} ({s}, accuracy {c['accuracy']:.3f}): no test-time budget "
+                         "reaches this accuracy")
+            continue
+        cheapest = min(better, key=lambda r: r["mean_output_tokens"])
+        lines.append(
+            f"equal accuracy: {mode} budget {b} ({s}) reaches {c['accuracy']:.3f} with "
+            f"{c['mean_output_tokens']:.1f} test-time tokens; test-time only needs budget {cheapest['budget']} "
+            f"({cheapest['accuracy']:.3f}) with {cheapest['mean_output_tokens']:.1f} "
+            f"({cheapest['mean_output_tokens'] / c['mean_output_tokens']:.2f}x)"
+            if c["mean_output_tokens"] else f"{mode} budget {b}: no test-time tokens"
+        )
     return lines
 
 
