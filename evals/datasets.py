@@ -24,7 +24,7 @@ from typing import Any, Literal
 from evals.errors import DatasetError, require_path
 from evals.grading import format_number, parse_number
 from evals.splitting import Split, SplitRule, split_context_question
-from evals.templates import TemplateFailure, generate_instances, load_templates
+from evals.templates import Instance, TemplateFailure, generate_instances, load_templates
 
 DatasetName = Literal["gsm-p1", "gsm-p2", "aime", "tiny"]
 DATASET_NAMES: tuple[str, ...] = ("gsm-p1", "gsm-p2", "aime", "tiny")
@@ -92,18 +92,20 @@ def load_gsm_p2(
     path = require_path(resolve_data_dir(data_dir) / "gsm-symbolic/generated_data/GSM_p2.jsonl", "GSM_p2.jsonl")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows.sort(key=lambda r: (int(r["instance"]), int(r["id"])))
-    out = []
-    for r in rows[:limit] if limit is not None else rows:
-        out.append(
-            _gsm_example(
-                f"p2-{int(r['id']):04d}-{int(r['instance'])}",
-                r["question"],
-                _gold_from_hashes(r["answer"]),
-                "gsm-p2",
-                split_rule,
-                {"template": int(r["id"]), "instance": int(r["instance"]), "solution": r["answer"]},
-            )
+    out: list[Example] = []
+    for r in rows:
+        if limit is not None and len(out) >= limit:
+            break
+        ex = _gsm_example(
+            f"p2-{int(r['id']):04d}-{int(r['instance'])}",
+            r["question"],
+            _gold_from_hashes(r["answer"]),
+            "gsm-p2",
+            split_rule,
+            {"template": int(r["id"]), "instance": int(r["instance"]), "solution": r["answer"]},
         )
+        if _has_context(ex):
+            out.append(ex)
     return out
 
 
@@ -119,10 +121,26 @@ def load_gsm_p1(
     """Generate P1 from the templates. Unsatisfiable templates are skipped and appended to ``failures``."""
     failed: list[TemplateFailure] = []
     templates = load_templates(resolve_data_dir(data_dir) / "gsm-symbolic/templates/p1", failed)
-    pairs, gen_failed = generate_instances(templates, per_template=per_template, seed=seed, limit=limit)
+    asked = limit
+    while True:  # a limit gives a prefix of the full set, so asking for more only appends instances
+        pairs, gen_failed = generate_instances(templates, per_template=per_template, seed=seed, limit=asked)
+        out = [ex for ex in _p1_examples(pairs, seed, split_rule) if _has_context(ex)]
+        if limit is None or asked is None or len(out) >= limit or len(pairs) < asked:
+            break
+        asked += limit - len(out)
     failed += gen_failed
     if failures is not None:
         failures.extend(failed)
+    return out[:limit] if limit is not None else out
+
+
+def _has_context(ex: Example) -> bool:
+    """A stateful example needs a context to sleep on. A problem that is a single question sentence ("If Kenji
+    eats 6 eggs a day ..., how many dozens ...?") leaves none after the split, so it is left out."""
+    return bool(ex.context.strip())
+
+
+def _p1_examples(pairs: Sequence[tuple[int, Instance]], seed: int, split_rule: SplitRule) -> list[Example]:
     out = []
     for i, inst in pairs:
         agrees = (

@@ -301,3 +301,21 @@ def test_group_by_context() -> None:
     c = Example("c", "D.", "Q3?", "3", "s")
     groups = group_by_context([a, b, c])
     assert [(g.context_id, g.questions) for g in groups] == [("a", [("Q1?", "1"), ("Q2?", "2")]), ("c", [("Q3?", "3")])]
+
+
+def test_problems_without_a_context_are_left_out_and_the_limit_still_met(tmp_path: Path) -> None:
+    data = _fake_data_dir(tmp_path)
+    gen = data / "gsm-symbolic" / "generated_data" / "GSM_p2.jsonl"
+    one = {"id": 0, "instance": 0, "question": "If Kim eats 2 eggs a day, how many eggs does she eat in 3 days?",
+           "answer": "#### 6"}
+    rows = [json.loads(x) for x in gen.read_text().splitlines()]
+    gen.write_text("\n".join(json.dumps(r) for r in [one if r["id"] == r["instance"] == 0 else r for r in rows]))
+    p2 = load_dataset("gsm-p2", data_dir=data, limit=3)
+    assert [e.id for e in p2] == ["p2-0001-0", "p2-0000-1", "p2-0001-1"] and all(e.context for e in p2)
+    # P1: a one-sentence template gives no stateful instance; the other template fills the limit.
+    one_sentence = dict(_TEMPLATE, question_annotated=_TEMPLATE["question_annotated"].replace(
+        "{name,Ana} has {n,12} {item,plums}. She gives", "If {name,Ana} has {n,12} {item,plums} and gives").replace(
+        " each. How many", " each, how many"))
+    (data / "gsm-symbolic" / "templates" / "p1" / "0001.json").write_text(json.dumps(one_sentence))
+    p1 = load_dataset("gsm-p1", data_dir=data, seed=7, limit=4)
+    assert len(p1) == 4 and all(e.id.startswith("p1-0000-") and e.context for e in p1)
