@@ -106,15 +106,16 @@ class _Records:
                 "use another --out, or --fresh to discard them"
             )
         settings_path.write_text(json.dumps(dict(settings), indent=2) + "\n", encoding="utf-8")
-        self.rows = [json.loads(x) for x in self.path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        rows = [json.loads(x) for x in self.path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        self.rows = {(r["kind"], r["key"]): r for r in rows}
 
     def find(self, kind: str, key: str) -> dict[str, Any] | None:
-        return next((r for r in self.rows if r["kind"] == kind and r["key"] == key), None)
+        return self.rows.get((kind, key))
 
     def add(self, row: dict[str, Any]) -> dict[str, Any]:
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
-        self.rows.append(row)
+        self.rows[(row["kind"], row["key"])] = row
         return row
 
 
@@ -189,7 +190,7 @@ def run(
             print(f"{key}: {type(exc).__name__}: {exc}"[:500], file=sys.stderr)
         records.add(row | {"seconds": round(time.time() - t0, 1)})
 
-    trials = {r["key"]: r for r in records.rows if r["kind"] == "trial"}
+    trials = {key: r for (kind, key), r in records.rows.items() if kind == "trial"}
     summary = summarize(plans, trials, probe_cost) | {
         "settings": settings, "limit": limit, "n": len(examples), "total_sleep_budget_tokens": total,
         "seconds_this_run": round(time.time() - started, 1),

@@ -29,6 +29,7 @@ from typing import Any
 from evals.datasets import Example, MultiQueryExample, load_dataset
 from evals.grading import summarize
 from evals.runner import (
+    MATCH_FIELDS,
     RECORDS_FILE,
     Env,
     Record,
@@ -113,15 +114,15 @@ def _ask_records(
                 functools.partial(app.ask, question or ex.question, context_id, mode=api_mode, budget=b,
                                   **overrides)
             )
-            emit(answer_record(ex, env.opts, key=key, mode=mode, budget=b, answer=ans, latency=lat, **extra))
-            mirror_key = make_key(ex.id, mirror, *parts[1:]) if mirror else ""
-            if mirror and ans.path != "predicted" and mirror_key not in done:
-                rec = answer_record(ex, env.opts, key=mirror_key, mode=mirror, budget=b, answer=ans, latency=lat,
-                                    same_call_as=key, **extra)
-                for matching_only in ("match_score", "match_reason"):  # the mirrored mode does not match
-                    rec.pop(matching_only, None)
-                emit(rec)
-                done.add(mirror_key)
+            rec = answer_record(ex, env.opts, key=key, mode=mode, budget=b, answer=ans, latency=lat, **extra)
+            emit(rec)
+            if mirror and ans.path != "predicted":
+                mirror_key = make_key(ex.id, mirror, *parts[1:])
+                if mirror_key not in done:
+                    # The same call, graded once: only its key and mode differ, and the mirrored mode does not match.
+                    emit({k: v for k, v in rec.items() if k not in MATCH_FIELDS}
+                         | {"key": mirror_key, "mode": mirror, "same_call_as": key})
+                    done.add(mirror_key)
         except Exception as exc:  # one failed call is a wrong answer with no tokens, not a dead run
             emit(error_record(ex, env.opts, key=key, exc=exc, mode=mode, budget=b, **extra))
 

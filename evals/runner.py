@@ -376,12 +376,15 @@ def answer_record(
     )
 
 
+MATCH_FIELDS = ("match_score", "match_reason")
+
+
 def _match_fields(answer: Any) -> dict[str, Any]:
     """Where predicted-question matching ran: the nearest predicted question's score and why it was or was not
     served (the reason quotes the question, so it goes to the texts file)."""
-    if getattr(answer, "match_score", None) is None:
+    if answer.match_score is None:
         return {}
-    return {"match_score": round(float(answer.match_score), 4), "match_reason": answer.match_reason}
+    return dict(zip(MATCH_FIELDS, (round(float(answer.match_score), 4), answer.match_reason), strict=True))
 
 
 def error_record(ex: Example, opts: RunOptions, *, key: str, exc: BaseException, **extra: Any) -> Record:

@@ -71,8 +71,8 @@ class RemoteScheduler:
         self.multitask_strategy: Strategy = multitask_strategy
         self.context = dict(context or {})
         self.tenant = validate_id(str(self.context.get("tenant", "default")), "tenant")
-        self.client = get_sync_client(url=url, headers=headers, timeout=timeout)
         self._client_args: dict[str, Any] = {"url": url, "headers": headers, "timeout": timeout}
+        self.client = get_sync_client(**self._client_args)
         self._aclient: LangGraphClient | None = None  # made on the first async call
         self._carry: dict[str, tuple[str, dict[str, Any]]] = {}  # context_id -> (run id, input)
 
