@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"agent [notes version {version}]: {out['messages'][-1].text.strip()}")
                 watcher.observe("trip", out["messages"])
                 time.sleep(args.idle_after)  # the user pauses: the conversation goes idle
-                sched.wait_idle_blocking()
+                sched.settle()
     return 0
 
 

@@ -23,7 +23,7 @@ def build_app(store_path: str, *, scripted: bool) -> SleepTime:
         return SleepTime(path=store_path, **small)
     from langgraph.store.memory import InMemoryStore
 
-    from sleeptime.scheduler import scripted_demo_model
+    from sleeptime.demo import scripted_demo_model
     from sleeptime.testing import HashEmbeddings
 
     model = scripted_demo_model()

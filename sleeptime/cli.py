@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_demo(_app(args, max_rounds=args.rounds), budget=args.budget)
         elif args.command == "timeline":
-            from sleeptime.scheduler import run_demo as run_timeline
+            from sleeptime.demo import run_timeline
 
             run_timeline(scripted=args.scripted, idle_after=args.idle_after)
     except SleeptimeError as error:

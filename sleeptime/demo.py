@@ -1,12 +1,30 @@
-"""The demo: one context, slept on once, three questions answered test-time-only and with sleep-time compute."""
+"""The demos, in one place.
+
+- `run_demo` (``sleeptime demo``): one context, slept on once, three questions answered
+  test-time-only and with sleep-time compute.
+- `run_timeline` (``sleeptime timeline``): the idle scheduler at work on a simulated clock:
+  change -> idle -> sleep start/end -> question answered from version N.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+from langchain_core.messages import BaseMessage
+from langgraph.store.memory import InMemoryStore
 
 from sleeptime.facade import Answer, SleepTime
+from sleeptime.scheduler import FakeClock, IdleScheduler, SchedulerEvent
+from sleeptime.testing import HashEmbeddings, ScriptedChatModel
+
+__all__ = ["CONTEXT", "QUESTIONS", "DemoQuestion", "run_demo", "run_timeline", "scripted_demo_model"]
 
 CONTEXT_ID = "bakery-demo"
 
@@ -87,3 +105,71 @@ def run_demo(app: SleepTime, *, budget: int = 1, echo: bool = True) -> list[tupl
         f"sleep-time output tokens (shared by all questions): {slept.usage.output_tokens}."
     )
     return rows
+
+
+def scripted_demo_model() -> ScriptedChatModel:
+    """A fast scripted model for demos: notes, one predicted question, a short answer per stage."""
+
+    def reply(messages: list[BaseMessage]) -> str:
+        system = messages[0].text if messages else ""
+        user = messages[-1].text if messages else ""
+        numbers = re.findall(r"\$?\d+(?:\.\d+)?", user)
+        fact = next((line.strip() for line in user.splitlines() if re.search(r"\d", line)), user[:120])
+        if "thinking about a situation" in system:
+            return f"Key fact: {fact}\nSTATUS: DONE"
+        if "predict the questions" in system:
+            return json.dumps({"questions": [{"question": "What are the key numbers?",
+                                              "answer": ", ".join(numbers[:5]) or "none"}]})
+        if "You check answers" in system:
+            return json.dumps({"verdict": "accept", "reason": "consistent with the notes"})
+        note = next((line for line in user.splitlines() if line.startswith("Key fact:")), fact)
+        return f"From my notes: {note.removeprefix('Key fact: ')}"
+
+    return ScriptedChatModel(default=reply)
+
+
+async def _timeline(app: SleepTime, idle_after: float, out: Callable[[str], None]) -> None:
+    clock = FakeClock()
+
+    def show(event: SchedulerEvent) -> None:
+        out(event.describe())
+
+    context = "shop"
+    async with IdleScheduler(app, idle_after=idle_after, clock=clock, on_event=show) as sched:
+        out(f"-- change: the shop's price list arrives (idle_after={idle_after:g}s, simulated clock)")
+        await sched.anotify_change(context, text="A shop sells pens at $2 each and notebooks at $4 each.")
+        clock.advance(idle_after / 2)
+        out("-- more activity before the context went idle: the pending run is pushed back")
+        sched.touch(context)
+        out(f"-- no activity for {idle_after:g}s: the context is idle, its sleep run starts")
+        clock.advance(idle_after)
+        await sched.ajoin(context)
+        answer = await sched.aask("How much does a pen cost?", context)
+        out(f"-- answered from version {answer.version}: {answer.answer.strip()[:160]}")
+        out("-- change: prices go up; a question meanwhile is answered from the published version")
+        await sched.anotify_change(context, text="A shop sells pens at $3 each and notebooks at $5 each.")
+        answer = await sched.aask("How much does a pen cost?", context)
+        out(f"-- answered from version {answer.version} while the new context waits for idle")
+        clock.advance(idle_after)
+        await sched.ajoin(context)
+        answer = await sched.aask("How much does a pen cost?", context)
+        out(f"-- answered from version {answer.version}: {answer.answer.strip()[:160]}")
+
+
+def run_timeline(*, scripted: bool = False, path: str | Path | None = None, idle_after: float = 30.0,
+                 out: Callable[[str], None] = print) -> None:
+    """Print a timeline: change -> idle -> sleep start/end -> question answered from version N.
+
+    `scripted=True` uses an in-memory store and a scripted model (instant); otherwise the embedded
+    model and an on-disk Chroma store at `path` (a temporary folder when None).
+    """
+    if scripted:
+        model = scripted_demo_model()
+        store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]})
+        app = SleepTime(store=store, sleep_model=model, wake_model=model, max_rounds=1, n_questions=1)
+        asyncio.run(_timeline(app, idle_after, out))
+        return
+    with tempfile.TemporaryDirectory(prefix="sleeptime-demo-") as tmp:
+        app = SleepTime(path=path or tmp, max_rounds=1, n_questions=1, max_tokens_sleep=192,
+                        max_tokens_wake=96, max_escalations=0)
+        asyncio.run(_timeline(app, idle_after, out))

@@ -11,34 +11,69 @@ store either way. Both strategies are supported by the installed langgraph-api (
     >>> remote.notify_change("shop", text=price_list)                        # doctest: +SKIP
     >>> remote.published_version("shop")                                     # doctest: +SKIP
 
-Every call has an async twin on the same object (``anotify_change``, ``atouch``, ``aruns``, ``apending``,
-``ain_flight``, ``ajoin`` for `wait`, ``ahead``, ``apublished_version``, ``acancel``, ``aclose``), over
-the SDK's async client, so an event loop never blocks on the server.
+`RemoteScheduler` keeps the `sleeptime.scheduler.Scheduler` contract: every call has an async twin
+(``a<name>``) over the SDK's async client, so an event loop never blocks on the server.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import NotFoundError
 from langgraph_sdk.schema import Run
 
-from sleeptime.stores.learned import ROOT, validate_id
+from sleeptime.errors import InvalidInputError
+from sleeptime.scheduler.protocol import ScheduledSleep, SleepOutcome
+from sleeptime.store_keys import head_key
+from sleeptime.stores.learned import validate_id
+
+if TYPE_CHECKING:
+    from sleeptime.scheduler.protocol import Scheduler
 
 __all__ = ["RemoteScheduler", "context_thread_id"]
 
 Strategy = Literal["rollback", "interrupt"]
+_ENDED = {"error": "failed", "timeout": "failed", "interrupted": "cancelled"}  # run status -> outcome status
 
 
 def context_thread_id(tenant: str, context_id: str) -> str:
-    """The server thread of one context: stable, so every client finds the same one."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"sleeptime:{tenant}:{context_id}"))
+    """The server thread of one context: stable, so every client finds the same one.
+
+    The pair is JSON-encoded before hashing, so no (tenant, context) pair names another's thread
+    (joining with ':' made tenant ``acme`` context ``b:c`` collide with tenant ``acme:b`` context ``c``).
+    """
+    pair = [validate_id(tenant, "tenant"), validate_id(context_id, "context_id")]
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "sleeptime:" + json.dumps(pair)))
+
+
+def _due_in(run: Run, after: float) -> float:
+    """Seconds until a pending run may start, from its creation time and the delay it was given."""
+    created = run["created_at"]
+    at = created if isinstance(created, datetime) else datetime.fromisoformat(str(created))
+    return max(0.0, after - (datetime.now(UTC) - at).total_seconds())
+
+
+def _outcome(context_id: str, run: Run, out: Any) -> SleepOutcome:
+    """A finished run's outcome from its status and output (the SleepOutput)."""
+    values = dict(out) if isinstance(out, dict) else {}
+    ended = _ENDED.get(str(run["status"])) or ("failed" if "__error__" in values else None)
+    if ended is not None:
+        detail = str(values.get("__error__") or run["status"])
+        return SleepOutcome(context_id, ended, published=False, detail=detail, run_id=run["run_id"])
+    usage = values.get("usage") or []
+    return SleepOutcome(
+        context_id, str(values.get("status", run["status"])), published=bool(values.get("published")),
+        version=values.get("version"), tokens=sum(u["input_tokens"] + u["output_tokens"] for u in usage),
+        run_id=run["run_id"],
+    )
 
 
 class RemoteScheduler:
@@ -61,10 +96,10 @@ class RemoteScheduler:
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
     ) -> None:
-        if idle_after < 0:
-            raise ValueError(f"idle_after must be >= 0, got {idle_after!r}")
+        if not idle_after >= 0:  # also refuses NaN
+            raise InvalidInputError(f"idle_after must be >= 0 seconds, got {idle_after!r}")
         if multitask_strategy not in ("rollback", "interrupt"):
-            raise ValueError(f"multitask_strategy must be rollback or interrupt, got {multitask_strategy!r}")
+            raise InvalidInputError(f"multitask_strategy must be rollback or interrupt, got {multitask_strategy!r}")
         self.url = url
         self.assistant_id = assistant_id
         self.idle_after = idle_after
@@ -84,7 +119,7 @@ class RemoteScheduler:
         return self._aclient
 
     def thread_id(self, context_id: str) -> str:
-        return context_thread_id(self.tenant, validate_id(context_id, "context_id"))
+        return context_thread_id(self.tenant, context_id)
 
     def _thread_args(self, context_id: str) -> dict[str, Any]:
         return {"thread_id": self.thread_id(context_id), "if_exists": "do_nothing",
@@ -104,13 +139,21 @@ class RemoteScheduler:
         carried = self._carry.get(context_id)
         return carried[0] if carried is not None and text is None and not files else None
 
+    @property
+    def _delay(self) -> int:
+        return math.ceil(self.idle_after)  # the server takes whole seconds
+
     def _run_args(self, context_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {"input": data, "context": self.context or None, "after_seconds": math.ceil(self.idle_after),
+        return {"input": data, "context": self.context or None, "after_seconds": self._delay,
                 "multitask_strategy": self.multitask_strategy, "metadata": {"sleeptime_context_id": context_id}}
+
+    def _scheduled(self, context_id: str, run: Run, data: dict[str, Any]) -> ScheduledSleep:
+        self._carry[context_id] = (run["run_id"], data)
+        return ScheduledSleep(context_id, due_in=float(self._delay), run_id=run["run_id"])
 
     def notify_change(
         self, context_id: str, text: str | None = None, files: Sequence[str | Path] = ()
-    ) -> Run:
+    ) -> ScheduledSleep:
         """Schedule a sleep run `idle_after` seconds from now; a pending one on the context is dropped.
 
         `text`/`files` are the new context (files are paths on the server's machine).
@@ -122,12 +165,11 @@ class RemoteScheduler:
         if carried is not None and self._is_pending(args["thread_id"], carried):
             data = self._carry[context_id][1]
         run = self.client.runs.create(args["thread_id"], self.assistant_id, **self._run_args(context_id, data))
-        self._carry[context_id] = (run["run_id"], data)
-        return run
+        return self._scheduled(context_id, run, data)
 
     async def anotify_change(
         self, context_id: str, text: str | None = None, files: Sequence[str | Path] = ()
-    ) -> Run:
+    ) -> ScheduledSleep:
         """Async `notify_change`."""
         args = self._thread_args(context_id)
         await self.aclient.threads.create(**args)
@@ -136,17 +178,16 @@ class RemoteScheduler:
         if carried is not None and await self._ais_pending(args["thread_id"], carried):
             data = self._carry[context_id][1]
         run = await self.aclient.runs.create(args["thread_id"], self.assistant_id, **self._run_args(context_id, data))
-        self._carry[context_id] = (run["run_id"], data)
-        return run
+        return self._scheduled(context_id, run, data)
 
-    def touch(self, context_id: str) -> Run | None:
+    def touch(self, context_id: str) -> ScheduledSleep | None:
         """Activity without a change: a pending sleep run is rescheduled `idle_after` from now."""
         carried = self._carry.get(context_id)
         if carried is None or not self._is_pending(self.thread_id(context_id), carried[0]):
             return None
         return self.notify_change(context_id)
 
-    async def atouch(self, context_id: str) -> Run | None:
+    async def atouch(self, context_id: str) -> ScheduledSleep | None:
         """Async `touch`."""
         carried = self._carry.get(context_id)
         if carried is None or not await self._ais_pending(self.thread_id(context_id), carried[0]):
@@ -165,7 +206,7 @@ class RemoteScheduler:
         except NotFoundError:
             return False
 
-    # status helpers
+    # status
     def runs(self, context_id: str, *, limit: int = 20) -> list[Run]:
         """The context's runs on the server, newest first (rolled-back ones are gone)."""
         try:
@@ -180,52 +221,59 @@ class RemoteScheduler:
         except NotFoundError:
             return []
 
-    def pending(self, context_id: str) -> list[Run]:
-        return [r for r in self.runs(context_id) if r["status"] == "pending"]
+    def _pending_of(self, context_id: str, runs: list[Run]) -> ScheduledSleep | None:
+        pending = [r for r in runs if r["status"] == "pending"]
+        if not pending:
+            return None
+        return ScheduledSleep(context_id, due_in=_due_in(pending[0], self._delay), run_id=pending[0]["run_id"])
 
-    async def apending(self, context_id: str) -> list[Run]:
-        return [r for r in await self.aruns(context_id) if r["status"] == "pending"]
+    def pending(self, context_id: str) -> ScheduledSleep | None:
+        """The newest pending run (`due_in` estimated from its creation time and this scheduler's delay)."""
+        return self._pending_of(context_id, self.runs(context_id))
 
-    def in_flight(self, context_id: str) -> list[Run]:
-        return [r for r in self.runs(context_id) if r["status"] == "running"]
+    async def apending(self, context_id: str) -> ScheduledSleep | None:
+        """Async `pending`."""
+        return self._pending_of(context_id, await self.aruns(context_id))
 
-    async def ain_flight(self, context_id: str) -> list[Run]:
-        return [r for r in await self.aruns(context_id) if r["status"] == "running"]
+    def in_flight(self, context_id: str) -> bool:
+        return any(r["status"] == "running" for r in self.runs(context_id))
 
-    def _newest_run_id(self, context_id: str, runs: list[Run]) -> str:
+    async def ain_flight(self, context_id: str) -> bool:
+        """Async `in_flight`."""
+        return any(r["status"] == "running" for r in await self.aruns(context_id))
+
+    def join(self, context_id: str, run_id: str | None = None) -> SleepOutcome | None:
+        """Block until the run (default: the newest) ends, through its idle delay; None when none exists."""
+        runs = self.runs(context_id, limit=1) if run_id is None else [{"run_id": run_id}]
         if not runs:
-            raise LookupError(f"no sleep run for context {context_id!r} on {self.url}")
-        return str(runs[0]["run_id"])
+            return None
+        thread_id, rid = self.thread_id(context_id), str(runs[0]["run_id"])
+        out = self.client.runs.join(thread_id, rid)
+        return _outcome(context_id, self.client.runs.get(thread_id, rid), out)
 
-    @staticmethod
-    def _output(out: Any) -> dict[str, Any]:
-        return dict(out) if isinstance(out, dict) else {"output": out}
-
-    def wait(self, context_id: str, run_id: str | None = None) -> dict[str, Any]:
-        """Block until the run (default: the newest) ends; returns its output (the SleepOutput)."""
-        run_id = run_id or self._newest_run_id(context_id, self.runs(context_id, limit=1))
-        return self._output(self.client.runs.join(self.thread_id(context_id), run_id))
-
-    async def ajoin(self, context_id: str, run_id: str | None = None) -> dict[str, Any]:
-        """Async `wait`: until the run (default: the newest) ends; returns its output."""
-        run_id = run_id or self._newest_run_id(context_id, await self.aruns(context_id, limit=1))
-        return self._output(await self.aclient.runs.join(self.thread_id(context_id), run_id))
-
-    def _head_key(self, context_id: str) -> tuple[list[str], str]:
-        return [ROOT, self.tenant, "head"], validate_id(context_id, "context_id")
+    async def ajoin(self, context_id: str, run_id: str | None = None) -> SleepOutcome | None:
+        """Async `join`."""
+        runs = await self.aruns(context_id, limit=1) if run_id is None else [{"run_id": run_id}]
+        if not runs:
+            return None
+        thread_id, rid = self.thread_id(context_id), str(runs[0]["run_id"])
+        out = await self.aclient.runs.join(thread_id, rid)
+        return _outcome(context_id, await self.aclient.runs.get(thread_id, rid), out)
 
     def head(self, context_id: str) -> dict[str, Any] | None:
         """The published pointer of the context in the server's store ({"version": n, ...}), or None."""
+        namespace, key = head_key(self.tenant, context_id)
         try:
-            item = self.client.store.get_item(*self._head_key(context_id))
+            item = self.client.store.get_item(list(namespace), key)
         except NotFoundError:
             return None
         return dict(item["value"]) if item else None
 
     async def ahead(self, context_id: str) -> dict[str, Any] | None:
         """Async `head`."""
+        namespace, key = head_key(self.tenant, context_id)
         try:
-            item = await self.aclient.store.get_item(*self._head_key(context_id))
+            item = await self.aclient.store.get_item(list(namespace), key)
         except NotFoundError:
             return None
         return dict(item["value"]) if item else None
@@ -235,6 +283,7 @@ class RemoteScheduler:
         return int(head["version"]) if head else None
 
     async def apublished_version(self, context_id: str) -> int | None:
+        """Async `published_version`."""
         head = await self.ahead(context_id)
         return int(head["version"]) if head else None
 
@@ -274,3 +323,7 @@ class RemoteScheduler:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+if TYPE_CHECKING:
+    _implements: type[Scheduler] = RemoteScheduler  # mypy checks the class against the protocol

@@ -40,7 +40,7 @@ def test_chat_agent_scripted() -> None:
 
 
 def test_demo_timeline_scripted() -> None:
-    out = run("sleeptime.scheduler", "--demo", "--scripted")
+    out = run("sleeptime.cli", "timeline", "--scripted")
     order = ["changed", "scheduled", "sleep_started", "sleep_finished", "answered from version 1",
              "answered from version 2"]
     positions = [out.index(word) for word in order]

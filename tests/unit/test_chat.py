@@ -59,11 +59,11 @@ async def test_idle_gap_reflects_on_complete_turns_only(memory_store: InMemorySt
         assert watcher.observe("chat-1", conversation)  # two complete turns, one partial
         assert watcher.last_processed["chat-1"] == "a2"
         clock.advance(10)
-        await sched.wait_idle()
+        await sched.asettle()
         # Still mid-turn (no reply yet): nothing new is complete, so no new sleep is scheduled.
         assert not watcher.observe("chat-1", conversation)
         clock.advance(100)
-        await sched.wait_idle()
+        await sched.asettle()
     assert len(seen) == 1
     assert "Rex2" in seen[0] and "cat Tom" not in seen[0]
     assert [e.kind for e in sched.timeline].count("sleep_started") == 1
@@ -80,10 +80,10 @@ async def test_a_turn_in_progress_pushes_back_a_pending_sleep(memory_store: InMe
         clock.advance(8)
         watcher.observe("chat-1", [*turn(1), HumanMessage("more", id="h2")])  # user typing again
         clock.advance(8)
-        await sched.wait_idle()
+        await sched.asettle()
         assert "sleep_started" not in [e.kind for e in sched.timeline]
         clock.advance(2)
-        await sched.wait_idle()
+        await sched.asettle()
     assert [e.kind for e in sched.timeline].count("sleep_finished") == 1
 
 
