@@ -1,4 +1,4 @@
-"""The idle scheduler on a fake clock: debounce, cancel, priority, budgets, asking during a sleep run."""
+"""The idle scheduler on a fake clock: debounce, cancel, priority, quotas, asking during a sleep run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pytest
 from langgraph.store.memory import InMemoryStore
 
 from sleeptime.facade import SleepTime
-from sleeptime.scheduler import BackgroundScheduler, FakeClock, IdleScheduler, SchedulerEvent, run_demo
+from sleeptime.demo import run_timeline
+from sleeptime.errors import InvalidInputError
+from sleeptime.scheduler import BackgroundScheduler, FakeClock, IdleScheduler, ScheduledSleep, SchedulerEvent
 from tests.scripts import NOTES, staged_model
 
 CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens and a notebook that costs $4."
@@ -52,12 +54,12 @@ async def test_change_sleeps_only_after_idle(app: SleepTime) -> None:
     clock = FakeClock()
     async with IdleScheduler(app, idle_after=30, clock=clock) as sched:
         sched.notify_change("shop", text=CONTEXT)
-        assert sched.pending() == {"shop": 30.0}
+        assert sched.pending("shop") == ScheduledSleep("shop", due_in=30.0)
         clock.advance(29.9)
-        await sched.wait_idle()
+        await sched.asettle()
         assert "sleep_started" not in kinds(sched) and app.learned("shop") is None
         clock.advance(0.1)
-        await sched.wait_idle()
+        await sched.asettle()
     assert kinds(sched) == ["changed", "scheduled", "sleep_started", "sleep_finished"]
     (done,) = finished(sched)
     assert done.published and done.version == 1 and done.at == 30.0 and done.tokens and done.tokens > 0
@@ -72,14 +74,14 @@ async def test_newer_change_cancels_and_reschedules(app: SleepTime) -> None:
         clock.advance(20)
         sched.notify_change("shop", text=NEW_CONTEXT)  # debounce: the first run never starts
         clock.advance(20)
-        await sched.wait_idle()
+        await sched.asettle()
         assert "sleep_started" not in kinds(sched)
         sched.touch("shop")  # activity without change also pushes the run back
         clock.advance(29)
-        await sched.wait_idle()
+        await sched.asettle()
         assert "sleep_started" not in kinds(sched)
         clock.advance(1)
-        await sched.wait_idle()
+        await sched.asettle()
     assert kinds(sched) == [
         "changed", "scheduled", "changed", "cancelled", "scheduled", "cancelled", "scheduled",
         "sleep_started", "sleep_finished",
@@ -94,7 +96,7 @@ async def test_touch_without_pending_change_schedules_nothing(app: SleepTime) ->
     async with IdleScheduler(app, idle_after=5, clock=clock) as sched:
         sched.touch("shop")
         clock.advance(100)
-        await sched.wait_idle()
+        await sched.asettle()
     assert sched.timeline == []
 
 
@@ -106,10 +108,10 @@ async def test_debounce_is_per_context(memory_store: InMemoryStore) -> None:
         clock.advance(5)
         sched.notify_change("b", text=CONTEXT)  # does not push back context a
         clock.advance(5)
-        await sched.wait_idle()
+        await sched.asettle()
         assert [e.context_id for e in finished(sched)] == ["a"]
         clock.advance(5)
-        await sched.wait_idle()
+        await sched.asettle()
     assert [(e.context_id, e.at) for e in finished(sched)] == [("a", 10.0), ("b", 15.0)]
 
 
@@ -121,18 +123,18 @@ async def test_question_during_sleep_is_answered_at_once_from_published_version(
     async with IdleScheduler(app, idle_after=30, clock=clock) as sched:
         sched.notify_change("shop", text=CONTEXT)
         clock.advance(30)
-        await sched.wait_idle()
+        await sched.asettle()
         assert app.learned("shop") is not None
         gate.blocking = True
         sched.notify_change("shop")  # same text, sleep again (e.g. more samples wanted)
         clock.advance(30)
         assert await asyncio.to_thread(gate.entered.wait, WAIT)
-        assert sched.in_flight() == ["shop"]
+        assert sched.in_flight("shop")
         answer = await asyncio.wait_for(sched.aask("How much does Alice pay for the pens?", "shop"), WAIT)
         assert answer.version == 1 and answer.path == "learned"
-        assert sched.in_flight() == ["shop"]  # the sleep run is still blocked: the answer did not wait
+        assert sched.in_flight("shop")  # the sleep run is still blocked: the answer did not wait
         gate.release.set()
-        await sched.wait_idle()
+        await sched.asettle()
         later = await sched.aask("How much does Alice pay for the pens?", "shop")
     assert later.version == 2
     answered = [e for e in sched.timeline if e.kind == "answered"]
@@ -152,13 +154,13 @@ async def test_run_finishing_after_newer_change_does_not_publish(memory_store: I
         await sched.anotify_change("shop", text=NEW_CONTEXT)  # arrives while the run reads the old text
         gate.blocking = False
         gate.release.set()
-        await sched.wait_idle()
+        await sched.asettle()
         stale = finished(sched)[-1]
         assert stale.published is False and stale.status.startswith("stale")
         assert app.learned("shop") is None
-        assert "shop" in sched.pending()  # the newer change still has its own run scheduled
+        assert sched.pending("shop") is not None  # the newer change still has its own run scheduled
         clock.advance(30)
-        await sched.wait_idle()
+        await sched.asettle()
     fresh = finished(sched)[-1]
     assert fresh.published and fresh.version == 1
     learned = app.learned("shop")
@@ -179,7 +181,7 @@ async def test_change_while_running_waits_for_the_run_then_sleeps_again(memory_s
         assert kinds(sched).count("sleep_started") == 1
         gate.blocking = False
         gate.release.set()
-        await sched.wait_idle()
+        await sched.asettle()
     assert [(e.published, e.version) for e in finished(sched)] == [(False, None), (True, 1)]
 
 
@@ -195,7 +197,7 @@ async def test_most_recently_queried_context_sleeps_first(memory_store: InMemory
         clock.advance(1)
         sched.record_query("b")  # most recent
         clock.advance(10)
-        await sched.wait_idle()
+        await sched.asettle()
     assert [e.context_id for e in sched.timeline if e.kind == "sleep_started"] == ["b", "c", "a"]
 
 
@@ -209,7 +211,7 @@ async def test_unqueried_contexts_run_in_due_order(memory_store: InMemoryStore) 
         clock.advance(1)
         sched.touch("late")
         clock.advance(20)
-        await sched.wait_idle()
+        await sched.asettle()
     assert [e.context_id for e in sched.timeline if e.kind == "sleep_started"] == ["early", "late"]
 
 
@@ -223,55 +225,55 @@ async def test_concurrency_limit_holds(memory_store: InMemoryStore) -> None:
         clock.advance(1)
         assert await asyncio.to_thread(gate.entered.wait, WAIT)
         await asyncio.sleep(0)
-        assert len(sched.in_flight()) == 2
+        assert sum(sched.in_flight(cid) for cid in "abc") == 2
         gate.blocking = False
         gate.release.set()
-        await sched.wait_idle()
+        await sched.asettle()
     assert len(finished(sched)) == 3
 
 
-async def test_per_context_budget_skips_with_reason(app: SleepTime) -> None:
+async def test_per_context_quota_skips_with_reason(app: SleepTime) -> None:
     clock = FakeClock()
-    async with IdleScheduler(app, idle_after=5, clock=clock, token_budget_per_context=1) as sched:
+    async with IdleScheduler(app, idle_after=5, clock=clock, token_quota_per_context=1) as sched:
         sched.notify_change("shop", text=CONTEXT)
         clock.advance(5)
-        await sched.wait_idle()
+        await sched.asettle()
         spent = sched.tokens_spent("shop")
         assert spent > 1
         sched.notify_change("shop", text=NEW_CONTEXT)
         clock.advance(5)
-        await sched.wait_idle()
-        skipped = [e for e in sched.timeline if e.kind == "skipped_budget"]
-        assert len(skipped) == 1 and "context budget spent" in skipped[0].detail
+        await sched.asettle()
+        skipped = [e for e in sched.timeline if e.kind == "skipped_quota"]
+        assert len(skipped) == 1 and "context quota spent" in skipped[0].detail
         assert skipped[0].tokens == spent
-        sched.notify_change("other", text=CONTEXT)  # another context has its own budget
+        sched.notify_change("other", text=CONTEXT)  # another context has its own quota
         clock.advance(5)
-        await sched.wait_idle()
-        sched.reset_budget("shop")
+        await sched.asettle()
+        sched.reset_quota("shop")
         sched.notify_change("shop")
         clock.advance(5)
-        await sched.wait_idle()
+        await sched.asettle()
     assert [(e.context_id, e.version) for e in finished(sched)] == [("shop", 1), ("other", 1), ("shop", 2)]
 
 
-async def test_hourly_budget_skips_then_retries_when_the_hour_has_room(memory_store: InMemoryStore) -> None:
+async def test_hourly_quota_skips_then_retries_when_the_hour_has_room(memory_store: InMemoryStore) -> None:
     app = make_app(memory_store)
     clock = FakeClock()
-    async with IdleScheduler(app, idle_after=10, clock=clock, token_budget_per_hour=1) as sched:
+    async with IdleScheduler(app, idle_after=10, clock=clock, token_quota_per_hour=1) as sched:
         sched.notify_change("a", text=CONTEXT)
         clock.advance(10)
-        await sched.wait_idle()
+        await sched.asettle()
         sched.notify_change("b", text=CONTEXT)
         clock.advance(10)
-        await sched.wait_idle()
-        skipped = [e for e in sched.timeline if e.kind == "skipped_budget"]
+        await sched.asettle()
+        skipped = [e for e in sched.timeline if e.kind == "skipped_quota"]
         assert [(e.context_id, e.due_at) for e in skipped] == [("b", 3610.0)]
-        assert "hourly budget spent" in skipped[0].detail
+        assert "hourly quota spent" in skipped[0].detail
         clock.advance(3589)
-        await sched.wait_idle()
+        await sched.asettle()
         assert [e.context_id for e in finished(sched)] == ["a"]
         clock.advance(1)  # t = 3610: the first run's tokens left the window
-        await sched.wait_idle()
+        await sched.asettle()
     assert [(e.context_id, e.at) for e in finished(sched)] == [("a", 10.0), ("b", 3610.0)]
 
 
@@ -280,10 +282,10 @@ async def test_failed_sleep_is_an_event_and_the_scheduler_goes_on(app: SleepTime
     async with IdleScheduler(app, idle_after=1, clock=clock) as sched:
         sched.notify_change("missing")  # nothing was ingested: sleep fails with UnknownContextError
         clock.advance(1)
-        await sched.wait_idle()
+        await sched.asettle()
         sched.notify_change("shop", text=CONTEXT)
         clock.advance(1)
-        await sched.wait_idle()
+        await sched.asettle()
     failed = [e for e in sched.timeline if e.kind == "sleep_failed"]
     assert len(failed) == 1 and "UnknownContextError" in failed[0].detail
     assert finished(sched)[-1].published
@@ -292,9 +294,9 @@ async def test_failed_sleep_is_an_event_and_the_scheduler_goes_on(app: SleepTime
 async def test_stop_cancels_pending_runs(app: SleepTime) -> None:
     clock = FakeClock()
     sched = IdleScheduler(app, idle_after=5, clock=clock)
-    await sched.start()
+    await sched.astart()
     sched.notify_change("shop", text=CONTEXT)
-    await sched.stop()
+    await sched.aclose()
     clock.advance(10)
     assert kinds(sched) == ["changed", "scheduled", "cancelled"]
     assert app.learned("shop") is None
@@ -312,10 +314,11 @@ def test_not_started_scheduler_refuses_changes_before_ingesting(app: SleepTime) 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"idle_after": -1}, "idle_after"), ({"max_concurrency": 0}, "max_concurrency"),
-     ({"token_budget_per_hour": -5}, "token_budget_per_hour")],
+     ({"token_quota_per_hour": -5}, "token_quota_per_hour"), ({"idle_after": float("nan")}, "idle_after"),
+     ({"token_quota_per_context": 1.5}, "token_quota_per_context"), ({"max_concurrency": True}, "max_concurrency")],
 )
 def test_bad_settings_are_rejected(app: SleepTime, kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         IdleScheduler(app, **kwargs)
 
 
@@ -334,7 +337,7 @@ def test_fake_clock_fires_in_order_and_skips_cancelled() -> None:
     assert fired == [("a", 2.0), ("chained", 2.0)]
     clock.advance(1)
     assert fired[-1] == ("b", 5.0) and clock.now() == 5.0
-    with pytest.raises(ValueError, match="backwards"):
+    with pytest.raises(InvalidInputError, match="backwards"):
         clock.advance(-1)
 
 
@@ -347,7 +350,7 @@ def test_background_scheduler_serves_a_sync_app(memory_store: InMemoryStore) -> 
     with BackgroundScheduler(app, idle_after=30, clock=clock, on_event=lambda e: events.append(e.kind)) as sched:
         sched.notify_change("shop", text=CONTEXT)
         clock.advance(30)
-        sched.wait_idle_blocking(WAIT)
+        sched.settle(WAIT)
         assert sched.ask("How much does Alice pay?", "shop").version == 1
         gate.blocking = True
         sched.notify_change("shop")
@@ -355,7 +358,7 @@ def test_background_scheduler_serves_a_sync_app(memory_store: InMemoryStore) -> 
         assert gate.entered.wait(WAIT)
         assert sched.ask("How much does Alice pay?", "shop").version == 1  # not blocked by the run
         gate.release.set()
-        sched.wait_idle_blocking(WAIT)
+        sched.settle(WAIT)
         assert sched.ask("How much does Alice pay?", "shop").version == 2
     assert events.count("sleep_finished") == 2 and events.count("answered") == 3
 
@@ -372,7 +375,7 @@ def test_sync_and_async_schedulers_make_the_same_timeline(memory_store: InMemory
         clock = FakeClock()
         async with IdleScheduler(async_app, idle_after=10, clock=clock) as sched:
             script(sched, clock)
-            await sched.wait_idle()
+            await sched.asettle()
             await sched.aask("How much?", "shop")
         return sched
 
@@ -380,7 +383,7 @@ def test_sync_and_async_schedulers_make_the_same_timeline(memory_store: InMemory
     clock = FakeClock()
     with BackgroundScheduler(sync_app, idle_after=10, clock=clock) as s:
         script(s, clock)
-        s.wait_idle_blocking(WAIT)
+        s.settle(WAIT)
         s.ask("How much?", "shop")
     strip = [(e.kind, e.at, e.version, e.published, e.tokens) for e in a.timeline]
     assert strip == [(e.kind, e.at, e.version, e.published, e.tokens) for e in s.timeline]
@@ -388,7 +391,7 @@ def test_sync_and_async_schedulers_make_the_same_timeline(memory_store: InMemory
 
 def test_demo_prints_the_timeline() -> None:
     lines: list[str] = []
-    run_demo(scripted=True, out=lines.append)
+    run_timeline(scripted=True, out=lines.append)
     text = "\n".join(lines)
     order = ["changed", "scheduled", "sleep_started", "sleep_finished", "answered from version 1",
              "answered from version 2"]
