@@ -54,11 +54,12 @@ def context_thread_id(tenant: str, context_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "sleeptime:" + json.dumps(pair)))
 
 
-def _due_in(run: Run, after: float) -> float:
-    """Seconds until a pending run may start, from its creation time and the delay it was given."""
+def _due_in(run: Run) -> float:
+    """Seconds until a pending run may start: the server dates a delayed run at its start time
+    (``created_at`` = creation + `after_seconds`, as langgraph-api 0.16 does)."""
     created = run["created_at"]
     at = created if isinstance(created, datetime) else datetime.fromisoformat(str(created))
-    return max(0.0, after - (datetime.now(UTC) - at).total_seconds())
+    return max(0.0, (at - datetime.now(UTC)).total_seconds())
 
 
 def _outcome(context_id: str, run: Run, out: Any) -> SleepOutcome:
@@ -225,10 +226,10 @@ class RemoteScheduler:
         pending = [r for r in runs if r["status"] == "pending"]
         if not pending:
             return None
-        return ScheduledSleep(context_id, due_in=_due_in(pending[0], self._delay), run_id=pending[0]["run_id"])
+        return ScheduledSleep(context_id, due_in=_due_in(pending[0]), run_id=pending[0]["run_id"])
 
     def pending(self, context_id: str) -> ScheduledSleep | None:
-        """The newest pending run (`due_in` estimated from its creation time and this scheduler's delay)."""
+        """The context's newest pending run, and when the server will start it."""
         return self._pending_of(context_id, self.runs(context_id))
 
     async def apending(self, context_id: str) -> ScheduledSleep | None:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from langgraph.store.memory import InMemoryStore
 
-from sleeptime.facade import SleepTime
 from sleeptime.demo import run_timeline
 from sleeptime.errors import InvalidInputError
+from sleeptime.facade import SleepTime
 from sleeptime.scheduler import BackgroundScheduler, FakeClock, IdleScheduler, ScheduledSleep, SchedulerEvent
 from tests.scripts import NOTES, staged_model
 
