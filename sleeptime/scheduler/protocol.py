@@ -74,7 +74,10 @@ class Scheduler(Protocol):
     async def ain_flight(self, context_id: str) -> bool: ...
 
     def join(self, context_id: str) -> SleepOutcome | None:
-        """Wait until the context's started sleep run ends; its outcome, or None when none ran."""
+        """Wait until the context's sleep run, scheduled or running, has ended (through the idle delay).
+
+        Returns its outcome, or None when the context never had a run.
+        """
         ...
 
     async def ajoin(self, context_id: str) -> SleepOutcome | None: ...
