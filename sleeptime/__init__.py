@@ -6,7 +6,7 @@ then answer real questions with fewer test-time tokens. See README.md for the qu
 
 from __future__ import annotations
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig, SleeptimeConfig
 from sleeptime.errors import (
     EmptyContextError,
     InvalidInputError,
@@ -39,6 +39,7 @@ __all__ = [
     "NotSleptError",
     "SleepResult",
     "SleepTime",
+    "SleepTimeConfig",
     "SleeptimeConfig",
     "SleeptimeError",
     "StaleVersionError",

@@ -1,37 +1,88 @@
 """Run configuration: one dataclass, passed to the graphs as LangGraph's `context_schema`.
 
-Nodes read it from `Runtime[SleeptimeConfig]`. Nothing here is read from environment variables:
-what the caller passes is what runs.
+Nodes read it from `Runtime[SleepTimeConfig]`. Every path that builds one goes through the same
+checks: field names (:func:`check_keys`, also run by the constructor, so LangGraph's own coercion
+of a dict context and ``dataclasses.replace`` are covered) and values (``__post_init__``).
+:meth:`SleepTimeConfig.from_mapping` is the entry point for untyped input (a server's JSON
+context, CLI options, keyword overrides). Nothing here is read from environment variables: what
+the caller passes is what runs.
+
+The class was called ``SleeptimeConfig``; that name stays as an alias.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Annotated, Any, Literal, Self, get_args
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import WithJsonSchema
+
+from sleeptime.errors import InvalidInputError
 
 BudgetLevel = Literal[0, 1, 2, 3, 4]
 VerifyMode = Literal["off", "format", "model"]
 PredictedCheck = Literal["rules", "model"]
+ModelSpec = Annotated[
+    str | BaseChatModel,
+    # A server's context is JSON: there it can only be a spec string (and Studio draws a text box).
+    WithJsonSchema({"type": "string", "description": "embedded:<name>, gguf:<path>, <provider>:<model> or scripted"}),
+]
+"""A spec string (``embedded:<name>``, ``gguf:<path>``, ``<provider>:<model>``, ``scripted``) or a model."""
 
 DEFAULT_MODEL = "embedded:qwen2.5-coder-0.5b"
 
+__all__ = [
+    "DEFAULT_MODEL",
+    "BudgetLevel",
+    "ModelSpec",
+    "PredictedCheck",
+    "SleepTimeConfig",
+    "SleeptimeConfig",
+    "VerifyMode",
+    "check_budget",
+    "check_keys",
+]
+
+
+def check_budget(value: object, what: str = "budget") -> BudgetLevel:
+    """The test-time budget level, or InvalidInputError: an int 0..4 (not a bool, not a string)."""
+    if isinstance(value, bool) or value not in get_args(BudgetLevel):
+        raise InvalidInputError(f"{what} must be an int 0..4, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_keys(keys: object) -> None:
+    """InvalidInputError naming the unknown keys and listing the known ones, if any key is unknown."""
+    known = _field_names()
+    unknown = sorted(str(k) for k in keys if k not in known)  # type: ignore[attr-defined]
+    if unknown:
+        raise InvalidInputError(f"unknown config key(s) {unknown}; known keys: {', '.join(sorted(known))}")
+
+
+def _field_names() -> frozenset[str]:
+    return frozenset(f.name for f in fields(SleepTimeConfig))
+
 
 @dataclass(kw_only=True)
-class SleeptimeConfig:
+class SleepTimeConfig:
     """Everything a sleep or wake run can be told.
 
-    Model fields take a spec string (``embedded:<name>``, ``openai:<model>``, ``scripted``) or a
-    LangChain ``BaseChatModel`` instance. Sleep and wake may use different models.
+    Model fields take a spec string (``embedded:<name>``, ``gguf:<path>``, ``openai:<model>`` or
+    any ``<provider>:<model>`` LangChain's ``init_chat_model`` knows, ``scripted``) or a LangChain
+    ``BaseChatModel`` instance. Sleep and wake may use different models. Build one from untyped
+    input with :meth:`from_mapping`; bad names or values raise ``InvalidInputError``.
     """
 
     tenant: str = "default"
     """Scopes every stored item; one tenant never sees another's data."""
 
-    sleep_model: Any = DEFAULT_MODEL
-    """Model used while idle (reflect, predict). Spec string or BaseChatModel."""
+    sleep_model: ModelSpec = DEFAULT_MODEL
+    """Model used while idle (reflect, predict)."""
 
-    wake_model: Any = DEFAULT_MODEL
-    """Model used at test time (answer, verify). Spec string or BaseChatModel."""
+    wake_model: ModelSpec = DEFAULT_MODEL
+    """Model used at test time (answer, verify, match)."""
 
     base_url: str | None = None
     """OpenAI-compatible server for ``openai:`` specs (vLLM, llama.cpp server, Ollama)."""
@@ -95,25 +146,68 @@ class SleeptimeConfig:
     sample_temperature: float = 0.7
     """Temperature of samples 2..k, so they differ."""
 
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Free-form settings for custom nodes."""
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        # The generated __init__ would raise a bare TypeError for an unknown key; LangGraph builds the
+        # context as `SleepTimeConfig(**dict)`, so the key check has to run before it.
+        check_keys(kwargs)
+        return super().__new__(cls)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | SleepTimeConfig | None = None, **overrides: Any) -> Self:
+        """A validated config from untyped input: a mapping (a server's JSON context, CLI options) or a
+        config, with `overrides` on top. Unknown keys and bad values raise ``InvalidInputError``."""
+        if data is None:
+            base: dict[str, Any] = {}
+        elif isinstance(data, SleepTimeConfig):
+            base = {f.name: getattr(data, f.name) for f in fields(data)}
+        elif isinstance(data, Mapping):
+            base = dict(data)
+        else:
+            raise InvalidInputError(f"a config must be a mapping or a SleepTimeConfig, got {type(data).__name__}")
+        return cls(**{**base, **overrides})
+
+    def with_overrides(self, **overrides: Any) -> Self:
+        """A copy with `overrides` applied, validated like a new config."""
+        return replace(self, **overrides) if overrides else self
 
     def __post_init__(self) -> None:
-        from sleeptime.errors import InvalidInputError
-
-        if not self.tenant or not isinstance(self.tenant, str):
+        if not isinstance(self.tenant, str) or not self.tenant:
             raise InvalidInputError("tenant must be a non-empty string")
-        if self.budget not in (0, 1, 2, 3, 4):
-            raise InvalidInputError(f"budget must be 0..4, got {self.budget!r}")
-        if self.verify not in ("off", "format", "model"):
-            raise InvalidInputError(f"verify must be off, format or model, got {self.verify!r}")
-        if self.verify_predicted not in ("rules", "model"):
-            raise InvalidInputError(f"verify_predicted must be rules or model, got {self.verify_predicted!r}")
+        for name in ("sleep_model", "wake_model"):
+            value = getattr(self, name)
+            if not isinstance(value, str | BaseChatModel) or (isinstance(value, str) and not value.strip()):
+                raise InvalidInputError(f"{name} must be a model spec string or a BaseChatModel, got {value!r}")
+        for name in ("base_url", "reasoning_effort", "sleep_reasoning_effort"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise InvalidInputError(f"{name} must be a string or None, got {getattr(self, name)!r}")
+        check_budget(self.budget)
+        _check_choice("verify", self.verify, VerifyMode)
+        _check_choice("verify_predicted", self.verify_predicted, PredictedCheck)
+        for name in ("raw_context_at_wake", "serve_predicted"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInputError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        for name in ("max_rounds", "samples", "chunk_size", "learned_max_chars", "max_tokens_sleep", "max_tokens_wake"):
+            _check_int(name, getattr(self, name), least=1)
+        for name in ("n_questions", "max_escalations", "json_retries", "chunk_overlap", "top_questions"):
+            _check_int(name, getattr(self, name), least=0)
+        for name in ("temperature", "sample_temperature", "match_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise InvalidInputError(f"{name} must be a number >= 0, got {value!r}")
         if not 0.0 < self.match_threshold <= 1.0:
             raise InvalidInputError(f"match_threshold must be in (0, 1], got {self.match_threshold!r}")
-        for name in ("max_rounds", "samples", "chunk_size", "learned_max_chars"):
-            if getattr(self, name) < 1:
-                raise InvalidInputError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("n_questions", "max_escalations", "json_retries", "chunk_overlap", "top_questions"):
-            if getattr(self, name) < 0:
-                raise InvalidInputError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+
+
+def _check_int(name: str, value: object, *, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise InvalidInputError(f"{name} must be an int >= {least}, got {value!r}")
+
+
+def _check_choice(name: str, value: object, choices: Any) -> None:
+    allowed = get_args(choices)
+    if value not in allowed:
+        raise InvalidInputError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+
+
+SleeptimeConfig = SleepTimeConfig
+"""The former name of :class:`SleepTimeConfig`, kept so existing code keeps working."""

@@ -6,10 +6,12 @@ Chat model specs (:func:`resolve_chat_model`):
 * ``embedded:<name>`` or a bare ``<name>`` from the embedded registry (``qwen2.5-coder-0.5b``,
   ``qwen2.5-coder-1.5b``, ``smollm2-135m``): llama.cpp in this process, weights from pip packages;
 * ``gguf:/path/to/model.gguf``: llama.cpp in this process on that file;
-* ``openai:<model>``: ``ChatOpenAI``, optionally on an OpenAI-compatible server at ``base_url``.
+* ``scripted``: :func:`sleeptime.testing.scripted_model`, canned replies for trying things with no model;
+* ``<provider>:<model>`` (``openai:gpt-4o-mini``, ``anthropic:...``): LangChain's ``init_chat_model``;
+  ``openai:`` may name an OpenAI-compatible server with ``base_url`` (vLLM, llama.cpp server, Ollama).
 
 Embedding specs (:func:`resolve_embeddings`): an ``Embeddings`` instance, ``embedded:minilm``
-(the default, 384 dimensions, offline) or ``openai:<model>``.
+(the default, 384 dimensions, offline) or ``<provider>:<model>`` through ``init_embeddings``.
 """
 
 from __future__ import annotations
@@ -29,14 +31,15 @@ from sleeptime.local.gguf import REGISTRY, ensure_gguf
 __all__ = [
     "DEFAULT_EMBEDDINGS",
     "EMBEDDING_DIMS",
-    "SpecKind",
+    "OwnKind",
     "parse_chat_spec",
     "resolve_chat_model",
     "resolve_embeddings",
 ]
 
-SpecKind = Literal["embedded", "gguf", "openai"]
-_KINDS: dict[str, SpecKind] = {"embedded": "embedded", "gguf": "gguf", "openai": "openai"}
+OwnKind = Literal["embedded", "gguf", "scripted"]
+"""Spec kinds this package resolves itself; any other kind is a LangChain provider name."""
+_OWN: tuple[OwnKind, ...] = ("embedded", "gguf", "scripted")
 
 DEFAULT_EMBEDDINGS = "embedded:minilm"
 EMBEDDING_DIMS: dict[str, int] = {DEFAULT_EMBEDDINGS: 384}
@@ -44,7 +47,8 @@ EMBEDDING_DIMS: dict[str, int] = {DEFAULT_EMBEDDINGS: 384}
 
 _CHAT_FORMS = (
     "a BaseChatModel instance, 'embedded:<name>' or a bare <name> (names: {names}), "
-    "'gguf:/path/to/model.gguf', or 'openai:<model>' (with base_url for an OpenAI-compatible server)"
+    "'gguf:/path/to/model.gguf', 'scripted', or '<provider>:<model>' for LangChain's init_chat_model "
+    "(e.g. 'openai:<model>', with base_url for an OpenAI-compatible server)"
 )
 
 _embedded_cache: dict[tuple[Any, ...], BaseChatModel] = {}
@@ -55,8 +59,11 @@ def _chat_forms() -> str:
     return _CHAT_FORMS.format(names=", ".join(sorted(REGISTRY)))
 
 
-def parse_chat_spec(spec: str) -> tuple[SpecKind, str]:
+def parse_chat_spec(spec: str) -> tuple[str, str]:
     """Split a chat model spec string into its kind and its argument.
+
+    The kind is ``embedded``, ``gguf``, ``scripted`` or a LangChain provider name; whether the
+    provider exists is for ``init_chat_model`` to say.
 
     >>> parse_chat_spec("openai:gpt-4o-mini")
     ('openai', 'gpt-4o-mini')
@@ -66,14 +73,15 @@ def parse_chat_spec(spec: str) -> tuple[SpecKind, str]:
     text = spec.strip()
     if text in REGISTRY:
         return "embedded", text
+    if text == "scripted":
+        return "scripted", ""
     kind, sep, arg = text.partition(":")
-    arg = arg.strip()
-    if sep and arg and kind in _KINDS:
+    kind, arg = kind.strip(), arg.strip()
+    if sep and arg and kind and kind != "scripted":
         if kind == "embedded" and arg not in REGISTRY:
             raise ModelSetupError(f"unknown embedded model {arg!r}; known: {', '.join(sorted(REGISTRY))}")
-        return _KINDS[kind], arg
-    hint = " ('scripted' models are passed as instances)" if text == "scripted" else ""
-    raise ModelSetupError(f"unknown chat model spec {spec!r}{hint}; use {_chat_forms()}")
+        return kind, arg
+    raise ModelSetupError(f"unknown chat model spec {spec!r}; use {_chat_forms()}")
 
 
 def resolve_chat_model(
@@ -89,7 +97,8 @@ def resolve_chat_model(
     """The chat model a spec names (see the module docstring for the forms).
 
     Embedded and ``gguf:`` models are made once per spec and settings per process, so their
-    weights load once; ``reasoning_effort`` and ``base_url`` apply to ``openai:`` models only.
+    weights load once. ``base_url``, ``api_key`` and ``reasoning_effort`` go to provider models
+    (``init_chat_model``); a reasoning effort replaces the temperature, which reasoning models refuse.
     ``cache_dir`` is where embedded weights are assembled (default ``~/.cache/sleeptime/models``).
     Raises :class:`ModelSetupError` for an unknown spec, a missing package or a bad file.
     """
@@ -98,8 +107,12 @@ def resolve_chat_model(
     if not isinstance(spec, str):
         raise ModelSetupError(f"a chat model spec must be a string or a BaseChatModel, got {type(spec).__name__}")
     kind, arg = parse_chat_spec(spec)
-    if kind == "openai":
-        return _openai_chat(arg, base_url, api_key, reasoning_effort, temperature, max_tokens)
+    if kind == "scripted":
+        from sleeptime.testing import scripted_model
+
+        return scripted_model()
+    if kind not in _OWN:
+        return _provider_chat(kind, arg, base_url, api_key, reasoning_effort, temperature, max_tokens)
     _require_llama_cpp()  # before assembling a large file for nothing
 
     if kind == "embedded":
@@ -126,7 +139,8 @@ def _require_llama_cpp() -> None:
         raise ModelSetupError(LLAMA_CPP_MISSING)
 
 
-def _openai_chat(
+def _provider_chat(
+    provider: str,
     model: str,
     base_url: str | None,
     api_key: str | None,
@@ -134,23 +148,29 @@ def _openai_chat(
     temperature: float,
     max_tokens: int | None,
 ) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
+    from langchain.chat_models import init_chat_model
 
-    options: dict[str, Any] = {"model": model, "stream_usage": True}
+    options: dict[str, Any] = {}
+    if provider == "openai":
+        options["stream_usage"] = True  # token counts on streamed replies too
     if base_url is not None:
         options["base_url"] = base_url
     if api_key is not None or base_url is not None:
-        options["api_key"] = api_key or "not-needed"
+        options["api_key"] = api_key or "not-needed"  # local OpenAI-compatible servers need no key
     if reasoning_effort is not None:
-        options["reasoning_effort"] = reasoning_effort  # reasoning models refuse a temperature
+        options["reasoning_effort"] = reasoning_effort
     else:
         options["temperature"] = temperature
     if max_tokens is not None:
         options["max_tokens"] = max_tokens
     try:
-        return ChatOpenAI(**options)
-    except Exception as exc:  # e.g. no api_key and no OPENAI_API_KEY
-        raise ModelSetupError(f"cannot create ChatOpenAI for {model!r}: {exc}") from exc
+        chat: BaseChatModel = init_chat_model(model, model_provider=provider, **options)
+        return chat
+    except ImportError as exc:  # the provider's integration package is not installed
+        raise ModelSetupError(f"cannot create a {provider!r} chat model: {exc}") from exc
+    except Exception as exc:  # an unknown provider, or e.g. no api_key and no OPENAI_API_KEY
+        first = " ".join(str(exc).split()) or type(exc).__name__
+        raise ModelSetupError(f"cannot create {provider}:{model}: {first}; use {_chat_forms()}") from exc
 
 
 def resolve_embeddings(
@@ -159,7 +179,8 @@ def resolve_embeddings(
     base_url: str | None = None,
     api_key: str | None = None,
 ) -> Embeddings:
-    """The embeddings a spec names: an instance (as is), ``embedded:minilm`` or ``openai:<model>``."""
+    """The embeddings a spec names: an instance (as is), ``embedded:minilm`` or ``<provider>:<model>``
+    through LangChain's ``init_embeddings`` (``openai:<model>`` with ``base_url`` for a compatible server)."""
     if isinstance(spec, Embeddings):
         return spec
     if not isinstance(spec, str):
@@ -169,22 +190,23 @@ def resolve_embeddings(
         from sleeptime.local.embeddings import MiniLMEmbeddings
 
         return MiniLMEmbeddings()
-    kind, _, model = text.partition(":")
-    if kind == "openai" and model.strip():
-        from langchain_openai import OpenAIEmbeddings
+    kind, _, model = (part.strip() for part in text.partition(":"))
+    forms = (f"use an Embeddings instance, {DEFAULT_EMBEDDINGS!r} or '<provider>:<model>' "
+             "(e.g. 'openai:<model>', with base_url for an OpenAI-compatible server)")
+    if not kind or not model or kind == "embedded":
+        raise ModelSetupError(f"unknown embeddings spec {spec!r}; {forms}")
+    from langchain.embeddings import init_embeddings
 
-        options: dict[str, Any] = {"model": model.strip()}
-        if base_url is not None:
-            options["base_url"] = base_url
+    options: dict[str, Any] = {}
+    if base_url is not None:
+        options["base_url"] = base_url
+        if kind == "openai":
             # Counting tokens with tiktoken would download its tables; compatible servers do not need it.
             options["check_embedding_ctx_length"] = False
-        if api_key is not None or base_url is not None:
-            options["api_key"] = api_key or "not-needed"
-        try:
-            return OpenAIEmbeddings(**options)
-        except Exception as exc:
-            raise ModelSetupError(f"cannot create OpenAIEmbeddings for {model!r}: {exc}") from exc
-    raise ModelSetupError(
-        f"unknown embeddings spec {spec!r}; use an Embeddings instance, {DEFAULT_EMBEDDINGS!r} "
-        "or 'openai:<model>' (with base_url for an OpenAI-compatible server)"
-    )
+    if api_key is not None or base_url is not None:
+        options["api_key"] = api_key or "not-needed"
+    try:
+        return init_embeddings(model, provider=kind, **options)
+    except Exception as exc:  # unknown provider, missing package, no key
+        first = " ".join(str(exc).split()) or type(exc).__name__
+        raise ModelSetupError(f"cannot create embeddings {kind}:{model}: {first}; {forms}") from exc

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
+from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, ValidationError
 
 from sleeptime.errors import ModelOutputError
@@ -47,16 +48,24 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.match(text))
 
 
+@runtime_checkable
+class JsonSchemaModel(Protocol):
+    """A model that can be made to reply with JSON matching a schema (e.g. by a grammar)."""
+
+    def bind_json_schema(self, schema: dict[str, Any]) -> Runnable[LanguageModelInput, BaseMessage]: ...
+
+
 def json_mode(model: BaseChatModel, schema: type[BaseModel]) -> Runnable[Any, BaseMessage]:
     """The model bound to answer in JSON where the backend can enforce it.
 
-    llama.cpp turns the JSON schema into a grammar, so even a 135M model replies in the right
-    shape; OpenAI-compatible servers get plain JSON mode (not every server accepts a schema).
+    A model with `bind_json_schema` (the embedded llama.cpp model: the schema becomes a grammar,
+    so even a 135M model replies in the right shape) is asked for the schema; an OpenAI-compatible
+    chat model gets plain JSON mode (not every compatible server accepts a schema); any other
+    model is asked as is, the prompt asking for JSON.
     """
-    name = type(model).__name__
-    if name == "EmbeddedChatModel":
-        return model.bind(response_format={"type": "json_object", "schema": schema.model_json_schema()})
-    if name == "ChatOpenAI":
+    if isinstance(model, JsonSchemaModel):
+        return model.bind_json_schema(schema.model_json_schema())
+    if isinstance(model, BaseChatOpenAI):
         return model.bind(response_format={"type": "json_object"})
     return model
 

@@ -1,17 +1,21 @@
 """Test doubles shipped with the library, for this project's tests and for users' own.
 
-`ScriptedChatModel` replays scripted replies (or computes them from the prompt) and reports
-token usage like a real model, in invoke, stream, batch and their async twins.
+`ScriptedChatModel` replays scripted replies and reports token usage like a real model, in
+invoke, stream, batch and their async twins. Replies are routed by the LangGraph node that makes
+the call (``by_node``), so rewording a prompt never sends a test to another node's reply; a plain
+list (``replies``) serves models used outside graphs. `scripted_model()` is a ready-made one for
+the sleep, wake and chat graphs (what the ``scripted`` model spec resolves to).
 `HashEmbeddings` gives deterministic vectors with no model, so stores can be tested offline.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -20,9 +24,16 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr
 
+__all__ = ["OUTSIDE_GRAPH", "HashEmbeddings", "Reply", "ScriptedChatModel", "UnscriptedNodeError", "scripted_model"]
+
 Reply = str | Callable[[list[BaseMessage]], str]
+"""A scripted reply: a string, or a function of the prompt messages (it may raise to simulate a failure)."""
+
+OUTSIDE_GRAPH = "<outside graph>"
+"""The ``by_node`` key of calls made outside any LangGraph node (no ``langgraph_node`` in the run metadata)."""
 
 _WORD = re.compile(r"\S+")
 
@@ -32,24 +43,41 @@ def count_tokens(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-class ScriptedChatModel(BaseChatModel):
-    """A chat model that replays `replies` in order (cycling when `cycle=True`).
+class UnscriptedNodeError(LookupError):
+    """A scripted model was called from a node it has no reply for."""
 
-    A reply may be a string or a function of the prompt messages, so tests can script
-    behaviour that depends on what the node sent. Every call is recorded in `calls`.
-    Usage is reported as words in / words out.
+
+class ScriptedChatModel(BaseChatModel):
+    """A chat model whose replies are scripted, for tests.
+
+    Two ways to script it:
+
+    * ``by_node={"reflect": ..., "answer": [...]}``: each call gets the reply of the LangGraph node
+      that makes it (LangGraph puts ``langgraph_node`` in the run metadata every model call inherits).
+      A list is consumed in order, its last reply repeating. Calls outside any graph use the key
+      :data:`OUTSIDE_GRAPH`. A node with no entry raises :class:`UnscriptedNodeError` naming it
+      (unless ``default`` is set).
+    * ``replies=[...]``: replayed in call order whatever the caller (cycling when ``cycle=True``),
+      then ``default``; when both are given, ``by_node`` answers the nodes it names.
+
+    A reply is a string or a function of the prompt messages. Every call is recorded: `calls`
+    (prompts in order), `nodes` (the node of each) and `calls_for(node)`. Usage is reported as
+    words in / words out.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
+    by_node: dict[str, Any] = Field(default_factory=dict)
+    """Node name -> a reply or a list of replies (consumed in order, the last one repeating)."""
     replies: list[Any] = Field(default_factory=list)
     cycle: bool = False
     default: Any = None
-    """Reply used once `replies` is exhausted (None: raise)."""
+    """Reply used once `replies` is exhausted, and for nodes `by_node` does not name (None: raise)."""
 
     _index: int = PrivateAttr(default=0)
+    _node_index: dict[str, int] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    _calls: list[tuple[str, list[BaseMessage]]] = PrivateAttr(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
@@ -58,25 +86,58 @@ class ScriptedChatModel(BaseChatModel):
     @property
     def calls(self) -> list[list[BaseMessage]]:
         """The prompts this model received, in order."""
-        return list(self._calls)
+        return [messages for _, messages in self._calls]
 
-    def _next_reply(self, messages: list[BaseMessage]) -> str:
+    @property
+    def nodes(self) -> list[str]:
+        """The node that made each call, in order (:data:`OUTSIDE_GRAPH` for calls outside a graph)."""
+        return [node for node, _ in self._calls]
+
+    def calls_for(self, node: str) -> list[list[BaseMessage]]:
+        """The prompts `node` sent, in order."""
+        return [messages for n, messages in self._calls if n == node]
+
+    def _pick(self, node: str) -> Any:
+        """The scripted reply for this call; the caller holds the lock."""
+        if node in self.by_node:
+            script = self.by_node[node]
+            if not isinstance(script, list):
+                return script
+            if not script:
+                raise UnscriptedNodeError(f"ScriptedChatModel: the reply list of node {node!r} is empty")
+            i = self._node_index.get(node, 0)
+            self._node_index[node] = i + 1
+            return script[min(i, len(script) - 1)]
+        if self._index < len(self.replies):
+            self._index += 1
+            return self.replies[self._index - 1]
+        if self.cycle and self.replies:
+            self._index += 1
+            return self.replies[(self._index - 1) % len(self.replies)]
+        if self.default is not None:
+            return self.default
+        if self.by_node:
+            raise UnscriptedNodeError(
+                f"ScriptedChatModel has no reply for node {node!r}; scripted nodes: {sorted(self.by_node)}"
+            )
+        raise RuntimeError(f"ScriptedChatModel ran out of replies after {len(self.replies)} call(s)")
+
+    def _next_reply(self, messages: list[BaseMessage], node: str = OUTSIDE_GRAPH) -> str:
         with self._lock:
-            self._calls.append(list(messages))
-            if self._index < len(self.replies):
-                reply = self.replies[self._index]
-                self._index += 1
-            elif self.cycle and self.replies:
-                reply = self.replies[self._index % len(self.replies)]
-                self._index += 1
-            elif self.default is not None:
-                reply = self.default
-            else:
-                raise RuntimeError(f"ScriptedChatModel ran out of replies after {len(self.replies)} call(s)")
+            self._calls.append((node, list(messages)))
+            reply = self._pick(node)
         text = reply(messages) if callable(reply) else reply
         if isinstance(text, BaseException):
             raise text
         return str(text)
+
+    @staticmethod
+    def _node(run_manager: CallbackManagerForLLMRun | None) -> str:
+        # LangChain streams some calls (under stream_mode="messages") without a run manager; the
+        # node's run config is then still the current one.
+        metadata: Mapping[str, Any] = run_manager.metadata if run_manager is not None else {}
+        node = metadata.get("langgraph_node") or ensure_config().get("metadata", {}).get("langgraph_node")
+        return str(node or OUTSIDE_GRAPH)
 
     @staticmethod
     def _usage(messages: list[BaseMessage], text: str) -> UsageMetadata:
@@ -91,7 +152,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = self._next_reply(messages)
+        text = self._next_reply(messages, self._node(run_manager))
         message = AIMessage(content=text, usage_metadata=self._usage(messages, text))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -102,7 +163,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        text = self._next_reply(messages)
+        text = self._next_reply(messages, self._node(run_manager))
         pieces = re.findall(r"\S+\s*|\s+", text) or [""]
         for piece in pieces:
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
@@ -117,6 +178,36 @@ class ScriptedChatModel(BaseChatModel):
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
         """Accept tools so code that binds them can be tested; replies stay scripted text."""
         return self.bind(**kwargs)
+
+
+def _first_fact(messages: list[BaseMessage]) -> str:
+    user = messages[-1].text if messages else ""
+    return next((line.strip() for line in user.splitlines() if re.search(r"\d", line)), user.strip()[:120])
+
+
+def _demo_answer(messages: list[BaseMessage]) -> str:
+    user = messages[-1].text if messages else ""
+    note = next((line for line in user.splitlines() if line.startswith("Key fact:")), None)
+    return f"From my notes: {note.removeprefix('Key fact: ')}" if note else f"From the context: {_first_fact(messages)}"
+
+
+def scripted_model() -> ScriptedChatModel:
+    """A scripted model for every node of the sleep, wake and chat graphs, for demos and trying
+    things with no model: notes quoting the context's first line with a number, one predicted
+    question, answers quoting the notes, checks that accept. What the ``scripted`` spec names."""
+    def predict(messages: list[BaseMessage]) -> str:
+        numbers = re.findall(r"\$?\d+(?:\.\d+)?", messages[-1].text if messages else "")
+        return json.dumps({"questions": [{"question": "What are the key numbers?",
+                                          "answer": ", ".join(numbers[:5]) or "none"}]})
+
+    return ScriptedChatModel(by_node={
+        "reflect": lambda m: f"Key fact: {_first_fact(m)}\nSTATUS: DONE",
+        "predict": predict,
+        "answer": _demo_answer,
+        "respond": _demo_answer,
+        "verify": json.dumps({"verdict": "accept", "reason": "consistent with the notes"}),
+        "match": "yes",
+    })
 
 
 class HashEmbeddings(Embeddings):

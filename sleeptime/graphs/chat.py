@@ -21,7 +21,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes._runtime import config_of, wake_model
 from sleeptime.stores.learned import LearnedContextStore
 from sleeptime.usage import UsageRecord, record_usage
@@ -50,7 +50,7 @@ def context_id_of(state: ChatState, config: RunnableConfig) -> str | None:
     return str(thread_id) if thread_id else None
 
 
-def respond(state: ChatState, runtime: Runtime[Any]) -> dict[str, Any]:
+def respond(state: ChatState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     cfg = config_of(runtime)
     config = get_config()
     messages: list[BaseMessage] = [SystemMessage(SYSTEM)]
@@ -124,18 +124,18 @@ class TranscriptWatcher:
         return True
 
 
-ChatGraph = StateGraph[ChatState, SleeptimeConfig, ChatState, ChatState]
+ChatGraph = StateGraph[ChatState, SleepTimeConfig, ChatState, ChatState]
 
 
 def build_chat_graph() -> ChatGraph:
     """The uncompiled chat graph; compile it with a store (and a checkpointer to keep threads)."""
-    builder: ChatGraph = StateGraph(ChatState, context_schema=SleeptimeConfig)
+    builder: ChatGraph = StateGraph(ChatState, context_schema=SleepTimeConfig)
     builder.add_node("respond", respond)
     builder.add_edge(START, "respond")
     return builder
 
 
-def _compiled() -> CompiledStateGraph[ChatState, SleeptimeConfig, ChatState, ChatState]:
+def _compiled() -> CompiledStateGraph[ChatState, SleepTimeConfig, ChatState, ChatState]:
     return build_chat_graph().compile(name="chat")
 
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes.ingest import ingest
 from sleeptime.nodes.predict import predict
 from sleeptime.nodes.publish import publish
 from sleeptime.nodes.reflect import reflect, route_after_reflect
 from sleeptime.state import SleepInput, SleepOutput, SleepState
 
-SleepGraph = StateGraph[SleepState, SleeptimeConfig, SleepInput, SleepOutput]
+SleepGraph = StateGraph[SleepState, SleepTimeConfig, SleepInput, SleepOutput]
 
 
 def build_sleep_graph() -> SleepGraph:
     """The uncompiled sleep graph; compile it with the store (and checkpointer) of your choice."""
     builder: SleepGraph = StateGraph(
-        SleepState, context_schema=SleeptimeConfig, input_schema=SleepInput, output_schema=SleepOutput
+        SleepState, context_schema=SleepTimeConfig, input_schema=SleepInput, output_schema=SleepOutput
     )
     builder.add_node("ingest", ingest)
     builder.add_node("reflect", reflect)
@@ -32,7 +32,7 @@ def build_sleep_graph() -> SleepGraph:
     return builder
 
 
-def _compiled() -> CompiledStateGraph[SleepState, SleeptimeConfig, SleepInput, SleepOutput]:
+def _compiled() -> CompiledStateGraph[SleepState, SleepTimeConfig, SleepInput, SleepOutput]:
     return build_sleep_graph().compile(name="sleep")
 
 

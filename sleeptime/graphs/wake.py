@@ -9,20 +9,20 @@ from __future__ import annotations
 from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes.answer import answer
 from sleeptime.nodes.match import match_predicted, route_after_match
 from sleeptime.nodes.retrieve import retrieve
 from sleeptime.nodes.verify import route_after_verify, verify
 from sleeptime.state import WakeInput, WakeOutput, WakeState
 
-WakeGraph = StateGraph[WakeState, SleeptimeConfig, WakeInput, WakeOutput]
+WakeGraph = StateGraph[WakeState, SleepTimeConfig, WakeInput, WakeOutput]
 
 
 def build_wake_graph() -> WakeGraph:
     """The uncompiled wake graph; compile it with the store of your choice."""
     builder: WakeGraph = StateGraph(
-        WakeState, context_schema=SleeptimeConfig, input_schema=WakeInput, output_schema=WakeOutput
+        WakeState, context_schema=SleepTimeConfig, input_schema=WakeInput, output_schema=WakeOutput
     )
     builder.add_node("retrieve", retrieve)
     builder.add_node("match", match_predicted)
@@ -36,7 +36,7 @@ def build_wake_graph() -> WakeGraph:
     return builder
 
 
-def _compiled() -> CompiledStateGraph[WakeState, SleeptimeConfig, WakeInput, WakeOutput]:
+def _compiled() -> CompiledStateGraph[WakeState, SleepTimeConfig, WakeInput, WakeOutput]:
     return build_wake_graph().compile(name="wake")
 
 

@@ -405,6 +405,11 @@ class EmbeddedChatModel(BaseChatModel):
             # Let the worker finish (it stops at the next token) so the model's lock is released.
             await asyncio.shield(worker)
 
+    def bind_json_schema(self, schema: dict[str, Any]) -> Runnable[LanguageModelInput, BaseMessage]:
+        """This model bound to reply with JSON matching `schema`, grammar-constrained (how
+        ``sleeptime.structured`` asks a model that can for JSON)."""
+        return self.bind(response_format={"type": "json_object", "schema": schema})
+
     def with_structured_output(
         self,
         schema: dict[str, Any] | type[BaseModel],

@@ -1,37 +1,41 @@
-"""What every node needs from the LangGraph runtime: the run config, the store, the models."""
+"""What every node needs from the LangGraph runtime: the run config, the store, the models.
+
+LangGraph itself turns a dict context into a `SleepTimeConfig` (validated by its constructor);
+`config_of` only covers what LangGraph leaves: no context at all (the defaults) and a graph run
+inside another graph's node without its own context, where LangGraph hands over the parent's.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
-from typing import Any
+from collections.abc import Mapping
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
-from sleeptime.config import SleeptimeConfig
-from sleeptime.errors import SleeptimeError
+from sleeptime.config import SleepTimeConfig
+from sleeptime.errors import InvalidInputError, SleeptimeError
 from sleeptime.models import resolve_chat_model
 from sleeptime.stores.learned import LearnedContextStore
 
+_DEFAULT = SleepTimeConfig()
 
-def config_of(runtime: Runtime[Any]) -> SleeptimeConfig:
-    """The run's SleeptimeConfig; a dict (as the LangGraph server sends) is validated into one."""
-    ctx = runtime.context
-    if ctx is None:
-        return SleeptimeConfig()
-    if isinstance(ctx, SleeptimeConfig):
+
+def config_of(runtime: Runtime[SleepTimeConfig]) -> SleepTimeConfig:
+    """The run's config: the context, or the defaults when the run was given none."""
+    ctx: object = runtime.context
+    if isinstance(ctx, SleepTimeConfig):
         return ctx
-    if isinstance(ctx, dict):
-        known = {f.name for f in fields(SleeptimeConfig)}
-        unknown = set(ctx) - known
-        if unknown:
-            raise SleeptimeError(f"unknown config key(s): {sorted(unknown)}; known: {sorted(known)}")
-        return SleeptimeConfig(**ctx)
-    # Another dataclass with the same fields (e.g. a server-side copy of the schema).
-    return SleeptimeConfig(**asdict(ctx))
+    if ctx is None:
+        return _DEFAULT
+    if isinstance(ctx, Mapping):  # a parent graph's dict context, handed down by LangGraph
+        return SleepTimeConfig.from_mapping(ctx)
+    raise InvalidInputError(
+        f"the run context must be a SleepTimeConfig or a mapping of its fields, got {type(ctx).__name__}; "
+        "when calling a sleeptime graph inside another graph, pass context=SleepTimeConfig(...)"
+    )
 
 
-def store_of(runtime: Runtime[Any]) -> LearnedContextStore:
+def store_of(runtime: Runtime[SleepTimeConfig]) -> LearnedContextStore:
     if runtime.store is None:
         raise SleeptimeError(
             "this graph was compiled without a store: compile it with store=ChromaStore(...) "
@@ -40,7 +44,7 @@ def store_of(runtime: Runtime[Any]) -> LearnedContextStore:
     return LearnedContextStore(runtime.store, config_of(runtime).tenant)
 
 
-def sleep_model(cfg: SleeptimeConfig, *, temperature: float | None = None) -> BaseChatModel:
+def sleep_model(cfg: SleepTimeConfig, *, temperature: float | None = None) -> BaseChatModel:
     return resolve_chat_model(
         cfg.sleep_model,
         base_url=cfg.base_url,
@@ -50,7 +54,7 @@ def sleep_model(cfg: SleeptimeConfig, *, temperature: float | None = None) -> Ba
     )
 
 
-def wake_model(cfg: SleeptimeConfig, *, max_tokens: int | None = None) -> BaseChatModel:
+def wake_model(cfg: SleepTimeConfig, *, max_tokens: int | None = None) -> BaseChatModel:
     return resolve_chat_model(
         cfg.wake_model,
         base_url=cfg.base_url,

@@ -7,6 +7,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
+from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes._runtime import config_of, wake_model
 from sleeptime.prompts import answer as prompt
 from sleeptime.state import WakeState
@@ -30,7 +31,7 @@ def build_answer_messages(state: WakeState) -> list[BaseMessage]:
     return [SystemMessage(system), HumanMessage("\n\n".join(blocks))]
 
 
-def answer(state: WakeState, runtime: Runtime[Any]) -> dict[str, Any]:
+def answer(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     cfg = config_of(runtime)
     budget = state.get("current_budget", cfg.budget)
     # Step-by-step levels need room to finish their reasoning.

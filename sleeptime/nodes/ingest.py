@@ -9,7 +9,9 @@ from typing import Any
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from langgraph.runtime import Runtime
 
+from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import EmptyContextError, UnreadableFileError
+from sleeptime.inputs import check_context_id
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import SleepState
 from sleeptime.stores.learned import ContextRecord, LearnedContextStore
@@ -73,11 +75,11 @@ def ingest_context(
     return store.put_chunks(context_id, split_text(full, chunk_size, chunk_overlap), sources)
 
 
-def ingest(state: SleepState, runtime: Runtime[Any]) -> dict[str, Any]:
+def ingest(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     """Store new text/files when given; otherwise sleep again on the stored revision."""
     cfg = config_of(runtime)
     store = store_of(runtime)
-    context_id = state["context_id"]
+    context_id = check_context_id(state.get("context_id"), run="a sleep run")
     if state.get("text") is not None or state.get("files"):
         record = ingest_context(
             store, context_id, text=state.get("text"), files=state.get("files") or [],

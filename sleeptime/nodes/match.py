@@ -8,6 +8,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from sleeptime import matching
+from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import ModelOutputError
 from sleeptime.nodes._runtime import config_of, wake_model
 from sleeptime.state import MatchInfo, WakeState
@@ -26,7 +27,7 @@ def _info(decision: matching.MatchDecision) -> MatchInfo:
     )
 
 
-def match_predicted(state: WakeState, runtime: Runtime[Any]) -> dict[str, Any]:
+def match_predicted(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     """Decide whether the nearest predicted questions answer this one; serve the answer if so."""
     cfg = config_of(runtime)
     if not cfg.serve_predicted or state.get("path") != "learned":

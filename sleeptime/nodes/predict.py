@@ -7,13 +7,14 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
+from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes._runtime import config_of, sleep_model
 from sleeptime.prompts import predict as prompt
 from sleeptime.state import PredictedQuestion, SleepState
 from sleeptime.structured import ask_json
 
 
-def predict(state: SleepState, runtime: Runtime[Any]) -> dict[str, Any]:
+def predict(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     cfg = config_of(runtime)
     if cfg.n_questions == 0:
         return {"questions": []}

@@ -6,12 +6,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import StaleVersionError
 from sleeptime.nodes._runtime import store_of
 from sleeptime.state import SleepState
 
 
-def publish(state: SleepState, runtime: Runtime[Any]) -> dict[str, Any]:
+def publish(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     store = store_of(runtime)
     try:
         version = store.publish(

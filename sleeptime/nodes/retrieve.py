@@ -6,26 +6,24 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from sleeptime.errors import InvalidInputError
+from sleeptime.config import SleepTimeConfig
+from sleeptime.inputs import check_context_id, check_mode, check_question, wake_budget
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import WakeState
 
 
-def retrieve(state: WakeState, runtime: Runtime[Any]) -> dict[str, Any]:
+def retrieve(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     cfg = config_of(runtime)
-    question = state.get("question", "")
-    if not isinstance(question, str) or not question.strip():
-        raise InvalidInputError("question must be a non-empty string")
-    mode = state.get("mode", "sleep")
-    budget = state.get("budget", cfg.budget)
-    if budget not in (0, 1, 2, 3, 4):
-        raise InvalidInputError(f"budget must be 0..4, got {budget!r}")
+    question = check_question(state.get("question"))
+    mode = check_mode(state.get("mode", "sleep"))
+    budget = wake_budget(state.get("budget"), cfg.budget)
     base: dict[str, Any] = {"current_budget": budget, "escalations": 0, "with_raw_context": False}
     context_id = state.get("context_id")
     if not context_id:
         if mode == "sleep":
-            raise InvalidInputError("mode 'sleep' needs a context_id")
+            check_context_id(None, run="mode 'sleep'")
         return {**base, "path": "test-time", "version": None, "learned": "", "raw_context": "", "related": []}
+    context_id = check_context_id(context_id)
     store = store_of(runtime)
     if mode == "test-time":
         raw = store.raw_text(context_id)  # raises UnknownContextError for an unknown id

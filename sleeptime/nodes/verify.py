@@ -8,6 +8,7 @@ from typing import Any, Literal
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
+from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes._runtime import config_of, wake_model
 from sleeptime.prompts import verify as prompt
 from sleeptime.state import WakeState
@@ -26,7 +27,7 @@ def check_format(answer: str) -> str | None:
     return None
 
 
-def verify(state: WakeState, runtime: Runtime[Any]) -> dict[str, Any]:
+def verify(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     cfg = config_of(runtime)
     answer_text = state.get("answer", "")
     usage: list[UsageRecord] = []

@@ -11,7 +11,7 @@ from langgraph.store.memory import InMemoryStore
 
 from evals.exp_budget import run
 from sleeptime.testing import HashEmbeddings
-from tests.scripts import stage_of, staged_model
+from tests.scripts import staged_model
 
 _UNRELATED = ["zebra quantum", "violin orbit", "copper tundra", "saffron glacier", "marble oath", "lemon radar"]
 _calls = {"n": 0}
@@ -36,7 +36,7 @@ def _run(tmp_path: Path, model: object, **kw: object) -> dict[str, object]:
 
 
 def test_budget_experiment_compares_arms_at_a_fixed_budget(tmp_path: Path) -> None:
-    model = staged_model(probe=_probe, reflect="notes\nSTATUS: CONTINUE", answer="The answer is 33.")
+    model = staged_model(outside=_probe, reflect="notes\nSTATUS: CONTINUE", answer="The answer is 33.")
     summary = _run(tmp_path, model)
     preds = {c["context_id"]: c["predictability"] for c in summary["contexts"]}  # type: ignore[attr-defined]
     assert preds["tiny-0"] > max(preds["tiny-1"], preds["tiny-2"])
@@ -52,15 +52,15 @@ def test_budget_experiment_compares_arms_at_a_fixed_budget(tmp_path: Path) -> No
     lines = [json.loads(x) for x in (tmp_path / "records.jsonl").read_text().splitlines()]
     assert [r["kind"] for r in lines].count("probe") == 3
     assert all("question" not in r and "answer" not in r for r in lines)  # ids and counts only
-    reflect_calls = [c for c in model.calls if stage_of(c) == "reflect"]
+    reflect_calls = model.calls_for("reflect")
     assert len(reflect_calls) >= 2 * 3
     assert (tmp_path / "summary.md").read_text().count("| tiny-") == 3
     assert (tmp_path / "budget.png").stat().st_size > 0
 
 
 def test_budget_experiment_resumes_without_calling_the_model_again(tmp_path: Path) -> None:
-    first = _run(tmp_path, staged_model(probe=_probe, answer="The answer is 33."))
-    again = staged_model(probe=_probe, answer="The answer is 33.")
+    first = _run(tmp_path, staged_model(outside=_probe, answer="The answer is 33."))
+    again = staged_model(outside=_probe, answer="The answer is 33.")
     second = _run(tmp_path, again)
     assert again.calls == [] and second["arms"] == first["arms"]
     with pytest.raises(ValueError, match="other settings"):

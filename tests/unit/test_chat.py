@@ -9,7 +9,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.facade import SleepTime
 from sleeptime.graphs.chat import ChatState, TranscriptWatcher, build_chat_graph, complete_turns, render_transcript
 from sleeptime.scheduler import FakeClock, IdleScheduler
@@ -88,10 +88,10 @@ async def test_a_turn_in_progress_pushes_back_a_pending_sleep(memory_store: InMe
 
 
 def test_chat_graph_answers_with_the_latest_learned_context(memory_store: InMemoryStore) -> None:
-    model = staged_model(answer=lambda m: "Your dogs are Rex1 and Rex2.")
+    model = staged_model(respond="Your dogs are Rex1 and Rex2.")
     app = make_app(memory_store, model)
     graph = build_chat_graph().compile(store=memory_store, checkpointer=InMemorySaver())
-    cfg = SleeptimeConfig(wake_model=model, sleep_model=model)
+    cfg = SleepTimeConfig(wake_model=model, sleep_model=model)
     thread: RunnableConfig = {"configurable": {"thread_id": "chat-1"}}
     first = graph.invoke(ChatState(messages=[HumanMessage("hi")]), thread, context=cfg)
     assert first["learned_version"] is None
@@ -108,12 +108,12 @@ def test_chat_graph_answers_with_the_latest_learned_context(memory_store: InMemo
 
 
 def test_chat_graph_state_context_id_overrides_thread(memory_store: InMemoryStore) -> None:
-    model = staged_model(answer="ok")
+    model = staged_model(respond="ok")
     make_app(memory_store, model).sleep("shared", "Pens cost $2 each.")
     graph = build_chat_graph().compile(store=memory_store)
     out = graph.invoke(
         ChatState(messages=[HumanMessage("hi")], context_id="shared"),
         {"configurable": {"thread_id": "someone"}},
-        context=SleeptimeConfig(wake_model=model, sleep_model=model),
+        context=SleepTimeConfig(wake_model=model, sleep_model=model),
     )
     assert out["learned_version"] == 1

@@ -14,8 +14,8 @@ from evals.__main__ import build_parser, options_from
 from evals.datasets import Example
 from evals.predictability import predictability_task
 from evals.runner import RECORDS_FILE, Env, RecordWriter, RunOptions, grade, read_records
-from sleeptime.testing import HashEmbeddings, ScriptedChatModel
-from tests.scripts import stage_of, staged_model
+from sleeptime.testing import OUTSIDE_GRAPH, HashEmbeddings, ScriptedChatModel
+from tests.scripts import staged_model
 
 
 def _env(tmp_path: Path, experiment: str, model: ScriptedChatModel, **kw: Any) -> Env:
@@ -25,7 +25,7 @@ def _env(tmp_path: Path, experiment: str, model: ScriptedChatModel, **kw: Any) -
 
 
 def _answers(model: ScriptedChatModel) -> int:
-    return sum(1 for c in model.calls if stage_of(c) == "answer")
+    return len(model.calls_for("answer"))
 
 
 # ------------------------------------------------------------------------------------------- JSONL
@@ -148,16 +148,16 @@ def test_passk_samples_at_temperature_and_aggregates(tmp_path: Path) -> None:
 
 
 def test_context_only_guesses_without_the_question(tmp_path: Path) -> None:
-    model = staged_model(answer="The answer is 33. #### 33")
-    model_guess = ScriptedChatModel(default=lambda m: "Question: how many left?\n#### 33"
-                                    if "Guess the single question" in m[0].text else model._next_reply(m))
+    # The guesses are the only calls made outside a graph node.
+    model_guess = staged_model(answer="The answer is 33. #### 33", outside="Question: how many left?\n#### 33")
     env = _env(tmp_path, "context-only", model_guess)
     records = ex.run_experiment(env.opts, env)
     guesses = [r for r in records if r["mode"] == "context-only"]
     assert len(guesses) == 2
     assert [r["correct"] for r in sorted(guesses, key=lambda r: r["example_id"])] == [True, False]
     assert all(r["output_tokens"] == 0 and r["sleep_output_tokens"] > 0 for r in guesses)
-    prompts = [c for c in model_guess.calls if "Guess the single question" in c[0].text]
+    prompts = model_guess.calls_for(OUTSIDE_GRAPH)
+    assert prompts and all("Guess the single question" in c[0].text for c in prompts)
     questions = {e.question for e in ex.load_examples(env.opts)}
     assert all(q not in c[1].text for c in prompts for q in questions)
     rows = ex.budget_table(records)

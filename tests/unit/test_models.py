@@ -60,10 +60,19 @@ def test_parse_chat_spec(spec: str, expected: tuple[str, str]) -> None:
     assert parse_chat_spec(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["", "gpt-4o", "openai:", "embedded:", "anthropic:claude", "gguf:"])
+@pytest.mark.parametrize("spec", ["", "gpt-4o", "openai:", "embedded:", "gguf:", ":model", "scripted:x"])
 def test_unknown_specs_list_the_valid_forms(spec: str) -> None:
-    with pytest.raises(ModelSetupError, match=r"embedded:<name>.*gguf:/path.*openai:<model>"):
+    with pytest.raises(ModelSetupError, match=r"embedded:<name>.*gguf:/path.*scripted.*<provider>:<model>"):
         parse_chat_spec(spec)
+
+
+def test_other_providers_go_to_init_chat_model() -> None:
+    assert parse_chat_spec("anthropic:claude-x") == ("anthropic", "claude-x")
+    # Not installed here: the error names the package to install, as init_chat_model reports it.
+    with pytest.raises(ModelSetupError, match="langchain-anthropic"):
+        resolve_chat_model("anthropic:claude-x")
+    with pytest.raises(ModelSetupError, match=r"nosuch.*Supported model providers.*<provider>:<model>"):
+        resolve_chat_model("nosuch:model")
 
 
 def test_unknown_embedded_name_lists_registry() -> None:
@@ -71,9 +80,11 @@ def test_unknown_embedded_name_lists_registry() -> None:
         resolve_chat_model("embedded:tiny")
 
 
-def test_scripted_is_not_a_spec() -> None:
-    with pytest.raises(ModelSetupError, match="passed as instances"):
-        resolve_chat_model("scripted")
+def test_scripted_spec_is_the_ready_made_scripted_model() -> None:
+    model = resolve_chat_model("scripted")
+    assert isinstance(model, ScriptedChatModel)
+    assert {"reflect", "predict", "answer", "verify", "match", "respond"} <= set(model.by_node)
+    assert resolve_chat_model(" scripted ") is not model  # a fresh one each time: calls are recorded per model
 
 
 def test_instance_is_returned_as_is() -> None:

@@ -22,7 +22,7 @@ from sleeptime.errors import (
 from sleeptime.facade import SleepTime
 from sleeptime.prompts.answer import BUDGET_INSTRUCTIONS
 from sleeptime.testing import ScriptedChatModel
-from tests.scripts import PREDICTIONS, stage_of, staged_model
+from tests.scripts import PREDICTIONS, staged_model
 
 CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens and a notebook that costs $4."
 
@@ -44,7 +44,7 @@ def test_reflect_loops_until_max_rounds_when_never_done(memory_store: InMemorySt
     model = staged_model(reflect=rounds)
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, max_rounds=3)
     result = app.sleep("shop", CONTEXT)
-    reflect_calls = [c for c in model.calls if stage_of(c) == "reflect"]
+    reflect_calls = model.calls_for("reflect")
     assert len(reflect_calls) == 3
     assert result.learned == ["note after round 3"]
     # Each round sees the previous round's notes.
@@ -106,7 +106,7 @@ def test_verify_escalates_with_more_budget_then_accepts(memory_store: InMemorySt
     answer = app.ask("How much does Alice pay for the pens?", "shop")
     assert answer.escalations == 1 and answer.verdict == "accept" and answer.budget == 3
     assert answer.answer.endswith("The answer is 6.")
-    answer_calls = [c for c in model.calls if stage_of(c) == "answer"]
+    answer_calls = model.calls_for("answer")
     assert CONTEXT not in answer_calls[0][1].text  # first try: learned context only
     assert CONTEXT in answer_calls[1][1].text  # escalation: raw context added
     assert answer.wake_usage.calls == 4  # answer, verify, answer, verify
@@ -126,7 +126,7 @@ def test_malformed_json_is_retried_then_used(memory_store: InMemoryStore) -> Non
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model)
     result = app.sleep("shop", CONTEXT)
     assert result.published and len(result.questions) == 1
-    predict_calls = [c for c in model.calls if stage_of(c) == "predict"]
+    predict_calls = model.calls_for("predict")
     assert len(predict_calls) == 2
     assert "could not be used" in predict_calls[1][-1].text  # the retry shows the model its error
 

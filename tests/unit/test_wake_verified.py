@@ -10,7 +10,7 @@ from langgraph.store.memory import InMemoryStore
 from sleeptime.config import SleeptimeConfig
 from sleeptime.errors import InvalidInputError
 from sleeptime.facade import SleepTime
-from tests.scripts import stage_of, staged_model
+from tests.scripts import staged_model
 
 CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens and a notebook that costs $4."
 PREDICTED = "How much does Alice pay for the 3 pens?"
@@ -91,7 +91,7 @@ def test_changed_question_takes_the_answer_path(memory_store: InMemoryStore, que
     assert answer.matched_question is None
     assert answer.match_reason is not None and why in answer.match_reason
     assert answer.wake_usage.calls >= 1  # the answer step ran
-    assert stage_of(model.calls[-1]) == "answer"  # type: ignore[attr-defined]
+    assert model.nodes[-1] == "answer"  # type: ignore[attr-defined]
 
 
 def test_low_similarity_takes_the_answer_path(memory_store: InMemoryStore) -> None:
@@ -115,7 +115,7 @@ def test_test_time_mode_never_serves(memory_store: InMemoryStore) -> None:
 
 
 def test_model_check_confirms_at_a_small_token_cost(memory_store: InMemoryStore) -> None:
-    model = staged_model(predict=PREDICTIONS, answer=lambda m: "yes" if "Same question?" in m[-1].text else "6")
+    model = staged_model(predict=PREDICTIONS, match="yes", answer="6")
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, serve_predicted=True,
                     match_threshold=0.9, verify_predicted="model", max_rounds=1)
     app.sleep("shop", CONTEXT)
@@ -128,7 +128,8 @@ def test_model_check_confirms_at_a_small_token_cost(memory_store: InMemoryStore)
 def test_model_check_can_veto(memory_store: InMemoryStore) -> None:
     model = staged_model(
         predict=PREDICTIONS,
-        answer=lambda m: "no" if "Same question?" in m[-1].text else "Alice pays $6. The answer is 6.",
+        match="no",
+        answer="Alice pays $6. The answer is 6.",
     )
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, serve_predicted=True,
                     match_threshold=0.9, verify_predicted="model", max_rounds=1)
@@ -148,7 +149,8 @@ async def test_async_path_matches(memory_store: InMemoryStore) -> None:
 def test_model_check_with_no_usable_reply_falls_back_to_the_answer_path(memory_store: InMemoryStore) -> None:
     model = staged_model(
         predict=PREDICTIONS,
-        answer=lambda m: "" if "Same question?" in m[-1].text else "Alice pays $6. The answer is 6.",
+        match="",
+        answer="Alice pays $6. The answer is 6.",
     )
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, serve_predicted=True,
                     match_threshold=0.9, verify_predicted="model", max_rounds=1, json_retries=0)

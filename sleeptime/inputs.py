@@ -1,0 +1,44 @@
+"""Checks on a run's inputs, shared by the graphs' nodes, the facade and the CLI.
+
+The graphs run them (so a LangGraph server run is checked like an in-process one); the facade
+and CLI may call them first to fail before any graph starts. Each returns the checked value or
+raises `InvalidInputError` naming the input and what it accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from sleeptime.config import BudgetLevel, check_budget
+from sleeptime.errors import InvalidInputError
+
+Mode = Literal["sleep", "test-time"]
+"""``sleep``: answer from the learned context; ``test-time``: the baseline, raw context only."""
+
+__all__ = ["Mode", "check_budget", "check_context_id", "check_mode", "check_question", "wake_budget"]
+
+
+def check_mode(value: object) -> Mode:
+    if value not in get_args(Mode):
+        raise InvalidInputError(f"mode must be one of {', '.join(get_args(Mode))}; got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_context_id(value: object, *, run: str = "this run") -> str:
+    """A non-empty context id; `run` names what needs it in the message."""
+    if value is None:
+        raise InvalidInputError(f"{run} needs a context_id (the id of the stored context), and none was given")
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"context_id must be a non-empty string, got {value!r}")
+    return value
+
+
+def check_question(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"question must be a non-empty string, got {value!r}")
+    return value
+
+
+def wake_budget(override: object, configured: BudgetLevel) -> BudgetLevel:
+    """A wake run's budget level: the per-call override when given, else the configured one (already checked)."""
+    return configured if override is None else check_budget(override)
