@@ -196,7 +196,7 @@ def scripted_model() -> ScriptedChatModel:
     things with no model: notes quoting the context's first line with a number, one predicted
     question, answers quoting the notes, checks that accept. What the ``scripted`` spec names."""
     def predict(messages: list[BaseMessage]) -> str:
-        numbers = re.findall(r"\$?\d+(?:\.\d+)?", messages[-1].text if messages else "")
+        numbers = list(dict.fromkeys(re.findall(r"\$?\d+(?:\.\d+)?", messages[-1].text if messages else "")))
         return json.dumps({"questions": [{"question": "What are the key numbers?",
                                           "answer": ", ".join(numbers[:5]) or "none"}]})
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
+from langchain_core.runnables import RunnableBinding
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
+from pydantic import BaseModel
 
 from sleeptime import models
 from sleeptime.errors import ModelSetupError
@@ -18,6 +21,7 @@ from sleeptime.models import (
     resolve_chat_model,
     resolve_embeddings,
 )
+from sleeptime.structured import json_mode
 from sleeptime.testing import HashEmbeddings, ScriptedChatModel
 
 REAL_REQUIRE_LLAMA_CPP = models._require_llama_cpp
@@ -186,3 +190,23 @@ def test_embedded_spec_without_llama_cpp_names_the_build_command(monkeypatch: py
     )
     with pytest.raises(ModelSetupError, match=r"llama-cpp-python.*DGGML_NATIVE=OFF.*llama-cpp-python==0\.3\.36"):
         resolve_chat_model("embedded:smollm2-135m")
+
+
+def test_json_mode_is_chosen_by_capability_not_class_name(fake_gguf: list[str]) -> None:
+    class Schema(BaseModel):
+        answer: str
+
+    embedded = resolve_chat_model("embedded:smollm2-135m")
+    bound = json_mode(embedded, Schema)
+    assert isinstance(bound, RunnableBinding)
+    assert bound.kwargs["response_format"] == {"type": "json_object", "schema": Schema.model_json_schema()}
+    remote = json_mode(resolve_chat_model("openai:qwen", base_url="http://127.0.0.1:8080/v1"), Schema)
+    assert isinstance(remote, RunnableBinding) and remote.kwargs["response_format"] == {"type": "json_object"}
+
+    class Renamed(ScriptedChatModel):  # a model that says it can, whatever its class is called
+        def bind_json_schema(self, schema: dict[str, Any]) -> Any:
+            return self.bind(stop=["schema:" + ",".join(schema["properties"])])
+
+    assert json_mode(Renamed(), Schema).kwargs == {"stop": ["schema:answer"]}  # type: ignore[attr-defined]
+    plain = ScriptedChatModel()
+    assert json_mode(plain, Schema) is plain

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import sleeptime
+from sleeptime.graphs import chat, sleep, wake
+from sleeptime.graphs.chat import build_chat_graph
 from sleeptime.graphs.sleep import build_sleep_graph
 from sleeptime.graphs.wake import build_wake_graph
 
@@ -56,3 +59,17 @@ def test_wake_graph_topology() -> None:
         ("verify", "answer"),
         ("verify", "__end__"),
     }
+
+
+def test_chat_graph_topology() -> None:
+    assert _edges(build_chat_graph()) == {("__start__", "respond"), ("respond", "__end__")}
+
+
+def test_server_graphs_are_the_package_graphs_with_their_context_schema() -> None:
+    # langgraph.json names the factories in sleeptime.graphs.server; they serve these graphs.
+    config = json.loads((Path(sleeptime.__file__).parent.parent / "langgraph.json").read_text(encoding="utf-8"))
+    names = ("sleep", "wake", "chat")
+    assert config["graphs"] == {name: f"./sleeptime/graphs/server.py:{name}_graph" for name in names}
+    for graph in (sleep.graph, wake.graph, chat.graph):
+        assert graph.context_schema is sleeptime.SleepTimeConfig
+        assert "budget" in graph.get_context_jsonschema()["properties"]
