@@ -7,6 +7,7 @@ from typing import Annotated, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from sleeptime.inputs import Mode
 from sleeptime.usage import UsageRecord
 
 AnswerPath = Literal["learned", "test-time", "predicted"]
@@ -66,7 +67,7 @@ class WakeInput(TypedDict):
     question: str
     context_id: NotRequired[str]
     """Omitted (or mode='test-time' without stored context) for a plain question."""
-    mode: NotRequired[Literal["sleep", "test-time"]]
+    mode: NotRequired[Mode]
     """'sleep' answers from the learned context; 'test-time' is the baseline with the raw context only."""
     budget: NotRequired[int]
     """Overrides the configured test-time budget level (0..4)."""

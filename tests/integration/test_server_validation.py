@@ -41,7 +41,7 @@ def test_a_scripted_sleep_and_wake_run_on_the_server(client: SyncLangGraphClient
 @pytest.mark.parametrize(
     ("graph", "data", "context", "message"),
     [
-        ("wake", {"question": "q", "mode": "test-time"}, {"budgett": 2}, r"InvalidInputError.*\['budgett'\]; known keys"),
+        ("wake", {"question": "q", "mode": "test-time"}, {"budgett": 2}, r"InvalidInputError.*'budgett'\]; known"),
         ("sleep", {"context_id": "x", "text": CONTEXT}, {**SCRIPTED, "budget": 9}, r"InvalidInputError.*budget"),
         ("wake", {"question": "q", "mode": "testtime"}, SCRIPTED, r"InvalidInputError.*mode must be one of"),
         ("sleep", {"text": CONTEXT}, SCRIPTED, r"InvalidInputError.*a sleep run needs a context_id"),
@@ -50,7 +50,7 @@ def test_a_scripted_sleep_and_wake_run_on_the_server(client: SyncLangGraphClient
 def test_bad_runs_fail_with_the_typed_error(
     client: SyncLangGraphClient, graph: str, data: dict[str, Any], context: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(Exception, match=message):  # noqa: PT011 - the SDK raises a bare Exception
+    with pytest.raises(Exception, match=message):  # the SDK raises a bare Exception "<type>: <message>"
         _run(client, graph, data, context)
 
 
