@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import tempfile
 import time
@@ -17,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from langchain_core.messages import BaseMessage
 from langgraph.store.memory import InMemoryStore
 
 from sleeptime.facade import Answer, SleepTime
 from sleeptime.scheduler import FakeClock, IdleScheduler, SchedulerEvent
-from sleeptime.testing import HashEmbeddings, ScriptedChatModel
+from sleeptime.testing import HashEmbeddings, ScriptedChatModel, scripted_model
 
 __all__ = ["CONTEXT", "QUESTIONS", "DemoQuestion", "run_demo", "run_timeline", "scripted_demo_model"]
 
@@ -108,24 +106,9 @@ def run_demo(app: SleepTime, *, budget: int = 1, echo: bool = True) -> list[tupl
 
 
 def scripted_demo_model() -> ScriptedChatModel:
-    """A fast scripted model for demos: notes, one predicted question, a short answer per stage."""
-
-    def reply(messages: list[BaseMessage]) -> str:
-        system = messages[0].text if messages else ""
-        user = messages[-1].text if messages else ""
-        numbers = re.findall(r"\$?\d+(?:\.\d+)?", user)
-        fact = next((line.strip() for line in user.splitlines() if re.search(r"\d", line)), user[:120])
-        if "thinking about a situation" in system:
-            return f"Key fact: {fact}\nSTATUS: DONE"
-        if "predict the questions" in system:
-            return json.dumps({"questions": [{"question": "What are the key numbers?",
-                                              "answer": ", ".join(numbers[:5]) or "none"}]})
-        if "You check answers" in system:
-            return json.dumps({"verdict": "accept", "reason": "consistent with the notes"})
-        note = next((line for line in user.splitlines() if line.startswith("Key fact:")), fact)
-        return f"From my notes: {note.removeprefix('Key fact: ')}"
-
-    return ScriptedChatModel(default=reply)
+    """A fast scripted model for demos: notes, one predicted question, a short answer per node
+    (the node-routed `sleeptime.testing.scripted_model`, which the ``scripted`` spec also names)."""
+    return scripted_model()
 
 
 async def _timeline(app: SleepTime, idle_after: float, out: Callable[[str], None]) -> None:
