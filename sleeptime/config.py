@@ -12,8 +12,8 @@ The class was called ``SleeptimeConfig``; that name stays as an alias.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 from typing import Annotated, Any, Literal, Self, get_args
 
 from langchain_core.language_models import BaseChatModel
@@ -53,10 +53,10 @@ def check_budget(value: object, what: str = "budget") -> BudgetLevel:
     return value  # type: ignore[return-value]
 
 
-def check_keys(keys: object) -> None:
+def check_keys(keys: Iterable[object]) -> None:
     """InvalidInputError naming the unknown keys and listing the known ones, if any key is unknown."""
     known = _field_names()
-    unknown = sorted(str(k) for k in keys if k not in known)  # type: ignore[attr-defined]
+    unknown = sorted(str(k) for k in keys if k not in known)
     if unknown:
         raise InvalidInputError(f"unknown config key(s) {unknown}; known keys: {', '.join(sorted(known))}")
 
@@ -165,10 +165,6 @@ class SleepTimeConfig:
         else:
             raise InvalidInputError(f"a config must be a mapping or a SleepTimeConfig, got {type(data).__name__}")
         return cls(**{**base, **overrides})
-
-    def with_overrides(self, **overrides: Any) -> Self:
-        """A copy with `overrides` applied, validated like a new config."""
-        return replace(self, **overrides) if overrides else self
 
     def __post_init__(self) -> None:
         if not isinstance(self.tenant, str) or not self.tenant:

@@ -140,3 +140,33 @@ def test_server_factories_validate_the_unfiltered_context(factory: Any) -> None:
     assert factory(_run_runtime(None)) is graph
     # Schema reads carry no context and are not checked.
     assert factory(_ReadRuntime(access_context="assistants.read", user=None, store=InMemoryStore())) is graph
+
+
+def _parent_calling_wake(memory_store: InMemoryStore) -> Any:
+    """A parent graph with no context schema whose node runs the wake graph without a context:
+    LangGraph hands the parent's (dict) context down."""
+    from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
+
+    class State(TypedDict, total=False):
+        answer: str
+        budget: int
+
+    wake = build_wake_graph().compile(store=memory_store)
+
+    def ask(state: State) -> dict[str, Any]:
+        out = wake.invoke({"question": "How much?", "mode": "test-time"})
+        return {"answer": out["answer"], "budget": out["current_budget"]}
+
+    builder = StateGraph(State)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    return builder.compile(store=memory_store)
+
+
+def test_a_parent_graphs_dict_context_is_validated_too(memory_store: InMemoryStore) -> None:
+    parent = _parent_calling_wake(memory_store)
+    out = parent.invoke({}, context={"wake_model": staged_model(answer="six"), "budget": 3, "verify": "off"})
+    assert out == {"answer": "six", "budget": 3}
+    with pytest.raises(InvalidInputError, match=r"\['user_id'\]; known keys"):
+        parent.invoke({}, context={"user_id": "u1"})
