@@ -30,12 +30,13 @@ def retrieve(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
         return {**base, "path": "test-time", "version": None, "learned": "", "raw_context": raw,
                 "related": [], "with_raw_context": True}
     learned = store.require_latest(context_id)  # one head read: this version, whole
-    # Loaded either way: an escalation falls back to it even when it is not sent at first.
-    raw = store.raw_text(context_id)
+    # Loaded either way: an escalation falls back to it even when it is not sent at first. The
+    # revision this version was built from, so notes and raw text come from one version.
+    raw = store.source_text(learned)
     # One search serves the answer step and, with serve_predicted, the match step (which needs the
     # scores, and at least one question even with top_questions=0).
     k = max(cfg.top_questions, 1) if cfg.serve_predicted else cfg.top_questions
-    scored = store.scored_questions(context_id, learned.version, question, k)
+    scored = store.scored_questions(context_id, learned, question, k)
     extra: dict[str, Any] = {"related_scores": [s for _, s in scored]} if cfg.serve_predicted else {}
     return {
         **base,

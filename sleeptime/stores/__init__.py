@@ -5,17 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sleeptime.errors import InvalidInputError
 from sleeptime.stores.learned import ContextRecord, LearnedContext, LearnedContextStore
 
 if TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
-
     from sleeptime.stores.chroma import ChromaStore
 
-__all__ = ["ContextRecord", "LearnedContext", "LearnedContextStore", "open_store"]
+__all__ = ["ChromaStore", "ContextRecord", "LearnedContext", "LearnedContextStore", "open_store"]
 
-#: Fields embedded for search: raw chunks and predicted questions.
-INDEXED_FIELDS = ["text", "question"]
+#: Fields embedded for search: predicted questions (raw chunks are stored unindexed: nothing
+#: searches them).
+INDEXED_FIELDS = ["question"]
+
+
+def __getattr__(name: str) -> Any:
+    # ChromaStore imports chromadb (slow): load it on first use, not with the learned-context layer.
+    if name == "ChromaStore":
+        from sleeptime.stores.chroma import ChromaStore
+
+        return ChromaStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(
@@ -24,16 +33,17 @@ def open_store(
     """A Chroma store indexed with `embeddings` (default: the embedded MiniLM model, offline).
 
     `url` selects a Chroma server (client/server mode); otherwise `path` is an on-disk database.
+    The vector dimension comes from the embeddings object or from the first vector (nothing is
+    embedded just to learn it).
     """
     from sleeptime.models import resolve_embeddings
     from sleeptime.stores.chroma import ChromaStore
 
-    emb: Embeddings = resolve_embeddings(embeddings if embeddings is not None else "embedded:minilm")
-    dims = len(emb.embed_query("dimension probe"))
-    index = {"dims": dims, "embed": emb, "fields": INDEXED_FIELDS}
+    emb = resolve_embeddings(embeddings if embeddings is not None else "embedded:minilm")
+    index: Any = {"embed": emb, "fields": INDEXED_FIELDS}
     if url is not None:
-        return ChromaStore(url=url, index=index)  # type: ignore[arg-type]
+        return ChromaStore(url=url, index=index)
     if path is None:
-        raise ValueError("give a path (embedded Chroma) or a url (Chroma server)")
+        raise InvalidInputError("give a path (embedded Chroma) or a url (Chroma server)")
     Path(path).mkdir(parents=True, exist_ok=True)
-    return ChromaStore(path=path, index=index)  # type: ignore[arg-type]
+    return ChromaStore(path=path, index=index)

@@ -2,28 +2,32 @@
 
 Layout (every namespace starts with ("sleeptime", tenant), so tenants never meet):
 
-    (.., "contexts")                         context_id -> registry record (current raw revision)
-    (.., "chunks", context_id, "r<rev>")     "00000".. -> raw chunk text of one revision
-    (.., "learned", context_id)              "v<n>"     -> learned context version n (immutable)
-    (.., "questions", context_id, "v<n>")    "q<i>"     -> predicted question + worked answer (immutable)
-    (.., "head")                             context_id -> {"version": n, ...}: the published pointer
+    (.., "contexts")                           context_id -> hint: the newest raw revision's claim
+    (.., "revisions", context_id)              "r<n>"     -> claim of revision n (its attempt, sizes)
+    (.., "chunks", context_id, <attempt>)      "00000"..  -> raw chunk text (not embedded)
+    (.., "head")                               context_id -> hint: the newest version's claim
+    (.., "versions", context_id)               "v<n>"     -> claim of version n (its attempt, source)
+    (.., "learned", context_id)                <attempt>  -> the learned notes of one attempt
+    (.., "questions", context_id, <attempt>)   "q<i>"     -> predicted question + worked answer
 
-Publishing writes version n's immutable items first and flips the head pointer last, in one
-`put`. A reader resolves the head once and reads only that version's items, so it sees the old
-version or the new one whole, never a mix. Raw chunks follow the same pattern with revisions, so a
-failed re-ingest leaves the previous text intact. Old versions are pruned after the flip, keeping
-a few so readers that resolved an older head can finish.
+An ingest or publish writes everything under a fresh attempt id first and then claims the next
+revision or version number (`versions.Chain`): a compare-and-set, so two writers in any processes
+never get one number, and a writer that dies before its claim leaves nothing any reader follows.
+A version names the raw revision it was built from, so the notes, the questions and the raw text a
+reader gets all come from one consistent version. `collect` (also run after each publish and
+ingest) deletes what no recent version or the current revision refers to: attempts that died or
+lost, and those of pruned versions (older than `KEEP_VERSIONS`).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, PutOp
 
 from sleeptime.errors import (
     EmptyContextError,
@@ -33,10 +37,16 @@ from sleeptime.errors import (
     UnknownContextError,
 )
 from sleeptime.state import PredictedQuestion
+from sleeptime.stores.versions import Chain, attempt_age_s, new_attempt
 from sleeptime.usage import UsageRecord
+
+log = logging.getLogger(__name__)
 
 ROOT = "sleeptime"
 KEEP_VERSIONS = 3
+#: Seconds an attempt no version refers to is kept: it may be a publish or ingest still in flight.
+GRACE_S = 600.0
+_PRUNE_WINDOW = 8  # claims behind the kept ones read by each collection (older ones went earlier)
 _MAX_ID_LEN = 200
 
 
@@ -62,6 +72,10 @@ class LearnedContext:
     source_revision: int
     created_at: str
     sleep_usage: list[UsageRecord] = field(default_factory=list)
+    attempt: str = ""
+    """Where this version's notes and questions are stored."""
+    source_attempt: str = ""
+    """Where the raw revision it was built from is stored."""
 
     @property
     def text(self) -> str:
@@ -79,10 +93,15 @@ class ContextRecord:
     chars: int
     sources: list[str]
     updated_at: str
+    attempt: str = ""
+    """Where this revision's chunks are stored."""
 
 
-def _context_record(context_id: str, v: dict[str, Any]) -> ContextRecord:
-    return ContextRecord(context_id, v["revision"], v["n_chunks"], v["chars"], v["sources"], v["updated_at"])
+def _context_record(context_id: str, v: Mapping[str, Any]) -> ContextRecord:
+    rev = int(v["revision"])
+    return ContextRecord(
+        context_id, rev, v["n_chunks"], v["chars"], list(v["sources"]), v["updated_at"], v.get("attempt", f"r{rev}")
+    )
 
 
 def _now() -> str:
@@ -92,84 +111,75 @@ def _now() -> str:
 class LearnedContextStore:
     """Raw chunks, learned contexts and predicted questions of one tenant, over a BaseStore."""
 
-    # One lock per (store, tenant, context) in this process serialises publishes and ingests.
-    _locks: ClassVar[dict[tuple[int, str, str], threading.Lock]] = {}
-    _locks_guard: ClassVar[threading.Lock] = threading.Lock()
-
     def __init__(self, store: BaseStore, tenant: str = "default") -> None:
         self.store = store
         self.tenant = validate_id(tenant, "tenant")
 
-    # namespaces
     def _ns(self, *parts: str) -> tuple[str, ...]:
         return (ROOT, self.tenant, *parts)
 
-    def _lock(self, context_id: str) -> threading.Lock:
-        key = (id(self.store), self.tenant, context_id)
-        with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
+    def _revisions(self, context_id: str) -> Chain:
+        return Chain(self.store, self._ns("revisions", context_id), self._ns("contexts"), context_id, "r", "revision")
+
+    def _versions(self, context_id: str) -> Chain:
+        return Chain(self.store, self._ns("versions", context_id), self._ns("head"), context_id, "v", "version")
 
     # raw context
     def context(self, context_id: str) -> ContextRecord:
-        item = self.store.get(self._ns("contexts"), validate_id(context_id, "context_id"))
-        if item is None:
+        current = self._revisions(validate_id(context_id, "context_id")).current()
+        if current is None:
             raise UnknownContextError(self.tenant, context_id)
-        return _context_record(context_id, item.value)
+        return _context_record(context_id, current)
 
     def list_contexts(self) -> list[str]:
         items = self.store.search(self._ns("contexts"), limit=10_000)
         return sorted(i.key for i in items)
 
     def put_chunks(self, context_id: str, chunks: Sequence[str], sources: Sequence[str]) -> ContextRecord:
-        """Store a new raw revision of the context; the previous one stays until this one is complete."""
+        """Store a new raw revision of the context; readers see the previous one until it is complete."""
         validate_id(context_id, "context_id")
         if not chunks or not any(c.strip() for c in chunks):
             raise EmptyContextError(f"context {context_id!r} has no text to ingest")
-        with self._lock(context_id):
-            try:
-                previous: ContextRecord | None = self.context(context_id)
-            except UnknownContextError:
-                previous = None
-            revision = (previous.revision if previous else 0) + 1
-            ns = self._ns("chunks", context_id, f"r{revision}")
-            for i, chunk in enumerate(chunks):
-                self.store.put(ns, f"{i:05d}", {"text": chunk, "index": i}, index=["text"])
-            record = {
-                "revision": revision,
-                "n_chunks": len(chunks),
-                "chars": sum(len(c) for c in chunks),
-                "sources": list(sources),
-                "updated_at": _now(),
-            }
-            self.store.put(self._ns("contexts"), context_id, record, index=False)
-            if previous is not None:
-                self._delete_namespace(self._ns("chunks", context_id, f"r{previous.revision}"))
-        return _context_record(context_id, record)
+        attempt = new_attempt()
+        ns = self._ns("chunks", context_id, attempt)
+        self.store.batch(
+            [PutOp(ns, f"{i:05d}", {"text": c, "index": i}, index=False) for i, c in enumerate(chunks)]
+        )
+        base = {"attempt": attempt, "n_chunks": len(chunks), "chars": sum(len(c) for c in chunks),
+                "sources": list(sources)}
+        claim = self._revisions(context_id).advance(lambda n: {**base, "revision": n, "updated_at": _now()})
+        self._collect_quietly(context_id)
+        return _context_record(context_id, claim)
 
     def chunks(self, context_id: str, revision: int | None = None) -> list[str]:
-        rev = revision if revision is not None else self.context(context_id).revision
-        items = self.store.search(self._ns("chunks", context_id, f"r{rev}"), limit=100_000)
+        """The chunks of `revision` (default: the current one)."""
+        if revision is None:
+            attempt = self.context(context_id).attempt
+        else:
+            claim = self._revisions(validate_id(context_id, "context_id")).get(revision)
+            attempt = str(claim["attempt"]) if claim else f"r{revision}"
+        return self._chunks_of(context_id, attempt)
+
+    def _chunks_of(self, context_id: str, attempt: str) -> list[str]:
+        items = self.store.search(self._ns("chunks", context_id, attempt), limit=100_000)
         return [i.value["text"] for i in sorted(items, key=lambda i: i.key)]
 
     def raw_text(self, context_id: str, revision: int | None = None) -> str:
         return "\n".join(self.chunks(context_id, revision))
 
-    def search_chunks(self, context_id: str, query: str, k: int = 4) -> list[str]:
-        rev = self.context(context_id).revision
-        items = self.store.search(self._ns("chunks", context_id, f"r{rev}"), query=query, limit=k)
-        return [i.value["text"] for i in items]
+    def source_text(self, learned: LearnedContext) -> str:
+        """The raw text of the revision `learned` was built from (consistent with its notes)."""
+        return "\n".join(self._chunks_of(learned.context_id, learned.source_attempt or f"r{learned.source_revision}"))
 
     # learned contexts
     def head(self, context_id: str) -> dict[str, Any] | None:
-        item = self.store.get(self._ns("head"), validate_id(context_id, "context_id"))
-        return dict(item.value) if item else None
+        """The newest version's claim ({"version": n, "attempt": ..., "source_revision": ...}), or None."""
+        return self._versions(validate_id(context_id, "context_id")).current()
 
     def latest(self, context_id: str) -> LearnedContext | None:
-        """The published learned context, resolved once through the head pointer."""
+        """The published learned context, resolved once through the head."""
         head = self.head(context_id)
-        if head is None:
-            return None
-        return self.version(context_id, int(head["version"]))
+        return self._learned(context_id, head) if head else None
 
     def require_latest(self, context_id: str) -> LearnedContext:
         learned = self.latest(context_id)
@@ -179,32 +189,48 @@ class LearnedContextStore:
         return learned
 
     def version(self, context_id: str, version: int) -> LearnedContext | None:
-        item = self.store.get(self._ns("learned", context_id), f"v{version}")
+        claim = self._versions(validate_id(context_id, "context_id")).get(version)
+        return self._learned(context_id, claim or {"version": version, "attempt": f"v{version}"})
+
+    def _learned(self, context_id: str, claim: Mapping[str, Any]) -> LearnedContext | None:
+        attempt = str(claim.get("attempt") or f"v{claim['version']}")
+        item = self.store.get(self._ns("learned", context_id), attempt)
         if item is None:
             return None
         v = item.value
+        rev = int(claim.get("source_revision", v["source_revision"]))
         return LearnedContext(
-            context_id, v["version"], list(v["samples"]), v["source_revision"], v["created_at"],
-            list(v.get("sleep_usage", [])),
+            context_id, int(claim["version"]), list(v["samples"]), rev, v["created_at"],
+            list(v.get("sleep_usage", [])), attempt, str(claim.get("source_attempt") or f"r{rev}"),
         )
 
-    def questions(self, context_id: str, version: int) -> list[PredictedQuestion]:
-        items = self.store.search(self._ns("questions", context_id, f"v{version}"), limit=1000)
+    def _attempt_of(self, context_id: str, version: int | LearnedContext) -> str:
+        if isinstance(version, LearnedContext):
+            return version.attempt or f"v{version.version}"
+        claim = self._versions(context_id).get(version)
+        return str(claim["attempt"]) if claim else f"v{version}"
+
+    def questions(self, context_id: str, version: int | LearnedContext) -> list[PredictedQuestion]:
+        ns = self._ns("questions", context_id, self._attempt_of(context_id, version))
+        items = self.store.search(ns, limit=1000)
         return [
             PredictedQuestion(question=i.value["question"], answer=i.value["answer"])
             for i in sorted(items, key=lambda i: i.key)
         ]
 
-    def nearest_questions(self, context_id: str, version: int, query: str, k: int) -> list[PredictedQuestion]:
+    def nearest_questions(
+        self, context_id: str, version: int | LearnedContext, query: str, k: int
+    ) -> list[PredictedQuestion]:
         return [qa for qa, _ in self.scored_questions(context_id, version, query, k)]
 
     def scored_questions(
-        self, context_id: str, version: int, query: str, k: int
+        self, context_id: str, version: int | LearnedContext, query: str, k: int
     ) -> list[tuple[PredictedQuestion, float | None]]:
         """The `k` predicted questions of `version` nearest to `query`, with the store's similarity scores."""
         if k <= 0:
             return []
-        items = self.store.search(self._ns("questions", context_id, f"v{version}"), query=query, limit=k)
+        ns = self._ns("questions", context_id, self._attempt_of(context_id, version))
+        items = self.store.search(ns, query=query, limit=k)
         return [(PredictedQuestion(question=i.value["question"], answer=i.value["answer"]), i.score) for i in items]
 
     def publish(
@@ -219,50 +245,96 @@ class LearnedContextStore:
         """Make a new version visible atomically; returns its number.
 
         Raises StaleVersionError when the raw context changed after this sleep run read it, so a
-        slow run never publishes over a newer context.
+        slow run never publishes over a newer context. Two publishers get distinct, consecutive
+        numbers: the loser of a number retries with the next one.
         """
+        validate_id(context_id, "context_id")
         if not samples or not any(s.strip() for s in samples):
             raise InvalidInputError("cannot publish an empty learned context")
-        with self._lock(context_id):
+        attempt = new_attempt()
+        qns = self._ns("questions", context_id, attempt)
+        record = {"samples": list(samples), "source_revision": source_revision, "created_at": _now(),
+                  "sleep_usage": list(sleep_usage)}
+        ops = [PutOp(qns, f"q{i:03d}", {**qa}, index=["question"]) for i, qa in enumerate(questions)]
+        ops.append(PutOp(self._ns("learned", context_id), attempt, record, index=False))
+        self.store.batch(ops)  # invisible until a version claims `attempt`
+        source: list[ContextRecord] = []
+
+        def still_current(_: Any) -> None:
             current = self.context(context_id)
             if current.revision != source_revision:
                 raise StaleVersionError(
                     f"context {context_id!r} changed (revision {source_revision} -> {current.revision}) "
                     "while this sleep run worked; not publishing"
                 )
-            head = self.head(context_id)
-            version = (int(head["version"]) if head else 0) + 1
-            qns = self._ns("questions", context_id, f"v{version}")
-            for i, qa in enumerate(questions):
-                self.store.put(qns, f"q{i:03d}", {**qa, "version": version}, index=["question"])
-            self.store.put(
-                self._ns("learned", context_id),
-                f"v{version}",
-                {
-                    "version": version,
-                    "samples": list(samples),
-                    "source_revision": source_revision,
-                    "created_at": _now(),
-                    "sleep_usage": list(sleep_usage),
-                },
-                index=False,
-            )
-            # The flip: a single put makes the whole version visible.
-            self.store.put(
-                self._ns("head"),
-                context_id,
-                {"version": version, "source_revision": source_revision, "published_at": _now()},
-                index=False,
-            )
-            self._prune(context_id, version)
-        return version
+            source[:] = [current]
 
-    def _prune(self, context_id: str, version: int) -> None:
-        for old in range(max(1, version - KEEP_VERSIONS - 5), version - KEEP_VERSIONS + 1):
-            self.store.delete(self._ns("learned", context_id), f"v{old}")
-            self._delete_namespace(self._ns("questions", context_id, f"v{old}"))
+        def make(n: int) -> dict[str, Any]:
+            return {"version": n, "attempt": attempt, "source_revision": source_revision,
+                    "source_attempt": source[0].attempt, "published_at": _now()}
 
-    def _delete_namespace(self, ns: tuple[str, ...]) -> None:
+        claim = self._versions(context_id).advance(make, check=still_current)
+        self._collect_quietly(context_id)
+        return int(claim["version"])
+
+    # collection
+    def collect(self, context_id: str | None = None, *, grace_s: float = GRACE_S) -> dict[str, int]:
+        """Delete attempts nothing refers to (dead, lost, or of versions older than `KEEP_VERSIONS`)
+        and raw revisions no kept version and not the current revision refers to. An attempt no
+        version names is kept `grace_s` seconds (it may be in flight). Returns deleted counts."""
+        ids = [validate_id(context_id, "context_id")] if context_id else self.list_contexts()
+        total = {"attempts": 0, "revisions": 0}
+        for cid in ids:
+            for k, v in self._collect(cid, grace_s).items():
+                total[k] += v
+        return total
+
+    def _collect_quietly(self, context_id: str) -> None:
+        """Opportunistic collection after a write: its failure must not fail the write."""
+        try:
+            self._collect(context_id, GRACE_S)
+        except Exception:
+            log.warning("collecting old attempts of %r failed; the next write retries", context_id, exc_info=True)
+
+    def _collect(self, context_id: str, grace_s: float) -> dict[str, int]:
+        versions, revisions = self._versions(context_id), self._revisions(context_id)
+        head, revision = versions.current(), revisions.current()
+        newest = int(head["version"]) if head else 0
+        kept = versions.recent(newest, KEEP_VERSIONS) + ([head] if head else [])
+        keep_attempts = {str(c.get("attempt")) for c in kept}
+        keep_chunks = {str(c.get("source_attempt") or f"r{c.get('source_revision')}") for c in kept}
+        if revision is not None:
+            keep_chunks.add(str(revision["attempt"]))
+        # Attempts of recently pruned versions and replaced revisions are finished: no grace needed.
+        pruned = versions.recent(newest - KEEP_VERSIONS, _PRUNE_WINDOW)
+        replaced = revisions.recent(int(revision["revision"]) - 1, _PRUNE_WINDOW) if revision else []
+        finished = {str(c.get("attempt")) for c in pruned + replaced}
+        finished |= {str(c.get("source_attempt")) for c in pruned}
+
+        def dead(attempt: str, keep: set[str]) -> bool:
+            if attempt in keep:
+                return False
+            age = attempt_age_s(attempt)
+            return attempt in finished or age is None or age >= grace_s
+
+        learned = self.store.search(self._ns("learned", context_id), limit=100_000)
+        stale_l = [i.key for i in learned if dead(i.key, keep_attempts)]
+        if stale_l:
+            self.store.batch([PutOp(self._ns("learned", context_id), k, None) for k in stale_l])
+        gone_q = {ns[-1] for ns in self._spaces("questions", context_id)
+                  if dead(ns[-1], keep_attempts) and self._delete_namespace(ns)}
+        gone_c = [ns for ns in self._spaces("chunks", context_id)
+                  if dead(ns[-1], keep_chunks) and self._delete_namespace(ns)]
+        return {"attempts": len(set(stale_l) | gone_q), "revisions": len(gone_c)}
+
+    def _spaces(self, kind: str, context_id: str) -> list[tuple[str, ...]]:
+        prefix = self._ns(kind, context_id)
+        found = self.store.list_namespaces(prefix=prefix, limit=100_000)
+        return [tuple(ns) for ns in found if len(ns) == len(prefix) + 1]
+
+    def _delete_namespace(self, ns: tuple[str, ...]) -> int:
+        deleted = 0
         while items := self.store.search(ns, limit=500):
-            for item in items:
-                self.store.delete(item.namespace, item.key)
+            self.store.batch([PutOp(i.namespace, i.key, None) for i in items])
+            deleted += len(items)
+        return deleted

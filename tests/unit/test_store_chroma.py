@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from sleeptime.errors import InvalidInputError, StoreError
-from sleeptime.stores import chroma as chroma_mod
+from sleeptime.stores.chroma import layout as chroma_layout
+from sleeptime.stores.chroma import search as chroma_search
 from sleeptime.stores.chroma import ChromaStore, PrecomputedOnly
 from sleeptime.testing import HashEmbeddings
 from tests.store_suite import index_config
@@ -33,7 +34,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
-    monkeypatch.setattr(chroma_mod, "_clock", c)
+    monkeypatch.setattr(chroma_layout, "clock", c)
     return c
 
 
@@ -106,7 +107,7 @@ def test_async_embedding_function(tmp_path: Path) -> None:
 def test_corrupt_record_raises_store_error(tmp_path: Path) -> None:
     s = ChromaStore(path=tmp_path)
     s.put(("n",), "k", {"v": 1})
-    s._items.update(ids=[chroma_mod._item_id(("n",), "k")], metadatas=[{"v": "{not json"}])
+    s._items.update(ids=[chroma_layout.item_id(("n",), "k")], metadatas=[{"v": "{not json"}])
     with pytest.raises(StoreError, match="corrupt"):
         s.get(("n",), "k")
 
@@ -203,7 +204,7 @@ def test_scoped_vector_collections_match_inmemory(
     prefixes, exact numpy scoring or a filtered query for deep ones, all ranked like InMemoryStore."""
     from langgraph.store.memory import InMemoryStore
 
-    monkeypatch.setattr(chroma_mod, "_BRUTE_MAX", brute_max)
+    monkeypatch.setattr(chroma_search, "BRUTE_MAX", brute_max)
     s = ChromaStore(path=tmp_path, index=index_config(["text"]))
     ref = InMemoryStore(index=index_config(["text"]))
     words = ["fox", "dog", "cat", "bird", "fish", "owl"]
@@ -235,22 +236,3 @@ def test_scoped_vector_collections_match_inmemory(
                         (round(h.score or 0, 4), tuple(h.namespace), h.key) for h in want
                     )
                 assert all(tuple(h.namespace)[: len(prefix)] == prefix for h in got)
-
-
-def test_legacy_single_vector_collection_is_migrated(tmp_path: Path) -> None:
-    s = ChromaStore(path=tmp_path, index=index_config(["text"]))
-    s.put(("a", "b", "c"), "k1", {"text": "quick fox"})
-    s.put(("z",), "k2", {"text": "lazy dog"})
-    client = s._client
-    legacy = client.create_collection("sleeptime_vec64", embedding_function=PrecomputedOnly())
-    for c in list(client.list_collections()):
-        if c.name.startswith("sleeptime_v64_"):
-            coll = client.get_collection(c.name, embedding_function=PrecomputedOnly())
-            got = coll.get(include=["embeddings", "metadatas"])
-            legacy.add(ids=got["ids"], embeddings=got["embeddings"], metadatas=got["metadatas"])
-            client.delete_collection(c.name)
-    del s
-    again = ChromaStore(path=tmp_path, index=index_config(["text"]))
-    assert [h.key for h in again.search(("a",), query="fox")] == ["k1"]
-    assert [h.key for h in again.search((), query="dog", limit=1)] == ["k2"]
-    assert "sleeptime_vec64" not in {c.name for c in again._client.list_collections()}

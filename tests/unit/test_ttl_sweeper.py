@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sleeptime.stores import chroma as chroma_mod
+from sleeptime.stores.chroma import layout as chroma_layout
 from sleeptime.stores.chroma import ChromaStore
-from sleeptime.stores.sweeper import TTLSweeper
+from sleeptime.stores.chroma.sweeper import TTLSweeper
 from tests.store_suite import index_config
 
 TICK_MIN = 0.0005  # 30 ms
@@ -64,7 +64,7 @@ def test_chroma_store_sweeper_deletes_expired_items(tmp_path: Path, monkeypatch:
         with lock:
             return now["ns"]
 
-    monkeypatch.setattr(chroma_mod, "_clock", clock)
+    monkeypatch.setattr(chroma_layout, "clock", clock)
     s = ChromaStore(path=tmp_path, index=index_config(["text"]), ttl={"sweep_interval_minutes": TICK_MIN})
     s.put(("n",), "short", {"text": "fox"}, ttl=1)
     s.put(("n",), "forever", {"text": "fox"})

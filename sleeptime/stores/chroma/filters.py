@@ -108,8 +108,8 @@ def pushdown(filter: Mapping[str, Any]) -> list[dict[str, Any]]:
             if len(fv) <= MAX_STR:
                 clauses.append({field_key("s", path): fv})
         elif isinstance(fv, (bool, int, float)):
-            f = float(fv)
-            if math.isfinite(f) and abs(f) < 1e308:
+            f = as_float(fv)  # None for an int too large for a float (10**400): checked in Python only
+            if f is not None and math.isfinite(f) and abs(f) < 1e308:
                 clauses.append({field_key("r", path): {"$eq": f}})
         # lists, None: not expressible as a superset in Chroma; evaluated in Python only.
 
