@@ -421,3 +421,272 @@ class StoreSuite:
                 continue
             assert all(ns[:2] == ("sleeptime", t) for ns in listed), (t, listed)
             assert set(listed) == {ns for ns, _ in written[t]}
+
+
+# ------------------------------------------------------------------------ ChromaStore reliability
+
+OpenChroma = Callable[[str, IndexConfig | None], Any]
+"""`open_chroma(name, index)`: a new ChromaStore handle on the database `name` (same name, same data)."""
+
+
+class _FailOn:
+    """Wraps a Chroma collection so that one call of its `method` raises after `after` successful ones;
+    with `outage`, every write call (upsert, add, update, delete) fails from then on, as when a
+    server goes away, so nothing gets cleaned up."""
+
+    _WRITES = frozenset({"upsert", "add", "update", "delete"})
+
+    def __init__(self, inner: Any, method: str, after: int = 0, outage: bool = False) -> None:
+        self._inner, self._method, self._left, self._outage = inner, method, after, outage
+        self.failed = False
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name != self._method and not (self._outage and self.failed and name in self._WRITES):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._outage and self.failed:
+                raise RuntimeError(f"injected outage in {name}")
+            if self._left <= 0 and not self.failed:
+                self.failed = True
+                raise RuntimeError(f"injected failure in {name}")
+            self._left -= 1
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def _tagged(run: str, n: int) -> list[dict[str, str]]:
+    return [{"question": f"question {i} of run {run} of {n}", "answer": f"answer {run}"} for i in range(n)]
+
+
+class ChromaReliabilitySuite:
+    """Defects of issue 11, against embedded and server ChromaStores. Subclass and provide `open_chroma`."""
+
+    # ------------------------------------------------ writes: a failure keeps the old item and vectors
+
+    @pytest.mark.parametrize("fail", ["items.upsert", "vectors.upsert"])
+    def test_failed_put_keeps_old_item_and_vectors(self, open_chroma: OpenChroma, fail: str) -> None:
+        from sleeptime.errors import StoreError
+
+        s = open_chroma("failput", index_config(["text"]))
+        s.put(("ns", "a"), "k", {"text": "apples and pears"})
+        s.put(("ns", "a"), "other", {"text": "grey elephants"})
+        if fail == "items.upsert":
+            s._items = _FailOn(s._items, "upsert")
+        else:
+            scope = ("ns", "a")
+            s._scoped[scope] = _FailOn(s._vec_for(scope, True), "upsert")
+        with pytest.raises(StoreError, match="injected failure"):
+            s.put(("ns", "a"), "k", {"text": "grey elephants marching"})
+        again = open_chroma("failput", index_config(["text"]))
+        for h in (s, again):
+            item = h.get(("ns", "a"), "k")
+            assert item is not None and item.value == {"text": "apples and pears"}
+            top = h.search(("ns",), query="grey elephants marching", limit=2)
+            # the old value is never found by the failed value's text ...
+            assert next((i.key, i.value) for i in top) == ("other", {"text": "grey elephants"})
+            # ... and is still found by its own
+            assert h.search(("ns",), query="apples and pears", limit=1)[0].key == "k"
+
+    def test_failure_mid_batch_restores_flipped_items(self, open_chroma: OpenChroma) -> None:
+        from sleeptime.errors import StoreError
+
+        s = open_chroma("midbatch", index_config(["text"]))
+        for i in range(4):
+            s.put(("mb",), f"k{i}", {"text": f"old value {i}"})
+        s._max_batch = 2
+        s._items = _FailOn(s._items, "upsert", after=1)  # first chunk of records flips, second fails
+        with pytest.raises(StoreError):
+            s.batch([PutOp(("mb",), f"k{i}", {"text": f"new value {i}"}) for i in range(4)]
+                    + [PutOp(("mb",), "fresh", {"text": "never written"})])
+        again = open_chroma("midbatch", index_config(["text"]))
+        assert [i.value["text"] for i in again.search(("mb",), limit=10)] == [f"old value {i}" for i in range(4)]
+
+    def test_rejected_put_leaves_no_phantom_namespace(self, open_chroma: OpenChroma) -> None:
+        from sleeptime.errors import InvalidInputError
+
+        s = open_chroma("phantom", None)
+        with pytest.raises(InvalidInputError, match="value"):
+            s.put(("ph", "x"), "k", {"bad": "\ud800"})
+        assert s.list_namespaces() == []
+        assert open_chroma("phantom", None).list_namespaces() == []
+
+    def test_registry_writes_are_batched(self, open_chroma: OpenChroma) -> None:
+        s = open_chroma("registry", None)
+        s._max_batch = 7  # stands in for Chroma's limit: every registry call must fit under it
+        s.batch([PutOp(("reg", f"n{i}"), "k", {"i": i}) for i in range(30)])
+        assert len(s.list_namespaces(prefix=("reg",), limit=100)) == 30
+
+    # ------------------------------------------------ several handles
+
+    def test_namespace_cache_across_handles(self, open_chroma: OpenChroma) -> None:
+        h1, h2 = open_chroma("handles", index_config(["text"])), open_chroma("handles", index_config(["text"]))
+        h2.put(("shared",), "a", {"text": "first"})
+        h1.delete(("shared",), "a")  # the namespace's last item: h1 marks it empty
+        h2.put(("shared",), "b", {"text": "second"})
+        for h in (h1, h2):
+            assert h.get(("shared",), "b") is not None
+            assert ("shared",) in h.list_namespaces()
+            assert [i.key for i in h.search(("shared",))] == ["b"]
+            assert [i.key for i in h.search(("shared",), query="second")] == ["b"]
+
+    def test_put_if_absent_first_writer_wins_across_handles(self, open_chroma: OpenChroma) -> None:
+        h1, h2 = open_chroma("cas", None), open_chroma("cas", None)
+        assert h1.put_if_absent(("c",), "v1", {"by": "h1"}).value == {"by": "h1"}
+        assert h2.put_if_absent(("c",), "v1", {"by": "h2"}).value == {"by": "h1"}
+        assert h2.get(("c",), "v1").value == {"by": "h1"}
+        assert ("c",) in h2.list_namespaces()
+
+    # ------------------------------------------------ bad input
+
+    @pytest.mark.parametrize("ttl", [float("nan"), float("inf"), "5", -1, 0, True, 10**400])
+    def test_bad_ttl_is_rejected_naming_ttl(self, open_chroma: OpenChroma, ttl: Any) -> None:
+        from sleeptime.errors import InvalidInputError
+
+        s = open_chroma("ttl", None)
+        with pytest.raises(InvalidInputError, match="ttl"):
+            s.put(("t",), "k", {"v": 1}, ttl=ttl)
+        assert s.get(("t",), "k") is None and s.list_namespaces() == []
+
+    def test_huge_ttl_is_kept(self, open_chroma: OpenChroma) -> None:
+        s = open_chroma("bigttl", None)
+        s.put(("t",), "k", {"v": 1}, ttl=1e30)
+        assert s.get(("t",), "k") is not None
+
+    @pytest.mark.parametrize(
+        ("call", "field"),
+        [
+            (lambda s: s.put(("b",), "k\ud800", {"v": 1}), "key"),
+            (lambda s: s.get(("b",), "k\udfff"), "key"),
+            (lambda s: s.put(("b\ud800",), "k", {"v": 1}), "namespace"),
+            (lambda s: s.put(("b",), "k", {"v": "x\ud800"}), "value"),
+            (lambda s: s.put(("b",), "k", {"\ud800": 1}), "value"),
+            (lambda s: s.search(("b",), filter={"v": "\ud800"}), "filter"),
+            (lambda s: s.search(("b",), query="\ud800"), "query"),
+        ],
+    )
+    def test_lone_surrogates_are_rejected_naming_field(self, open_chroma: OpenChroma, call: Any, field: str) -> None:
+        from sleeptime.errors import InvalidInputError
+
+        s = open_chroma("surrogate", index_config(["v"]))
+        with pytest.raises(InvalidInputError, match=field):
+            call(s)
+
+    def test_deep_nesting_is_rejected(self, open_chroma: OpenChroma) -> None:
+        from sleeptime.errors import InvalidInputError
+
+        s = open_chroma("deep", None)
+        deep: dict[str, Any] = {}
+        cur = deep
+        for _ in range(5000):
+            cur["a"] = {}
+            cur = cur["a"]
+        with pytest.raises(InvalidInputError, match="value"):
+            s.put(("d",), "k", {"v": deep})
+        with pytest.raises(InvalidInputError, match="filter"):
+            s.search(("d",), filter={"v": deep})
+        assert s.list_namespaces() == []
+
+    def test_huge_integer_filter(self, open_chroma: OpenChroma) -> None:
+        s = open_chroma("bigint", None)
+        s.put(("h",), "big", {"n": 10**400})
+        s.put(("h",), "one", {"n": 1})
+        assert [i.key for i in s.search(("h",), filter={"n": 10**400})] == ["big"]
+        assert [i.key for i in s.search(("h",), filter={"n": {"$gt": 10**400}})] == []
+
+    # ------------------------------------------------ leftovers
+
+    def test_collect_removes_vectors_of_failed_puts(self, open_chroma: OpenChroma) -> None:
+        from sleeptime.errors import StoreError
+
+        s = open_chroma("collect", index_config(["text"]))
+        s.put(("g", "x"), "k", {"text": "kept"})
+        s._undo_vectors = lambda new_vecs: None  # as if the process died before cleaning up
+        s._items = _FailOn(s._items, "upsert")
+        with pytest.raises(StoreError):
+            s.put(("g", "x"), "k", {"text": "orphaned vector"})
+        fresh = open_chroma("collect", index_config(["text"]))
+        vec = fresh._vec_for(("g", "x"), False)
+        assert vec.count() == 2
+        assert fresh.collect(grace_s=3600)["vectors"] == 0  # young leftovers may be a put in flight
+        assert fresh.collect(grace_s=0)["vectors"] == 1
+        assert vec.count() == 1
+        assert fresh.search(("g",), query="kept")[0].value == {"text": "kept"}
+
+    # ------------------------------------------------ the learned-context layer
+
+    def test_failed_publish_and_ingest_do_not_contaminate_the_next(self, open_chroma: OpenChroma) -> None:
+        from sleeptime.errors import StoreError
+        from sleeptime.stores.learned import LearnedContextStore
+
+        s = open_chroma("publish", index_config(["question"]))
+        lc = LearnedContextStore(s, "t")
+        lc.put_chunks("c", ["base text"], ["<text>"])
+        s._max_batch = 3
+        items = s._items
+        s._items = _FailOn(items, "upsert", after=1, outage=True)  # the dead run writes 3 items, then fails
+        with pytest.raises(StoreError):
+            lc.publish("c", samples=["dead notes"], questions=_tagged("dead", 8), source_revision=1)
+        s._items = _FailOn(items, "upsert", after=1, outage=True)
+        with pytest.raises(StoreError):
+            lc.put_chunks("c", [f"dead chunk {i}" for i in range(8)], ["<text>"])
+        again = LearnedContextStore(open_chroma("publish", index_config(["question"])), "t")
+        assert again.publish("c", samples=["good notes"], questions=_tagged("good", 2), source_revision=1) == 1
+        learned = again.require_latest("c")
+        assert learned.samples == ["good notes"]
+        assert [q["answer"] for q in again.questions("c", learned)] == ["answer good"] * 2
+        assert [q["answer"] for q in again.questions("c", 1)] == ["answer good"] * 2
+        assert again.raw_text("c") == "base text" and again.context("c").revision == 1
+        record = again.put_chunks("c", ["new text"], ["<text>"])
+        assert record.revision == 2 and again.raw_text("c") == "new text"
+        # leftovers of the dead attempts are collected, what versions use is kept
+        assert again.collect("c", grace_s=0) == {"attempts": 1, "revisions": 1}
+        spaces = s.list_namespaces(prefix=("sleeptime", "t"), limit=100)
+        assert sorted(ns[2] for ns in spaces if ns[2] in ("questions", "chunks")) == ["chunks", "chunks", "questions"]
+
+    def test_concurrent_publishers_on_two_handles(self, open_chroma: OpenChroma) -> None:
+        import threading
+
+        from sleeptime.stores.learned import LearnedContextStore
+
+        h1, h2 = (LearnedContextStore(open_chroma("race", index_config(["question"])), "t") for _ in range(2))
+        h1.put_chunks("c", ["text"], ["<text>"])
+        got: dict[str, list[int]] = {"a": [], "b": []}
+
+        def run(lc: LearnedContextStore, name: str) -> None:
+            for i in range(5):
+                got[name].append(lc.publish("c", samples=[f"{name}{i}"], questions=_tagged(f"{name}{i}", 3),
+                                            source_revision=1))
+
+        threads = [threading.Thread(target=run, args=(h, n)) for h, n in ((h1, "a"), (h2, "b"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(got["a"] + got["b"]) == list(range(1, 11))
+        for name, versions in got.items():
+            for i, v in enumerate(versions):
+                learned = h1.version("c", v)
+                if learned is None:
+                    continue  # pruned (older than the versions kept)
+                assert learned.samples == [f"{name}{i}"]
+                assert {q["answer"] for q in h1.questions("c", learned)} == {f"answer {name}{i}"}
+
+    def test_version_reads_the_revision_it_was_built_from(self, open_chroma: OpenChroma) -> None:
+        from sleeptime.stores.learned import KEEP_VERSIONS, LearnedContextStore
+
+        lc = LearnedContextStore(open_chroma("consistent", index_config(["question"])), "t")
+        lc.put_chunks("c", ["first text"], ["<text>"])
+        lc.publish("c", samples=["notes on first"], questions=[], source_revision=1)
+        lc.put_chunks("c", ["second text"], ["<text>"])  # not slept on yet
+        learned = lc.require_latest("c")
+        assert lc.raw_text("c") == "second text"
+        assert (learned.source_revision, lc.source_text(learned)) == (1, "first text")
+        lc.collect("c", grace_s=0)
+        assert lc.source_text(lc.require_latest("c")) == "first text"  # kept while a head refers to it
+        for _ in range(KEEP_VERSIONS):
+            lc.publish("c", samples=["notes on second"], questions=[], source_revision=2)
+        lc.collect("c", grace_s=0)
+        assert lc.raw_text("c", 1) == "" and lc.raw_text("c") == "second text"

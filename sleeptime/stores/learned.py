@@ -281,8 +281,15 @@ class LearnedContextStore:
     def collect(self, context_id: str | None = None, *, grace_s: float = GRACE_S) -> dict[str, int]:
         """Delete attempts nothing refers to (dead, lost, or of versions older than `KEEP_VERSIONS`)
         and raw revisions no kept version and not the current revision refers to. An attempt no
-        version names is kept `grace_s` seconds (it may be in flight). Returns deleted counts."""
+        version names is kept `grace_s` seconds (it may be in flight). Returns deleted counts.
+
+        The collection run after each write skips the store-level repair, so leftovers of a write
+        that crashed before its namespace was registered wait for this call."""
         ids = [validate_id(context_id, "context_id")] if context_id else self.list_contexts()
+        store_collect = getattr(self.store, "collect", None)
+        if callable(store_collect):
+            # ChromaStore: lists namespaces a crashed write left unregistered, drops unused vectors.
+            store_collect(grace_s=grace_s)
         total = {"attempts": 0, "revisions": 0}
         for cid in ids:
             for k, v in self._collect(cid, grace_s).items():

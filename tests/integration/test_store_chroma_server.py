@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langgraph.store.base import BaseStore, IndexConfig
@@ -12,7 +13,7 @@ from langgraph.store.base import BaseStore, IndexConfig
 from sleeptime.errors import StoreError
 from sleeptime.stores.chroma import ChromaStore
 from tests.servers import ChromaServer, free_port
-from tests.store_suite import MakeStore, StoreSuite
+from tests.store_suite import ChromaReliabilitySuite, MakeStore, OpenChroma, StoreSuite
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,20 @@ def make_store(server: ChromaServer) -> MakeStore:
 
 
 class TestStoreConformanceChromaServer(StoreSuite):
+    pass
+
+
+@pytest.fixture
+def open_chroma(server: ChromaServer) -> OpenChroma:
+    test = next(_names)
+
+    def open_(name: str, index: IndexConfig | None) -> Any:
+        return ChromaStore(url=server.url, collection=f"{name[:24]}{test}", index=index)
+
+    return open_
+
+
+class TestReliabilityChromaServer(ChromaReliabilitySuite):
     pass
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from sleeptime.errors import InvalidInputError, StoreError
+from sleeptime.stores.chroma import ChromaStore, PrecomputedOnly
 from sleeptime.stores.chroma import layout as chroma_layout
 from sleeptime.stores.chroma import search as chroma_search
-from sleeptime.stores.chroma import ChromaStore, PrecomputedOnly
 from sleeptime.testing import HashEmbeddings
 from tests.store_suite import index_config
 

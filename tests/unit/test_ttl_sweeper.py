@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sleeptime.stores.chroma import layout as chroma_layout
 from sleeptime.stores.chroma import ChromaStore
+from sleeptime.stores.chroma import layout as chroma_layout
 from sleeptime.stores.chroma.sweeper import TTLSweeper
 from tests.store_suite import index_config
 

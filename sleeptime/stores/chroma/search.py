@@ -25,6 +25,7 @@ from sleeptime.stores.chroma.layout import (
     BRUTE_MAX,
     NEVER_MS,
     SCOPE_DEPTH,
+    expiry_ms,
     item_id,
     now_ms,
     ns_where,
@@ -70,7 +71,7 @@ class SearchMixin(ChromaBase):
                 iid = item_id(split_ns(md["ns"]), str(md["k"]))
                 if iid not in ids:
                     ids.append(iid)
-                    metas.append({"exp": now + int(float(ttl) * 60_000)})
+                    metas.append({"exp": expiry_ms(now, float(ttl))})
         if ids:
             # update() merges metadata and never re-creates a record deleted meanwhile.
             self._call(self._items.update, ids=ids, metadatas=metas)
