@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
+from langgraph.store.base import PutOp
 
 from sleeptime.errors import InvalidInputError, StoreError
 from sleeptime.stores.chroma import ChromaStore, PrecomputedOnly
@@ -236,3 +238,42 @@ def test_scoped_vector_collections_match_inmemory(
                         (round(h.score or 0, 4), tuple(h.namespace), h.key) for h in want
                     )
                 assert all(tuple(h.namespace)[: len(prefix)] == prefix for h in got)
+
+
+OPENER = textwrap.dedent(
+    """
+    import sys, time
+    from sleeptime.stores.chroma import ChromaStore
+    root, start, who = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    for i in range(20):
+        time.sleep(max(0.0, start + 0.4 * i - time.time()))  # every process opens path i together
+        s = ChromaStore(path=f"{root}/db{i}")
+        s.put(("race",), who, {"i": i})
+    print("done", flush=True)
+    """
+)
+
+
+def test_processes_create_one_new_path_together(tmp_path: Path) -> None:
+    # Chroma creates its schema on first open; processes doing that at once failed ("table
+    # collections already exists", "database is locked"): 3 of 120 opens without the retry.
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    start = f"{time.time() + 10:.3f}"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", OPENER, str(tmp_path), start, who], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for who in ("a", "b", "c")
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0 and out.strip() == "done", err[-2000:]
+    for i in range(20):
+        s = ChromaStore(path=tmp_path / f"db{i}")
+        assert {item.key for item in s.search(("race",))} == {"a", "b", "c"}
+
+
+def test_registry_write_over_chromas_max_batch(tmp_path: Path) -> None:
+    s = ChromaStore(path=tmp_path)
+    n = int(s._client.get_max_batch_size()) + 40  # 5,461 + 40 on embedded Chroma 1.x
+    s.batch([PutOp(("many", f"n{i}"), "k", {"i": i}) for i in range(n)])
+    assert len(s.list_namespaces(prefix=("many",), limit=n + 1)) == n
