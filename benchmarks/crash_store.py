@@ -23,6 +23,8 @@ object of figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import os
 import random
@@ -78,10 +80,8 @@ def worker(target: str, seed: int) -> None:
             lc.put_chunks(CONTEXT, [f"{tag} chunk {i} of {n}" for i in range(n)], ["<crash>"])
             continue
         questions = [PredictedQuestion(question=f"{tag} question {i} of {n}", answer=tag) for i in range(n)]
-        try:
+        with contextlib.suppress(StaleVersionError):
             lc.publish(CONTEXT, samples=[f"{tag} notes"], questions=questions, source_revision=revision)
-        except StaleVersionError:
-            pass
 
 
 def _single(lines: list[str], what: str) -> str | None:
@@ -196,7 +196,7 @@ def run(target: str, kills: int, seed: int, max_wait_s: float = 1.5) -> dict[str
         "inconsistent_reopens": len(problems),
         "problems": problems[:10],
         "versions_published": versions[-1],
-        "head_went_back": sum(1 for a, b in zip(versions, versions[1:], strict=False) if b < a),
+        "head_went_back": sum(1 for a, b in itertools.pairwise(versions) if b < a),
         "seconds": round(time.monotonic() - started, 1),
         **leftovers(target),
     }

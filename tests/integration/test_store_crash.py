@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,7 +67,8 @@ def test_two_processes_publish_distinct_gap_free_versions(server: ChromaServer) 
     from sleeptime.stores import ChromaStore, LearnedContextStore
     from sleeptime.testing import HashEmbeddings
 
-    store = ChromaStore(url=server.url, collection="twoproc", index={"embed": HashEmbeddings(32), "fields": ["question"]})
+    index: Any = {"embed": HashEmbeddings(32), "fields": ["question"]}
+    store = ChromaStore(url=server.url, collection="twoproc", index=index)
     lc = LearnedContextStore(store, "t")
     lc.put_chunks("c", ["the text"], ["<text>"])
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "PYTHONPATH": str(ROOT)}
