@@ -610,6 +610,9 @@ class ChromaReliabilitySuite:
         fresh = open_chroma("collect", index_config(["text"]))
         vec = fresh._vec_for(("g", "x"), False)
         assert vec.count() == 2
+        # the leftover vector is of a generation the item does not name: it never scores the item
+        hit = fresh.search(("g",), query="orphaned vector", limit=1)[0]
+        assert hit.value == {"text": "kept"} and hit.score is not None and hit.score < 0.9
         assert fresh.collect(grace_s=3600)["vectors"] == 0  # young leftovers may be a put in flight
         assert fresh.collect(grace_s=0)["vectors"] == 1
         assert vec.count() == 1

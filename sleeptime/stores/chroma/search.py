@@ -172,10 +172,10 @@ class SearchMixin(ChromaBase):
         return [(1.0 - float(d), v) for v, d in zip(vids, dists, strict=False)], len(vids) < n
 
     def _current(
-        self, prefix: tuple[str, ...], op: SearchOp, best: dict[str, tuple[float, str, int]], want: int
+        self, prefix: tuple[str, ...], op: SearchOp, best: dict[str, list[tuple[float, str, int]]], want: int
     ) -> list[Hit]:
-        """The items behind the best vector hits, best first, keeping only hits on an item's
-        current vectors (its generation, below its vector count) and matching the filter."""
+        """The items behind the vector hits (each item's hits best first), scored by their best hit
+        on the item's current vectors (its generation, below its vector count), matching the filter."""
         kept: list[Hit] = []
         order = list(best)
         start = 0
@@ -187,14 +187,15 @@ class SearchMixin(ChromaBase):
             now = now_ms()
             by_id = {r: md for r, md in zip(items["ids"], items["metadatas"] or [], strict=False) if md}
             for iid in part:
-                score, gen, pos = best[iid]
                 md = by_id.get(iid)
-                if md is None or not _alive(md, now) or gen != str(md.get("g", "")) or pos >= int(md.get("nv", 0)):
-                    continue  # item gone, expired, or the vector is of another generation
-                if split_ns(md["ns"])[: len(prefix)] != prefix:
-                    continue  # defensive: never outside the prefix
-                if matches(json.loads(str(md["v"])), op.filter):
+                if md is None or not _alive(md, now) or split_ns(md["ns"])[: len(prefix)] != prefix:
+                    continue  # item gone or expired (the prefix check is defensive)
+                gen, nv = str(md.get("g", "")), int(md.get("nv", 0))
+                # A vector of another generation (left by a failed or crashed put) never scores it.
+                score = next((sc for sc, g, pos in best[iid] if g == gen and pos < nv), None)
+                if score is not None and matches(json.loads(str(md["v"])), op.filter):
                     kept.append((score, md))
+        kept.sort(key=lambda h: -(h[0] or 0.0))
         return kept
 
     def _vector_search(
@@ -214,10 +215,10 @@ class SearchMixin(ChromaBase):
                 hits.extend(found)
                 exhausted = exhausted and complete
             hits.sort(key=lambda h: -h[0])
-            best: dict[str, tuple[float, str, int]] = {}
-            for score, vid in hits:
+            best: dict[str, list[tuple[float, str, int]]] = {}
+            for score, vid in hits:  # best first, so an item's first valid hit is its score (max pooling)
                 iid, gen, pos = parse_vector_id(vid)
-                best.setdefault(iid, (score, gen, pos))  # max pooling: an item's first hit is its best
+                best.setdefault(iid, []).append((score, gen, pos))
             kept = self._current(prefix, op, best, want)
             if len(kept) >= want or exhausted:
                 break
