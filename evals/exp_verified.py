@@ -55,7 +55,8 @@ def embed_scores(items: Sequence[Perturbed], embeddings: Any, batch: int = 64) -
 
 
 def rule_problems(items: Sequence[Perturbed]) -> list[list[str]]:
-    return [compare_facts(extract_facts(it.question), extract_facts(it.predicted)) for it in items]
+    return [[r.check.value for r in compare_facts(extract_facts(it.question), extract_facts(it.predicted))]
+            for it in items]
 
 
 def calibrate(rows: Sequence[dict[str, Any]]) -> float:
@@ -134,7 +135,7 @@ def run(
         rows.append({
             "id": it.id, "source_id": it.source_id, "kind": it.kind, "template": it.template,
             "same_answer": it.same_answer, "score": round(score, 4), "rules_ok": not probs,
-            "failed_checks": sorted({p.split(" ")[0] for p in probs}), "half": half_of(it.source_id),
+            "failed_checks": sorted(set(probs)), "half": half_of(it.source_id),
         })
     calib_rows = [r for r in rows if r["half"] == "calibration"]
     chosen = threshold if threshold is not None else calibrate(calib_rows)

@@ -7,24 +7,27 @@ from typing import Any, Literal
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from sleeptime import matching
 from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import ModelOutputError
+from sleeptime.matching import Check, CheckResult, MatchDecision, decide
 from sleeptime.nodes._runtime import config_of, wake_model
-from sleeptime.state import MatchInfo, WakeState
+from sleeptime.prompts import match as prompt
+from sleeptime.state import WakeState
 from sleeptime.structured import ask_text
 from sleeptime.usage import UsageRecord
 
 
-def _info(decision: matching.MatchDecision) -> MatchInfo:
-    return MatchInfo(
-        served=decision.served,
-        reason=decision.reason,
-        question=decision.question,
-        answer=decision.answer,
-        score=decision.score,
-        checks=dict(decision.checks),
-    )
+def _model_check(cfg: SleepTimeConfig, asked: str, predicted: str) -> tuple[CheckResult, list[UsageRecord]]:
+    """The wake model's yes/no on whether the two questions are the same (any other reply is a no)."""
+    messages = [SystemMessage(prompt.SYSTEM), HumanMessage(prompt.USER.format(asked=asked, predicted=predicted))]
+    try:
+        reply, usage = ask_text(
+            wake_model(cfg, max_tokens=4), messages, phase="wake", node="match", retries=cfg.json_retries
+        )
+    except ModelOutputError as exc:  # no usable yes: not served; the answer step takes over
+        return CheckResult(Check.MODEL, False, f"no usable reply ({exc})"), []
+    same = prompt.parse_yes_no(reply) is True
+    return CheckResult(Check.MODEL, same, "yes" if same else f"said {reply[:40]!r}"), usage
 
 
 def match_predicted(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
@@ -34,32 +37,15 @@ def match_predicted(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict
         return {}
     related = state.get("related") or []
     scores = state.get("related_scores") or [None] * len(related)
-    decision = matching.decide(state["question"], list(zip(related, scores, strict=False)), cfg.match_threshold)
+    decision: MatchDecision = decide(state["question"], list(zip(related, scores, strict=False)), cfg.match_threshold)
     usage: list[UsageRecord] = []
-    if decision.served and cfg.verify_predicted == "model":
-        messages = [
-            SystemMessage(matching.CHECK_SYSTEM),
-            HumanMessage(matching.CHECK_USER.format(asked=state["question"], predicted=decision.question)),
-        ]
-        try:
-            reply, usage = ask_text(
-                wake_model(cfg, max_tokens=4), messages, phase="wake", node="match", retries=cfg.json_retries
-            )
-        except ModelOutputError as exc:  # no usable yes: not served; the answer step takes over
-            reply = f"no usable reply ({exc})"
-        same = matching.parse_yes_no(reply)
-        decision.checks["model"] = "ok yes" if same else f"said {reply[:40]!r}"
-        if not same:
-            decision.served = False
-            decision.answer = None
-            decision.reason = f"predicted question {decision.question!r} not served (model check: {reply[:40]!r})"
-        else:
-            decision.reason += "; model ok yes"
-    info = _info(decision)
+    if decision.served and decision.question is not None and cfg.verify_predicted == "model":
+        result, usage = _model_check(cfg, state["question"], decision.question)
+        decision = decision.with_check(result)
     if not decision.served:
-        return {"predicted_match": info, "usage": usage}
+        return {"predicted_match": decision.record(), "usage": usage}
     return {
-        "predicted_match": info,
+        "predicted_match": decision.record(),
         "path": "predicted",
         "answer": f"The answer is {decision.answer}.",
         "verdict": "accept",

@@ -1,0 +1,154 @@
+"""The match checks as typed results: each compares one kind of fact of the asked and predicted questions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from sleeptime.matching.facts import QuestionFacts, Segment
+
+
+class Check(Enum):
+    """Every check a match decision records, in the order they run."""
+
+    SIMILARITY = "similarity"
+    NUMBERS = "numbers"
+    UNITS = "units"
+    QUANTITIES = "quantities"
+    ENTITIES = "entities"
+    POLARITY = "polarity"
+    TARGET = "target"
+    SIDES = "sides"
+    TIME = "time"
+    COUNTED = "counted"
+    PRONOUNS = "pronouns"
+    WORDING = "wording"
+    ANSWER = "answer"
+    MODEL = "model"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome; ``detail`` is for people (the reason text), never parsed back."""
+
+    check: Check
+    passed: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.check.value} {'ok' if self.passed else 'failed'}{': ' + self.detail if self.detail else ''}"
+
+
+def _result(check: Check, same: bool, asked: object, predicted: object) -> CheckResult:
+    return CheckResult(check, same, "" if same else f"{asked} vs {predicted}")
+
+
+def _sorted(values: Iterable[str]) -> list[str]:
+    return sorted(values)
+
+
+def check_numbers(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    return _result(Check.NUMBERS, Counter(a.numbers) == Counter(p.numbers), list(a.numbers), list(p.numbers))
+
+
+def check_units(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    return _result(Check.UNITS, a.units == p.units, list(a.units), list(p.units))
+
+
+def check_quantities(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    """Which number each unit measures ("3 hours and 5 minutes" vs "5 hours and 3 minutes")."""
+    return _result(Check.QUANTITIES, a.quantities == p.quantities, list(a.quantities), list(p.quantities))
+
+
+def check_entities(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    return _result(Check.ENTITIES, a.entities == p.entities, _sorted(a.entities), _sorted(p.entities))
+
+
+def check_polarity(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    same = a.negations % 2 == p.negations % 2 and (a.negations > 0) == (p.negations > 0)
+    return _result(Check.POLARITY, same, f"{a.negations} negation(s)", f"{p.negations}")
+
+
+def check_target(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    return _result(Check.TARGET, a.targets == p.targets, _sorted(a.targets), _sorted(p.targets))
+
+
+def check_sides(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    """Which side of a comparison or a "from X to Y" each thing is on."""
+    return _result(Check.SIDES, a.sides == p.sides, _sorted(a.sides), _sorted(p.sides))
+
+
+def check_time(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    return _result(Check.TIME, a.times == p.times, list(a.times), list(p.times))
+
+
+def check_counted(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    return _result(Check.COUNTED, a.counted == p.counted, _sorted(a.counted), _sorted(p.counted))
+
+
+def check_pronouns(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    """He vs she: checked only when both questions use pronouns (a name may stand for one)."""
+    same = not (a.pronouns and p.pronouns) or a.pronouns == p.pronouns
+    return _result(Check.PRONOUNS, same, _sorted(a.pronouns), _sorted(p.pronouns))
+
+
+def same_segments(a: Sequence[Segment], b: Sequence[Segment]) -> bool:
+    """Whether both are the same pieces of wording, each piece kept in order, the pieces in any order.
+
+    Equal segments pair off; a segment that starts or ends with a whole segment of the other side is
+    split there ("how much ... earn than ben each week" = "each week" + "how much ... than ben").
+    Only whole segments of the other side are split off, so a swap inside a segment never pairs off.
+    """
+    left, right = list(a), list(b)
+    while left and right:
+        if not _pair_off(left, right) and not _pair_off(right, left):
+            return False
+    return not left and not right
+
+
+def _pair_off(xs: list[Segment], ys: list[Segment]) -> bool:
+    """Remove one x of xs from ys (whole, or from the start or end of a y); False when none fits."""
+    for x in xs:
+        for j, y in enumerate(ys):
+            if y == x:
+                rest: Segment = ()
+            elif len(y) > len(x) and y[: len(x)] == x:
+                rest = y[len(x) :]
+            elif len(y) > len(x) and y[-len(x) :] == x:
+                rest = y[: -len(x)]
+            else:
+                continue
+            xs.remove(x)
+            del ys[j]
+            if rest:
+                ys.append(rest)
+            return True
+    return False
+
+
+def check_wording(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    """The same content words, in the same order within each segment: catches a swap of any two of them."""
+    if a.target_words != p.target_words:
+        return CheckResult(Check.WORDING, False, f"target words {list(a.target_words)} vs {list(p.target_words)}")
+    if same_segments(a.segments, p.segments):
+        return CheckResult(Check.WORDING, True, "")
+    shown = [" ".join(s) for s in a.segments], [" ".join(s) for s in p.segments]
+    return CheckResult(Check.WORDING, False, f"{shown[0]} vs {shown[1]}")
+
+
+FACT_CHECKS: tuple[Callable[[QuestionFacts, QuestionFacts], CheckResult], ...] = (
+    check_numbers, check_units, check_quantities, check_entities, check_polarity, check_target,
+    check_sides, check_time, check_counted, check_pronouns, check_wording,
+)
+
+
+def fact_checks(asked: QuestionFacts, predicted: QuestionFacts) -> tuple[CheckResult, ...]:
+    """Every fact check's result, passed or not."""
+    return tuple(check(asked, predicted) for check in FACT_CHECKS)
+
+
+def compare_facts(asked: QuestionFacts, predicted: QuestionFacts) -> tuple[CheckResult, ...]:
+    """The fact checks that fail (empty when the two questions state the same facts)."""
+    return tuple(r for r in fact_checks(asked, predicted) if not r.passed)
