@@ -97,35 +97,28 @@ def check_pronouns(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
 def same_segments(a: Sequence[Segment], b: Sequence[Segment]) -> bool:
     """Whether both are the same pieces of wording, each piece kept in order, the pieces in any order.
 
-    Equal segments pair off; a segment that starts or ends with a whole segment of the other side is
-    split there ("how much ... earn than ben each week" = "each week" + "how much ... than ben").
-    Only whole segments of the other side are split off, so a swap inside a segment never pairs off.
+    Pieces may also be joined: "each week, how much more does anna earn than ben" has the pieces of
+    "how much more does anna earn than ben each week". Only whole pieces of one side are joined to make
+    the other's, so a swap inside a piece, or across two pieces, never matches.
     """
-    left, right = list(a), list(b)
-    while left and right:
-        if not _pair_off(left, right) and not _pair_off(right, left):
-            return False
-    return not left and not right
+    return sorted(a) == sorted(b) or _joins(list(a), list(b)) or _joins(list(b), list(a))
 
 
-def _pair_off(xs: list[Segment], ys: list[Segment]) -> bool:
-    """Remove one x of xs from ys (whole, or from the start or end of a y); False when none fits."""
-    for x in xs:
-        for j, y in enumerate(ys):
-            if y == x:
-                rest: Segment = ()
-            elif len(y) > len(x) and y[: len(x)] == x:
-                rest = y[len(x) :]
-            elif len(y) > len(x) and y[-len(x) :] == x:
-                rest = y[: -len(x)]
-            else:
-                continue
-            xs.remove(x)
-            del ys[j]
-            if rest:
-                ys.append(rest)
-            return True
-    return False
+def _joins(pieces: list[Segment], targets: list[Segment]) -> bool:
+    """Whether every target is a concatenation of whole pieces, each piece used exactly once."""
+    if not targets:
+        return not pieces
+    target, rest = targets[0], targets[1:]
+    return any(_builds(target, pieces[:i] + pieces[i + 1 :], pieces[i], rest)
+               for i in range(len(pieces)) if target[: len(pieces[i])] == pieces[i])
+
+
+def _builds(target: Segment, pieces: list[Segment], used: Segment, targets: list[Segment]) -> bool:
+    if len(used) == len(target):
+        return _joins(pieces, targets)
+    remaining = target[len(used) :]
+    return any(_builds(target, pieces[:i] + pieces[i + 1 :], used + pieces[i], targets)
+               for i in range(len(pieces)) if remaining[: len(pieces[i])] == pieces[i])
 
 
 def check_wording(a: QuestionFacts, p: QuestionFacts) -> CheckResult:

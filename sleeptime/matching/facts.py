@@ -201,11 +201,13 @@ def segments_of(tokens: Sequence[Token]) -> tuple[Segment, ...]:
     """
     segments: list[Segment] = []
     current: list[str] = []
-    for tok in tokens:
+    for i, tok in enumerate(tokens):
         if tok.kind is Kind.BREAK or (tok.kind is Kind.WORD and tok.value in _CLAUSE_OPENERS):
             if current:
                 segments.append(tuple(current))
             current = []
+        elif tok.kind is Kind.UNIT and tok.value in v.TIME_UNITS:  # "weekly" and "the week" stay apart
+            current.append(f"{_time_qualifier(tokens, i)} {tok.value}".strip())
         elif (word := _content(tok)) is not None:
             current.append(word)
     if current:
