@@ -56,14 +56,14 @@ _TIME = re.compile(
     r"|yesterday|days?|weeks?|months?|years?|hours?|minutes?|first|second|third|fourth|last|next|daily|weekly"
     r"|monthly|yearly|summer|winter|spring)$"
 )
-_NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
-                 "hundred thousand half twice double triple dozen").split()
-_FUNCTION = set(
+_NUMBER_WORDS = frozenset(re.findall(r"\w+", "one two three four five six seven eight nine ten eleven twelve twenty "
+                                    "thirty forty fifty hundred thousand half twice double triple dozen"))
+_FUNCTION = frozenset(re.findall(
+    r"\w+",
     "a an the of in on at to for by with from into and or but if when how many much what which who is are was "
     "were do does did will would can could has have had his her their its this that these those each every "
-    "more less fewer than as total number amount she he they it her him them all some any per".split()
-)
-_AUX = {"does", "did", "do", "is", "are", "was", "were", "will", "can", "has", "have"}
+    "more less fewer than as total number amount she he they it her him them all some any per",
+))
 _NAME_POOLS = ("names", "names_male", "names_female")
 
 
@@ -199,22 +199,20 @@ def _side_pairs(sentence: str, slots: Sequence[Slot]) -> list[tuple[str, Slot, S
         follow = re.match(r"\s+(\w+)", sentence[after.end :])
         if follow and follow.group(1).lower() not in _FUNCTION:
             # "a hot day than a cold day": the word before the same "day" in the head.
-            mirror = list(re.finditer(r"(\w+)\s+%s\b" % re.escape(follow.group(1)), sentence[: m.start()]))
+            mirror = list(re.finditer(rf"(\w+)\s+{re.escape(follow.group(1))}\b", sentence[: m.start()]))
             if mirror and mirror[-1].group(1).lower() not in _FUNCTION:
                 pairs.append(("comparison", Slot(mirror[-1].start(1), mirror[-1].end(1), "side"), after))
                 continue
         same = [x for x in slots if x.start == after.start]
         cls = same[0].cls if same else ("name" if sentence[after.start].isupper() else None)
-        for x in slots:
-            if cls is not None and x.cls == cls and x.end <= m.start():
-                pairs.append(("comparison", x, after))
+        pairs += [("comparison", x, after) for x in slots if cls is not None and x.cls == cls and x.end <= m.start()]
     for m in re.finditer(r"\bfrom\b", low):
         to = re.search(r"\bto\b", low[m.end() :])
         if to:
-            x = _first_content_after(sentence, m.end())
-            y = _first_content_after(sentence, m.end() + to.end())
-            if x and y and x.end <= m.end() + to.start():
-                pairs.append(("from-to", x, y))
+            start = _first_content_after(sentence, m.end())
+            end = _first_content_after(sentence, m.end() + to.end())
+            if start and end and start.end <= m.end() + to.start():
+                pairs.append(("from-to", start, end))
     return pairs
 
 

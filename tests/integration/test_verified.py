@@ -62,3 +62,42 @@ def test_similarity_alone_would_serve_wrong_answers(minilm: MiniLMEmbeddings, tm
                          budget=1, embeddings=minilm)
     assert fixed["verified"]["all"]["wrong_served"] == 0
     assert fixed["similarity_only"]["all"]["wrong_served"] > 0
+
+
+def _app_with_predictions(minilm: MiniLMEmbeddings, questions: list[str]) -> SleepTime:
+    predictions = json.dumps({"questions": [{"question": q, "answer": f"#### {i}"} for i, q in enumerate(questions)]})
+    model = staged_model(predict=predictions, answer="The answer is 0.")
+    store = InMemoryStore(index={"dims": 384, "embed": minilm, "fields": ["text", "question"]})
+    app = SleepTime(store=store, sleep_model=model, wake_model=model, serve_predicted=True, max_rounds=1,
+                    n_questions=len(questions))
+    app.sleep("ctx", "A context written for this test: people, prices, weeks and fruit.")
+    return app
+
+
+def test_hand_written_different_questions_are_never_served_through_the_wake_graph(minilm: MiniLMEmbeddings) -> None:
+    from tests.unit.test_matching import DIFFERENT
+
+    predicted = sorted({p for _, p in DIFFERENT})
+    app = _app_with_predictions(minilm, predicted)
+    served, above_threshold = [], 0
+    for asked, _ in DIFFERENT:
+        assert asked not in predicted
+        answer = app.ask(asked, "ctx")
+        above_threshold += answer.match_score is not None and answer.match_score >= 0.97
+        if answer.path == "predicted":
+            served.append((asked, answer.matched_question))
+    assert served == []
+    assert above_threshold >= 20  # similarity alone would serve these (27 of 49 measured)
+
+
+def test_hand_written_paraphrases_are_mostly_served(minilm: MiniLMEmbeddings) -> None:
+    from tests.unit.test_matching import PARAPHRASES
+
+    app = _app_with_predictions(minilm, sorted({p for _, p in PARAPHRASES}))
+    hits = 0
+    for asked, predicted in PARAPHRASES:
+        answer = app.ask(asked, "ctx")
+        if answer.path == "predicted":
+            assert answer.matched_question == predicted
+            hits += 1
+    assert hits >= 0.75 * len(PARAPHRASES)  # measured: 20 of 22 (two paraphrases score below 0.97)

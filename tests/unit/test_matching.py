@@ -356,3 +356,39 @@ def test_no_hand_written_different_question_is_served_and_most_paraphrases_are()
     assert sum(rules_ok) >= 0.8 * len(PARAPHRASES), [p for p, ok in zip(PARAPHRASES, rules_ok, strict=True) if not ok]
     if scores is not None:  # the exact repeat of a paraphrase pair's predicted question is always served
         assert all(_served([(p, p) for _, p in PARAPHRASES], None))
+
+
+# ----------------------------------------------------------------------------- the swap set (evals/adversarial.py)
+
+# A template in GSM-Symbolic's annotation format, written for this test.
+ANNOTATED = """{name1,Anna} earns ${x,20} a day and {name2,Ben} earns ${y,15} a day. How much more does {name1,Anna} \
+earn than {name2,Ben} each week if they work {k,5} days on {day,Monday} and {fruit,apples} or {fruit2,pears}?
+
+#init:
+- name1, name2 = sample(names, 2)
+- $x = range(10, 30)
+- $y = range(5, 15)
+- $k = range(2, 6)
+- day = sample(["Monday"])
+- fruit = sample(["apples", "plums"])
+- fruit2 = sample(["pears"])
+
+#answer: (x - y) * k
+"""
+
+
+def test_the_swap_set_swaps_same_class_things_and_comparison_sides_and_nothing_is_served() -> None:
+    from evals.adversarial import question_sentence, swaps_of
+
+    sentence, slots = question_sentence(ANNOTATED)
+    assert sentence.startswith("How much more does Anna earn than Ben each week")
+    assert {s.cls for s in slots} == {"name", "number", "noun"}
+    swaps = swaps_of("test/0", ANNOTATED, set())
+    by_kind = {s.kind: s.question for s in swaps}
+    assert set(by_kind) == {"comparison", "time", "noun"}
+    assert by_kind["comparison"].startswith("How much more does Ben earn than Anna each week")
+    assert all(s.predicted == sentence and s.question != sentence for s in swaps)
+    # "apples or pears" are coordinated: swapping them may ask the same thing, so it is left out.
+    assert not any("pears or apples" in s.question for s in swaps)
+    for s in swaps:
+        assert compare_facts(extract_facts(s.question), extract_facts(s.predicted)), s.question
