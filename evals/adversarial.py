@@ -22,9 +22,11 @@ answer served. Swaps of two coordinated things ("Anna and Ben", "apples or pears
 they may ask the same thing. Some swaps leave the answer equal by arithmetic (3 boxes of 4 vs 4 boxes
 of 3); they still count as different questions, as a cache cannot know the coincidence.
 
-The questions are the template instances of GSM-Symbolic (``templates/{p1,p2,symbolic}/*.json``, the
-question sentence: the last sentence of each problem), read from ``--data-dir`` at run time. Nothing
-derived from them is written: only ids (template file, kind, token positions), scores and decisions.
+The questions are the question sentences (the last sentence of each problem) of GSM-Symbolic's template
+instances (``templates/{p1,p2,symbolic}/*.json``, whose ``#init`` lines class the slots) and of the 2,500
+generated P2 problems (``generated_data/GSM_p2.jsonl``: other names, nouns and numbers), read from
+``--data-dir`` at run time. Nothing derived from them is written: only ids (source, kind, character
+offsets), scores and decisions.
 Served means what the wake graph does: MiniLM cosine >= the threshold AND every rule check
 (:func:`sleeptime.matching.decide`). Needs no chat model and no other part of ``evals``.
 """
@@ -127,7 +129,7 @@ def question_sentence(annotated: str) -> tuple[str, list[Slot]]:
 def _literal_slots(sentence: str, taken: Sequence[Slot]) -> list[Slot]:
     """Words of the sentence itself that can be swapped: time words, numbers, names, counted nouns."""
     found: list[Slot] = []
-    words = list(re.finditer(r"[A-Za-z]+(?:'s)?|\d+(?:\.\d+)?", sentence))
+    words = list(re.finditer(r"[A-Za-z]+(?:'s)?|\d+(?:[./]\d+)?", sentence))
     for i, m in enumerate(words):
         if any(s.start < m.end() and m.start() < s.end for s in taken):
             continue
@@ -235,16 +237,24 @@ def swaps_of(source: str, annotated: str, seen: set[tuple[str, str]]) -> list[Sw
     return out
 
 
-def load_swaps(data_dir: Path, limit: int | None = None) -> list[Swap]:
-    root = data_dir / "gsm-symbolic" / "templates"
-    files = [p for name in TEMPLATE_SETS for p in sorted((root / name).glob("*.json"))]
+def load_swaps(data_dir: Path, limit: int | None = None, instances: bool = True) -> list[Swap]:
+    """Swaps over the template instances (with their slots' classes) and, with ``instances``, over the
+    2,500 generated P2 problems (other names, nouns and numbers in the same templates; word classes only)."""
+    root = data_dir / "gsm-symbolic"
+    files = [p for name in TEMPLATE_SETS for p in sorted((root / "templates" / name).glob("*.json"))]
     if not files:
-        raise SystemExit(f"no GSM-Symbolic templates under {root}")
+        raise SystemExit(f"no GSM-Symbolic templates under {root / 'templates'}")
     swaps: list[Swap] = []
     seen: set[tuple[str, str]] = set()  # p1, p2 and symbolic share templates: each pair once
     for path in files[:limit]:
         template = json.loads(path.read_text(encoding="utf-8"))
         swaps.extend(swaps_of(f"{path.parent.name}/{path.stem}", template["question_annotated"], seen))
+    generated = root / "generated_data" / "GSM_p2.jsonl"
+    if instances and generated.exists():
+        lines = generated.read_text(encoding="utf-8").splitlines()
+        for line in lines[: None if limit is None else limit * 10]:
+            row = json.loads(line)
+            swaps.extend(swaps_of(f"p2-instance/{row['id']}-{row['instance']}", row["question"], seen))
     return swaps
 
 
@@ -276,7 +286,9 @@ def summarise(rows: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any
 
     first_failed: Counter[str] = Counter(r["failed_checks"][0] for r in rows if r["failed_checks"])
     return {
-        "threshold": threshold, "items": len(rows), "sources": len({r["id"].rsplit(":", 2)[0] for r in rows}),
+        "threshold": threshold, "items": len(rows),
+        "sources": len({r["id"].rsplit(":", 2)[0] for r in rows}),
+        "template_sources": len({r["id"].rsplit(":", 2)[0] for r in rows if not r["id"].startswith("p2-instance/")}),
         "all": tally(rows), "by_kind": {k: tally([r for r in rows if r["kind"] == k]) for k in KINDS},
         "first_failed_check": dict(first_failed.most_common()),
         "top_scores_passing_rules": sorted((r["score"] for r in rows if r["rules_ok"]), reverse=True)[:5],
@@ -289,10 +301,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("evals/results/adversarial"))
     ap.add_argument("--limit", type=int, default=None, help="first N templates")
     ap.add_argument("--threshold", type=float, default=THRESHOLD)
+    ap.add_argument("--templates-only", action="store_true", help="leave out the generated P2 instances")
     ap.add_argument("--items", action="store_true", help="also write items.jsonl (ids, kinds, scores; no text)")
     args = ap.parse_args(argv)
     started = time.time()
-    rows = score(load_swaps(args.data_dir, args.limit), args.threshold)
+    rows = score(load_swaps(args.data_dir, args.limit, not args.templates_only), args.threshold)
     summary = summarise(rows, args.threshold) | {"seconds": round(time.time() - started, 1)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
