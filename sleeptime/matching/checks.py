@@ -24,6 +24,7 @@ class Check(Enum):
     TIME = "time"
     COUNTED = "counted"
     PRONOUNS = "pronouns"
+    TENSE = "tense"
     WORDING = "wording"
     ANSWER = "answer"
     MODEL = "model"
@@ -121,6 +122,13 @@ def _builds(target: Segment, pieces: list[Segment], used: Segment, targets: list
                for i in range(len(pieces)) if remaining[: len(pieces[i])] == pieces[i])
 
 
+def check_tense(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
+    """Past vs future ("did she sell" vs "will she sell"); the present goes with either ("does it take" =
+    "will it take"), as does a question that mixes both."""
+    same = not (a.tenses and p.tenses) or bool(a.tenses & p.tenses)
+    return _result(Check.TENSE, same, _sorted(a.tenses), _sorted(p.tenses))
+
+
 def check_wording(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
     """The same content words, in the same order within each segment: catches a swap of any two of them."""
     if a.target_words != p.target_words:
@@ -133,7 +141,7 @@ def check_wording(a: QuestionFacts, p: QuestionFacts) -> CheckResult:
 
 FACT_CHECKS: tuple[Callable[[QuestionFacts, QuestionFacts], CheckResult], ...] = (
     check_numbers, check_units, check_quantities, check_entities, check_polarity, check_target,
-    check_sides, check_time, check_counted, check_pronouns, check_wording,
+    check_sides, check_time, check_counted, check_pronouns, check_tense, check_wording,
 )
 
 

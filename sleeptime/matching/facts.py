@@ -33,6 +33,8 @@ class QuestionFacts:
     counted: frozenset[str]
     """What is counted or measured: the word after "how many", "how much", "number of"."""
     pronouns: frozenset[str]
+    tenses: frozenset[str]
+    """``"past"`` and/or ``"future"``, from the auxiliaries ("did", "will")."""
     segments: tuple[Segment, ...]
     """Content words in order, per segment of the question (see :func:`segments_of`)."""
     target_words: tuple[str, ...]
@@ -173,6 +175,10 @@ def counted_of(tokens: Sequence[Token]) -> frozenset[str]:
     return frozenset(found)
 
 
+def tenses_of(tokens: Sequence[Token]) -> frozenset[str]:
+    return frozenset(v.TENSES[t.value] for t in _words(tokens) if t.value in v.TENSES)
+
+
 def pronouns_of(tokens: Sequence[Token]) -> frozenset[str]:
     return frozenset(v.PRONOUNS[t.value] for t in _words(tokens) if t.value in v.PRONOUNS)
 
@@ -234,6 +240,7 @@ def extract_facts(question: str) -> QuestionFacts:
         times=times_of(tokens),
         counted=counted_of(tokens),
         pronouns=pronouns_of(tokens),
+        tenses=tenses_of(tokens),
         segments=segments_of(tokens),
         target_words=target_words_of(tokens),
     )

@@ -137,6 +137,9 @@ excluding say show explain estimate should must may might has have had being bee
 just exactly about approximately roughly compared
 """)
 
+# Auxiliaries that place the question in the past or the future ("did she sell" vs "will she sell").
+TENSES: dict[str, str] = _groups({"past": "did was were had", "future": "will wo shall going"})
+
 PRONOUNS: dict[str, str] = _groups({
     "he": "he him his himself", "she": "she her hers herself", "they": "they them their theirs themselves",
 })
