@@ -29,6 +29,9 @@ generated P2 problems (``generated_data/GSM_p2.jsonl``: other names, nouns and n
 offsets), scores and decisions.
 Served means what the wake graph does: MiniLM cosine >= the threshold AND every rule check
 (:func:`sleeptime.matching.decide`). Needs no chat model and no other part of ``evals``.
+
+``--model-variants N`` instead asks a chat model (default the embedded 1.5B) for minimally different
+questions and writes each pair with its decision outside the project, to be labelled by hand.
 """
 
 from __future__ import annotations
@@ -295,6 +298,38 @@ def summarise(rows: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any
     }
 
 
+MODEL_SYSTEM = (
+    "You write test questions. Given a question, write a new question that uses almost the same words but asks for "
+    "something different, so that it has a different answer. Change only one or two words (for example swap two "
+    "names, change which thing is counted, change the time period, or reverse a comparison). Reply with only the "
+    "new question."
+)
+
+
+def model_variants(data_dir: Path, n: int, model_spec: str, out: Path, threshold: float) -> None:
+    """Optional third set: a chat model asked for minimally different questions (written to ``out``, which
+    holds GSM-derived text: keep it outside the project). Labels are not automatic: the model sometimes
+    echoes or paraphrases, so each pair is to be read and marked same or different by hand."""
+    import random
+
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from sleeptime.models import resolve_chat_model
+
+    questions = sorted({s.predicted for s in load_swaps(data_dir, instances=False)})
+    random.Random(7).shuffle(questions)
+    model = resolve_chat_model(model_spec, temperature=0.0, max_tokens=80)
+    pairs = []
+    for q in questions[:n]:
+        reply = str(model.invoke([SystemMessage(MODEL_SYSTEM), HumanMessage(q)]).content).strip()
+        pairs.append((q, reply.splitlines()[0].strip().strip('"') if reply else q))
+    with out.open("w", encoding="utf-8") as fh:
+        for (q, r), cos in zip(pairs, cosine_scores(pairs), strict=True):
+            d = decide(r, [(PredictedQuestion(question=q, answer="#### 0"), cos)], threshold)
+            fh.write(json.dumps({"predicted": q, "asked": r, "score": round(cos, 4), "served": d.served,
+                                 "failed_checks": [c.check.value for c in d.failed]}) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
@@ -303,7 +338,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--threshold", type=float, default=THRESHOLD)
     ap.add_argument("--templates-only", action="store_true", help="leave out the generated P2 instances")
     ap.add_argument("--items", action="store_true", help="also write items.jsonl (ids, kinds, scores; no text)")
+    ap.add_argument("--model-variants", type=int, default=0, metavar="N",
+                    help="instead: ask --model for N minimally different questions (to label by hand)")
+    ap.add_argument("--model", default="embedded:qwen2.5-coder-1.5b")
+    ap.add_argument("--variants-out", type=Path, default=Path("/tmp/sleeptime-model-variants.jsonl"))
     args = ap.parse_args(argv)
+    if args.model_variants:
+        model_variants(args.data_dir, args.model_variants, args.model, args.variants_out, args.threshold)
+        return 0
     started = time.time()
     rows = score(load_swaps(args.data_dir, args.limit, not args.templates_only), args.threshold)
     summary = summarise(rows, args.threshold) | {"seconds": round(time.time() - started, 1)}
