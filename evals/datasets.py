@@ -17,14 +17,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
 from evals.errors import DatasetError, require_path
+from evals.examples import Example, MultiQueryExample
 from evals.grading import format_number, parse_number
 from evals.splitting import Split, SplitRule, split_context_question
 from evals.templates import Instance, TemplateFailure, generate_instances, load_templates
+from evals.tiny import tiny_examples
 
 DatasetName = Literal["gsm-p1", "gsm-p2", "aime", "tiny"]
 DATASET_NAMES: tuple[str, ...] = ("gsm-p1", "gsm-p2", "aime", "tiny")
@@ -36,35 +38,12 @@ HUB_REPOS = {
 }
 
 
-@dataclass(frozen=True)
-class Example:
-    id: str
-    context: str
-    question: str
-    answer: str
-    source: str
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class MultiQueryExample:
-    """One context with several (question, answer) pairs, for amortization experiments."""
-
-    context_id: str
-    context: str
-    questions: list[tuple[str, str]]
-    source: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """``data_dir`` if given, else ``$SLEEPTIME_DATA_DIR``, else ``../shared/data`` from the project root."""
     if data_dir is not None:
         return Path(data_dir)
     env = os.environ.get("SLEEPTIME_DATA_DIR")
     return Path(env) if env else DEFAULT_DATA_DIR
-
-
 
 
 # ====================================================================== loaders
@@ -234,6 +213,7 @@ def load_from_hub(name: str, *, limit: int | None = None, split: str = "test") -
     if name not in HUB_REPOS:
         raise DatasetError(f"no hub copy for {name!r}; hub datasets: {sorted(HUB_REPOS)}")
     try:
+        # Lazy: the hub loader needs the `datasets` package, which is not a dependency of this project.
         import datasets as hf_datasets  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
         raise DatasetError(
@@ -288,8 +268,6 @@ def load_dataset(
     if source != "local":
         raise DatasetError(f"unknown source {source!r}; use 'local' or 'hub'")
     if name == "tiny":
-        from evals.tiny import tiny_examples
-
         items = tiny_examples()
         return items[:limit] if limit is not None else items
     if name == "gsm-p2":
@@ -316,19 +294,6 @@ def group_by_context(examples: Iterable[Example]) -> list[MultiQueryExample]:
 
 
 # ====================================================================== multi-query JSONL cache
-
-
-def write_multi_query(path: str | os.PathLike[str], items: Iterable[MultiQueryExample]) -> None:
-    """Write items as JSONL (atomically: a temporary file renamed into place)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for item in items:
-            row = asdict(item)
-            row["questions"] = [{"question": q, "answer": a} for q, a in item.questions]
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(p)
 
 
 def append_multi_query(path: str | os.PathLike[str], item: MultiQueryExample) -> None:
@@ -365,5 +330,5 @@ def iter_multi_query(path: str | os.PathLike[str]) -> Iterator[MultiQueryExample
 
 
 def read_multi_query(path: str | os.PathLike[str]) -> list[MultiQueryExample]:
-    """Read a JSONL cache written by :func:`write_multi_query`; a missing file reads as empty."""
+    """Read a JSONL cache written by :func:`append_multi_query`; a missing file reads as empty."""
     return list(iter_multi_query(path))

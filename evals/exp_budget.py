@@ -1,13 +1,13 @@
 """Sleep budget by predictability: uniform vs predictability-weighted reflect work at a fixed total.
 
-Run with: python -m evals.exp_budget --dataset gsm-p1 --data-dir ../shared/data --limit 20 \
+Run with: python -m evals sleep-budget --dataset gsm-p1 --data-dir ../shared/data --limit 20 \
     --model embedded:qwen2.5-coder-0.5b --out evals/results/budget/qwen05b-p1
 
 For each context, a probe asks the sleep model ``--probe-k`` times (temperature 0, then
 ``sample_temperature``) for the questions it expects, questions only, and scores their agreement
-(:func:`sleeptime.budgeting.agreement`, MiniLM vectors). The total sleep budget (``--units-per-context`` x
+(:func:`evals.budgeting.agreement`, MiniLM vectors). The total sleep budget (``--units-per-context`` x
 contexts x ``--tokens-per-unit`` output tokens of reflect work) is then split two ways by
-:func:`sleeptime.budgeting.allocate`:
+:func:`evals.budgeting.allocate`:
 
 * ``uniform``: the same units everywhere;
 * ``weighted``: by predictability, from the budget left after the probe's own output tokens (the probe is
@@ -33,10 +33,16 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langgraph.store.memory import InMemoryStore
+from tqdm import tqdm
 
-from evals.datasets import Example, load_dataset
+from evals.budgeting import Plan, agreement, allocate
+from evals.datasets import load_dataset
+from evals.examples import Example
 from evals.grading import grade_gsm
-from sleeptime.budgeting import Plan, agreement, allocate
+from evals.plots import pyplot
+from sleeptime.facade import SleepTime
+from sleeptime.models import resolve_chat_model, resolve_embeddings
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.structured import extract_json_object
 from sleeptime.usage import record_usage
@@ -69,8 +75,6 @@ def probe_questions(text: str, n: int) -> list[str]:
 def probe(model_spec: Any, ex: Example, k: int, *, max_tokens: int, sample_temperature: float,
           embeddings: Any, n_questions: int = 3) -> tuple[float, int, list[int]]:
     """(agreement, probe output tokens, questions per sample) of k questions-only samples on the raw context."""
-    from sleeptime.models import resolve_chat_model
-
     sets: list[list[list[float]]] = []
     tokens = 0
     sizes: list[int] = []
@@ -132,12 +136,6 @@ def run(
     embeddings: Any = None, store_factory: Any = None, max_tokens_wake: int = 384, n_questions: int = 1,
     probe_questions_n: int = 3, probe_tokens: int = 96, fresh: bool = False, progress: bool = False,
 ) -> dict[str, Any]:
-    from langgraph.store.memory import InMemoryStore
-    from tqdm import tqdm
-
-    from sleeptime.facade import SleepTime
-    from sleeptime.models import resolve_embeddings
-
     started = time.time()
     examples = load_dataset(dataset, data_dir=data_dir, limit=limit)
     emb = embeddings if embeddings is not None else resolve_embeddings()
@@ -263,9 +261,7 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
 
 def plot_budget(summary: Mapping[str, Any], path: Path) -> None:
     """Left: reflect units per context against predictability, per arm. Right: accuracy per arm."""
-    from evals.plots import _plt
-
-    plt = _plt()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for arm, marker in zip(ARMS, ("o", "s"), strict=True):
         ctx = summary["contexts"]
@@ -284,8 +280,7 @@ def plot_budget(summary: Mapping[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--dataset", default="tiny", choices=["tiny", "gsm-p2", "gsm-p1"])
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--limit", type=int, default=None)
@@ -303,7 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-samples", type=int, default=2)
     ap.add_argument("--power", type=float, default=2.0)
     ap.add_argument("--fresh", action="store_true", help="discard records already in --out")
-    args = ap.parse_args(argv)
+
+
+def run_cli(args: argparse.Namespace, argv: Sequence[str]) -> str:
+    """``python -m evals sleep-budget ...``: run, print the summary, name where it was written."""
     summary = run(dataset=args.dataset, data_dir=args.data_dir, limit=args.limit, model=args.model, out=args.out,
                   units_per_context=args.units_per_context, tokens_per_unit=args.tokens_per_unit,
                   probe_k=args.probe_k, budget=args.budget, max_rounds=args.max_rounds,
@@ -311,8 +309,4 @@ def main(argv: Sequence[str] | None = None) -> int:
                   probe_questions_n=args.probe_questions, probe_tokens=args.probe_tokens, fresh=args.fresh,
                   max_tokens_wake=args.max_tokens_wake, progress=True)
     print(summary_markdown(summary))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return f"{args.out}/summary.md"

@@ -1,6 +1,6 @@
 """Verified predicted answers on the perturbation set: hits, wrong answers served, tokens saved.
 
-Run with: python -m evals.exp_verified --data-dir ../shared/data --limit 500 --out evals/results/verified
+Run with: python -m evals verified --data-dir ../shared/data --limit 500 --out evals/results/verified
 
 Each eval question stands in for a predicted question, stored with the worked answer ``#### <gold>``.
 :mod:`evals.perturb` writes its variants; each variant is matched against it with the same
@@ -33,6 +33,7 @@ from typing import Any
 from evals.datasets import load_dataset
 from evals.perturb import KINDS, Perturbed, counts, perturbation_set
 from sleeptime.matching import compare_facts, decide, extract_facts
+from sleeptime.models import resolve_embeddings
 from sleeptime.state import PredictedQuestion
 
 GRID = [round(0.5 + 0.005 * i, 3) for i in range(100)]
@@ -122,8 +123,6 @@ def run(
     *, dataset: str, data_dir: str | None, limit: int | None, out: Path, threshold: float | None,
     tokens_from: Path | None, budget: int, embeddings: Any = None, write_items: bool = False,
 ) -> dict[str, Any]:
-    from sleeptime.models import resolve_embeddings
-
     started = time.time()
     examples = load_dataset(dataset, data_dir=data_dir, limit=limit)
     items = perturbation_set(examples)
@@ -197,8 +196,7 @@ def refresh_tokens(out: Path, tokens_from: Path | None, budget: int) -> dict[str
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--dataset", default="gsm-p2", choices=["gsm-p2", "gsm-p1", "tiny"])
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--limit", type=int, default=None, help="eval questions to perturb (first N)")
@@ -210,7 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--items", action="store_true", help="also write items.jsonl (per-item ids and decisions)")
     ap.add_argument("--refresh-tokens", action="store_true",
                     help="only recompute tokens saved in an existing --out summary from the runner records")
-    args = ap.parse_args(argv)
+
+
+def run_cli(args: argparse.Namespace, argv: Sequence[str]) -> str:
+    """``python -m evals verified ...``: run (or refresh the token figures), print the headline figures."""
     if args.refresh_tokens:
         summary = refresh_tokens(args.out, args.tokens_from, args.budget)
     else:
@@ -226,8 +227,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         "similarity_only_wrong_served": summary["similarity_only"]["all"]["wrong_served"],
         "tokens_saved": summary.get("tokens_saved"),
     }, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return f"{args.out}/summary.json"

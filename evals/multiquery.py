@@ -16,9 +16,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.datasets import Example, MultiQueryExample, append_multi_query, group_by_context, read_multi_query
+from langchain_core.messages import HumanMessage, SystemMessage
+from tqdm import tqdm
+
+from evals.datasets import append_multi_query, group_by_context, read_multi_query
+from evals.examples import Example, MultiQueryExample
 from evals.grading import extract_gsm_answer
-from evals.runner import Env, RunOptions
+from evals.options import AmortizationOptions
+from evals.runner import Env, load_examples
+from evals.tiny import tiny_multi_query
+from sleeptime.models import resolve_chat_model
+from sleeptime.structured import extract_json_object
+from sleeptime.usage import record_usage
 
 DEFAULT_CACHE_DIR = Path(".sleeptime") / "evals-cache"
 
@@ -33,7 +42,7 @@ GENERATE_SYSTEM = (
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def cache_path(opts: RunOptions, model_label: str) -> Path:
+def cache_path(opts: AmortizationOptions, model_label: str) -> Path:
     base = Path(opts.cache_dir) if opts.cache_dir else DEFAULT_CACHE_DIR
     name = f"multiquery-{opts.dataset}-seed{opts.seed}-{_SAFE.sub('_', model_label)}-q{opts.queries}.jsonl"
     return base / name
@@ -41,8 +50,6 @@ def cache_path(opts: RunOptions, model_label: str) -> Path:
 
 def parse_generated(text: str) -> list[tuple[str, str]]:
     """(question, gold number) pairs from a generation reply; pairs without a number are dropped."""
-    from sleeptime.structured import extract_json_object
-
     try:
         obj = extract_json_object(text)
     except ValueError:
@@ -61,10 +68,6 @@ def parse_generated(text: str) -> list[tuple[str, str]]:
 
 def generate_for(model: Any, ex: Example, n: int) -> tuple[list[tuple[str, str]], dict[str, int]]:
     """New (question, answer) pairs for one context and the generation's token usage."""
-    from langchain_core.messages import HumanMessage, SystemMessage
-
-    from sleeptime.usage import record_usage
-
     full = str(ex.meta.get("solution", "")) or f"#### {ex.answer}"
     msgs = [SystemMessage(GENERATE_SYSTEM.format(n=n)),
             HumanMessage(f"Situation:\n{ex.context}\n\nQuestion: {ex.question}\nAnswer: {full}")]
@@ -82,8 +85,6 @@ def generate_for(model: Any, ex: Example, n: int) -> tuple[list[tuple[str, str]]
 def generate_multi_query(examples: Sequence[Example], model: Any, n_new: int, path: Path,
                          model_label: str = "", progress: bool = True) -> list[MultiQueryExample]:
     """Generate (or resume generating) a multi-query set into ``path``; return every cached item in order."""
-    from tqdm import tqdm
-
     have = {it.context_id for it in read_multi_query(path)}
     groups = group_by_context(examples)
     by_id = {ex.id: ex for ex in examples}
@@ -97,21 +98,15 @@ def generate_multi_query(examples: Sequence[Example], model: Any, n_new: int, pa
     return [cached[g.context_id] for g in groups if g.context_id in cached]
 
 
-def load_multi_query(opts: RunOptions, env: Env | None = None) -> list[MultiQueryExample]:
+def load_multi_query(opts: AmortizationOptions, env: Env | None = None) -> list[MultiQueryExample]:
     """The multi-query items an amortization run uses (generated and cached on first use)."""
     if opts.dataset == "tiny":
-        from evals.tiny import tiny_multi_query
-
         items = tiny_multi_query()
         return items[: opts.limit] if opts.limit is not None else items
-    from evals.experiments import load_examples
-
     env = env or Env(opts)
     label = opts.mq_model or opts.sleep_spec
     model = env.sleep_model if (env.sleep_model is not None and opts.mq_model is None) else None
     if model is None:
-        from sleeptime.models import resolve_chat_model
-
         model = resolve_chat_model(label, base_url=opts.base_url, max_tokens=1024)
     return generate_multi_query(load_examples(opts), model, max(0, opts.queries - 1), cache_path(opts, label),
                                 label, opts.progress)

@@ -31,10 +31,10 @@ import hashlib
 import random
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
-from evals.datasets import Example
+from evals.examples import Example
 
 Kind = Literal["exact", "paraphrase", "number", "unit", "entity", "negation", "target", "object"]
 KINDS: tuple[Kind, ...] = ("exact", "paraphrase", "number", "unit", "entity", "negation", "target", "object")
@@ -57,9 +57,6 @@ class Perturbed:
     answer: str
     """The predicted question's gold answer."""
     same_answer: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 _NAMES = [

@@ -11,7 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.runner import RECORDS_FILE, read_records, read_run_file
+from evals.amortization import amortization_table
+from evals.passk import passk_table
+from evals.predictability import predictability_table
+from evals.records import RECORDS_FILE, read_records, read_run_file
+from evals.tables import budget_table, complete_only, headline, projected_amortization
 
 TableRow = Mapping[str, Any]
 
@@ -46,7 +50,8 @@ def write_csv(path: Path, rows: Sequence[TableRow]) -> None:
             w.writerow({c: r.get(c) for c in cols})
 
 
-def _plt() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend. Lazy: matplotlib is the optional "evals" extra, needed only to draw."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -73,7 +78,7 @@ def _series_label(row: TableRow) -> str:
 def plot_budget_lines(rows: Sequence[TableRow], path: Path, title: str,
                       points: Sequence[TableRow] = ()) -> None:
     """Accuracy vs avg test-time tokens per question, one line per mode, budget levels annotated."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.2))
     series: dict[str, list[TableRow]] = {}
     for r in rows:
@@ -103,7 +108,7 @@ def plot_budget_lines(rows: Sequence[TableRow], path: Path, title: str,
 
 def plot_amortization(rows: Sequence[TableRow], path: Path, title: str) -> None:
     """Avg cost per query vs queries per context, one line per (mode, budget)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.2))
     series: dict[str, list[TableRow]] = {}
     for r in rows:
@@ -126,7 +131,7 @@ def plot_amortization(rows: Sequence[TableRow], path: Path, title: str) -> None:
 
 def plot_bins(rows: Sequence[TableRow], path: Path, title: str) -> None:
     """One bar per predictability bin: sleep-time accuracy gain over test-time only."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.2))
     xs = [f"{r['bin']}\n(n={r['n']})" for r in rows]
     ax.bar(xs, [float(r["gain"]) for r in rows], color="tab:blue")
@@ -159,8 +164,6 @@ def _at_run_budgets(records: Sequence[TableRow], budgets: Any) -> tuple[list[Tab
 
 def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     """Write summary.md, summary*.csv and the figures of a run dir from its records; return the tables."""
-    from evals import experiments as ex
-
     out = Path(run_dir)
     run = read_run_file(out)
     name = str(run.get("experiment"))
@@ -168,25 +171,25 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     records, other_budgets = _at_run_budgets(records, run.get("options", {}).get("budgets"))
     dropped = 0
     if name != "amortization":
-        records, dropped = ex.complete_only(records)
+        records, dropped = complete_only(records)
     weight = float(run.get("options", {}).get("weight", 10.0))
     title = _title(run, records)
     tables: dict[str, list[dict[str, Any]]] = {}
     figures: list[str] = []
-    budget_rows = ex.budget_table(records)
+    budget_rows = budget_table(records)
     if name != "amortization":
         tables["summary"] = budget_rows
         line_rows = [r for r in budget_rows if r["mode"] in LINE_MODES]
         points = [r for r in budget_rows if r["mode"] == "context-only"]
         if name == "passk":
-            tables["passk"] = ex.passk_table(records)
+            tables["passk"] = passk_table(records)
             line_rows = line_rows + [r for r in tables["passk"] if r["mode"].startswith(("pass@", "majority@"))]
         plot_budget_lines(line_rows, out / "accuracy_vs_tokens.png", title, points)
         figures.append("accuracy_vs_tokens.png")
-        tables["amortization_projected"] = ex.projected_amortization(records, weight)
+        tables["amortization_projected"] = projected_amortization(records, weight)
     if name == "amortization":
         tables["summary"] = budget_rows
-        tables["amortization"] = ex.amortization_table(records, weight)
+        tables["amortization"] = amortization_table(records, weight)
         plot_budget_lines([r for r in budget_rows if r["mode"] in LINE_MODES],
                           out / "accuracy_vs_tokens.png", title)
         plot_amortization(tables["amortization"], out / "cost_per_query.png", f"{title}, t={weight:g}")
@@ -197,7 +200,7 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
         figures.append("cost_per_query_projected.png")
     if name == "predictability":
         bins = int(run.get("options", {}).get("bins", 5))
-        tables["predictability"] = ex.predictability_table(records, bins)
+        tables["predictability"] = predictability_table(records, bins)
         if tables["predictability"]:
             plot_bins(tables["predictability"], out / "gain_by_predictability.png", title)
             figures.append("gain_by_predictability.png")
@@ -219,7 +222,7 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     md += ["Test-time tokens = output tokens of the wake phase from the model's own usage reports; input tokens "
            "beside them. Sleep tokens = output tokens of the sleep phase per context.", ""]
     if name != "amortization":
-        lines = ex.headline(records, weight)
+        lines = headline(records, weight)
         if lines:
             md += ["## Ratios (computed from the records)", ""] + [f"- {s}" for s in lines] + [""]
     for tname, rows in tables.items():

@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
-from evals.datasets import Example
-from evals.experiments import budget_keys, budget_task
-from evals.runner import Env, Record, RunOptions, base_record, error_record, make_key, read_records, timed
+import numpy as np
+
+from evals.examples import Example
+from evals.options import PredictabilityOptions, RunOptions, expect
+from evals.pareto import budget_keys, budget_task
+from evals.records import RECORDS_FILE, Record, read_records
+from evals.runner import Emit, Env, RunnerSpec, base_record, error_record, make_key, timed
+from evals.tables import mean
+from sleeptime.local.gguf import REGISTRY, ensure_gguf
 
 
 class LogProbScorer:
     """Sums log p(question tokens | context) with one llama.cpp model (calls serialised by a lock)."""
 
     def __init__(self, name_or_path: str, n_ctx: int = 1024) -> None:
+        # Lazy: llama-cpp-python is the optional "local" extra, needed only when a scorer is built.
         import llama_cpp
-
-        from sleeptime.local.gguf import REGISTRY, ensure_gguf
 
         name = name_or_path.removeprefix("embedded:")
         path = str(ensure_gguf(name)) if name in REGISTRY else name_or_path.removeprefix("gguf:")
@@ -32,8 +39,6 @@ class LogProbScorer:
 
     def score(self, context: str, question: str) -> tuple[float, int]:
         """(sum of the question tokens' log-probabilities, number of question tokens)."""
-        import numpy as np
-
         ctx = self.llm.tokenize(context.encode("utf-8"), add_bos=True)
         full = self.llm.tokenize((context + " " + question).encode("utf-8"), add_bos=True)
         if len(full) > self.n_ctx:
@@ -59,7 +64,7 @@ _scorers: dict[tuple[str, int], LogProbScorer] = {}
 _scorers_lock = threading.Lock()
 
 
-def scorer_for(opts: RunOptions) -> LogProbScorer:
+def scorer_for(opts: PredictabilityOptions) -> LogProbScorer:
     spec = opts.lp_model or opts.wake_spec
     with _scorers_lock:
         key = (spec, opts.lp_n_ctx)
@@ -71,10 +76,10 @@ def scorer_for(opts: RunOptions) -> LogProbScorer:
 Scorer = Callable[[str, str], tuple[float, int]]
 
 
-def predictability_task(env: Env, ex: Example, done: set[str], emit: Callable[[Record], None],
+def predictability_task(env: Env, ex: Example, done: set[str], emit: Emit,
                         scorer: Scorer | None = None) -> None:
     """The log-probability record; then (unless --from-run supplies them) both modes at each budget."""
-    o = env.opts
+    o = expect(env.opts, PredictabilityOptions)
     key = make_key(ex.id, "logprob")
     if key not in done:
         try:
@@ -91,12 +96,8 @@ def predictability_task(env: Env, ex: Example, done: set[str], emit: Callable[[R
         budget_task(env, ex, done, emit)
 
 
-def _copy_from_run(o: RunOptions, ex: Example, done: set[str], emit: Callable[[Record], None]) -> None:
+def _copy_from_run(o: PredictabilityOptions, ex: Example, done: set[str], emit: Emit) -> None:
     """Reuse another run's test-time and sleep records of this example instead of answering again."""
-    from pathlib import Path
-
-    from evals.runner import RECORDS_FILE
-
     for r in _from_run_records(str(Path(o.from_run or "") / RECORDS_FILE)):
         if r.get("example_id") == ex.id and r.get("mode") in ("test-time", "sleep", "sleep-run") \
                 and r.get("key") not in done:
@@ -113,8 +114,55 @@ def _from_run_records(path: str) -> list[Record]:
 
 
 def predictability_keys(opts: RunOptions, ex: Example) -> list[str]:
+    opts = expect(opts, PredictabilityOptions)
     keys = [make_key(ex.id, "logprob")]
     if opts.from_run:
         return keys  # copied records are whatever the other run has
     return keys + budget_keys(opts, ex)
 
+
+def quantile_bins(values: Sequence[float], bins: int) -> list[int]:
+    """The bin (0..bins-1, low to high) of each value by rank, as equal-count as possible."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0] * len(values)
+    for rank, i in enumerate(order):
+        out[i] = min(bins - 1, rank * bins // max(1, len(values)))
+    return out
+
+
+def predictability_table(records: Iterable[Mapping[str, Any]], bins: int = 5) -> list[dict[str, Any]]:
+    """Examples binned by log p(question | context); per bin the accuracy of both modes and the gain
+    (sleep minus test-time, averaged over the budgets both modes were measured at)."""
+    recs = list(records)
+    lp = {str(r["example_id"]): float(r["logprob"]) for r in recs if r.get("mode") == "logprob"
+          and r.get("logprob") is not None}
+    by_ex: dict[str, dict[tuple[str, int], list[bool]]] = {}
+    for r in recs:
+        if r.get("mode") in ("test-time", "sleep") and r.get("budget") is not None:
+            by_ex.setdefault(str(r["example_id"]), {}).setdefault((str(r["mode"]), int(r["budget"])), []).append(
+                bool(r.get("correct")))
+    ids = [e for e in lp if e in by_ex]
+    if not ids:
+        return []
+    which = quantile_bins([lp[e] for e in ids], min(bins, len(ids)))
+    rows: list[dict[str, Any]] = []
+    for b in range(min(bins, len(ids))):
+        members = [e for e, w in zip(ids, which, strict=True) if w == b]
+        tt, sl = [], []
+        for e in members:
+            cells = by_ex[e]
+            for (mode, budget), vals in cells.items():
+                if mode == "sleep" and ("test-time", budget) in cells:
+                    sl.append(mean(1.0 if v else 0.0 for v in vals))
+                    tt.append(mean(1.0 if v else 0.0 for v in cells[("test-time", budget)]))
+        rows.append({"bin": b + 1, "n": len(members), "logprob_min": min(lp[e] for e in members),
+                     "logprob_max": max(lp[e] for e in members), "accuracy_test_time": mean(tt),
+                     "accuracy_sleep": mean(sl), "gain": mean(sl) - mean(tt)})
+    return rows
+
+
+def _task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
+    predictability_task(env, ex, done, emit)
+
+
+SPEC = RunnerSpec(PredictabilityOptions, _task, predictability_keys, desc="predictability")

@@ -1,7 +1,5 @@
 """The experiment runner: per-example work on a fresh store, one JSONL record per result, resumable.
 
-Records are appended one line at a time and flushed (write-ahead): a killed run leaves at most one partial
-last line, which :func:`read_records` ignores and :class:`RecordWriter` cuts off before appending again.
 Every record has a ``key`` (example id plus what was measured); a rerun skips keys already present.
 
 Each example gets a fresh context id and its own ``InMemoryStore`` indexed with the embedded MiniLM
@@ -15,120 +13,28 @@ last answer sleeps again on resume (its finished records are still skipped).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import platform
 import re
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+from langgraph.store.memory import InMemoryStore
 from tqdm import tqdm
 
-from evals.datasets import Example
+from evals.datasets import load_dataset
+from evals.examples import Example
 from evals.grading import extract_aime_answer, extract_gsm_answer, grade_aime, grade_gsm
-
-RECORDS_FILE = "records.jsonl"
-TEXTS_FILE = "texts.jsonl"
-RUN_FILE = "run.json"
-#: Model-written text, kept beside the records in TEXTS_FILE (git-ignored): the notes and answers of
-#: small models copy the problem text, and GSM-Symbolic is NoDerivatives, so it must not be committed.
-TEXT_FIELDS = ("answer", "learned", "predicted", "match_reason", "error_detail")
-
-Record = dict[str, Any]
-
-
-# ---------------------------------------------------------------------------------------------- JSONL
-
-
-def _read_jsonl(p: Path) -> list[Record]:
-    if not p.exists():
-        return []
-    out: list[Record] = []
-    lines = p.read_text(encoding="utf-8").split("\n")
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:  # the unterminated tail of a killed append
-                break
-            raise ValueError(f"{p}:{i + 1}: corrupt record line") from None
-        if isinstance(row, dict):
-            out.append(row)
-    return out
-
-
-def read_records(path: str | os.PathLike[str]) -> list[Record]:
-    """Every complete record of a JSONL file, with its model text from the TEXTS_FILE beside it when present.
-
-    A torn (unterminated, unparsable) last line is ignored.
-    """
-    p = Path(path)
-    records = _read_jsonl(p)
-    texts = {str(t.pop("key")): t for t in _read_jsonl(p.with_name(TEXTS_FILE)) if "key" in t}
-    for r in records:
-        r.update(texts.get(str(r.get("key")), {}))
-    return records
-
-
-def _repair_tail(p: Path) -> None:
-    """Cut an unterminated last line (a killed write) so the next append starts on a fresh line."""
-    if not p.exists() or p.stat().st_size == 0:
-        return
-    with p.open("rb+") as fh:
-        data = fh.read()
-        if data.endswith(b"\n"):
-            return
-        cut = data.rfind(b"\n") + 1
-        tail = data[cut:]
-        try:
-            json.loads(tail.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            fh.truncate(cut)
-            return
-        fh.seek(0, os.SEEK_END)
-        fh.write(b"\n")  # a complete record that only lacked its newline
-
-
-class RecordWriter:
-    """Appends records to a JSONL file, one flushed line each, safe across threads.
-
-    TEXT_FIELDS go to the TEXTS_FILE beside it, written first, so a record never lacks its text.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
-        self.path = Path(path)
-        self.texts_path = self.path.with_name(TEXTS_FILE)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        _repair_tail(self.path)
-        _repair_tail(self.texts_path)
-        self._lock = threading.Lock()
-        self._fsync = fsync
-
-    def _append(self, path: Path, row: Mapping[str, Any]) -> None:
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-            fh.flush()
-            if self._fsync:
-                os.fsync(fh.fileno())
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        texts = {k: record[k] for k in TEXT_FIELDS if k in record}
-        rest = {k: v for k, v in record.items() if k not in texts}
-        with self._lock:
-            if texts:
-                self._append(self.texts_path, {"key": record.get("key"), **texts})
-            self._append(self.path, rest)
-
+from evals.options import RunOptions
+from evals.records import Record, RecordWriter, read_records
+from sleeptime.facade import SleepTime
+from sleeptime.models import resolve_chat_model, resolve_embeddings
+from sleeptime.stores import INDEXED_FIELDS
 
 # ---------------------------------------------------------------------------------------------- grading
 
@@ -139,110 +45,6 @@ def grade(reply: str, gold: str, source: str) -> tuple[bool, str | None]:
         got = extract_aime_answer(reply)
         return grade_aime(reply, gold), None if got is None else str(got)
     return grade_gsm(reply, gold), extract_gsm_answer(reply)
-
-
-# ---------------------------------------------------------------------------------------------- options
-
-
-def parse_int_list(text: str) -> list[int]:
-    """``"0,1,4"`` -> ``[0, 1, 4]``."""
-    return [int(x) for x in text.split(",") if x.strip()]
-
-
-@dataclass
-class RunOptions:
-    """What an experiment run is told (all of it is written to run.json)."""
-
-    experiment: str
-    out: str
-    dataset: str = "gsm-p2"
-    data_dir: str | None = None
-    limit: int | None = None
-    seed: int = 0
-    split_rule: str = "sentence"
-    model: str = "embedded:qwen2.5-coder-0.5b"
-    sleep_model: str | None = None
-    base_url: str | None = None
-    budgets: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
-    concurrency: int = 1
-    max_rounds: int = 1
-    samples: int = 1
-    n_questions: int = 1
-    verify: str = "off"
-    verified: bool = False
-    """Also answer with serve_predicted=True (mode "sleep+verified": verified predicted answers first)."""
-    max_tokens_sleep: int = 768
-    max_tokens_wake: int = 384
-    # pass@k
-    k: int = 5
-    temperature: float = 0.7
-    # scaling
-    scale_samples: list[int] = field(default_factory=lambda: [1, 2, 5])
-    scale_rounds: list[int] = field(default_factory=lambda: [1, 3])
-    # amortization
-    weight: float = 10.0
-    queries: int = 10
-    mq_model: str | None = None
-    cache_dir: str | None = None
-    # predictability
-    lp_model: str | None = None
-    lp_n_ctx: int = 1024
-    bins: int = 5
-    from_run: str | None = None
-    # context-only
-    guesses: int = 1
-    embeddings: str = "embedded:minilm"
-    progress: bool = True
-
-    @property
-    def wake_spec(self) -> str:
-        return self.model
-
-    @property
-    def sleep_spec(self) -> str:
-        return self.sleep_model or self.model
-
-
-def machine_info() -> dict[str, Any]:
-    load: list[float] = []
-    with contextlib.suppress(OSError):
-        load = [round(x, 2) for x in os.getloadavg()]
-    return {
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "cpu_count": os.cpu_count(),
-        "load_at_start": load,
-    }
-
-
-def write_run_file(opts: RunOptions, argv: Sequence[str] | None = None) -> Path:
-    """run.json: the options, the exact command line and the machine. Kept from the first run, with later
-    (resume) commands appended."""
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / RUN_FILE
-    command = " ".join(["python -m evals", *(argv if argv is not None else sys.argv[1:])])
-    now = time.strftime("%Y-%m-%dT%H:%M:%S")
-    if path.exists():
-        data = json.loads(path.read_text(encoding="utf-8"))
-        data.setdefault("invocations", []).append({"command": command, "at": now, "machine": machine_info()})
-        data["options"] = asdict(opts)
-    else:
-        data = {
-            "experiment": opts.experiment,
-            "options": asdict(opts),
-            "invocations": [{"command": command, "at": now, "machine": machine_info()}],
-        }
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return path
-
-
-def read_run_file(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    path = Path(run_dir) / RUN_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: not a run directory")
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
 
 
 # ---------------------------------------------------------------------------------------------- apps
@@ -266,18 +68,12 @@ def shared_embeddings(spec: Any) -> Any:
         return spec
     with _emb_lock:
         if spec not in _emb_cache:
-            from sleeptime.models import resolve_embeddings
-
             _emb_cache[spec] = resolve_embeddings(spec)
         return _emb_cache[spec]
 
 
 def new_memory_store(embeddings: Any) -> Any:
     """A fresh InMemoryStore indexed like the package's Chroma store (raw chunks and predicted questions)."""
-    from langgraph.store.memory import InMemoryStore
-
-    from sleeptime.stores import INDEXED_FIELDS
-
     emb = shared_embeddings(embeddings)
     dims = len(emb.embed_query("dimension probe"))
     return InMemoryStore(index={"dims": dims, "embed": emb, "fields": INDEXED_FIELDS})
@@ -293,8 +89,6 @@ class Env:
     embeddings: Any = None
 
     def app(self, **overrides: Any) -> Any:
-        from sleeptime.facade import SleepTime
-
         o = self.opts
         cfg: dict[str, Any] = {
             "wake_model": self.wake_model if self.wake_model is not None else o.wake_spec,
@@ -312,8 +106,6 @@ class Env:
         return SleepTime(store=new_memory_store(emb), **cfg)
 
     def chat_model(self, which: str = "sleep", **settings: Any) -> Any:
-        from sleeptime.models import resolve_chat_model
-
         given = self.sleep_model if which == "sleep" else self.wake_model
         if given is not None:
             return given
@@ -459,3 +251,24 @@ def run_items(
 
 def make_key(example_id: str, *parts: object) -> str:
     return "|".join([example_id, *(str(p) for p in parts)])
+
+
+def load_examples(opts: RunOptions) -> list[Example]:
+    return load_dataset(opts.dataset, data_dir=opts.data_dir, limit=opts.limit, seed=opts.seed,
+                        split_rule=opts.split_rule)  # type: ignore[arg-type]
+
+
+Emit = Callable[[Record], None]
+
+
+@dataclass(frozen=True)
+class RunnerSpec:
+    """How the runner drives one experiment: its options type, its items, and per item the keys it will write
+    and the task that writes them."""
+
+    options: type[RunOptions]
+    task: Callable[[Env, Any, set[str], Emit], None]
+    keys: Callable[[RunOptions, Any], list[str]]
+    items: Callable[[RunOptions, Env], Sequence[Any]] = lambda opts, env: load_examples(opts)
+    item_id: Callable[[Any], str] = lambda ex: str(ex.id)
+    desc: str = "examples"

@@ -117,9 +117,3 @@ def split_context_question(text: str, rule: SplitRule = "sentence") -> Split:
         return _split_paper_rule(text)
     raise ValueError(f"unknown split rule {rule!r}; use 'sentence' or 'paper'")
 
-
-def split_at(text: str, index: int) -> Split:
-    """Split ``text`` at character ``index``: a manual override (context = text[:index])."""
-    if not 0 <= index <= len(text):
-        raise ValueError(f"split index {index} outside the text (length {len(text)})")
-    return Split(context=text[:index].strip(), question=text[index:].strip())

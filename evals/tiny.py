@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evals.datasets import Example, MultiQueryExample
+from evals.examples import Example, MultiQueryExample
 from evals.splitting import split_context_question
 
 # (id, full problem, exact answer). Multi-sentence, so each has a context and a question.

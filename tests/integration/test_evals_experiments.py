@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("llama_cpp")
 
 from evals.__main__ import main
-from evals.runner import RECORDS_FILE, read_records
+from evals.records import RECORDS_FILE, read_records
 
 MODEL = "embedded:smollm2-135m"
 COMMON = ["--dataset", "tiny", "--limit", "3", "--model", MODEL, "--budgets", "0", "--max-rounds", "1",
@@ -91,13 +91,11 @@ def test_context_only_end_to_end(tmp_path: Path) -> None:
 
 
 def test_budget_by_predictability_end_to_end(tmp_path: Path) -> None:
-    from evals import exp_budget
-
     out = tmp_path / "budget"
-    args = ["--dataset", "tiny", "--limit", "2", "--model", MODEL, "--out", str(out), "--units-per-context", "2",
-            "--tokens-per-unit", "32", "--max-rounds", "2", "--max-samples", "1", "--n-questions", "0",
-            "--probe-tokens", "32", "--max-tokens-wake", "24"]
-    assert exp_budget.main(args) == 0
+    args = ["sleep-budget", "--dataset", "tiny", "--limit", "2", "--model", MODEL, "--out", str(out),
+            "--units-per-context", "2", "--tokens-per-unit", "32", "--max-rounds", "2", "--max-samples", "1",
+            "--n-questions", "0", "--probe-tokens", "32", "--max-tokens-wake", "24"]
+    assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     uniform, weighted = summary["arms"]["uniform"], summary["arms"]["weighted"]
     assert uniform["n"] == weighted["n"] == 2 and uniform["units"] == [2, 2]
@@ -105,5 +103,5 @@ def test_budget_by_predictability_end_to_end(tmp_path: Path) -> None:
     assert uniform["sleep_output_tokens"] > 0 and uniform["test_time_output_tokens"] > 0
     assert (out / "budget.png").stat().st_size > 1000
     before = (out / "records.jsonl").read_text()
-    assert exp_budget.main(args) == 0  # resume: nothing to do
+    assert main(args) == 0  # resume: nothing to do
     assert (out / "records.jsonl").read_text() == before

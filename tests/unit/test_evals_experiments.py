@@ -9,17 +9,25 @@ from typing import Any
 
 import pytest
 
-from evals import experiments as ex
-from evals.__main__ import build_parser, options_from
-from evals.datasets import Example
-from evals.predictability import predictability_task
-from evals.runner import RECORDS_FILE, Env, RecordWriter, RunOptions, grade, read_records
+from evals.__main__ import build_parser
+from evals.amortization import amortization_keys, amortization_table, amortized_cost
+from evals.datasets import load_dataset
+from evals.experiments import EXPERIMENTS, run_experiment
+from evals.options import AmortizationOptions, PassKOptions, RunOptions, options_from
+from evals.passk import majority_vote, pass_at_k, passk_table
+from evals.predictability import predictability_table, predictability_task, quantile_bins
+from evals.records import RECORDS_FILE, RecordWriter, read_records
+from evals.runner import Env, grade, load_examples
+from evals.tables import budget_table, complete_only, headline, mean, projected_amortization
+from evals.tiny import tiny_multi_query
 from sleeptime.testing import OUTSIDE_GRAPH, HashEmbeddings, ScriptedChatModel
 from tests.scripts import staged_model
 
 
 def _env(tmp_path: Path, experiment: str, model: ScriptedChatModel, **kw: Any) -> Env:
-    opts = RunOptions(experiment=experiment, out=str(tmp_path / experiment), dataset="tiny", limit=2,
+    spec = EXPERIMENTS[experiment].runner
+    assert spec is not None
+    opts = spec.options(experiment=experiment, out=str(tmp_path / experiment), dataset="tiny", limit=2,
                       budgets=[0, 4], progress=False, **kw)
     return Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
 
@@ -71,7 +79,7 @@ def test_grade_uses_the_sources_grader() -> None:
 def test_pareto_writes_one_record_per_mode_and_budget_with_usage(tmp_path: Path) -> None:
     model = staged_model(answer="Mira has 48 - 15 = 33 rolls. The answer is 33.")
     env = _env(tmp_path, "pareto", model)
-    records = ex.run_experiment(env.opts, env, argv=["pareto"])
+    records = run_experiment(env.opts, env, argv=["pareto"])
     answers = [r for r in records if r["mode"] in ("test-time", "sleep")]
     assert len(answers) == 2 * 2 * 2  # 2 examples x 2 modes x 2 budgets
     assert sum(1 for r in records if r["mode"] == "sleep-run") == 2
@@ -92,16 +100,16 @@ def test_pareto_writes_one_record_per_mode_and_budget_with_usage(tmp_path: Path)
 def test_rerun_resumes_and_redoes_only_missing_records(tmp_path: Path) -> None:
     model = staged_model()
     env = _env(tmp_path, "pareto", model)
-    ex.run_experiment(env.opts, env)
+    run_experiment(env.opts, env)
     calls = len(model.calls)
     path = Path(env.opts.out) / RECORDS_FILE
-    ex.run_experiment(env.opts, env)
+    run_experiment(env.opts, env)
     assert len(model.calls) == calls  # nothing redone
     # A kill mid-write: the last record is torn.
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     torn_key = json.loads(lines[-1])["key"]
     path.write_text("".join(lines[:-1]) + lines[-1][:20], encoding="utf-8")
-    ex.run_experiment(env.opts, env)
+    run_experiment(env.opts, env)
     after = read_records(path)
     assert len(after) == len(lines)
     assert sorted(r["key"] for r in after).count(torn_key) == 1
@@ -115,7 +123,7 @@ def test_a_failing_call_is_recorded_wrong_without_tokens(tmp_path: Path) -> None
         raise RuntimeError("model fell over")
 
     env = _env(tmp_path, "pareto", staged_model(answer=answer))
-    records = ex.run_experiment(env.opts, env)
+    records = run_experiment(env.opts, env)
     failed = [r for r in records if r["mode"] == "test-time"]
     assert failed and all(r["error"] == "RuntimeError" and r["output_tokens"] is None for r in failed)
     assert all(not r["correct"] and "model fell over" in r["error_detail"] for r in failed)
@@ -126,12 +134,12 @@ def test_a_failing_call_is_recorded_wrong_without_tokens(tmp_path: Path) -> None
 def test_scaling_sleeps_once_per_setting(tmp_path: Path) -> None:
     model = staged_model()
     env = _env(tmp_path, "scaling", model, scale_samples=[1, 2], scale_rounds=[1])
-    records = ex.run_experiment(env.opts, env)
+    records = run_experiment(env.opts, env)
     runs = [r for r in records if r["mode"] == "sleep-run"]
     assert sorted(r["setting"] for r in runs) == ["k1-r1", "k1-r1", "k2-r1", "k2-r1"]
     k2 = next(r for r in runs if r["setting"] == "k2-r1")
     assert len(k2["learned"]) == 2
-    table = ex.budget_table(records)
+    table = budget_table(records)
     assert {(r["mode"], r["setting"]) for r in table} == {("test-time", None), ("sleep", "k1-r1"), ("sleep", "k2-r1")}
 
 
@@ -139,10 +147,10 @@ def test_passk_samples_at_temperature_and_aggregates(tmp_path: Path) -> None:
     replies = iter(["The answer is 33.", "The answer is 30.", "The answer is 33."] * 20)
     model = staged_model(answer=lambda _: next(replies))
     env = _env(tmp_path, "passk", model, k=3)
-    records = ex.run_experiment(env.opts, env)
+    records = run_experiment(env.opts, env)
     samples = [r for r in records if r["mode"] == "sample"]
     assert len(samples) == 2 * 2 * 3
-    rows = {(r["mode"], r["budget"]): r for r in ex.passk_table(records)}
+    rows = {(r["mode"], r["budget"]): r for r in passk_table(records)}
     assert rows[("pass@3", 0)]["n"] == 2
     assert rows[("pass@3", 0)]["mean_output_tokens"] == pytest.approx(3 * rows[("pass@1", 0)]["mean_output_tokens"])
 
@@ -151,16 +159,16 @@ def test_context_only_guesses_without_the_question(tmp_path: Path) -> None:
     # The guesses are the only calls made outside a graph node.
     model_guess = staged_model(answer="The answer is 33. #### 33", outside="Question: how many left?\n#### 33")
     env = _env(tmp_path, "context-only", model_guess)
-    records = ex.run_experiment(env.opts, env)
+    records = run_experiment(env.opts, env)
     guesses = [r for r in records if r["mode"] == "context-only"]
     assert len(guesses) == 2
     assert [r["correct"] for r in sorted(guesses, key=lambda r: r["example_id"])] == [True, False]
     assert all(r["output_tokens"] == 0 and r["sleep_output_tokens"] > 0 for r in guesses)
     prompts = model_guess.calls_for(OUTSIDE_GRAPH)
     assert prompts and all("Guess the single question" in c[0].text for c in prompts)
-    questions = {e.question for e in ex.load_examples(env.opts)}
+    questions = {e.question for e in load_examples(env.opts)}
     assert all(q not in c[1].text for c in prompts for q in questions)
-    rows = ex.budget_table(records)
+    rows = budget_table(records)
     assert any(r["mode"] == "context-only" for r in rows)
 
 
@@ -168,10 +176,10 @@ def test_amortization_on_tiny_multi_query(tmp_path: Path) -> None:
     model = staged_model()
     env = _env(tmp_path, "amortization", model, queries=3)
     env.opts.budgets = [1]
-    records = ex.run_experiment(env.opts, env)
+    records = run_experiment(env.opts, env)
     assert sum(1 for r in records if r["mode"] == "sleep-run") == 2  # one sleep per context
     assert sum(1 for r in records if r["mode"] in ("test-time", "sleep")) == 2 * 3 * 2
-    rows = ex.amortization_table(records, weight=10)
+    rows = amortization_table(records, weight=10)
     sleep_rows = {r["queries_per_context"]: r for r in rows if r["mode"] == "sleep"}
     assert sorted(sleep_rows) == [1, 2, 3]
     assert sleep_rows[1]["cost_per_query"] > sleep_rows[3]["cost_per_query"]
@@ -180,7 +188,7 @@ def test_amortization_on_tiny_multi_query(tmp_path: Path) -> None:
 
 def test_predictability_task_with_a_fake_scorer(tmp_path: Path) -> None:
     env = _env(tmp_path, "predictability", staged_model())
-    example = ex.load_examples(env.opts)[0]
+    example = load_examples(env.opts)[0]
     out: list[dict[str, Any]] = []
     predictability_task(env, example, set(), out.append, scorer=lambda c, q: (-12.5, 5))
     lp = [r for r in out if r["mode"] == "logprob"]
@@ -204,12 +212,12 @@ def test_budget_table_and_headline() -> None:
                                                                        sleep_output_tokens=500),
         _rec("c", "sleep", 0, False, None, error="boom", sleep_output_tokens=None),
     ]
-    rows = {(r["mode"], r["budget"]): r for r in ex.budget_table(records)}
+    rows = {(r["mode"], r["budget"]): r for r in budget_table(records)}
     assert rows[("test-time", 0)]["accuracy"] == 0.5 and rows[("test-time", 0)]["mean_output_tokens"] == 15
     s = rows[("sleep", 0)]
     assert s["n"] == 3 and s["accuracy"] == pytest.approx(2 / 3) and s["mean_output_tokens"] == 20
     assert s["mean_sleep_output_tokens"] == 400 and s["errors"] == 1
-    lines = ex.headline(records, weight=10)
+    lines = headline(records, weight=10)
     # a is right only with sleep, b with both, c has no test-time answer: 1 win, 0 losses.
     assert any("sleep, budget 0 (k1-r1)" in line and "(+0.167; right only with sleep: 1, only test-time: 0)" in line
                for line in lines)
@@ -218,21 +226,21 @@ def test_budget_table_and_headline() -> None:
     assert not any("sleep+verified" in line for line in lines)
     verified = [{**r, "mode": "sleep+verified", "setting": "k1-r1", "output_tokens": 0 if r["example_id"] == "a" else
                  r["output_tokens"]} for r in records if r["mode"] == "sleep"]
-    both = ex.headline(records + verified, weight=10)
+    both = headline(records + verified, weight=10)
     assert any(line.startswith("equal accuracy: sleep+verified budget 0") and "(10.00x)" in line for line in both)
 
 
 def test_pass_at_k_and_majority() -> None:
-    assert ex.pass_at_k(5, 0, 3) == 0.0
-    assert ex.pass_at_k(5, 5, 1) == 1.0
-    assert ex.pass_at_k(4, 1, 1) == pytest.approx(0.25)
-    assert ex.pass_at_k(4, 1, 2) == pytest.approx(1 - 3 / 6)
-    assert ex.pass_at_k(3, 1, 3) == 1.0
+    assert pass_at_k(5, 0, 3) == 0.0
+    assert pass_at_k(5, 5, 1) == 1.0
+    assert pass_at_k(4, 1, 1) == pytest.approx(0.25)
+    assert pass_at_k(4, 1, 2) == pytest.approx(1 - 3 / 6)
+    assert pass_at_k(3, 1, 3) == 1.0
     with pytest.raises(ValueError, match="k=3 > n=2"):
-        ex.pass_at_k(2, 1, 3)
-    assert ex.majority_vote(["3", "4", "4", None]) == "4"
-    assert ex.majority_vote(["3", "4"]) == "3"  # tie: first seen
-    assert ex.majority_vote([None]) is None
+        pass_at_k(2, 1, 3)
+    assert majority_vote(["3", "4", "4", None]) == "4"
+    assert majority_vote(["3", "4"]) == "3"  # tie: first seen
+    assert majority_vote([None]) is None
 
 
 def test_passk_table_from_records() -> None:
@@ -244,7 +252,7 @@ def test_passk_table_from_records() -> None:
         _rec("b", "sample", 1, True, 10, sample=1, extracted="7.0"),
         _rec("b", "sample", 1, False, 10, sample=2, extracted="8"),
     ]
-    rows = {r["mode"]: r for r in ex.passk_table(recs)}
+    rows = {r["mode"]: r for r in passk_table(recs)}
     assert rows["pass@1"]["accuracy"] == pytest.approx((1 / 3 + 2 / 3) / 2)
     assert rows["pass@3"]["accuracy"] == 1.0
     assert rows["majority@3"]["accuracy"] == 0.5  # a votes 5 (wrong), b votes 7 (right)
@@ -253,10 +261,10 @@ def test_passk_table_from_records() -> None:
 
 
 def test_amortized_cost_arithmetic() -> None:
-    assert ex.amortized_cost(1000, [10, 30], 10) == pytest.approx(500 + 200)
-    assert ex.amortized_cost(0, [50], 10) == 500
+    assert amortized_cost(1000, [10, 30], 10) == pytest.approx(500 + 200)
+    assert amortized_cost(0, [50], 10) == 500
     with pytest.raises(ValueError, match="no queries"):
-        ex.amortized_cost(1, [], 10)
+        amortized_cost(1, [], 10)
     recs = [
         {"mode": "sleep-run", "context_id": "c", "sleep_output_tokens": 400},
         *[{"mode": "sleep", "context_id": "c", "budget": 1, "query_index": i, "output_tokens": 5,
@@ -264,78 +272,76 @@ def test_amortized_cost_arithmetic() -> None:
         *[{"mode": "test-time", "context_id": "c", "budget": 1, "query_index": i, "output_tokens": 50,
            "correct": i < 2} for i in range(4)],
     ]
-    rows = {(r["mode"], r["queries_per_context"]): r for r in ex.amortization_table(recs, 10)}
+    rows = {(r["mode"], r["queries_per_context"]): r for r in amortization_table(recs, 10)}
     assert rows[("sleep", 1)]["cost_per_query"] == 450
     assert rows[("sleep", 4)]["cost_per_query"] == 150
     assert rows[("test-time", 4)]["cost_per_query"] == 500 and rows[("test-time", 4)]["accuracy"] == 0.5
-    proj = ex.projected_amortization(
+    proj = projected_amortization(
         [_rec("a", "sleep", 1, True, 5, sleep_output_tokens=400), _rec("a", "test-time", 1, True, 50)], 10, (1, 10))
     got = {(r["mode"], r["queries_per_context"]): r["cost_per_query"] for r in proj}
     assert got == {("sleep", 1): 450, ("sleep", 10): 90, ("test-time", 1): 500, ("test-time", 10): 500}
 
 
 def test_quantile_bins_and_predictability_table() -> None:
-    assert ex.quantile_bins([5.0, 1.0, 3.0, 2.0, 4.0], 5) == [4, 0, 2, 1, 3]
-    assert ex.quantile_bins([1.0, 2.0, 3.0, 4.0], 2) == [0, 0, 1, 1]
+    assert quantile_bins([5.0, 1.0, 3.0, 2.0, 4.0], 5) == [4, 0, 2, 1, 3]
+    assert quantile_bins([1.0, 2.0, 3.0, 4.0], 2) == [0, 0, 1, 1]
     recs: list[dict[str, Any]] = []
     for i in range(10):
         eid = f"e{i}"
         recs.append({"example_id": eid, "mode": "logprob", "logprob": float(-i)})
         recs.append(_rec(eid, "test-time", 1, False, 10))
         recs.append(_rec(eid, "sleep", 1, i < 4, 5))  # the most predictable (least negative) gain
-    rows = ex.predictability_table(recs, 5)
+    rows = predictability_table(recs, 5)
     assert [r["n"] for r in rows] == [2] * 5
     assert [r["gain"] for r in rows] == [0.0, 0.0, 0.0, 1.0, 1.0]
     assert rows[0]["logprob_max"] <= rows[-1]["logprob_min"]
-    assert ex.predictability_table([], 5) == []
+    assert predictability_table([], 5) == []
 
 
 def test_math_nan_for_empty_tables() -> None:
-    assert ex.budget_table([]) == []
-    assert math.isnan(ex._mean([None]))
+    assert budget_table([]) == []
+    assert math.isnan(mean([None]))
 
 
 def test_cli_parses_options() -> None:
     args = build_parser().parse_args(["pareto", "--out", "x", "--dataset", "tiny", "--budgets", "0,1,4",
                                       "--limit", "3", "--model", "embedded:smollm2-135m", "--concurrency", "2"])
-    opts = options_from(args)
+    opts = options_from(RunOptions, "pareto", args)
     assert opts.budgets == [0, 1, 4] and opts.limit == 3 and opts.concurrency == 2
     assert opts.sleep_spec == "embedded:smollm2-135m"
     args = build_parser().parse_args(["passk", "--out", "x", "--k", "3", "--sleep-model", "openai:m"])
-    assert options_from(args).k == 3 and options_from(args).sleep_spec == "openai:m"
+    passk = options_from(PassKOptions, "passk", args)
+    assert passk.k == 3 and passk.sleep_spec == "openai:m" and passk.budgets == [0, 1, 2, 3, 4]
+    with pytest.raises(SystemExit):  # pass@k's own option is not the pareto experiment's
+        build_parser().parse_args(["pareto", "--out", "x", "--k", "3"])
 
 
 def test_unknown_experiment_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown experiment"):
-        ex.run_experiment(RunOptions(experiment="nope", out=str(tmp_path), dataset="tiny", progress=False),
+        run_experiment(RunOptions(experiment="nope", out=str(tmp_path), dataset="tiny", progress=False),
                           Env(RunOptions(experiment="nope", out=str(tmp_path))))
 
 
 def test_examples_in_multi_query_keys_start_with_the_context(tmp_path: Path) -> None:
-    from evals.tiny import tiny_multi_query
-
-    opts = RunOptions(experiment="amortization", out=str(tmp_path), budgets=[1], queries=2)
-    keys = ex.amortization_keys(opts, tiny_multi_query()[0])
+    opts = AmortizationOptions(experiment="amortization", out=str(tmp_path), budgets=[1], queries=2)
+    keys = amortization_keys(opts, tiny_multi_query()[0])
     assert keys[0] == "tiny-mq-0|sleep-run|k1-r1" and all(k.startswith("tiny-mq-0|") for k in keys)
     assert len(keys) == 1 + 2 * 2
-    _ = Example  # the dataclass the runner's tasks take
 
 
 def test_complete_only_compares_modes_on_the_same_examples() -> None:
     recs = [_rec("a", "test-time", 0, True, 5), _rec("a", "sleep", 0, True, 5),
             _rec("b", "test-time", 0, False, 5)]  # b's sleep answer not measured yet
-    kept, dropped = ex.complete_only(recs)
+    kept, dropped = complete_only(recs)
     assert {r["example_id"] for r in kept} == {"a"} and dropped == 1
 
 
 def test_verified_mode_serves_a_matching_predicted_answer_with_no_test_time_tokens(tmp_path: Path) -> None:
-    from evals.datasets import load_dataset
-
     first = load_dataset("tiny", limit=1)[0]
     predicted = json.dumps({"questions": [{"question": first.question, "answer": f"worked out. #### {first.answer}"}]})
     model = staged_model(predict=predicted, answer="The answer is 0.")
     env = _env(tmp_path, "pareto", model, verified=True)
-    records = ex.run_experiment(env.opts, env, argv=["pareto", "--verified"])
+    records = run_experiment(env.opts, env, argv=["pareto", "--verified"])
     verified = [r for r in records if r["mode"] == "sleep+verified"]
     assert len(verified) == 2 * 2  # 2 examples x 2 budgets
     served = [r for r in verified if r["example_id"] == first.id]
@@ -343,7 +349,7 @@ def test_verified_mode_serves_a_matching_predicted_answer_with_no_test_time_toke
     # The plain sleep mode on the same learned context still generates (and here answers wrong).
     plain = [r for r in records if r["mode"] == "sleep" and r["example_id"] == first.id]
     assert all(r["path"] == "learned" and not r["correct"] for r in plain)
-    rows = {(r["mode"], r["budget"]) for r in ex.budget_table(records)}
+    rows = {(r["mode"], r["budget"]) for r in budget_table(records)}
     assert ("sleep+verified", 0) in rows
     # Where nothing was served the verified call is the sleep call: recorded for both, generated once.
     missed = [r for r in records if r["mode"] == "sleep" and r["example_id"] != first.id]
@@ -358,7 +364,7 @@ def test_verified_mode_serves_a_matching_predicted_answer_with_no_test_time_toke
 def test_model_text_is_kept_out_of_the_committed_records_file(tmp_path: Path) -> None:
     model = staged_model(answer="Mira has 48 - 15 = 33 rolls. The answer is 33.")
     env = _env(tmp_path, "pareto", model)
-    records = ex.run_experiment(env.opts, env, argv=["pareto"])
+    records = run_experiment(env.opts, env, argv=["pareto"])
     out = Path(env.opts.out)
     committed = (out / "records.jsonl").read_text(encoding="utf-8")
     assert "48 - 15" not in committed and "STATUS" not in committed
@@ -368,3 +374,42 @@ def test_model_text_is_kept_out_of_the_committed_records_file(tmp_path: Path) ->
     # Readers see whole records again.
     assert all(r["answer"].startswith("Mira has") for r in records if r["mode"] in ("test-time", "sleep"))
     assert all(r["learned"] for r in records if r["mode"] == "sleep-run")
+
+
+def test_every_experiment_is_one_registry_entry_with_its_own_arguments() -> None:
+    assert set(EXPERIMENTS) == {"pareto", "passk", "scaling", "amortization", "predictability", "context-only",
+                                "verified", "sleep-budget"}
+    parser = build_parser()
+    args = parser.parse_args(["scaling", "--out", "x", "--scale-samples", "1,2"])
+    assert args.scale_samples == [1, 2]
+    args = parser.parse_args(["sleep-budget", "--dataset", "tiny", "--probe-k", "3", "--out", "o"])
+    assert args.probe_k == 3 and args.command == "sleep-budget"
+    for wrong in (["verified", "--probe-k", "3"], ["sleep-budget", "--scale-samples", "1"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(wrong)
+
+
+def test_the_verified_experiment_runs_through_the_registry(monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from evals import exp_verified
+    from evals.__main__ import main
+
+    seen: dict[str, Any] = {}
+
+    def fake_run(**kw: Any) -> dict[str, Any]:
+        seen.update(kw)
+        tally = {"hits": 4, "wrong_served": 0, "paraphrase_hit_rate": 0.5}
+        return {"items": 9, "threshold": 0.97, "verified": {"all": tally, "held_out": tally},
+                "similarity_only": {"all": {"wrong_served": 2}}}
+
+    monkeypatch.setattr(exp_verified, "run", fake_run)
+    assert main(["verified", "--dataset", "tiny", "--limit", "3", "--out", "v"]) == 0
+    assert seen["dataset"] == "tiny" and seen["limit"] == 3 and str(seen["out"]) == "v"
+    out = capsys.readouterr().out
+    assert '"hits": 4' in out and "done: v/summary.json" in out
+
+
+def test_a_task_refuses_another_experiments_options(tmp_path: Path) -> None:
+    env = _env(tmp_path, "pareto", staged_model())
+    with pytest.raises(TypeError, match="PassKOptions"):
+        EXPERIMENTS["passk"].runner.task(env, load_examples(env.opts)[0], set(), lambda r: None)  # type: ignore[union-attr]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sleeptime.budgeting import agreement, allocate, units_to_plan
+from evals.budgeting import agreement, allocate, units_to_plan
 from sleeptime.testing import HashEmbeddings
 
 

@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import BaseMessage
 from langgraph.store.memory import InMemoryStore
 
-from evals.exp_budget import run
+from evals.exp_budget import probe_questions, run
 from sleeptime.testing import HashEmbeddings
 from tests.scripts import staged_model
 
@@ -70,8 +70,6 @@ def test_budget_experiment_resumes_without_calling_the_model_again(tmp_path: Pat
 
 
 def test_probe_questions_reads_json_then_free_text() -> None:
-    from evals.exp_budget import probe_questions
-
     assert probe_questions('{"questions": [{"question": "How many rolls?", "answer": "3"}]}', 3) == ["How many rolls?"]
     loose = 'Sure.\nThe answer is: {{"question": "How many rolls are left?", "answer": "15"}}'
     assert probe_questions(loose, 3) == ["How many rolls are left?"]

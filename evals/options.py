@@ -1,0 +1,187 @@
+"""The options of the runner's experiments: what every run shares, and each experiment's own on top.
+
+Every experiment that writes a run directory takes :class:`RunOptions`; one with settings of its own subclasses
+it (``PassKOptions`` adds k and a temperature, and so on) and adds its argparse arguments next to the fields.
+All of a run's options are written to its ``run.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+DATASET_CHOICES = ("gsm-p1", "gsm-p2", "aime", "tiny")
+
+
+def parse_int_list(text: str) -> list[int]:
+    """``"0,1,4"`` -> ``[0, 1, 4]``."""
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+@dataclass(frozen=True)
+class SleepSetting:
+    """How much sleep-time compute: k parallel learned contexts, each up to `rounds` rethink rounds."""
+
+    samples: int
+    rounds: int
+
+    @property
+    def label(self) -> str:
+        return f"k{self.samples}-r{self.rounds}"
+
+
+@dataclass
+class RunOptions:
+    """What every runner experiment is told."""
+
+    experiment: str
+    out: str
+    dataset: str = "gsm-p2"
+    data_dir: str | None = None
+    limit: int | None = None
+    seed: int = 0
+    split_rule: str = "sentence"
+    model: str = "embedded:qwen2.5-coder-0.5b"
+    sleep_model: str | None = None
+    base_url: str | None = None
+    budgets: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    concurrency: int = 1
+    max_rounds: int = 1
+    samples: int = 1
+    n_questions: int = 1
+    verify: str = "off"
+    verified: bool = False
+    """Also answer with serve_predicted=True (mode "sleep+verified": verified predicted answers first)."""
+    max_tokens_sleep: int = 768
+    max_tokens_wake: int = 384
+    weight: float = 10.0
+    """Price of a test-time token in sleep tokens (cost per query in every run's tables)."""
+    embeddings: str = "embedded:minilm"
+    progress: bool = True
+
+    @property
+    def wake_spec(self) -> str:
+        return self.model
+
+    @property
+    def sleep_spec(self) -> str:
+        return self.sleep_model or self.model
+
+    def sleep_settings(self) -> list[SleepSetting]:
+        """The sleep settings each example is slept with (one, unless the experiment scales them)."""
+        return [SleepSetting(self.samples, self.max_rounds)]
+
+    @classmethod
+    def add_arguments(cls, p: argparse.ArgumentParser) -> None:
+        """The arguments every runner experiment takes; subclasses add their own after these."""
+        p.add_argument("--out", required=True, help="run directory (records.jsonl, run.json, summary, figures)")
+        p.add_argument("--dataset", default="gsm-p2", choices=DATASET_CHOICES)
+        p.add_argument("--data-dir", default=None, help="folder laid out like ../shared/data")
+        p.add_argument("--limit", type=int, default=None)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--split-rule", default="sentence", choices=["sentence", "paper"])
+        p.add_argument("--model", default="embedded:qwen2.5-coder-0.5b", help="test-time (wake) model spec")
+        p.add_argument("--sleep-model", default=None, help="sleep model spec (default: --model)")
+        p.add_argument("--base-url", default=None, help="OpenAI-compatible server for openai: specs")
+        p.add_argument("--budgets", type=parse_int_list, default=[0, 1, 2, 3, 4], help="e.g. 0,1,4")
+        p.add_argument("--concurrency", type=int, default=1, help="examples in flight (embedded models "
+                       "serialise calls, so >1 only helps with a server)")
+        p.add_argument("--max-rounds", type=int, default=1)
+        p.add_argument("--samples", type=int, default=1, help="k learned contexts per sleep")
+        p.add_argument("--n-questions", type=int, default=1, help="predicted questions per sleep")
+        p.add_argument("--verify", default="off", choices=["off", "format", "model"])
+        p.add_argument("--verified", action="store_true",
+                       help="also answer with verified predicted answers served first (mode sleep+verified)")
+        p.add_argument("--max-tokens-sleep", type=int, default=768)
+        p.add_argument("--max-tokens-wake", type=int, default=384)
+        p.add_argument("--weight", type=float, default=10.0, help="price of a test-time token in sleep tokens")
+        p.add_argument("--embeddings", default="embedded:minilm")
+        p.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+@dataclass
+class PassKOptions(RunOptions):
+    k: int = 5
+    temperature: float = 0.7
+
+    @classmethod
+    def add_arguments(cls, p: argparse.ArgumentParser) -> None:
+        super().add_arguments(p)
+        p.add_argument("--k", type=int, default=5)
+        p.add_argument("--temperature", type=float, default=0.7)
+
+
+@dataclass
+class ScalingOptions(RunOptions):
+    scale_samples: list[int] = field(default_factory=lambda: [1, 2, 5])
+    scale_rounds: list[int] = field(default_factory=lambda: [1, 3])
+
+    def sleep_settings(self) -> list[SleepSetting]:
+        return [SleepSetting(k, r) for r in self.scale_rounds for k in self.scale_samples]
+
+    @classmethod
+    def add_arguments(cls, p: argparse.ArgumentParser) -> None:
+        super().add_arguments(p)
+        p.add_argument("--scale-samples", type=parse_int_list, default=[1, 2, 5])
+        p.add_argument("--scale-rounds", type=parse_int_list, default=[1, 3])
+
+
+@dataclass
+class AmortizationOptions(RunOptions):
+    queries: int = 10
+    mq_model: str | None = None
+    cache_dir: str | None = None
+
+    @classmethod
+    def add_arguments(cls, p: argparse.ArgumentParser) -> None:
+        super().add_arguments(p)
+        p.add_argument("--queries", type=int, default=10, help="questions per context (original + generated)")
+        p.add_argument("--mq-model", default=None, help="model that generates the extra questions")
+        p.add_argument("--cache-dir", default=None, help="multi-query cache (default .sleeptime/evals-cache)")
+
+
+@dataclass
+class PredictabilityOptions(RunOptions):
+    lp_model: str | None = None
+    lp_n_ctx: int = 1024
+    bins: int = 5
+    from_run: str | None = None
+
+    @classmethod
+    def add_arguments(cls, p: argparse.ArgumentParser) -> None:
+        super().add_arguments(p)
+        p.add_argument("--lp-model", default=None, help="local model for log p(q|c) (default: --model)")
+        p.add_argument("--lp-n-ctx", type=int, default=1024)
+        p.add_argument("--bins", type=int, default=5)
+        p.add_argument("--from-run", default=None, help="reuse a pareto run's answers instead of answering")
+
+
+@dataclass
+class ContextOnlyOptions(RunOptions):
+    guesses: int = 1
+    temperature: float = 0.7
+
+    @classmethod
+    def add_arguments(cls, p: argparse.ArgumentParser) -> None:
+        super().add_arguments(p)
+        p.add_argument("--guesses", type=int, default=1)
+        p.add_argument("--temperature", type=float, default=0.7)
+
+
+OptionsT = TypeVar("OptionsT", bound=RunOptions)
+
+
+def options_from(cls: type[OptionsT], experiment: str, args: argparse.Namespace) -> OptionsT:
+    """The options of ``cls`` from parsed arguments (arguments it has no field for are ignored)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {k: v for k, v in vars(args).items() if k in names and k != "experiment"}
+    return cls(experiment=experiment, **values)
+
+
+def expect(opts: RunOptions, cls: type[OptionsT]) -> OptionsT:
+    """``opts`` as the experiment's own options type; a task handed another experiment's options fails here."""
+    if not isinstance(opts, cls):
+        raise TypeError(f"{opts.experiment} needs {cls.__name__}, got {type(opts).__name__}")
+    return opts

@@ -1,0 +1,161 @@
+"""Test-time only against sleep-time at each budget level (``pareto``; ``scaling`` with several sleep settings),
+and the sleep-then-answer steps the other experiments reuse.
+
+Per example: ingest the context; answer test-time only at each budget; then per sleep setting sleep once and
+answer with the learned context at each budget.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from evals.examples import Example
+from evals.options import RunOptions, ScalingOptions, SleepSetting
+from evals.runner import (
+    MATCH_FIELDS,
+    Emit,
+    Env,
+    RunnerSpec,
+    answer_record,
+    base_record,
+    error_record,
+    fresh_context_id,
+    make_key,
+    timed,
+)
+
+
+def ask_records(
+    env: Env,
+    app: Any,
+    ex: Example,
+    context_id: str,
+    *,
+    mode: str,
+    budgets: Sequence[int],
+    done: set[str],
+    emit: Emit,
+    setting: str = "",
+    key_mode: str | None = None,
+    sample: int | None = None,
+    question: str | None = None,
+    mirror: str | None = None,
+    **overrides: Any,
+) -> None:
+    """Ask at each budget not done yet and emit one record each.
+
+    ``mirror`` names a mode whose call would be the very same one whenever this answer did not come from a
+    predicted question (the "sleep" mode for "sleep+verified": same prompt, greedy decoding); such an
+    answer is recorded for it too, marked ``same_call_as``, instead of generating it a second time.
+    """
+    api_mode = "test-time" if mode in ("test-time", "sample") else "sleep"
+    for b in budgets:
+        parts: list[object] = [key_mode or mode, b]
+        if setting:
+            parts.append(setting)
+        if sample is not None:
+            parts.append(sample)
+        key = make_key(ex.id, *parts)
+        if key in done:
+            continue
+        extra: dict[str, Any] = {"setting": setting or None}
+        if sample is not None:
+            extra["sample"] = sample
+        try:
+            ans, lat = timed(
+                functools.partial(app.ask, question or ex.question, context_id, mode=api_mode, budget=b,
+                                  **overrides)
+            )
+            rec = answer_record(ex, env.opts, key=key, mode=mode, budget=b, answer=ans, latency=lat, **extra)
+            emit(rec)
+            if mirror and ans.path != "predicted":
+                mirror_key = make_key(ex.id, mirror, *parts[1:])
+                if mirror_key not in done:
+                    # The same call, graded once: only its key and mode differ, and the mirrored mode does not match.
+                    emit({k: v for k, v in rec.items() if k not in MATCH_FIELDS}
+                         | {"key": mirror_key, "mode": mirror, "same_call_as": key})
+                    done.add(mirror_key)
+        except Exception as exc:  # one failed call is a wrong answer with no tokens, not a dead run
+            emit(error_record(ex, env.opts, key=key, exc=exc, mode=mode, budget=b, **extra))
+
+
+def sleep_and_ask(
+    env: Env,
+    app: Any,
+    ex: Example,
+    context_id: str,
+    setting: SleepSetting,
+    done: set[str],
+    emit: Emit,
+    budgets: Sequence[int],
+) -> None:
+    keys = [make_key(ex.id, mode, b, setting.label) for mode in sleep_modes(env.opts) for b in budgets]
+    run_key = make_key(ex.id, "sleep-run", setting.label)
+    if all(k in done for k in keys) and run_key in done:
+        return
+    try:
+        res, lat = timed(lambda: app.sleep(context_id, samples=setting.samples, max_rounds=setting.rounds))
+    except Exception as exc:
+        emit(error_record(ex, env.opts, key=run_key, exc=exc, mode="sleep-run", setting=setting.label))
+        for mode in sleep_modes(env.opts):
+            for b in budgets:
+                k = make_key(ex.id, mode, b, setting.label)
+                if k not in done:
+                    emit(error_record(ex, env.opts, key=k, exc=exc, mode=mode, budget=b, setting=setting.label))
+        return
+    if run_key not in done:
+        emit(
+            base_record(
+                ex,
+                env.opts,
+                key=run_key,
+                mode="sleep-run",
+                setting=setting.label,
+                samples=setting.samples,
+                rounds=setting.rounds,
+                published=res.published,
+                status=res.status,
+                learned=res.learned,
+                predicted=[dict(q) for q in res.questions],
+                sleep_calls=res.usage.calls,
+                sleep_input_tokens=res.usage.input_tokens,
+                sleep_output_tokens=res.usage.output_tokens,
+                sleep_reasoning_tokens=res.usage.reasoning_tokens,
+                latency_s=round(lat, 3),
+            )
+        )
+    if env.opts.verified:  # first: where no predicted answer is served, it is also the "sleep" answer
+        ask_records(env, app, ex, context_id, mode="sleep+verified", budgets=budgets, done=done, emit=emit,
+                     setting=setting.label, mirror="sleep", serve_predicted=True)
+    ask_records(env, app, ex, context_id, mode="sleep", budgets=budgets, done=done, emit=emit,
+                  setting=setting.label)
+
+
+def sleep_modes(opts: RunOptions) -> list[str]:
+    """The answer modes that follow one sleep run."""
+    return ["sleep", "sleep+verified"] if opts.verified else ["sleep"]
+
+
+def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
+    """Test-time only at each budget, then for each sleep setting: sleep once and answer at each budget."""
+    o = env.opts
+    app = env.app()
+    cid = fresh_context_id(ex.id)
+    app.ingest(cid, ex.context)
+    ask_records(env, app, ex, cid, mode="test-time", budgets=o.budgets, done=done, emit=emit)
+    for setting in o.sleep_settings():
+        sleep_and_ask(env, app, ex, cid, setting, done, emit, o.budgets)
+
+
+def budget_keys(opts: RunOptions, ex: Example) -> list[str]:
+    keys = [make_key(ex.id, "test-time", b) for b in opts.budgets]
+    for s in opts.sleep_settings():
+        keys.append(make_key(ex.id, "sleep-run", s.label))
+        keys += [make_key(ex.id, m, b, s.label) for m in sleep_modes(opts) for b in opts.budgets]
+    return keys
+
+
+PARETO = RunnerSpec(RunOptions, budget_task, budget_keys, desc="pareto")
+SCALING = RunnerSpec(ScalingOptions, budget_task, budget_keys, desc="scaling")
