@@ -1,8 +1,12 @@
 """Grading as in the paper, compared exactly (Fraction), plus the aggregation helpers the experiments use.
 
-GSM: the number after the last ``####`` if the reply has one, else the last number in the reply, with ``$``,
-thousands separators and a trailing ``.`` stripped; compared to the gold answer as exact rationals, so
-``"12.0" == "12"`` and ``"$1,200" == "1200"``. AIME: the last ``\\boxed{...}`` (nested braces handled) as an
+GSM: the number after the last ``####`` if the reply has one; else what follows the last "The answer is" (the
+wording the answer prompts ask for); else the last number in the reply, with ``$``, thousands separators and a
+trailing ``.`` stripped; compared to the gold answer as exact rationals, so ``"12.0" == "12"`` and
+``"$1,200" == "1200"``. A reply that ends in arithmetic ("... 8 - 3") or whose answer sentence is arithmetic
+("The answer is 8 - 3.") is evaluated exactly (5): " - " between two numbers is a subtraction, not a sign.
+
+AIME: the last ``\\boxed{...}`` (nested braces handled) as an
 integer, falling back to the last 1-3 digit number in the reply.
 """
 
@@ -25,6 +29,18 @@ _NUMBER = re.compile(
     r"(?![\d])"
 )
 _HASHES = re.compile(r"####\s*(.*)", re.DOTALL)
+_ANCHOR = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\b", re.IGNORECASE)
+
+# Arithmetic written out: unsigned numbers (a fraction such as 3/4 is one number) joined by + - * × ÷.
+_TERM = r"\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s?/\s?\d+(?:\.\d+)?)?"
+# A "-" needs a space before it to be a minus: "8-3" is a range or a hyphen, as the last-number rule reads it.
+_OP = r"(?:\s*[+*×÷]|\s+-)\s*"
+_EXPR = rf"(?:-\s?)?{_TERM}(?:{_OP}{_TERM})+"
+_TRAILING_EXPR = re.compile(rf"(?<![\w.,/$-]){_EXPR}(?=[\s.!*]*$)")
+_LEADING_ANSWER = re.compile(
+    rf"[\s:*]*(?P<expr>(?:-\s?)?{_TERM}(?:{_OP}{_TERM})*)(?:\s*=\s*(?P<result>(?:-\s?)?\$?\s?-?{_TERM}))?"
+)
+_TOKEN = re.compile(rf"{_TERM}|[-+*×÷]")
 
 
 def parse_number(text: str) -> Fraction | None:
@@ -60,13 +76,53 @@ def format_number(value: Fraction) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def evaluate(expr: str) -> Fraction | None:
+    """The exact value of written-out arithmetic such as ``"8 - 3"`` or ``"$2.50 × 4 + 1/2"`` (``*`` and ``/``
+    before ``+`` and ``-``); None when it is not such arithmetic or divides by zero."""
+    tokens = _TOKEN.findall(expr)
+    if not tokens or "".join(t.replace(" ", "") for t in tokens) != re.sub(r"\s", "", expr):
+        return None
+    if tokens[0] == "-":  # a leading sign
+        tokens = tokens[1:]
+        if not tokens:
+            return None
+        tokens[0] = "-" + tokens[0]
+    values: list[Fraction] = []
+    ops: list[str] = []
+    for i, tok in enumerate(tokens):
+        if i % 2 == 1:
+            if tok not in "-+*×÷":
+                return None
+            ops.append(tok)
+            continue
+        value = parse_number(tok)
+        if value is None:
+            return None
+        if ops and ops[-1] in "*×÷":
+            op = ops.pop()
+            if op == "÷" and value == 0:
+                return None
+            values[-1] = values[-1] * value if op != "÷" else values[-1] / value
+        else:
+            values.append(value)
+    if len(values) != len(ops) + 1:
+        return None
+    total = values[0]
+    for op, value in zip(ops, values[1:], strict=True):
+        total = total + value if op == "+" else total - value
+    return total
+
+
 def _last_number(text: str) -> str | None:
     last: re.Match[str] | None = None
     for last in _NUMBER.finditer(text):  # noqa: B007 - we want the final match
         pass
     if last is None:
         return None
-    sign = "-" if (last.group("sign") or last.group("sign2")) else ""
+    negative = bool(last.group("sign") or last.group("sign2"))
+    if negative and re.search(r"[\d)]\s*$", text[: last.start()]):
+        negative = False  # "8 - 3": a subtraction, not a negative 3
+    sign = "-" if negative else ""
     num = last.group("num").replace(",", "")
     den = last.group("den")
     return f"{sign}{num}/{den}" if den else f"{sign}{num}"
@@ -87,6 +143,40 @@ def extract_gsm_answer(text: str) -> str | None:
             found = _last_number(after[: first.end()])
             if found is not None:
                 return found
+    anchored = _after_anchor(text)
+    if anchored is not None:
+        return anchored
+    return _final_value(text)
+
+
+def _after_anchor(text: str) -> str | None:
+    """The answer stated after the last "The answer is": its result if written "a - b = c", the value of its
+    arithmetic, or its first number; None when the sentence after the anchor holds no number."""
+    m = None
+    for m in _ANCHOR.finditer(text):  # noqa: B007 - we want the final match
+        pass
+    if m is None:
+        return None
+    rest = text[m.end():].split("\n", 1)[0]
+    lead = _LEADING_ANSWER.match(rest)
+    if lead is not None:
+        if lead.group("result"):
+            return _last_number(lead.group("result"))
+        value = evaluate(lead.group("expr"))
+        if value is not None:
+            return format_number(value)
+        return _last_number(lead.group("expr"))
+    first = _NUMBER.search(rest)
+    return _last_number(rest[: first.end()]) if first is not None else None
+
+
+def _final_value(text: str) -> str | None:
+    """The last number, or the value of the arithmetic the reply ends with ("... so 8 - 3" -> 5)."""
+    tail = _TRAILING_EXPR.search(text)
+    if tail is not None:
+        value = evaluate(tail.group(0))
+        if value is not None:
+            return format_number(value)
     return _last_number(text)
 
 

@@ -108,3 +108,42 @@ def test_aggregation() -> None:
     assert rows[0]["mean_output_tokens"] == 15
     assert math.isnan(rows[2]["mean_input_tokens"])
     assert summarize(records)[0]["n"] == 4
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        # " - " between two numbers is a subtraction, never a negative last number (it used to grade as -3).
+        ("so she has 8 - 3", "5"),
+        ("Left: 12 - 3 - 4.", "5"),
+        ("so 2 * 3 + 4", "10"),
+        ("it is 1/2 + 1/4", "0.75"),
+        ("10 ÷ 4", "2.5"),
+        ("x = -3", "-3"),
+        ("pages 8-3", "3"),  # glued: a hyphen, as before
+        ("3 - 10", "-7"),
+        # "The answer is ..." is the anchor, before the last-number fallback.
+        ("The answer is 5. Then 8 more people came.", "5"),
+        ("The answer is 8 - 3.", "5"),
+        ("The answer is 8 - 3 = 6.", "6"),  # the stated result is graded, right or wrong
+        ("The answer is: **$1,200**.", "1200"),
+        ("The answer is 5 (since 8 - 3 = 5), not 7.", "5"),
+        ("The final answer is -4", "-4"),
+        ("the answer is twelve, that is 12 rolls; 3 left over", "12"),
+        ("The answer is unclear.\nTotal 14", "14"),  # no number in the answer sentence: the fallback
+        ("The answer is 3.\n#### 4", "4"),  # '####' still comes first
+    ],
+)
+def test_answer_anchor_and_subtraction(reply: str, expected: str) -> None:
+    assert extract_gsm_answer(reply) == expected
+
+
+def test_evaluate_written_arithmetic_exactly() -> None:
+    from evals.grading import evaluate
+
+    assert evaluate("8 - 3") == 5
+    assert evaluate("2 + 3 * 4 - 6 ÷ 4") == Fraction(25, 2)
+    assert evaluate("$2.50 × 4") == 10
+    assert evaluate("- 2 + 5") == 3
+    assert evaluate("1 ÷ 0") is None
+    assert evaluate("8 - apples") is None
