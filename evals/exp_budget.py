@@ -41,6 +41,7 @@ from evals.datasets import load_dataset
 from evals.examples import Example
 from evals.grading import grade_gsm
 from evals.plots import pyplot
+from evals.provenance import commit, settings_hash
 from sleeptime.facade import SleepTime
 from sleeptime.models import resolve_chat_model, resolve_embeddings
 from sleeptime.prompts import predict as predict_prompt
@@ -110,6 +111,7 @@ class _Records:
                 "use another --out, or --fresh to discard them"
             )
         settings_path.write_text(json.dumps(dict(settings), indent=2) + "\n", encoding="utf-8")
+        self.provenance = {"commit": commit(), "settings_hash": settings_hash(settings)}
         rows = [json.loads(x) for x in self.path.read_text(encoding="utf-8").splitlines() if x.strip()]
         self.rows = {(r["kind"], r["key"]): r for r in rows}
 
@@ -117,6 +119,7 @@ class _Records:
         return self.rows.get((kind, key))
 
     def add(self, row: dict[str, Any]) -> dict[str, Any]:
+        row = row | self.provenance
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
         self.rows[(row["kind"], row["key"])] = row

@@ -211,8 +211,13 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     if inv:
         md += ["Commands (first run, then resumes):", ""]
         md += [f"- `{i['command']}` at {i['at']} on {i['machine'].get('cpu_count')} CPUs, "
-               f"load {i['machine'].get('load_at_start')}" for i in inv]
+               f"load {i['machine'].get('load_at_start')}" + (f", commit {i['commit']}" if i.get("commit") else "")
+               for i in inv]
         md.append("")
+    hashes = sorted({str(r["settings_hash"]) for r in records if r.get("settings_hash")})
+    if len(hashes) > 1:
+        md += [f"**Mixed settings:** the records used come from {len(hashes)} settings ({', '.join(hashes)}); "
+               "a resume with other options wrote into this run.", ""]
     errors = sum(1 for r in records if r.get("error"))
     md += [f"Records used: {len(records)} ({errors} with errors, graded wrong, tokens not counted). Examples "
            f"left out because not every mode/budget was measured yet (run still in progress): {dropped}.", ""]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.options import RunOptions
+from evals.provenance import commit, settings_hash
 
 RECORDS_FILE = "records.jsonl"
 TEXTS_FILE = "texts.jsonl"
@@ -135,16 +136,14 @@ def write_run_file(opts: RunOptions, argv: Sequence[str] | None = None) -> Path:
     path = out / RUN_FILE
     command = " ".join(["python -m evals", *(argv if argv is not None else sys.argv[1:])])
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
+    invocation = {"command": command, "at": now, "machine": machine_info(), "commit": commit(),
+                  "settings_hash": settings_hash(asdict(opts))}
     if path.exists():
         data = json.loads(path.read_text(encoding="utf-8"))
-        data.setdefault("invocations", []).append({"command": command, "at": now, "machine": machine_info()})
+        data.setdefault("invocations", []).append(invocation)
         data["options"] = asdict(opts)
     else:
-        data = {
-            "experiment": opts.experiment,
-            "options": asdict(opts),
-            "invocations": [{"command": command, "at": now, "machine": machine_info()}],
-        }
+        data = {"experiment": opts.experiment, "options": asdict(opts), "invocations": [invocation]}
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path
 

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from langgraph.store.memory import InMemoryStore
@@ -31,6 +31,7 @@ from evals.datasets import load_dataset
 from evals.examples import Example
 from evals.grading import extract_aime_answer, extract_gsm_answer, grade_aime, grade_gsm
 from evals.options import RunOptions
+from evals.provenance import commit, settings_hash
 from evals.records import Record, RecordWriter, read_records
 from sleeptime.facade import SleepTime
 from sleeptime.models import resolve_chat_model, resolve_embeddings
@@ -120,6 +121,8 @@ def base_record(ex: Example, opts: RunOptions, **fields: Any) -> Record:
     """Common fields. No problem text and no gold answer: records may be committed (GSM-Symbolic is ND)."""
     rec: Record = {
         "experiment": opts.experiment,
+        "commit": commit(),
+        "settings_hash": settings_hash(asdict(opts)),
         "example_id": ex.id,
         "source": ex.source,
         "model": opts.wake_spec,

@@ -52,6 +52,7 @@ def test_budget_experiment_compares_arms_at_a_fixed_budget(tmp_path: Path) -> No
     lines = [json.loads(x) for x in (tmp_path / "records.jsonl").read_text().splitlines()]
     assert [r["kind"] for r in lines].count("probe") == 3
     assert all("question" not in r and "answer" not in r for r in lines)  # ids and counts only
+    assert len({(r["commit"], r["settings_hash"]) for r in lines}) == 1 and lines[0]["settings_hash"]
     reflect_calls = model.calls_for("reflect")
     assert len(reflect_calls) >= 2 * 3
     assert (tmp_path / "summary.md").read_text().count("| tiny-") == 3

@@ -413,3 +413,27 @@ def test_a_task_refuses_another_experiments_options(tmp_path: Path) -> None:
     env = _env(tmp_path, "pareto", staged_model())
     with pytest.raises(TypeError, match="PassKOptions"):
         EXPERIMENTS["passk"].runner.task(env, load_examples(env.opts)[0], set(), lambda r: None)  # type: ignore[union-attr]
+
+
+def test_every_record_carries_the_commit_and_a_settings_hash(tmp_path: Path) -> None:
+    from evals.provenance import commit, settings_hash
+
+    env = _env(tmp_path, "pareto", staged_model())
+    records = run_experiment(env.opts, env, argv=["pareto"])
+    assert {r["commit"] for r in records} == {commit()} and commit() is not None  # the tests run in a checkout
+    hashes = {r["settings_hash"] for r in records}
+    assert len(hashes) == 1 and len(next(iter(hashes))) == 12
+    run = json.loads((Path(env.opts.out) / "run.json").read_text())
+    assert run["invocations"][0]["settings_hash"] in hashes
+    # Where and how fast a run goes is not a setting; what it measures is.
+    base = {"model": "m", "budgets": [0, 1], "out": "a", "concurrency": 1}
+    assert settings_hash(base) == settings_hash({**base, "out": "b", "concurrency": 8, "progress": False})
+    assert settings_hash(base) == settings_hash({**base, "budgets": [0, 2]})  # each record states its budget
+    assert settings_hash(base) != settings_hash({**base, "model": "n"})
+    # A resume with another token cap into the same run is flagged in the summary.
+    env.opts.max_tokens_wake = 100
+    run_experiment(env.opts, env, argv=["pareto"])
+    assert "**Mixed settings:**" not in (Path(env.opts.out) / "summary.md").read_text()  # nothing new written
+    env.opts.budgets = [0, 4, 1]
+    run_experiment(env.opts, env, argv=["pareto"])
+    assert "**Mixed settings:**" in (Path(env.opts.out) / "summary.md").read_text()
