@@ -15,7 +15,14 @@ from evals.amortization import amortization_table
 from evals.passk import passk_table
 from evals.predictability import predictability_table
 from evals.records import RECORDS_FILE, read_records, read_run_file
-from evals.tables import budget_table, complete_only, headline, projected_amortization
+from evals.tables import (
+    budget_table,
+    complete_only,
+    equal_accuracy_table,
+    headline,
+    paired_table,
+    projected_amortization,
+)
 
 TableRow = Mapping[str, Any]
 
@@ -186,6 +193,8 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
             line_rows = line_rows + [r for r in tables["passk"] if r["mode"].startswith(("pass@", "majority@"))]
         plot_budget_lines(line_rows, out / "accuracy_vs_tokens.png", title, points)
         figures.append("accuracy_vs_tokens.png")
+        tables["paired"] = paired_table(records)
+        tables["equal_accuracy"] = equal_accuracy_table(records)
         tables["amortization_projected"] = projected_amortization(records, weight)
     if name == "amortization":
         tables["summary"] = budget_rows

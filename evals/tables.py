@@ -5,11 +5,13 @@ Each experiment's own table (pass@k, amortization, predictability) lives with th
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from evals.grading import summarize
+from evals.stats import bootstrap, mcnemar_exact, mean_interval, percentile_interval, ratio_of_means
 
 ANSWER_MODES = ("test-time", "sleep", "sleep+verified", "sample", "context-only")
 
@@ -46,6 +48,7 @@ def budget_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         row["mean_reasoning_tokens"] = mean(r.get("reasoning_tokens") for r in members)
         row["mean_sleep_output_tokens"] = mean(r.get("sleep_output_tokens") for r in members)
         row["errors"] = sum(1 for r in members if r.get("error"))
+        row["accuracy_lo"], row["accuracy_hi"] = mean_interval([1.0 if r.get("correct") else 0.0 for r in members])
     return rows
 
 def projected_amortization(records: Iterable[Mapping[str, Any]], weight: float,
@@ -68,49 +71,44 @@ def projected_amortization(records: Iterable[Mapping[str, Any]], weight: float,
     return rows
 
 
-
-def paired_counts(records: Iterable[Mapping[str, Any]], mode: str, setting: str, budget: int) -> tuple[int, int]:
-    """(examples the sleep mode got right and test-time only wrong, the reverse) at one budget level."""
-    cells: dict[str, dict[str, bool]] = {}
-    for r in answer_records(records):
-        if r.get("budget") != budget:
-            continue
-        if r.get("mode") == "test-time":
-            cells.setdefault(str(r["example_id"]), {})["tt"] = bool(r.get("correct"))
-        elif r.get("mode") == mode and str(r.get("setting")) == setting:
-            cells.setdefault(str(r["example_id"]), {})["sl"] = bool(r.get("correct"))
-    both = [c for c in cells.values() if len(c) == 2]
-    return sum(c["sl"] and not c["tt"] for c in both), sum(c["tt"] and not c["sl"] for c in both)
-
-
 def headline(records: Iterable[Mapping[str, Any]], weight: float = 10.0) -> list[str]:
     """Plain-sentence ratios from the budget table, for each sleep mode ("sleep", "sleep+verified"): accuracy at
-    equal budget level (with the paired wins and losses behind the difference), tokens at equal accuracy, and
-    projected cost per query at 10 queries per context. Computed, never typed in."""
+    equal budget level (with the paired wins and losses behind the difference and the exact McNemar p), test-time
+    tokens at equal budget and at equal accuracy (with bootstrap 95% intervals), and projected cost per query at
+    10 queries per context. Computed, never typed in."""
     records = list(records)
     rows = budget_table(records)
     tt = {r["budget"]: r for r in rows if r["mode"] == "test-time"}
+    paired = {(r["mode"], r["setting"], r["budget"]): r for r in paired_table(records)}
+    equal = {(r["mode"], r["setting"], r["budget"]): r for r in equal_accuracy_table(records)}
     lines: list[str] = []
-    for mode in ("sleep", "sleep+verified"):
+    for mode in SLEEP_MODES:
         settings = sorted({str(r["setting"]) for r in rows if r["mode"] == mode})
         for s in settings:
-            lines += _headline_lines(records, rows, tt, mode, s, weight)
+            lines += _headline_lines(rows, tt, paired, equal, mode, s, weight)
     return lines
 
 
-def _headline_lines(records: list[Mapping[str, Any]], rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]],
+def _ci(lo: float, hi: float) -> str:
+    return "" if math.isnan(lo) else f", 95% CI {lo:.2f}-{hi:.2f}"
+
+
+def _headline_lines(rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]],
+                    paired: Mapping[tuple[Any, ...], dict[str, Any]], equal: Mapping[tuple[Any, ...], dict[str, Any]],
                     mode: str, s: str, weight: float) -> list[str]:
     lines: list[str] = []
     sl = {r["budget"]: r for r in rows if r["mode"] == mode and str(r["setting"]) == s}
     for b in sorted(set(tt) & set(sl)):
         a, c = tt[b], sl[b]
         ratio = a["mean_output_tokens"] / c["mean_output_tokens"] if c["mean_output_tokens"] else math.nan
-        wins, losses = paired_counts(records, mode, s, b)
+        pr = paired[(mode, s, b)]
         lines.append(
             f"{mode}, budget {b} ({s}): accuracy test-time {a['accuracy']:.3f} vs {mode} {c['accuracy']:.3f} "
-            f"({c['accuracy'] - a['accuracy']:+.3f}; right only with {mode}: {wins}, only test-time: {losses}); "
+            f"({c['accuracy'] - a['accuracy']:+.3f}; right only with {mode}: {pr['right_only_sleep']}, only "
+            f"test-time: {pr['right_only_test_time']}; exact McNemar p = {pr['mcnemar_p']:.3f}); "
             f"test-time output tokens {a['mean_output_tokens']:.1f} vs {c['mean_output_tokens']:.1f} "
-            f"({ratio:.2f}x); sleep output tokens per context {c['mean_sleep_output_tokens']:.1f}; "
+            f"({ratio:.2f}x{_ci(pr['token_ratio_lo'], pr['token_ratio_hi'])}); sleep output tokens per context "
+            f"{c['mean_sleep_output_tokens']:.1f}; "
             f"cost/query at 10 queries/context, t={weight:g}: test-time {weight * a['mean_output_tokens']:.0f} vs "
             f"{mode} {c['mean_sleep_output_tokens'] / 10 + weight * c['mean_output_tokens']:.0f}"
         )
@@ -123,11 +121,114 @@ def _headline_lines(records: list[Mapping[str, Any]], rows: list[dict[str, Any]]
                          "reaches this accuracy")
             continue
         cheapest = min(better, key=lambda r: r["mean_output_tokens"])
+        eq = equal.get((mode, s, b), {})
+        ci = _ci(eq.get("ratio_lo", math.nan), eq.get("ratio_hi", math.nan))
+        share = f"; matched in {eq['matched_share']:.0%} of resamples" if "matched_share" in eq else ""
         lines.append(
             f"equal accuracy: {mode} budget {b} ({s}) reaches {c['accuracy']:.3f} with "
             f"{c['mean_output_tokens']:.1f} test-time tokens; test-time only needs budget {cheapest['budget']} "
             f"({cheapest['accuracy']:.3f}) with {cheapest['mean_output_tokens']:.1f} "
-            f"({cheapest['mean_output_tokens'] / c['mean_output_tokens']:.2f}x)"
+            f"({cheapest['mean_output_tokens'] / c['mean_output_tokens']:.2f}x{ci}{share})"
             if c["mean_output_tokens"] else f"{mode} budget {b}: no test-time tokens"
         )
     return lines
+
+
+SLEEP_MODES = ("sleep", "sleep+verified")
+
+
+def _cells(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, int], dict[str, Mapping[str, Any]]]:
+    """(mode, setting, budget) -> example id -> its record, for test-time and the sleep modes."""
+    out: dict[tuple[str, str, int], dict[str, Mapping[str, Any]]] = {}
+    for r in answer_records(records):
+        if r.get("mode") in ("test-time", *SLEEP_MODES) and r.get("budget") is not None:
+            cell = (str(r["mode"]), str(r.get("setting")), int(r["budget"]))
+            out.setdefault(cell, {})[str(r["example_id"])] = r
+    return out
+
+
+def _grade(r: Mapping[str, Any]) -> float:
+    return 1.0 if r.get("correct") else 0.0
+
+
+def paired_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each sleep mode against test-time only at the same budget, on the examples both answered: accuracies and
+    their difference with bootstrap 95% intervals, the discordant pairs with the exact McNemar p, and the
+    test-time token ratio (test-time only / sleep, mean over the examples where both report tokens) with its
+    interval."""
+    cells = _cells(records)
+    rows: list[dict[str, Any]] = []
+    for (mode, setting, b), sl in sorted(cells.items()):
+        tt = cells.get(("test-time", "None", b))
+        if mode == "test-time" or tt is None:
+            continue
+        ids = sorted(set(sl) & set(tt))
+        x = [_grade(tt[e]) for e in ids]
+        y = [_grade(sl[e]) for e in ids]
+        wins = sum(1 for a, c in zip(x, y, strict=True) if c and not a)
+        losses = sum(1 for a, c in zip(x, y, strict=True) if a and not c)
+        diffs = [c - a for a, c in zip(x, y, strict=True)]
+        tok = [e for e in ids if tt[e].get("output_tokens") is not None and sl[e].get("output_tokens") is not None]
+        num = [float(tt[e]["output_tokens"]) for e in tok]
+        den = [float(sl[e]["output_tokens"]) for e in tok]
+        ratio_lo, ratio_hi = percentile_interval(bootstrap(len(tok), functools.partial(ratio_of_means, num, den)))
+        diff_lo, diff_hi = mean_interval(diffs)
+        rows.append({
+            "mode": mode, "setting": setting, "budget": b, "n": len(ids),
+            "accuracy_test_time": mean(x), "accuracy_sleep": mean(y), "accuracy_diff": mean(diffs),
+            "diff_lo": diff_lo, "diff_hi": diff_hi, "right_only_sleep": wins, "right_only_test_time": losses,
+            "mcnemar_p": mcnemar_exact(wins, losses),
+            "token_ratio": ratio_of_means(num, den, range(len(tok))) if tok else math.nan,
+            "token_ratio_lo": ratio_lo, "token_ratio_hi": ratio_hi,
+        })
+    return rows
+
+
+def _point(r: Mapping[str, Any]) -> tuple[float, float | None]:
+    """(grade, test-time output tokens or None)."""
+    t = r.get("output_tokens")
+    return _grade(r), None if t is None else float(t)
+
+
+def _equal_accuracy_ratio(sleep: Sequence[tuple[float, float | None]],
+                          tt: Mapping[int, Sequence[tuple[float, float | None]]], ix: Sequence[int]) -> float:
+    """On the examples ``ix``: mean test-time tokens of the cheapest test-time budget at least as accurate as the
+    sleep point, over the sleep point's mean test-time tokens; NaN when no budget is as accurate."""
+    acc = mean(sleep[i][0] for i in ix)
+    toks = mean(sleep[i][1] for i in ix)
+    best = math.nan
+    for points in tt.values():
+        if mean(points[i][0] for i in ix) >= acc:
+            t = mean(points[i][1] for i in ix)
+            best = t if math.isnan(best) else min(best, t)
+    return best / toks if toks else math.nan
+
+
+def equal_accuracy_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """For each sleep point: the cheapest test-time budget at least as accurate and the test-time token ratio
+    (test-time only / sleep), with a bootstrap 95% interval that redoes the matching on each resample of the
+    examples; ``matched_share`` is the share of resamples where some test-time budget was as accurate."""
+    cells = _cells(records)
+    tt_cells = {b: v for (m, _, b), v in cells.items() if m == "test-time"}
+    rows: list[dict[str, Any]] = []
+    for (mode, setting, b), sl in sorted(cells.items()):
+        if mode == "test-time":
+            continue
+        ids = sorted(set(sl).intersection(*tt_cells.values())) if tt_cells else []
+        if not ids:
+            continue
+        sleep = [_point(sl[e]) for e in ids]
+        tt = {bb: [_point(v[e]) for e in ids] for bb, v in tt_cells.items()}
+        whole = list(range(len(ids)))
+        acc = mean(p[0] for p in sleep)
+        better = [bb for bb, pts in tt.items() if mean(p[0] for p in pts) >= acc]
+        match = min(better, key=lambda bb: mean(p[1] for p in tt[bb])) if better else None
+        boot = bootstrap(len(ids), functools.partial(_equal_accuracy_ratio, sleep, tt))
+        lo, hi = percentile_interval(boot)
+        rows.append({
+            "mode": mode, "setting": setting, "budget": b, "n": len(ids), "accuracy": acc,
+            "test_time_budget": match, "token_ratio": _equal_accuracy_ratio(sleep, tt, whole),
+            "ratio_lo": lo, "ratio_hi": hi,
+            "matched_share": sum(1 for v in boot if not math.isnan(v)) / len(boot) if boot else math.nan,
+        })
+    return rows

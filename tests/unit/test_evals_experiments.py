@@ -219,15 +219,16 @@ def test_budget_table_and_headline() -> None:
     assert s["mean_sleep_output_tokens"] == 400 and s["errors"] == 1
     lines = headline(records, weight=10)
     # a is right only with sleep, b with both, c has no test-time answer: 1 win, 0 losses.
-    assert any("sleep, budget 0 (k1-r1)" in line and "(+0.167; right only with sleep: 1, only test-time: 0)" in line
+    assert any("sleep, budget 0 (k1-r1)" in line
+               and "(+0.167; right only with sleep: 1, only test-time: 0; exact McNemar p = 1.000)" in line
                for line in lines)
     # equal accuracy: test-time needs budget 4 (150 tokens) to reach sleep's 0.667
-    assert any("needs budget 4" in line and "(7.50x)" in line for line in lines)
+    assert any("needs budget 4" in line and "(7.50x, 95% CI" in line for line in lines)
     assert not any("sleep+verified" in line for line in lines)
     verified = [{**r, "mode": "sleep+verified", "setting": "k1-r1", "output_tokens": 0 if r["example_id"] == "a" else
                  r["output_tokens"]} for r in records if r["mode"] == "sleep"]
     both = headline(records + verified, weight=10)
-    assert any(line.startswith("equal accuracy: sleep+verified budget 0") and "(10.00x)" in line for line in both)
+    assert any(line.startswith("equal accuracy: sleep+verified budget 0") and "(10.00x" in line for line in both)
 
 
 def test_pass_at_k_and_majority() -> None:

@@ -1,0 +1,58 @@
+"""Paired statistics for the tables: the exact McNemar test and percentile bootstrap intervals.
+
+Deterministic (a fixed seed), so a run's tables regenerate byte for byte from its records.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+
+RESAMPLES = 2000
+SEED = 0
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p for b pairs right only with one arm and c right only with the other:
+    P(a Binomial(b + c, 1/2) count at least as far from the middle), capped at 1; 1.0 when b = c = 0."""
+    if b < 0 or c < 0:
+        raise ValueError("discordant counts must be >= 0")
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / (1 << n)
+    return min(1.0, 2 * tail)
+
+
+def percentile_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` interval of the values (NaN dropped), by the nearest-rank percentiles."""
+    vals = sorted(v for v in values if not math.isnan(v))
+    if not vals:
+        return math.nan, math.nan
+    alpha = (1 - level) / 2
+    lo = vals[max(0, math.ceil(alpha * len(vals)) - 1)]
+    hi = vals[min(len(vals) - 1, math.ceil((1 - alpha) * len(vals)) - 1)]
+    return lo, hi
+
+
+def bootstrap(n: int, statistic: Callable[[list[int]], float], *, resamples: int = RESAMPLES,
+              seed: int = SEED) -> list[float]:
+    """The statistic on ``resamples`` resamples (with replacement) of the indices 0..n-1; [] when n is 0."""
+    if n <= 0:
+        return []
+    rng = random.Random(seed)
+    idx = range(n)
+    return [statistic(rng.choices(idx, k=n)) for _ in range(resamples)]
+
+
+def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Bootstrap interval of the mean of the values (accuracy: of 0/1 grades)."""
+    vals = list(values)
+    return percentile_interval(bootstrap(len(vals), lambda ix: sum(vals[i] for i in ix) / len(ix)), level)
+
+
+def ratio_of_means(num: Sequence[float], den: Sequence[float], ix: Sequence[int]) -> float:
+    """mean(num[ix]) / mean(den[ix]); NaN when the denominator's mean is 0."""
+    d = sum(den[i] for i in ix)
+    return sum(num[i] for i in ix) / d if d else math.nan

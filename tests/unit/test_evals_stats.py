@@ -1,0 +1,82 @@
+"""Paired statistics: exact McNemar, bootstrap intervals, and the paired and equal-accuracy tables."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from evals.stats import bootstrap, mcnemar_exact, mean_interval, percentile_interval
+from evals.tables import budget_table, equal_accuracy_table, headline, paired_table
+
+
+def test_exact_mcnemar_against_hand_computed_binomial_tails() -> None:
+    assert mcnemar_exact(1, 3) == pytest.approx(2 * (1 + 4) / 16)  # 0.625
+    assert mcnemar_exact(0, 6) == pytest.approx(2 / 64)
+    assert mcnemar_exact(6, 0) == mcnemar_exact(0, 6)  # two-sided: symmetric
+    assert mcnemar_exact(5, 5) == 1.0 and mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(2, 12) == pytest.approx(2 * (1 + 14 + 91) / 2**14)
+    with pytest.raises(ValueError, match=">= 0"):
+        mcnemar_exact(-1, 2)
+
+
+def test_percentile_interval_and_deterministic_bootstrap() -> None:
+    assert percentile_interval([float(v) for v in range(1, 101)]) == (3.0, 98.0)
+    assert all(math.isnan(x) for x in percentile_interval([math.nan]))
+    values = [1.0] * 30 + [0.0] * 70
+    lo, hi = mean_interval(values)
+    assert lo < 0.3 < hi and lo > 0.18 and hi < 0.42  # about +-0.09 at n = 100
+    assert mean_interval(values) == (lo, hi)  # a fixed seed: tables regenerate byte for byte
+    assert mean_interval([1.0] * 10) == (1.0, 1.0)
+    assert bootstrap(0, lambda ix: 1.0) == []
+
+
+def _rec(eid: str, mode: str, budget: int, correct: bool, out: int | None) -> dict[str, Any]:
+    return {"example_id": eid, "mode": mode, "budget": budget, "correct": correct, "output_tokens": out,
+            "setting": "k1-r1" if mode != "test-time" else None}
+
+
+def _records() -> list[dict[str, Any]]:
+    recs: list[dict[str, Any]] = []
+    for i in range(40):
+        e = f"e{i}"
+        # budget 0: test-time right on 0-9, sleep right on 0-19 (10 right only with sleep, none the other way)
+        recs.append(_rec(e, "test-time", 0, i < 10, 10))
+        recs.append(_rec(e, "sleep", 0, i < 20, 5 if i else None))  # one sleep answer reports no tokens
+        # budget 1: test-time right on 0-19 with 40 tokens
+        recs.append(_rec(e, "test-time", 1, i < 20, 40))
+        recs.append(_rec(e, "sleep", 1, i < 22, 20))
+    return recs
+
+
+def test_paired_table_counts_discordant_pairs_and_token_ratio() -> None:
+    rows = {r["budget"]: r for r in paired_table(_records())}
+    b0 = rows[0]
+    assert b0["n"] == 40 and (b0["right_only_sleep"], b0["right_only_test_time"]) == (10, 0)
+    assert b0["mcnemar_p"] == pytest.approx(2 / 2**10)
+    assert b0["accuracy_diff"] == pytest.approx(0.25) and b0["diff_lo"] > 0
+    assert b0["token_ratio"] == pytest.approx(2.0)  # the example without tokens is left out of both means
+    assert b0["token_ratio_lo"] == b0["token_ratio_hi"] == pytest.approx(2.0)
+    assert rows[1]["mcnemar_p"] == 0.5 and rows[1]["token_ratio"] == pytest.approx(2.0)
+
+
+def test_equal_accuracy_matches_the_cheapest_test_time_budget_as_accurate() -> None:
+    rows = {r["budget"]: r for r in equal_accuracy_table(_records())}
+    # sleep budget 0 reaches 0.5 with 5 tokens; test-time reaches 0.5 only at budget 1 with 40 tokens.
+    assert rows[0]["accuracy"] == 0.5 and rows[0]["test_time_budget"] == 1
+    assert rows[0]["token_ratio"] == pytest.approx(8.0)
+    # Right on the same examples, so every resample matches; only the token means vary (one is missing).
+    assert rows[0]["ratio_lo"] <= 8.0 <= rows[0]["ratio_hi"] and rows[0]["matched_share"] == 1.0
+    # sleep budget 1 (0.55) is more accurate than any test-time budget: no match.
+    assert rows[1]["test_time_budget"] is None and math.isnan(rows[1]["token_ratio"])
+    # Right on a superset of test-time's examples: matched only in resamples that miss both extra examples.
+    assert 0 < rows[1]["matched_share"] < 0.5
+
+
+def test_budget_table_has_accuracy_intervals_and_the_headline_states_them() -> None:
+    table = budget_table(_records())
+    assert all(r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"] for r in table)
+    lines = headline(_records())
+    assert "exact McNemar p = 0.002" in lines[0] and "95% CI" in lines[0]
+    assert any("test-time only needs budget 1" in s and "matched in" in s for s in lines)
