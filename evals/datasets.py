@@ -1,12 +1,15 @@
-"""Evaluation datasets: Stateful GSM-Symbolic P1/P2, Stateful AIME 2024, the project's tiny set.
+"""Evaluation datasets: Stateful GSM-Symbolic base/P1/P2, Stateful AIME 2024, the project's tiny set.
 
 Nothing here ships data. GSM-Symbolic is CC BY-NC-ND, so its files are read at run time from a folder laid
 out like ``../shared/data`` (``data_dir``); the hub copies (``letta-ai/stateful-*``) are used only when
 ``source="hub"`` is asked for and the ``datasets`` package is importable.
 
-P1 instances are generated from Apple's annotated templates (``templates/p1/*.json``) with a seed by
-:mod:`evals.templates`; where a template's ``#answer`` expression disagrees with its worked solution, it is
-recorded in ``Example.meta["answer_expr_agrees"]`` (see :func:`evals.templates.check_templates`).
+Base and P1 instances are generated from Apple's annotated templates (``templates/symbolic/*.json`` and
+``templates/p1/*.json``) with a seed by :mod:`evals.templates`, each with its worked solution
+(``meta["solution"]``, the ``<<expr=value>>`` annotations filled in); where a template's ``#answer``
+expression disagrees with its worked solution, it is recorded in ``Example.meta["answer_expr_agrees"]`` (see
+:func:`evals.templates.check_templates`). The base level has the original GSM8K problems' difficulty, where a
+0.5B-1.5B model is neither at the floor nor at the ceiling.
 
 Ordering: GSM examples are ordered instance-major (instance 0 of every template, then instance 1, ...),
 so ``limit=100`` covers many templates rather than two.
@@ -28,8 +31,10 @@ from evals.splitting import Split, SplitRule, split_context_question
 from evals.templates import Instance, TemplateFailure, generate_instances, load_templates
 from evals.tiny import tiny_examples
 
-DatasetName = Literal["gsm-p1", "gsm-p2", "aime", "tiny"]
-DATASET_NAMES: tuple[str, ...] = ("gsm-p1", "gsm-p2", "aime", "tiny")
+DatasetName = Literal["gsm-base", "gsm-p1", "gsm-p2", "aime", "tiny"]
+DATASET_NAMES: tuple[str, ...] = ("gsm-base", "gsm-p1", "gsm-p2", "aime", "tiny")
+#: Template-generated levels: dataset name -> (template folder, example id prefix).
+GENERATED = {"gsm-base": ("symbolic", "base"), "gsm-p1": ("p1", "p1")}
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HUB_REPOS = {
     "gsm-p1": "letta-ai/stateful-gsm-symbolic",
@@ -88,7 +93,8 @@ def load_gsm_p2(
     return out
 
 
-def load_gsm_p1(
+def load_gsm_generated(
+    name: str,
     data_dir: str | os.PathLike[str] | None = None,
     *,
     limit: int | None = None,
@@ -97,13 +103,17 @@ def load_gsm_p1(
     per_template: int = 50,
     failures: list[TemplateFailure] | None = None,
 ) -> list[Example]:
-    """Generate P1 from the templates. Unsatisfiable templates are skipped and appended to ``failures``."""
+    """Generate ``"gsm-base"`` (GSM-Symbolic's base level, the original problems' difficulty) or ``"gsm-p1"``
+    from their templates with ``seed``. Unsatisfiable templates are skipped and appended to ``failures``."""
+    if name not in GENERATED:
+        raise DatasetError(f"{name!r} is not generated from templates; those are {', '.join(GENERATED)}")
+    folder, prefix = GENERATED[name]
     failed: list[TemplateFailure] = []
-    templates = load_templates(resolve_data_dir(data_dir) / "gsm-symbolic/templates/p1", failed)
+    templates = load_templates(resolve_data_dir(data_dir) / "gsm-symbolic/templates" / folder, failed)
     asked = limit
     while True:  # a limit gives a prefix of the full set, so asking for more only appends instances
         pairs, gen_failed = generate_instances(templates, per_template=per_template, seed=seed, limit=asked)
-        out = [ex for ex in _p1_examples(pairs, seed, split_rule) if _has_context(ex)]
+        out = [ex for ex in _generated_examples(pairs, name, prefix, seed, split_rule) if _has_context(ex)]
         if limit is None or asked is None or len(out) >= limit or len(pairs) < asked:
             break
         asked += limit - len(out)
@@ -119,7 +129,8 @@ def _has_context(ex: Example) -> bool:
     return bool(ex.context.strip())
 
 
-def _p1_examples(pairs: Sequence[tuple[int, Instance]], seed: int, split_rule: SplitRule) -> list[Example]:
+def _generated_examples(pairs: Sequence[tuple[int, Instance]], source: str, prefix: str, seed: int,
+                        split_rule: SplitRule) -> list[Example]:
     out = []
     for i, inst in pairs:
         agrees = (
@@ -129,10 +140,10 @@ def _p1_examples(pairs: Sequence[tuple[int, Instance]], seed: int, split_rule: S
         )
         out.append(
             _gsm_example(
-                f"p1-{inst.template_id.split('/')[-1]}-{i}",
+                f"{prefix}-{inst.template_id.split('/')[-1]}-{i}",
                 inst.question,
                 inst.answer,
-                "gsm-p1",
+                source,
                 split_rule,
                 {
                     "template": inst.template_id,
@@ -141,6 +152,7 @@ def _p1_examples(pairs: Sequence[tuple[int, Instance]], seed: int, split_rule: S
                     "answer_expr_value": inst.answer_expr_value,
                     "answer_expr_agrees": agrees,
                     "variables": inst.variables,
+                    "solution": inst.solution,
                 },
             )
         )
@@ -255,9 +267,9 @@ def load_dataset(
     split_rule: SplitRule = "sentence",
     source: Literal["local", "hub"] = "local",
 ) -> list[Example]:
-    """Load ``"gsm-p1"``, ``"gsm-p2"``, ``"aime"`` or ``"tiny"`` as a list of :class:`Example`.
+    """Load ``"gsm-base"``, ``"gsm-p1"``, ``"gsm-p2"``, ``"aime"`` or ``"tiny"`` as a list of :class:`Example`.
 
-    ``seed`` only matters for P1 (generated from templates); ``limit`` keeps the first examples.
+    ``seed`` only matters for base and P1 (generated from templates); ``limit`` keeps the first examples.
     """
     if limit is not None and limit < 0:
         raise ValueError("limit must be >= 0")
@@ -272,8 +284,8 @@ def load_dataset(
         return items[:limit] if limit is not None else items
     if name == "gsm-p2":
         return load_gsm_p2(data_dir, limit=limit, split_rule=split_rule)
-    if name == "gsm-p1":
-        return load_gsm_p1(data_dir, limit=limit, seed=seed, split_rule=split_rule)
+    if name in GENERATED:
+        return load_gsm_generated(name, data_dir, limit=limit, seed=seed, split_rule=split_rule)
     return load_aime(data_dir, limit=limit, split_rule=split_rule)
 
 

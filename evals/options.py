@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-DATASET_CHOICES = ("gsm-p1", "gsm-p2", "aime", "tiny")
+DATASET_CHOICES = ("gsm-base", "gsm-p1", "gsm-p2", "aime", "tiny")
 
 
 def parse_int_list(text: str) -> list[int]:

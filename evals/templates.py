@@ -744,6 +744,7 @@ class Instance:
     answer_expr_value: str | None  # from '#answer:', None when it could not be evaluated
     variables: dict[str, str]
     attempts: int
+    solution: str = ""  # the worked solution with this instance's values ("" when it does not render)
 
 
 def instantiate(template: Template, rng: random.Random, max_attempts: int = 20_000) -> Instance:
@@ -778,8 +779,18 @@ def instantiate(template: Template, rng: random.Random, max_attempts: int = 20_0
             answer_expr_value=expr_value,
             variables={k: _render(v) for k, v in env.items()},
             attempts=attempt,
+            solution=_rendered_solution(template, env),
         )
     raise TemplateError(f"{template.id}: no valid instance in {max_attempts} attempts ({last_error})")
+
+
+def _rendered_solution(template: Template, env: Mapping[str, Any]) -> str:
+    """The worked solution with the instance's values. Its own generator: rendering must not draw from the one
+    that samples instances, or every later instance (and every committed P1 result) would change."""
+    try:
+        return render_text(template.solution, env, random.Random(0))
+    except (TemplateError, RecursionError, ArithmeticError, TypeError, ValueError):
+        return ""
 
 
 def _default_value(template: Template, line: _InitLine, name: str, text: str) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evals.datasets import load_dataset, resolve_data_dir
-from evals.grading import parse_number
+from evals.grading import grade_gsm, parse_number
 from evals.templates import check_templates
 
 DATA = resolve_data_dir()
@@ -83,6 +83,17 @@ def test_p1_generation_is_deterministic_and_well_formed() -> None:
         assert e.question.strip(), e.id
         assert "{" not in e.meta["full_question"], e.id
         assert parse_number(e.answer) is not None, e.id
+
+
+def test_base_generation_is_deterministic_and_its_solutions_grade_right() -> None:
+    first = load_dataset("gsm-base", limit=200, seed=0)
+    assert len(first) == 200 and first[:30] == load_dataset("gsm-base", limit=30, seed=0)
+    assert first[:30] != load_dataset("gsm-base", limit=30, seed=1)
+    assert len({e.meta["template"] for e in first}) >= 95
+    rendered = [e for e in first if e.meta["solution"]]
+    assert len(rendered) >= 190  # a solution that does not render leaves "" (the oracle arm then has no notes)
+    assert all(grade_gsm(e.meta["solution"], e.answer) for e in rendered)
+    assert sum("<<" in e.meta["solution"] for e in rendered) >= 180
 
 
 def test_aime_loads_30() -> None:

@@ -253,6 +253,11 @@ def _fake_data_dir(root: Path) -> Path:
     p1 = root / "gsm-symbolic" / "templates" / "p1"
     p1.mkdir(parents=True)
     (p1 / "0000.json").write_text(json.dumps(_TEMPLATE))
+    base = root / "gsm-symbolic" / "templates" / "symbolic"
+    base.mkdir(parents=True)
+    annotated = {**_TEMPLATE, "answer_annotated": "She gives {n}*{frac}=<<{n}*{frac}={int(n*frac)}>>{int(n*frac)} "
+                 "away.\n#### {n - int(n*frac) + k}"}
+    (base / "0000.json").write_text(json.dumps(annotated))
     aime = root / "aime-2024"
     aime.mkdir()
     (aime / "aime24_test.jsonl").write_text(
@@ -276,6 +281,16 @@ def test_local_loaders_on_own_files(tmp_path: Path) -> None:
     assert len(p1) == 5 and all(e.meta["answer_expr_agrees"] for e in p1)
     assert p1 == load_dataset("gsm-p1", data_dir=data, seed=7, limit=5)
     assert all(e.context and e.question.endswith("now?") for e in p1)
+    base = load_dataset("gsm-base", data_dir=data, seed=7, limit=5)
+    assert [e.id for e in base] == [f"base-0000-{i}" for i in range(5)]
+    assert {e.source for e in base} == {"gsm-base"}
+    assert base == load_dataset("gsm-base", data_dir=data, seed=7, limit=5)  # a seed gives the same instances
+    assert base != load_dataset("gsm-base", data_dir=data, seed=8, limit=5)
+    for e in base:  # the worked solution carries the instance's own values and agrees with its gold
+        n, k = int(e.meta["variables"]["n"]), int(e.meta["variables"]["k"])
+        given = n + k - int(e.answer)  # the answer is n - given + k
+        assert f"<<{n}*" in e.meta["solution"] and f"={given}>>{given} away" in e.meta["solution"]
+        assert grade_gsm(e.meta["solution"], e.answer)
     aime = load_dataset("aime", data_dir=data)
     assert aime == [
         Example("aime24-1", "Let $x=2$.", "Find $x+3$.", "5", "aime-2024", aime[0].meta),
