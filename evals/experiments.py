@@ -82,6 +82,7 @@ def run_experiment(opts: RunOptions, env: Env | None = None, argv: Sequence[str]
     spec = experiment.runner
     if not isinstance(opts, spec.options):
         raise TypeError(f"{opts.experiment} takes {spec.options.__name__}, got {type(opts).__name__}")
+    opts.validate()
     env = env or Env(opts)
     write_run_file(opts, argv)
     records = run_items(spec.items(opts, env), item_id=spec.item_id, expected_keys=lambda it: spec.keys(opts, it),

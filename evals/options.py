@@ -12,6 +12,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sleeptime.errors import InvalidInputError
+
+#: The smallest output-token cap of --budget-mode cap (the answer node gets half the cap: see evals.capped).
+MIN_CAP = 2
 DATASET_CHOICES = ("gsm-base", "gsm-p1", "gsm-p2", "aime", "tiny")
 
 
@@ -56,6 +60,12 @@ class RunOptions:
     """Also answer with serve_predicted=True (mode "sleep+verified": verified predicted answers first)."""
     max_tokens_sleep: int = 768
     max_tokens_wake: int = 384
+    reasoning_effort: str | None = None
+    """Passed to a reasoning wake model (``openai:`` specs); None leaves the model's default."""
+    sleep_reasoning_effort: str | None = None
+    budget_mode: str = "levels"
+    """``levels``: budgets are the paper's verbosity prompts (0-4). ``cap``: budgets are hard output-token caps
+    (see :mod:`evals.capped`)."""
     weight: float = 10.0
     """Price of a test-time token in sleep tokens (cost per query in every run's tables)."""
     embeddings: str = "embedded:minilm"
@@ -68,6 +78,18 @@ class RunOptions:
     @property
     def sleep_spec(self) -> str:
         return self.sleep_model or self.model
+
+    def validate(self) -> None:
+        """Refuse options no run could use, naming the problem (raises InvalidInputError)."""
+        if self.budget_mode not in ("levels", "cap"):
+            raise InvalidInputError(f"budget_mode must be 'levels' or 'cap', got {self.budget_mode!r}")
+        if not self.budgets:
+            raise InvalidInputError("no budgets given")
+        if self.budget_mode == "cap" and min(self.budgets) < MIN_CAP:
+            raise InvalidInputError(f"--budget-mode cap takes output-token caps >= {MIN_CAP} (e.g. 16,32,64,128,256), "
+                                    f"got {self.budgets}")
+        if self.budget_mode == "levels" and not set(self.budgets) <= {0, 1, 2, 3, 4}:
+            raise InvalidInputError(f"budget levels are 0-4, got {self.budgets} (token caps need --budget-mode cap)")
 
     def sleep_settings(self) -> list[SleepSetting]:
         """The sleep settings each example is slept with (one, unless the experiment scales them)."""
@@ -96,6 +118,12 @@ class RunOptions:
                        help="also answer with verified predicted answers served first (mode sleep+verified)")
         p.add_argument("--max-tokens-sleep", type=int, default=768)
         p.add_argument("--max-tokens-wake", type=int, default=384)
+        p.add_argument("--reasoning-effort", default=None, help="reasoning effort of a reasoning wake model "
+                       "(e.g. low, medium, high; openai: specs)")
+        p.add_argument("--sleep-reasoning-effort", default=None, help="the same for the sleep model")
+        p.add_argument("--budget-mode", default="levels", choices=["levels", "cap"],
+                       help="levels: --budgets are the paper's verbosity prompts 0-4 (default); cap: --budgets are "
+                       "hard output-token caps, e.g. 16,32,64,128,256, then 'The answer is' forced")
         p.add_argument("--weight", type=float, default=10.0, help="price of a test-time token in sleep tokens")
         p.add_argument("--embeddings", default="embedded:minilm")
         p.add_argument("--no-progress", dest="progress", action="store_false")

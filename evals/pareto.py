@@ -11,6 +11,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+from evals.capped import capped_ask
 from evals.examples import Example
 from evals.options import RunOptions, ScalingOptions, SleepSetting
 from evals.runner import (
@@ -64,10 +65,17 @@ def ask_records(
         if sample is not None:
             extra["sample"] = sample
         try:
-            ans, lat = timed(
-                functools.partial(app.ask, question or ex.question, context_id, mode=api_mode, budget=b,
-                                  **overrides)
-            )
+            if env.opts.budget_mode == "cap":
+                capped, lat = timed(functools.partial(capped_ask, env, app, question or ex.question, context_id,
+                                                      mode=api_mode, cap=b, **overrides))
+                ans = capped.answer
+                extra |= {"budget_mode": "cap", "forced": capped.forced,
+                          "capped_output_tokens": capped.capped_output_tokens}
+            else:
+                ans, lat = timed(
+                    functools.partial(app.ask, question or ex.question, context_id, mode=api_mode, budget=b,
+                                      **overrides)
+                )
             rec = answer_record(ex, env.opts, key=key, mode=mode, budget=b, answer=ans, latency=lat, **extra)
             emit(rec)
             if mirror and ans.path != "predicted":

@@ -101,6 +101,8 @@ class Env:
             "verify": o.verify,
             "max_tokens_sleep": o.max_tokens_sleep,
             "max_tokens_wake": o.max_tokens_wake,
+            "reasoning_effort": o.reasoning_effort,
+            "sleep_reasoning_effort": o.sleep_reasoning_effort,
         }
         cfg.update(overrides)
         emb = self.embeddings if self.embeddings is not None else o.embeddings
@@ -111,7 +113,8 @@ class Env:
         if given is not None:
             return given
         spec = self.opts.sleep_spec if which == "sleep" else self.opts.wake_spec
-        return resolve_chat_model(spec, base_url=self.opts.base_url, **settings)
+        effort = self.opts.sleep_reasoning_effort if which == "sleep" else self.opts.reasoning_effort
+        return resolve_chat_model(spec, base_url=self.opts.base_url, reasoning_effort=effort, **settings)
 
 
 # ---------------------------------------------------------------------------------------------- records
