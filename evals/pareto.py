@@ -14,6 +14,7 @@ from typing import Any
 from evals.capped import capped_ask
 from evals.examples import Example
 from evals.options import RunOptions, ScalingOptions, SleepSetting
+from evals.oracle import oracle_notes
 from evals.runner import (
     MATCH_FIELDS,
     Emit,
@@ -146,8 +147,28 @@ def sleep_modes(opts: RunOptions) -> list[str]:
     return ["sleep", "sleep+verified"] if opts.verified else ["sleep"]
 
 
+def oracle_and_ask(env: Env, app: Any, ex: Example, done: set[str], emit: Emit, budgets: Sequence[int]) -> None:
+    """The oracle arm: the gold intermediate values published as the learned context of a context of their own
+    (no sleep run, no sleep tokens), then answered from at each budget like the sleep mode."""
+    keys = [make_key(ex.id, "oracle", b) for b in budgets]
+    if all(k in done for k in keys):
+        return
+    try:
+        notes = oracle_notes(ex)
+        cid = fresh_context_id(ex.id + "-oracle")
+        revision = app.ingest(cid, ex.context).revision
+        app.learned_store().publish(cid, samples=[notes], questions=[], source_revision=revision)
+    except Exception as exc:  # no oracle notes (or no store): the oracle answers are failures, counted wrong
+        for b, k in zip(budgets, keys, strict=True):
+            if k not in done:
+                emit(error_record(ex, env.opts, key=k, exc=exc, mode="oracle", budget=b, setting=None))
+        return
+    ask_records(env, app, ex, cid, mode="oracle", budgets=budgets, done=done, emit=emit)
+
+
 def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
-    """Test-time only at each budget, then for each sleep setting: sleep once and answer at each budget."""
+    """Test-time only at each budget, then for each sleep setting: sleep once and answer at each budget; then
+    (``--oracle``) answer from the gold intermediate values."""
     o = env.opts
     app = env.app()
     cid = fresh_context_id(ex.id)
@@ -155,6 +176,8 @@ def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
     ask_records(env, app, ex, cid, mode="test-time", budgets=o.budgets, done=done, emit=emit)
     for setting in o.sleep_settings():
         sleep_and_ask(env, app, ex, cid, setting, done, emit, o.budgets)
+    if o.oracle:
+        oracle_and_ask(env, app, ex, done, emit, o.budgets)
 
 
 def budget_keys(opts: RunOptions, ex: Example) -> list[str]:
@@ -162,6 +185,8 @@ def budget_keys(opts: RunOptions, ex: Example) -> list[str]:
     for s in opts.sleep_settings():
         keys.append(make_key(ex.id, "sleep-run", s.label))
         keys += [make_key(ex.id, m, b, s.label) for m in sleep_modes(opts) for b in opts.budgets]
+    if opts.oracle:
+        keys += [make_key(ex.id, "oracle", b) for b in opts.budgets]
     return keys
 
 

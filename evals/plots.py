@@ -67,7 +67,7 @@ def pyplot() -> Any:
     return plt
 
 
-LINE_MODES = ("test-time", "sleep", "sleep+verified")
+LINE_MODES = ("test-time", "sleep", "sleep+verified", "oracle")
 
 
 def _series_label(row: TableRow) -> str:
@@ -79,6 +79,8 @@ def _series_label(row: TableRow) -> str:
         return f"sleep-time + verified answers ({setting})" if setting else "sleep-time + verified answers"
     if mode == "test-time":
         return "test-time compute only"
+    if mode == "oracle":
+        return "oracle notes (gold intermediate values)"
     return mode
 
 

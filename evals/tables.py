@@ -13,7 +13,7 @@ from typing import Any
 from evals.grading import summarize
 from evals.stats import bootstrap, mcnemar_exact, mean_interval, percentile_interval, ratio_of_means
 
-ANSWER_MODES = ("test-time", "sleep", "sleep+verified", "sample", "context-only")
+ANSWER_MODES = ("test-time", "sleep", "sleep+verified", "oracle", "sample", "context-only")
 
 
 def answer_records(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -134,7 +134,8 @@ def _headline_lines(rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]]
     return lines
 
 
-SLEEP_MODES = ("sleep", "sleep+verified")
+#: The modes set against test-time only in the paired tables and the headline.
+SLEEP_MODES = ("sleep", "sleep+verified", "oracle")
 
 
 def _cells(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, int], dict[str, Mapping[str, Any]]]:

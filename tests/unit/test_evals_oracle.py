@@ -1,0 +1,61 @@
+"""The oracle notes arm: gold intermediate values from the worked solution, answered from like sleep notes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evals.examples import Example
+from evals.experiments import run_experiment
+from evals.options import RunOptions
+from evals.oracle import NoOracleNotesError, oracle_notes, oracle_values
+from evals.pareto import budget_keys, budget_task
+from evals.runner import Env
+from evals.tables import budget_table, headline
+from sleeptime.testing import HashEmbeddings
+from tests.scripts import stage_of, staged_model
+
+SOLUTION = ("The city is covered in 42/ 3 = <<42/3=14>>14 intervals.\n"
+            "It takes 14 * 10 = <<14*10=140>>140 minutes, or <<140/60>>2.33 hours.\n#### 140")
+
+
+def test_oracle_values_from_annotations_then_equations() -> None:
+    assert oracle_values(SOLUTION) == [("42/3", "14"), ("14*10", "140"), ("140/60", "2.33")]
+    p2_style = "First: 16 - 16*1/2 =  8.\nThen 12 inches/remora * 8 remoras = 96 inches.\n#### 8"
+    # no annotations (P2): the equations of its lines, each as written
+    assert oracle_values(p2_style) == [("16 - 16*1/2", "8"), ("Then 12 inches/remora * 8 remoras", "96 inches")]
+    assert oracle_values("no numbers here\n#### 5") == [] and oracle_values("") == []
+    notes = oracle_notes(Example("e", "ctx", "q?", "140", "gsm-base", {"solution": SOLUTION}))
+    assert notes.splitlines() == ["Worked values (checked):", "- 42/3 = 14", "- 14*10 = 140", "- 140/60 = 2.33"]
+    with pytest.raises(NoOracleNotesError, match="e2: no worked solution"):
+        oracle_notes(Example("e2", "ctx", "q?", "1", "tiny", {}))
+
+
+def test_the_oracle_arm_answers_from_the_gold_values_with_no_sleep(tmp_path: Path) -> None:
+    model = staged_model(answer="It takes 140 minutes. The answer is 140.")
+    opts = RunOptions(experiment="pareto", out=str(tmp_path), budgets=[0, 1], oracle=True, progress=False)
+    env = Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
+    ex = Example("fog-0", "A fog bank covers 3 miles every 10 minutes. The city is 42 miles across.",
+                 "How many minutes until the whole city is covered?", "140", "gsm-base", {"solution": SOLUTION})
+    out: list[dict[str, object]] = []
+    budget_task(env, ex, set(), out.append)
+    oracle = [r for r in out if r["mode"] == "oracle"]
+    assert len(oracle) == 2 and all(r["correct"] and r["sleep_output_tokens"] == 0 for r in oracle)
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, ex))
+    answer_prompts = [c[-1].text for c in model.calls if stage_of(c) == "answer"]
+    with_gold = [p for p in answer_prompts if "- 14*10 = 140" in p]
+    assert len(with_gold) == 2  # the two oracle answers, and no other answer saw the gold values
+    reflects = sum(1 for c in model.calls if stage_of(c) == "reflect")
+    assert reflects == 1  # the one sleep run of the sleep mode; the oracle slept on nothing
+    rows = {(r["mode"], r["budget"]) for r in budget_table(out)}
+    assert ("oracle", 0) in rows and any(line.startswith("oracle, budget 0") for line in headline(out))
+
+
+def test_examples_without_a_solution_fail_the_oracle_arm_visibly(tmp_path: Path) -> None:
+    model = staged_model()
+    opts = RunOptions(experiment="pareto", out=str(tmp_path / "r"), dataset="tiny", limit=1, budgets=[0],
+                      oracle=True, progress=False)
+    records = run_experiment(opts, Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings()))
+    oracle = [r for r in records if r["mode"] == "oracle"]
+    assert len(oracle) == 1 and oracle[0]["error"] == "NoOracleNotesError" and oracle[0]["output_tokens"] is None
