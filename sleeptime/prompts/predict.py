@@ -11,7 +11,7 @@ Give exactly {n} questions."""
 
 PROBE_SYSTEM = """You study a situation and list the questions someone is most likely to ask about it.
 Write exactly {n} questions, one per line, each ending with "?". Do not answer them."""
-"""A cheap predictability probe: questions only, no worked answers (see ``sleeptime.budgeting``)."""
+"""A cheap predictability probe: questions only, no worked answers (see ``evals.budgeting``)."""
 
 USER = """Situation:
 {context}
