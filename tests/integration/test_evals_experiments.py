@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("llama_cpp")
 
 from evals.__main__ import main
+from evals.capped import FORCE_TOKENS
 from evals.records import RECORDS_FILE, read_records
 
 MODEL = "embedded:smollm2-135m"
@@ -54,6 +55,16 @@ def test_pareto_end_to_end_and_resume(tmp_path: Path) -> None:
     (out / "accuracy_vs_tokens.png").unlink()
     subprocess.run([sys.executable, "-m", "evals", "plot", str(out)], cwd=ROOT, check=True, capture_output=True)
     assert (out / "accuracy_vs_tokens.png").exists()
+
+
+def test_cap_mode_holds_the_cap_on_a_real_model(tmp_path: Path) -> None:
+    _, records = _run(tmp_path, "pareto", "--budget-mode", "cap", "--budgets", "16,48")
+    ok = [r for r in _answers(records, "test-time") + _answers(records, "sleep") if not r.get("error")]
+    assert ok and {r["budget"] for r in ok} == {16, 48}
+    for r in ok:  # the model's own usage reports: the cap holds, and forcing adds at most FORCE_TOKENS
+        capped, total = int(str(r["capped_output_tokens"])), int(str(r["output_tokens"]))
+        assert capped <= int(str(r["budget"])), r
+        assert total - capped <= (FORCE_TOKENS if r["forced"] else 0), r
 
 
 def test_passk_end_to_end(tmp_path: Path) -> None:
