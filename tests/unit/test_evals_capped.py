@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import BaseMessage
 
 from evals.capped import CAP_LEVEL, FORCE_PROMPT, FORCE_TOKENS, capped_ask, states_answer
 from evals.experiments import run_experiment
@@ -14,7 +13,7 @@ from evals.options import RunOptions
 from evals.runner import Env
 from sleeptime.errors import InvalidInputError
 from sleeptime.facade import Answer
-from sleeptime.testing import HashEmbeddings
+from sleeptime.testing import OUTSIDE_GRAPH, HashEmbeddings
 from sleeptime.usage import Usage
 from tests.scripts import staged_model
 
@@ -45,16 +44,13 @@ def _env(tmp_path: Path, model: Any, **kw: Any) -> Env:
 
 
 def test_a_cut_off_reply_gets_the_answer_forced_and_every_token_counted(tmp_path: Path) -> None:
-    def answer(messages: list[BaseMessage]) -> str:
-        return "The answer is 33." if messages[-1].text == FORCE_PROMPT else "unused"
-
-    model = staged_model(answer=answer)
+    model = staged_model(outside="The answer is 33.")  # the forcing call is made outside the wake graph
     app = _App("Mira bakes 4 trays of 12, that is 48, minus 15 is")
     got = capped_ask(_env(tmp_path, model), app, "How many rolls are left?", "c1", mode="sleep", cap=64)
     assert app.kwargs == {"mode": "sleep", "budget": CAP_LEVEL, "verify": "off", "max_tokens_wake": 32}
     assert got.forced and got.capped_output_tokens == 32
     assert got.answer.answer.endswith("minus 15 is\nThe answer is 33.")
-    forced_call = model.calls[-1]
+    [forced_call] = model.calls_for(OUTSIDE_GRAPH)
     assert forced_call[1].text == app.reply and forced_call[-1].text == FORCE_PROMPT  # it sees its own cut-off reply
     usage = got.answer.wake_usage
     assert usage.calls == 2 and usage.output_tokens > 32 and usage.input_tokens > 50  # both calls counted
@@ -72,10 +68,8 @@ def test_a_reply_that_states_its_answer_or_a_served_answer_is_not_forced(tmp_pat
 
 
 def test_a_cap_run_records_caps_forcing_and_counts(tmp_path: Path) -> None:
-    def answer(messages: list[BaseMessage]) -> str:
-        return "33" if messages[-1].text == FORCE_PROMPT else "Let me work it out step by step: first"
-
-    env = _env(tmp_path, staged_model(answer=answer), budget_mode="cap", budgets=[16, 64])
+    model = staged_model(answer="Let me work it out step by step: first", outside="33")
+    env = _env(tmp_path, model, budget_mode="cap", budgets=[16, 64])
     records = run_experiment(env.opts, env, argv=["pareto", "--budget-mode", "cap"])
     answers = [r for r in records if r["mode"] in ("test-time", "sleep")]
     assert sorted({r["budget"] for r in answers}) == [16, 64] and len(answers) == 2 * 2 * 2
@@ -83,6 +77,7 @@ def test_a_cap_run_records_caps_forcing_and_counts(tmp_path: Path) -> None:
     assert all(r["output_tokens"] > r["capped_output_tokens"] for r in answers)
     right = {r["example_id"] for r in answers if r["correct"]}
     assert right == {"tiny-0"}  # the forced "33" is tiny-0's gold only
+    assert all(c[-1].text == FORCE_PROMPT for c in model.calls_for(OUTSIDE_GRAPH))
 
 
 def test_reasoning_effort_reaches_both_models_config(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from evals.pareto import budget_keys, budget_task
 from evals.runner import Env
 from evals.tables import budget_table, headline
 from sleeptime.testing import HashEmbeddings
-from tests.scripts import stage_of, staged_model
+from tests.scripts import staged_model
 
 SOLUTION = ("The city is covered in 42/ 3 = <<42/3=14>>14 intervals.\n"
             "It takes 14 * 10 = <<14*10=140>>140 minutes, or <<140/60>>2.33 hours.\n#### 140")
@@ -43,10 +43,10 @@ def test_the_oracle_arm_answers_from_the_gold_values_with_no_sleep(tmp_path: Pat
     oracle = [r for r in out if r["mode"] == "oracle"]
     assert len(oracle) == 2 and all(r["correct"] and r["sleep_output_tokens"] == 0 for r in oracle)
     assert {str(r["key"]) for r in out} == set(budget_keys(opts, ex))
-    answer_prompts = [c[-1].text for c in model.calls if stage_of(c) == "answer"]
+    answer_prompts = [c[-1].text for c in model.calls_for("answer")]
     with_gold = [p for p in answer_prompts if "- 14*10 = 140" in p]
     assert len(with_gold) == 2  # the two oracle answers, and no other answer saw the gold values
-    reflects = sum(1 for c in model.calls if stage_of(c) == "reflect")
+    reflects = len(model.calls_for("reflect"))
     assert reflects == 1  # the one sleep run of the sleep mode; the oracle slept on nothing
     rows = {(r["mode"], r["budget"]) for r in budget_table(out)}
     assert ("oracle", 0) in rows and any(line.startswith("oracle, budget 0") for line in headline(out))
