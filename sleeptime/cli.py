@@ -1,100 +1,202 @@
-"""The `sleeptime` command: ingest, sleep, ask, demo, timeline.
+"""The `sleeptime` command: ingest, sleep, ask, list, show, delete, demo, timeline.
 
-Run with: sleeptime --help
+Run with: sleeptime --help. Every command takes ``--scripted`` (a scripted model and hash
+embeddings, no model needed, in its own store folder). Errors print as one line and exit with 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from sleeptime.config import DEFAULT_MODEL
-from sleeptime.errors import SleeptimeError
+from sleeptime.errors import InvalidInputError, SleeptimeError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STORE = ".sleeptime/store"
+SCRIPTED_STORE = ".sleeptime/scripted"
+"""A separate folder: the scripted run's 64-dimension hash vectors cannot share a collection with MiniLM's."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, as every other CLI error; `--help` still shows the usage.
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _common(p: argparse.ArgumentParser, *, top: bool) -> None:
+    # The same flags before or after the command; after it, they override only when given.
+    d = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
+    p.add_argument("--store", default=d(None), help=f"on-disk Chroma database (default: {DEFAULT_STORE}, "
+                   f"or {SCRIPTED_STORE} with --scripted)")
+    p.add_argument("--url", default=d(None), help="Chroma server URL, e.g. http://127.0.0.1:8000 (instead of --store)")
+    p.add_argument("--tenant", default=d("default"))
+    p.add_argument("--scripted", action="store_true", default=d(False),
+                   help="a scripted model and hash embeddings: try every command with no model (instant)")
+    p.add_argument("--model", default=d(DEFAULT_MODEL), help=f"model spec for both phases (default: {DEFAULT_MODEL})")
+    p.add_argument("--sleep-model", default=d(None), help="model spec while idle (default: --model)")
+    p.add_argument("--wake-model", default=d(None), help="model spec at test time (default: --model)")
+    p.add_argument("--base-url", default=d(None), help="OpenAI-compatible server for openai:<model> specs")
+    p.add_argument("--set", action="append", default=d([]), metavar="KEY=VALUE", dest="options",
+                   help="any SleeptimeConfig option, e.g. --set max_tokens_wake=128 (repeatable)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sleeptime", description="Sleep-time compute for LangGraph.")
-    p.add_argument("--store", default=".sleeptime/store", help="on-disk Chroma database (default: %(default)s)")
-    p.add_argument("--url", default=None, help="Chroma server URL, e.g. http://127.0.0.1:8000 (instead of --store)")
-    p.add_argument("--tenant", default="default")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model spec for both phases (default: %(default)s)")
-    p.add_argument("--sleep-model", default=None, help="model spec while idle (default: --model)")
-    p.add_argument("--wake-model", default=None, help="model spec at test time (default: --model)")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible server for openai:<model> specs")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="sleeptime", description="Sleep-time compute for LangGraph.")
+    _common(p, top=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    ing = sub.add_parser("ingest", help="store a context from text or files")
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        _common(cmd, top=False)
+        return cmd
+
+    ing = command("ingest", "store a context from text or files")
     ing.add_argument("context_id")
     ing.add_argument("files", nargs="*")
     ing.add_argument("--text", default=None)
 
-    slp = sub.add_parser("sleep", help="reflect on a stored context and publish a learned context")
+    slp = command("sleep", "reflect on a stored context and publish a learned context")
     slp.add_argument("context_id")
     slp.add_argument("--rounds", type=int, default=3, help="max rethink rounds")
     slp.add_argument("--samples", type=int, default=1, help="independent learned contexts (k)")
     slp.add_argument("--questions", type=int, default=3, help="predicted questions")
 
-    ask = sub.add_parser("ask", help="answer a question about a context")
+    ask = command("ask", "answer a question about a context")
     ask.add_argument("context_id")
     ask.add_argument("question")
     ask.add_argument("--budget", type=int, default=1, choices=range(5), help="test-time budget level 0..4")
     ask.add_argument("--mode", choices=["sleep", "test-time"], default="sleep")
     ask.add_argument("--verify", choices=["off", "format", "model"], default="format")
 
-    demo = sub.add_parser("demo", help="sleep on a sample context and compare answers with the baseline")
+    ls = command("list", "list the tenant's contexts: raw revision, size, published version")
+    ls.add_argument("--json", action="store_true")
+    show = command("show", "one context: revision, kept versions, head, sleep usage, predicted questions")
+    show.add_argument("context_id")
+    show.add_argument("--json", action="store_true")
+    rm = command("delete", "delete a context (everything stored for it) or one version")
+    rm.add_argument("context_id")
+    rm.add_argument("--version", type=int, default=None, help="delete only this learned-context version")
+
+    demo = command("demo", "sleep on a sample context and compare answers with the baseline")
     demo.add_argument("--budget", type=int, default=1, choices=range(5))
     demo.add_argument("--rounds", type=int, default=2)
-    tl = sub.add_parser("timeline", help="show the idle scheduler: change -> idle -> sleep -> answer from version N")
-    tl.add_argument("--scripted", action="store_true", help="scripted model and in-memory store (instant)")
+    tl = command("timeline", "show the idle scheduler: change -> idle -> sleep -> answer from version N")
     tl.add_argument("--idle-after", type=float, default=2.0, help="seconds of quiet before a sleep run")
     return p
 
 
-def _app(args: argparse.Namespace, **overrides: Any) -> Any:
+def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"--set takes KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw  # a bare word: a string option such as a model spec
+    return options
+
+
+def _app(args: argparse.Namespace, **options: Any) -> Any:
     from sleeptime.facade import SleepTime
 
+    options = {**options, **_parse_options(args.options)}
+    if args.scripted:
+        from sleeptime.demo import scripted_demo_model
+        from sleeptime.testing import HashEmbeddings
+
+        model = scripted_demo_model()
+        return SleepTime(path=args.store or SCRIPTED_STORE, url=args.url, embeddings=HashEmbeddings(64),
+                         tenant=args.tenant, sleep_model=model, wake_model=model, **options)
     return SleepTime(
-        path=args.store, url=args.url, tenant=args.tenant,
+        path=args.store or DEFAULT_STORE, url=args.url, tenant=args.tenant,
         sleep_model=args.sleep_model or args.model, wake_model=args.wake_model or args.model,
-        base_url=args.base_url, **overrides,
+        base_url=args.base_url, **options,
     )
+
+
+def _print_show(info: Any) -> None:
+    head = f"version {info.head}" if info.head is not None else "not slept yet"
+    print(f"{info.context_id} (tenant {info.tenant}): revision {info.revision}, {info.n_chunks} chunk(s), "
+          f"{info.chars} chars, published: {head}{' (stale: the context changed since)' if info.stale else ''}")
+    print(f"sources: {', '.join(info.sources)}; updated {info.updated_at}")
+    for v in info.versions:
+        mark = "*" if v.version == info.head else " "
+        print(f"{mark} version {v.version}: from revision {v.source_revision}, {v.samples} sample(s), "
+              f"{v.learned_chars} chars, sleep tokens {v.sleep_usage.input_tokens} in / "
+              f"{v.sleep_usage.output_tokens} out, created {v.created_at}")
+        for qa in v.questions:
+            print(f"    Q: {qa['question']}\n    A: {qa['answer']}")
+
+
+def _run(args: argparse.Namespace) -> None:
+    if args.command == "ingest":
+        record = _app(args).ingest(args.context_id, args.text, files=args.files)
+        print(f"ingested {args.context_id!r}: revision {record.revision}, {record.n_chunks} chunk(s), "
+              f"{record.chars} chars")
+    elif args.command == "sleep":
+        app = _app(args, max_rounds=args.rounds, samples=args.samples, n_questions=args.questions)
+        result = app.sleep(args.context_id, progress=True)
+        print(result.status)
+        for i, notes in enumerate(result.learned, 1):
+            print(f"--- learned context {i} ---\n{notes}")
+        for qa in result.questions:
+            print(f"Q: {qa['question']}\nA: {qa['answer']}")
+        print(f"sleep-time tokens: {result.usage.input_tokens} in, {result.usage.output_tokens} out")
+    elif args.command == "ask":
+        app = _app(args, verify=args.verify)
+        answer = app.ask(args.question, args.context_id, mode=args.mode, budget=args.budget)
+        print(answer.answer)
+        print(f"[{answer.path}, version {answer.version}, {answer.verdict}: {answer.reason}; "
+              f"test-time tokens {answer.wake_usage.input_tokens} in, {answer.wake_usage.output_tokens} out]",
+              file=sys.stderr)
+    elif args.command == "list":
+        contexts = _app(args).contexts()
+        if args.json:
+            print(json.dumps([c.model_dump() for c in contexts], indent=2))
+        for c in [] if args.json else contexts:
+            head = f"version {c.head}" if c.head is not None else "not slept"
+            print(f"{c.context_id}\trevision {c.revision}\t{c.chars} chars\t{head}\tupdated {c.updated_at}")
+    elif args.command == "show":
+        info = _app(args).show(args.context_id)
+        if args.json:
+            print(info.model_dump_json(indent=2))
+        else:
+            _print_show(info)
+    elif args.command == "delete":
+        _app(args).delete(args.context_id, version=args.version)
+        what = f"version {args.version} of " if args.version is not None else ""
+        print(f"deleted {what}{args.context_id!r}")
+    elif args.command == "demo":
+        from sleeptime.demo import run_demo
+
+        run_demo(_app(args, max_rounds=args.rounds), budget=args.budget)
+    elif args.command == "timeline":
+        from sleeptime.demo import run_timeline
+
+        run_timeline(scripted=args.scripted, idle_after=args.idle_after)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "ingest":
-            record = _app(args).ingest(args.context_id, args.text, files=args.files)
-            print(f"ingested {args.context_id!r}: revision {record.revision}, {record.n_chunks} chunk(s), "
-                  f"{record.chars} chars")
-        elif args.command == "sleep":
-            app = _app(args, max_rounds=args.rounds, samples=args.samples, n_questions=args.questions)
-            result = app.sleep(args.context_id, progress=True)
-            print(result.status)
-            for i, notes in enumerate(result.learned, 1):
-                print(f"--- learned context {i} ---\n{notes}")
-            for qa in result.questions:
-                print(f"Q: {qa['question']}\nA: {qa['answer']}")
-            print(f"sleep-time tokens: {result.usage.input_tokens} in, {result.usage.output_tokens} out")
-        elif args.command == "ask":
-            app = _app(args, verify=args.verify)
-            answer = app.ask(args.question, args.context_id, mode=args.mode, budget=args.budget)
-            print(answer.answer)
-            print(f"[{answer.path}, version {answer.version}, {answer.verdict}: {answer.reason}; "
-                  f"test-time tokens {answer.wake_usage.input_tokens} in, {answer.wake_usage.output_tokens} out]",
-                  file=sys.stderr)
-        elif args.command == "demo":
-            from sleeptime.demo import run_demo
-
-            run_demo(_app(args, max_rounds=args.rounds), budget=args.budget)
-        elif args.command == "timeline":
-            from sleeptime.demo import run_timeline
-
-            run_timeline(scripted=args.scripted, idle_after=args.idle_after)
-    except SleeptimeError as error:
+        _run(args)
+    except (SleeptimeError, OSError) as error:
         print(f"sleeptime: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sleeptime: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # never a traceback on the terminal; the log has it for a bug report
+        logger.debug("unexpected error", exc_info=True)
+        print(f"sleeptime: error: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
     return 0
 

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 from tqdm import tqdm
+from typing_extensions import Unpack
 
+from sleeptime import isolation
 from sleeptime.config import SleeptimeConfig
+from sleeptime.contexts import ContextInfo, ContextSummary, describe, summarize
+from sleeptime.errors import InvalidInputError
 from sleeptime.graphs.sleep import build_sleep_graph
 from sleeptime.graphs.wake import build_wake_graph
 from sleeptime.nodes.ingest import ingest_context
+from sleeptime.options import AskOptions, Mode, SleeptimeOptions, validate_budget, validate_mode, validate_options
 from sleeptime.state import AnswerPath, PredictedQuestion, SleepInput, WakeInput
-from sleeptime.stores.learned import ContextRecord, LearnedContext, LearnedContextStore
+from sleeptime.stores.learned import ContextRecord, LearnedContext, LearnedContextStore, validate_id
 from sleeptime.usage import Usage, UsageRecord, summarize_usage
 
-Mode = Literal["sleep", "test-time"]
+logger = logging.getLogger(__name__)
 
 
 class SleepResult(BaseModel):
@@ -109,7 +115,11 @@ class SleepTime:
 
     `store` may be any LangGraph BaseStore; by default an on-disk Chroma store at `path`
     (or a Chroma server at `url`) indexed with the embedded MiniLM embeddings.
-    Keyword overrides are SleeptimeConfig fields (models, budget, samples, ...).
+    Keyword options are SleeptimeConfig fields (models, budget, samples, ...), typed by
+    `SleeptimeOptions`; an unknown one raises InvalidInputError listing the known ones.
+
+    Every call runs the app's graphs as their own top-level runs over this app's store, so it
+    behaves the same from a script, a LangChain agent's tool or another LangGraph graph's node.
     """
 
     def __init__(
@@ -120,9 +130,9 @@ class SleepTime:
         url: str | None = None,
         embeddings: Any = None,
         config: SleeptimeConfig | None = None,
-        **overrides: Any,
+        **options: Unpack[SleeptimeOptions],
     ) -> None:
-        self.config = replace(config or SleeptimeConfig(), **overrides)
+        self.config = validate_options(options, config)
         if store is None:
             from sleeptime.stores import open_store
 
@@ -132,8 +142,8 @@ class SleepTime:
         self.wake_graph = build_wake_graph().compile(store=store, name="wake")
 
     # helpers
-    def _cfg(self, overrides: dict[str, Any]) -> SleeptimeConfig:
-        return replace(self.config, **overrides) if overrides else self.config
+    def _cfg(self, options: SleeptimeOptions | AskOptions) -> SleeptimeConfig:
+        return validate_options(options, self.config) if options else self.config
 
     def learned_store(self, tenant: str | None = None) -> LearnedContextStore:
         return LearnedContextStore(self.store, tenant or self.config.tenant)
@@ -144,49 +154,58 @@ class SleepTime:
         return {"recursion_limit": 2 * cfg.max_rounds + 2 * cfg.max_escalations + 10}
 
     def _wake_call(
-        self, question: str, context_id: str | None, mode: Mode, budget: int | None, overrides: dict[str, Any]
+        self, question: str, context_id: str | None, mode: Mode, budget: int | None, options: AskOptions
     ) -> dict[str, Any]:
-        """The keyword arguments of one wake-graph run: input, run config and SleeptimeConfig context."""
-        cfg = self._cfg(overrides)
-        return {
-            "input": self._wake_input(question, context_id, mode, budget),
-            "config": self._run_config(cfg),
-            "context": cfg,
-        }
-
-    @staticmethod
-    def _wake_input(question: str, context_id: str | None, mode: Mode, budget: int | None) -> WakeInput:
+        """The keyword arguments of one wake-graph run, every argument checked before anything runs."""
+        cfg = self._cfg(options)
+        mode = validate_mode(mode)
+        budget = validate_budget(budget)
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidInputError(f"question must be a non-empty string, got {question!r}")
+        if context_id is not None:
+            validate_id(context_id, "context_id")
+        elif mode == "sleep":
+            raise InvalidInputError("mode 'sleep' needs a context_id (or use mode='test-time')")
         data = WakeInput(question=question, mode=mode)
         if context_id is not None:
             data["context_id"] = context_id
         if budget is not None:
             data["budget"] = budget
-        return data
+        return {"input": data, "config": self._run_config(cfg), "context": cfg}
 
     # ingest
     def ingest(
-        self, context_id: str, text: str | None = None, *, files: Sequence[str | Path] = ()
+        self, context_id: str, text: str | None = None, *, files: Sequence[str | Path] = (), tenant: str | None = None
     ) -> ContextRecord:
         """Store the context (text and/or files) as a new revision. Nothing stored changes on error."""
         cfg = self.config
-        return ingest_context(
-            self.learned_store(), context_id, text=text, files=files,
+        record = ingest_context(
+            self.learned_store(tenant), context_id, text=text, files=files,
             chunk_size=cfg.chunk_size, chunk_overlap=cfg.chunk_overlap,
         )
+        logger.info("ingested context %r: revision %d, %d chunk(s)", context_id, record.revision, record.n_chunks)
+        return record
 
     async def aingest(
-        self, context_id: str, text: str | None = None, *, files: Sequence[str | Path] = ()
+        self, context_id: str, text: str | None = None, *, files: Sequence[str | Path] = (), tenant: str | None = None
     ) -> ContextRecord:
-        return await asyncio.to_thread(self.ingest, context_id, text, files=files)
+        return await asyncio.to_thread(self.ingest, context_id, text, files=files, tenant=tenant)
 
     # sleep
     def _sleep_input(self, context_id: str, text: str | None, files: Sequence[str | Path]) -> SleepInput:
-        data = SleepInput(context_id=context_id)
+        data = SleepInput(context_id=validate_id(context_id, "context_id"))
         if text is not None:
             data["text"] = text
         if files:
             data["files"] = [str(f) for f in files]
         return data
+
+    @staticmethod
+    def _slept(context_id: str, out: dict[str, Any], started: float) -> SleepResult:
+        result = _sleep_result(context_id, out)
+        logger.info("sleep end %r: %s in %.1fs, %d sleep tokens out", context_id, result.status,
+                    time.monotonic() - started, result.usage.output_tokens)
+        return result
 
     def sleep(
         self,
@@ -195,40 +214,51 @@ class SleepTime:
         *,
         files: Sequence[str | Path] = (),
         progress: bool = False,
-        **overrides: Any,
+        **options: Unpack[SleeptimeOptions],
     ) -> SleepResult:
         """Reflect on the context (ingesting `text`/`files` first when given) and publish a new version.
 
         `progress=True` prints each finished step (reflect rounds, predict, publish) as it happens.
         """
-        cfg = self._cfg(overrides)
+        cfg = self._cfg(options)
         inputs = self._sleep_input(context_id, text, files)
+        started = time.monotonic()
+        logger.info("sleep start %r (tenant %r, %d round(s), k=%d)", context_id, cfg.tenant, cfg.max_rounds,
+                    cfg.samples)
         if not progress:
-            return _sleep_result(context_id, self.sleep_graph.invoke(inputs, self._run_config(cfg), context=cfg))
-        out: dict[str, Any] = {}
+            out = isolation.run(self.sleep_graph.invoke, inputs, self._run_config(cfg), context=cfg)
+            return self._slept(context_id, cast(dict[str, Any], out), started)
+        values: dict[str, Any] = {}
         with tqdm(total=cfg.max_rounds + 3, desc=f"sleep {context_id}", unit="step", file=sys.stderr) as bar:
-            for mode, chunk in self.sleep_graph.stream(
+            for mode, chunk in isolation.iterate(lambda: self.sleep_graph.stream(
                 inputs, self._run_config(cfg), context=cfg, stream_mode=["updates", "values"]
-            ):
+            )):
                 data = cast(dict[str, Any], chunk)
                 if mode == "values":
-                    out = dict(data)
+                    values = dict(data)
                     continue
                 for node, update in data.items():
                     tokens = sum(r["output_tokens"] for r in (update or {}).get("usage", []))
                     bar.set_postfix_str(f"{node} done, {tokens} tokens out")
                     bar.update(1)
             bar.total = bar.n
-        return _sleep_result(context_id, out)
+        return self._slept(context_id, values, started)
 
     async def asleep(
-        self, context_id: str, text: str | None = None, *, files: Sequence[str | Path] = (), **overrides: Any
+        self,
+        context_id: str,
+        text: str | None = None,
+        *,
+        files: Sequence[str | Path] = (),
+        **options: Unpack[SleeptimeOptions],
     ) -> SleepResult:
-        cfg = self._cfg(overrides)
-        out = await self.sleep_graph.ainvoke(
-            self._sleep_input(context_id, text, files), self._run_config(cfg), context=cfg
-        )
-        return _sleep_result(context_id, out)
+        cfg = self._cfg(options)
+        inputs = self._sleep_input(context_id, text, files)
+        started = time.monotonic()
+        logger.info("sleep start %r (tenant %r, %d round(s), k=%d)", context_id, cfg.tenant, cfg.max_rounds,
+                    cfg.samples)
+        out = await isolation.arun(self.sleep_graph.ainvoke(inputs, self._run_config(cfg), context=cfg))
+        return self._slept(context_id, cast(dict[str, Any], out), started)
 
     # ask
     def ask(
@@ -238,10 +268,11 @@ class SleepTime:
         *,
         mode: Mode = "sleep",
         budget: int | None = None,
-        **overrides: Any,
+        **options: Unpack[AskOptions],
     ) -> Answer:
         """Answer from the latest learned context (`mode='sleep'`) or test-time only (the baseline)."""
-        return _answer_from(self.wake_graph.invoke(**self._wake_call(question, context_id, mode, budget, overrides)))
+        run = self._wake_call(question, context_id, mode, budget, options)
+        return _answer_from(isolation.run(self.wake_graph.invoke, **run))
 
     async def aask(
         self,
@@ -250,10 +281,10 @@ class SleepTime:
         *,
         mode: Mode = "sleep",
         budget: int | None = None,
-        **overrides: Any,
+        **options: Unpack[AskOptions],
     ) -> Answer:
-        run = self._wake_call(question, context_id, mode, budget, overrides)
-        return _answer_from(await self.wake_graph.ainvoke(**run))
+        run = self._wake_call(question, context_id, mode, budget, options)
+        return _answer_from(await isolation.arun(self.wake_graph.ainvoke(**run)))
 
     def stream_answer(
         self,
@@ -262,11 +293,11 @@ class SleepTime:
         *,
         mode: Mode = "sleep",
         budget: int | None = None,
-        **overrides: Any,
+        **options: Unpack[AskOptions],
     ) -> Iterator[str]:
         """The answer's tokens as the model writes them (an escalated retry streams after the first try)."""
-        run = self._wake_call(question, context_id, mode, budget, overrides)
-        for chunk, meta in self.wake_graph.stream(**run, stream_mode="messages"):
+        run = self._wake_call(question, context_id, mode, budget, options)
+        for chunk, meta in isolation.iterate(lambda: self.wake_graph.stream(**run, stream_mode="messages")):
             if token := _answer_token(chunk, meta):
                 yield token
 
@@ -277,14 +308,51 @@ class SleepTime:
         *,
         mode: Mode = "sleep",
         budget: int | None = None,
-        **overrides: Any,
+        **options: Unpack[AskOptions],
     ) -> AsyncIterator[str]:
-        run = self._wake_call(question, context_id, mode, budget, overrides)
-        async for chunk, meta in self.wake_graph.astream(**run, stream_mode="messages"):
+        run = self._wake_call(question, context_id, mode, budget, options)
+        async for chunk, meta in isolation.aiterate(lambda: self.wake_graph.astream(**run, stream_mode="messages")):
             if token := _answer_token(chunk, meta):
                 yield token
 
-    # reading
-    def learned(self, context_id: str) -> LearnedContext | None:
+    # reading and managing stored contexts
+    def learned(self, context_id: str, *, tenant: str | None = None) -> LearnedContext | None:
         """The published learned context of `context_id`, or None before its first sleep."""
-        return self.learned_store().latest(context_id)
+        return self.learned_store(tenant).latest(context_id)
+
+    async def alearned(self, context_id: str, *, tenant: str | None = None) -> LearnedContext | None:
+        return await asyncio.to_thread(self.learned, context_id, tenant=tenant)
+
+    def contexts(self, *, tenant: str | None = None) -> list[ContextSummary]:
+        """Every stored context of the tenant, by id: raw revision, size and published version."""
+        store = self.learned_store(tenant)
+        return [summarize(store, cid) for cid in store.list_contexts()]
+
+    async def acontexts(self, *, tenant: str | None = None) -> list[ContextSummary]:
+        return await asyncio.to_thread(self.contexts, tenant=tenant)
+
+    def show(self, context_id: str, *, tenant: str | None = None) -> ContextInfo:
+        """One context: revision, sources, kept versions with their sleep usage and predicted questions."""
+        return describe(self.learned_store(tenant), context_id)
+
+    async def ashow(self, context_id: str, *, tenant: str | None = None) -> ContextInfo:
+        return await asyncio.to_thread(self.show, context_id, tenant=tenant)
+
+    def delete(self, context_id: str, *, version: int | None = None, tenant: str | None = None) -> None:
+        """Delete a whole context (raw revisions, versions, questions, head), or only one `version`.
+
+        Deleting the published version moves the head back to the newest kept one (or unpublishes).
+        """
+        store = self.learned_store(tenant)
+        if version is None:
+            store.delete_context(context_id)
+            logger.info("deleted context %r (tenant %r)", context_id, store.tenant)
+            return
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidInputError(f"version must be a positive integer, got {version!r}")
+        store.context(context_id)  # UnknownContextError for an unknown id
+        store.delete_version(context_id, version)
+        logger.info("deleted version %d of context %r (tenant %r)", version, context_id, store.tenant)
+
+    async def adelete(self, context_id: str, *, version: int | None = None, tenant: str | None = None) -> None:
+        await asyncio.to_thread(self.delete, context_id, version=version, tenant=tenant)

@@ -345,3 +345,35 @@ class LearnedContextStore:
             self.store.batch([PutOp(i.namespace, i.key, None) for i in items])
             deleted += len(items)
         return deleted
+
+    # management (thin, for SleepTime.show/delete): versions kept, and deletes that leave no orphans
+    def versions(self, context_id: str) -> list[int]:
+        """The numbers of the versions whose notes are still stored, oldest first."""
+        claims = self.store.search(self._ns("versions", validate_id(context_id, "context_id")), limit=10_000)
+        return sorted(int(c.value["version"]) for c in claims if self._learned(context_id, c.value) is not None)
+
+    def delete_version(self, context_id: str, version: int) -> None:
+        """Delete one version (claim, notes, questions); deleting the newest moves the head to the
+        newest kept one (or unpublishes), and the next publish reuses the number."""
+        claim = self._versions(validate_id(context_id, "context_id")).get(version)
+        if claim is None or self._learned(context_id, claim) is None:
+            raise InvalidInputError(f"context {context_id!r} has no version {version}; kept: {self.versions(context_id)}")
+        head = self.head(context_id)
+        if head is not None and int(head["version"]) == version:
+            older = [v for v in self.versions(context_id) if v < version]
+            previous = self._versions(context_id).get(older[-1]) if older else None
+            if previous is not None:
+                self.store.put(self._ns("head"), context_id, previous, index=False)
+            else:
+                self.store.delete(self._ns("head"), context_id)
+        self.store.delete(self._ns("versions", context_id), f"v{version}")
+        self.store.delete(self._ns("learned", context_id), str(claim.get("attempt") or f"v{version}"))
+        self._delete_namespace(self._ns("questions", context_id, str(claim.get("attempt") or f"v{version}")))
+
+    def delete_context(self, context_id: str) -> None:
+        """Delete the context with every revision, version and question (the hints first, so readers stop)."""
+        self.context(context_id)  # UnknownContextError when there is nothing to delete
+        self.store.delete(self._ns("head"), context_id)
+        self.store.delete(self._ns("contexts"), context_id)
+        for kind in ("versions", "learned", "questions", "revisions", "chunks"):
+            self._delete_namespace(self._ns(kind, context_id))
