@@ -75,6 +75,7 @@ def _answer_token(chunk: object, meta: object) -> str:
 
 def _answer_from(out: dict[str, Any]) -> Answer:
     match = out.get("predicted_match") or {}
+    logger.info("answered from %s (version %s): %s, %s", out["path"], out.get("version"), out["verdict"], out["reason"])
     return Answer(
         question=out["question"],
         answer=out["answer"],

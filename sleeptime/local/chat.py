@@ -20,7 +20,7 @@ import contextlib
 import os
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -439,3 +439,12 @@ class EmbeddedChatModel(BaseChatModel):
         parse_none = RunnablePassthrough.assign(parsed=lambda _: None)
         with_fallback = parse_ok.with_fallbacks([parse_none], exception_key="parsing_error")
         return RunnableMap(raw=llm) | with_fallback
+
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Tool calling by grammar-constrained JSON (see ``sleeptime.local.tool_calling``): each turn is
+        one call of a bound tool or, with ``tool_choice`` None/"auto", a direct answer."""
+        from sleeptime.local.tool_calling import bind_embedded_tools
+
+        return bind_embedded_tools(self, tools, tool_choice=tool_choice, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -15,6 +16,8 @@ from sleeptime.prompts import match as prompt
 from sleeptime.state import WakeState
 from sleeptime.structured import ask_text
 from sleeptime.usage import UsageRecord
+
+logger = logging.getLogger(__name__)
 
 
 def _model_check(cfg: SleepTimeConfig, asked: str, predicted: str) -> tuple[CheckResult, list[UsageRecord]]:
@@ -42,6 +45,7 @@ def match_predicted(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict
     if decision.served and decision.question is not None and cfg.verify_predicted == "model":
         result, usage = _model_check(cfg, state["question"], decision.question)
         decision = decision.with_check(result)
+    logger.info("predicted answer %s: %s", "served" if decision.served else "not served", decision.reason)
     if not decision.served:
         return {"predicted_match": decision.record(), "usage": usage}
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -10,6 +11,8 @@ from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import StaleVersionError
 from sleeptime.nodes._runtime import store_of
 from sleeptime.state import SleepState
+
+logger = logging.getLogger(__name__)
 
 
 def publish(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
@@ -24,5 +27,7 @@ def publish(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
         )
     except StaleVersionError as error:
         # The context changed while we slept: a newer run will cover it. Say so, publish nothing.
+        logger.info("stale skip %r: %s", state["context_id"], error)
         return {"published": False, "status": f"stale: {error}"}
+    logger.info("published %r version %d", state["context_id"], version)
     return {"published": True, "version": version, "status": f"published version {version}"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -15,6 +16,8 @@ from sleeptime.state import SleepState
 from sleeptime.structured import ask_text
 from sleeptime.usage import UsageRecord
 
+logger = logging.getLogger(__name__)
+
 
 def _rethink(cfg: SleepTimeConfig, sample: int, context: str, notes: str) -> tuple[str, bool, list[UsageRecord]]:
     # Sample 0 is deterministic at the configured temperature; the others explore.
@@ -27,6 +30,8 @@ def _rethink(cfg: SleepTimeConfig, sample: int, context: str, notes: str) -> tup
     ]
     reply, usage = ask_text(model, messages, phase="sleep", node="reflect", retries=cfg.json_retries)
     new_notes, done = prompt.parse_reflection(reply, cfg.learned_max_chars)
+    if len(new_notes) >= cfg.learned_max_chars:
+        logger.info("learned context truncated to learned_max_chars=%d", cfg.learned_max_chars)
     # A reply that is only a status line keeps the previous notes rather than erasing them.
     return (new_notes or notes), done, usage
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -10,6 +11,8 @@ from sleeptime.config import SleepTimeConfig
 from sleeptime.inputs import check_context_id, check_mode, check_question, wake_budget
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import WakeState
+
+logger = logging.getLogger(__name__)
 
 
 def retrieve(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
@@ -30,6 +33,7 @@ def retrieve(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
         return {**base, "path": "test-time", "version": None, "learned": "", "raw_context": raw,
                 "related": [], "with_raw_context": True}
     learned = store.require_latest(context_id)  # one head read: this version, whole
+    logger.debug("answering %r from learned version %d", context_id, learned.version)
     # Loaded either way: an escalation falls back to it even when it is not sent at first. The
     # revision this version was built from, so notes and raw text come from one version.
     raw = store.source_text(learned)

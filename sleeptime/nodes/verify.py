@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Literal
 
@@ -14,6 +15,8 @@ from sleeptime.prompts import verify as prompt
 from sleeptime.state import WakeState
 from sleeptime.structured import ask_json, is_refusal
 from sleeptime.usage import UsageRecord
+
+logger = logging.getLogger(__name__)
 
 _NO_ANSWER = re.compile(r"\b(i don'?t know|not enough information|cannot be determined|unknown)\b", re.I)
 
@@ -49,6 +52,7 @@ def verify(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     if problem is None:
         return {"verdict": "accept", "reason": "checks passed" if cfg.verify != "off" else "not verified",
                 "usage": usage}
+    logger.info("answer not accepted (%s); escalations used %d of %d", problem, escalations, cfg.max_escalations)
     if escalations < cfg.max_escalations:
         return {
             "verdict": "escalate",
