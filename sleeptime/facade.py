@@ -24,7 +24,8 @@ from sleeptime.errors import InvalidInputError
 from sleeptime.graphs.sleep import build_sleep_graph
 from sleeptime.graphs.wake import build_wake_graph
 from sleeptime.nodes.ingest import ingest_context
-from sleeptime.options import AskOptions, Mode, SleeptimeOptions, validate_budget, validate_mode, validate_options
+from sleeptime.options import AskOptions, SleeptimeOptions, validate_budget, validate_mode, validate_options
+from sleeptime.options import Mode as Mode  # re-exported: callers import it from here
 from sleeptime.state import AnswerPath, PredictedQuestion, SleepInput, WakeInput
 from sleeptime.stores.learned import ContextRecord, LearnedContext, LearnedContextStore, validate_id
 from sleeptime.usage import Usage, UsageRecord, summarize_usage

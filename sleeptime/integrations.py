@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
@@ -12,6 +13,8 @@ from langgraph.store.base import BaseStore
 from pydantic import ConfigDict
 
 from sleeptime.stores.learned import LearnedContextStore
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from sleeptime.facade import Answer, SleepTime
@@ -87,13 +90,18 @@ def create_answer_tool(
     *,
     name: str = "answer_from_learned_context",
     description: str | None = None,
+    return_direct: bool = False,
 ) -> BaseTool:
     """A tool that answers a question about `context_id` from its learned context.
 
     The tool's content is the answer text; its artifact says which path and version served it.
+    `return_direct=True` ends an agent's run with the tool's answer (no further model turn): the
+    answer is already final, and small models may otherwise call the tool again instead of replying.
+    The tool always uses `app`'s own store, whatever graph or agent runs it.
     """
 
     def answer(question: str) -> tuple[str, dict[str, Any]]:
+        logger.debug("tool %s asked %r about %r", name, question, context_id)
         result = app.ask(question, context_id)
         return result.answer, _artifact(result, context_id)
 
@@ -108,4 +116,5 @@ def create_answer_tool(
         description=description
         or f"Answer a question about {context_id!r} from notes prepared in advance. Input: the question.",
         response_format="content_and_artifact",
+        return_direct=return_direct,
     )

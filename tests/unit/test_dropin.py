@@ -158,3 +158,14 @@ def test_isolation_keeps_the_callers_context_variables(app: SleepTime) -> None:
         assert marker.get() == "caller"
     finally:
         var_child_runnable_config.reset(token)
+
+
+def test_return_direct_ends_the_agent_run_with_the_tool_answer(app: SleepTime) -> None:
+    app.sleep("shop", CONTEXT)
+    tool = create_answer_tool(app, "shop", return_direct=True)
+    # Only one model reply is scripted: a second model turn would fail the run.
+    model = ToolCallingFake(messages=iter([_call(tool.name, "How much does Alice pay?")]))
+    out = create_agent(model, [tool]).invoke({"messages": [HumanMessage("How much does Alice pay?")]})
+    last = out["messages"][-1]
+    assert isinstance(last, ToolMessage) and last.text.endswith("The answer is 6.")
+    assert last.artifact["version"] == 1
