@@ -17,7 +17,7 @@ from langchain_core.tools import tool
 from sleeptime.errors import InvalidInputError
 from sleeptime.local import chat
 from sleeptime.local.chat import EmbeddedChatModel
-from sleeptime.local.tool_calling import REPLY, parse_reply, reply_schema
+from sleeptime.local.tool_calling import REPLY, parse_reply
 
 
 @tool
@@ -137,13 +137,6 @@ def test_a_reply_cut_short_is_an_invalid_tool_call() -> None:
     message = parse_reply(AIMessage('{"name": "price_of", "argu'))
     assert message.tool_calls == [] and message.invalid_tool_calls[0]["error"]
     assert message.content == '{"name": "price_of", "argu'
-
-
-def test_the_schema_compiles_to_a_llama_cpp_grammar() -> None:
-    grammar = pytest.importorskip("llama_cpp.llama_grammar")
-    specs = [{"name": "price_of", "parameters": price_of.tool_call_schema.model_json_schema()}]
-    gbnf = grammar.json_schema_to_gbnf(json.dumps(reply_schema(specs, True)))
-    assert "price_of" in gbnf and REPLY in gbnf
 
 
 def test_create_agent_runs_the_embedded_model_with_tools(gguf_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
