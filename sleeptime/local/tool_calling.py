@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, convert_to_messages
 from langchain_core.messages.tool import invalid_tool_call, tool_call
+from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
@@ -104,6 +105,15 @@ def reply_schema(specs: list[dict[str, Any]], may_reply: bool) -> dict[str, Any]
     return options[0] if len(options) == 1 else {"anyOf": options}
 
 
+def _messages(value: LanguageModelInput) -> list[BaseMessage]:
+    """What a chat model accepts (a string, a prompt value, message-likes) as messages."""
+    if isinstance(value, str):
+        return [HumanMessage(value)]
+    if isinstance(value, PromptValue):
+        return value.to_messages()
+    return convert_to_messages(value)
+
+
 def _as_text(message: AIMessage) -> AIMessage:
     """An earlier tool-calling turn, written as the JSON the model produces."""
     calls = "\n".join(json.dumps({"name": c["name"], "arguments": c["args"]}) for c in message.tool_calls)
@@ -145,7 +155,7 @@ def bind_embedded_tools(
     if not chosen:  # tool_choice="none": plain text, earlier calls still shown as JSON
 
         def plain(value: LanguageModelInput) -> list[BaseMessage]:
-            return [_as_text(m) if isinstance(m, AIMessage) else m for m in model._convert_input(value).to_messages()]
+            return [_as_text(m) if isinstance(m, AIMessage) else m for m in _messages(value)]
 
         return RunnableLambda(plain, name="embedded_tool_history") | model.bind(**options)
     system = _PROMPT.format(
@@ -155,7 +165,7 @@ def bind_embedded_tools(
     llm = model.bind(response_format={"type": "json_object", "schema": reply_schema(chosen, may_reply)}, **options)
 
     def prepare(value: LanguageModelInput) -> list[BaseMessage]:
-        return _prepare(model._convert_input(value).to_messages(), system)
+        return _prepare(_messages(value), system)
 
     prompt = RunnableLambda(prepare, name="embedded_tool_prompt")
     return prompt | llm | RunnableLambda(parse_reply, name="embedded_tool_calls")
