@@ -43,7 +43,7 @@ def _common(p: argparse.ArgumentParser, *, top: bool) -> None:
     p.add_argument("--wake-model", default=d(None), help="model spec at test time (default: --model)")
     p.add_argument("--base-url", default=d(None), help="OpenAI-compatible server for openai:<model> specs")
     p.add_argument("--set", action="append", default=d([]), metavar="KEY=VALUE", dest="options",
-                   help="any SleeptimeConfig option, e.g. --set max_tokens_wake=128 (repeatable)")
+                   help="any SleepTimeConfig option, e.g. --set max_tokens_wake=128 (repeatable)")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -18,11 +18,12 @@ from tqdm import tqdm
 from typing_extensions import Unpack
 
 from sleeptime import isolation
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.contexts import ContextInfo, ContextSummary, describe, summarize
 from sleeptime.errors import InvalidInputError
 from sleeptime.graphs.sleep import build_sleep_graph
 from sleeptime.graphs.wake import build_wake_graph
+from sleeptime.inputs import check_context_id, check_question
 from sleeptime.nodes.ingest import ingest_context
 from sleeptime.options import AskOptions, SleeptimeOptions, validate_budget, validate_mode, validate_options
 from sleeptime.options import Mode as Mode  # re-exported: callers import it from here
@@ -117,7 +118,7 @@ class SleepTime:
 
     `store` may be any LangGraph BaseStore; by default an on-disk Chroma store at `path`
     (or a Chroma server at `url`) indexed with the embedded MiniLM embeddings.
-    Keyword options are SleeptimeConfig fields (models, budget, samples, ...), typed by
+    Keyword options are SleepTimeConfig fields (models, budget, samples, ...), typed by
     `SleeptimeOptions`; an unknown one raises InvalidInputError listing the known ones.
 
     Every call runs the app's graphs as their own top-level runs over this app's store, so it
@@ -131,7 +132,7 @@ class SleepTime:
         path: str | Path | None = ".sleeptime/store",
         url: str | None = None,
         embeddings: Any = None,
-        config: SleeptimeConfig | None = None,
+        config: SleepTimeConfig | None = None,
         **options: Unpack[SleeptimeOptions],
     ) -> None:
         self.config = validate_options(options, config)
@@ -144,14 +145,14 @@ class SleepTime:
         self.wake_graph = build_wake_graph().compile(store=store, name="wake")
 
     # helpers
-    def _cfg(self, options: SleeptimeOptions | AskOptions) -> SleeptimeConfig:
+    def _cfg(self, options: SleeptimeOptions | AskOptions) -> SleepTimeConfig:
         return validate_options(options, self.config) if options else self.config
 
     def learned_store(self, tenant: str | None = None) -> LearnedContextStore:
         return LearnedContextStore(self.store, tenant or self.config.tenant)
 
     @staticmethod
-    def _run_config(cfg: SleeptimeConfig) -> RunnableConfig:
+    def _run_config(cfg: SleepTimeConfig) -> RunnableConfig:
         # reflect loops at most max_rounds times; anything beyond means a bug, not more work.
         return {"recursion_limit": 2 * cfg.max_rounds + 2 * cfg.max_escalations + 10}
 
@@ -162,12 +163,9 @@ class SleepTime:
         cfg = self._cfg(options)
         mode = validate_mode(mode)
         budget = validate_budget(budget)
-        if not isinstance(question, str) or not question.strip():
-            raise InvalidInputError(f"question must be a non-empty string, got {question!r}")
-        if context_id is not None:
-            validate_id(context_id, "context_id")
-        elif mode == "sleep":
-            raise InvalidInputError("mode 'sleep' needs a context_id (or use mode='test-time')")
+        check_question(question)
+        if context_id is not None or mode == "sleep":
+            validate_id(check_context_id(context_id, run="mode 'sleep'"), "context_id")
         data = WakeInput(question=question, mode=mode)
         if context_id is not None:
             data["context_id"] = context_id

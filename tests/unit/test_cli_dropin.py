@@ -64,9 +64,9 @@ def test_tenant_flag_scopes_every_command(tmp_path: Path, capsys: pytest.Capture
     (["--store", "/proc/x", "ask", "shop", "How much?"], "sleeptime: error: "),
     (["show", "nowhere"], "no context 'nowhere' for tenant 'default'"),
     (["delete", "nowhere"], "no context 'nowhere'"),
-    (["ask", "shop", "How much?", "--set", "budgett=2"], "unknown option(s) ['budgett']; known options: "),
+    (["ask", "shop", "How much?", "--set", "budgett=2"], "unknown config key(s) ['budgett']; known keys: "),
     (["ask", "shop", "How much?", "--set", "nonsense"], "--set takes KEY=VALUE"),
-    (["sleep", "shop", "--rounds", "0"], "max_rounds must be >= 1"),
+    (["sleep", "shop", "--rounds", "0"], "max_rounds must be an int >= 1"),
     (["ingest", "shop", "missing.txt"], "no such file"),
 ])
 def test_errors_are_one_line_with_exit_2(

@@ -9,7 +9,7 @@ from typing import Any, get_type_hints
 import pytest
 from langgraph.store.memory import InMemoryStore
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import InvalidInputError
 from sleeptime.facade import SleepTime
 from sleeptime.options import AskOptions, SleeptimeOptions, known_options, validate_options
@@ -19,9 +19,9 @@ CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens."
 
 
 def test_options_typed_dict_matches_the_config_dataclass() -> None:
-    config = get_type_hints(SleeptimeConfig)
+    config = get_type_hints(SleepTimeConfig)
     options = get_type_hints(SleeptimeOptions)
-    assert set(options) == {f.name for f in fields(SleeptimeConfig)} == set(known_options())
+    assert set(options) == {f.name for f in fields(SleepTimeConfig)} == set(known_options())
     for name, hint in options.items():
         assert hint == config[name], name
     assert set(get_type_hints(AskOptions)) == set(options) - {"budget"}  # ask's budget is its own argument
@@ -29,7 +29,7 @@ def test_options_typed_dict_matches_the_config_dataclass() -> None:
 
 
 def test_unknown_option_lists_the_known_ones(app: SleepTime) -> None:
-    with pytest.raises(InvalidInputError, match=r"unknown option\(s\) \['budgett'\]; known options: .*budget"):
+    with pytest.raises(InvalidInputError, match=r"unknown config key\(s\) \['budgett'\]; known keys: .*budget"):
         validate_options({"budgett": 2})
     calls: list[Any] = [
         lambda: app.ask("How much?", "shop", budgett=2),
@@ -64,7 +64,7 @@ def test_mode_is_checked_before_anything_runs(memory_store: InMemoryStore) -> No
 
 @pytest.mark.parametrize("budget", [-1, 5, 1.5, "2", True])
 def test_bad_budget_is_rejected_on_every_ask_path(app: SleepTime, budget: Any) -> None:
-    with pytest.raises(InvalidInputError, match=r"budget must be an integer level 0\.\.4"):
+    with pytest.raises(InvalidInputError, match=r"budget must be an int 0\.\.4"):
         app.ask("How much?", "shop", budget=budget)
     with pytest.raises(InvalidInputError, match="budget"):
         list(app.stream_answer("How much?", "shop", budget=budget))
