@@ -357,7 +357,8 @@ class LearnedContextStore:
         newest kept one (or unpublishes), and the next publish reuses the number."""
         claim = self._versions(validate_id(context_id, "context_id")).get(version)
         if claim is None or self._learned(context_id, claim) is None:
-            raise InvalidInputError(f"context {context_id!r} has no version {version}; kept: {self.versions(context_id)}")
+            kept = self.versions(context_id)
+            raise InvalidInputError(f"context {context_id!r} has no version {version}; kept: {kept}")
         head = self.head(context_id)
         if head is not None and int(head["version"]) == version:
             older = [v for v in self.versions(context_id) if v < version]

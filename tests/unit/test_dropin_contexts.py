@@ -62,9 +62,12 @@ def test_delete_context_leaves_no_orphans(app: SleepTime, memory_store: InMemory
 def test_delete_a_version_moves_the_head_back(app: SleepTime, memory_store: InMemoryStore) -> None:
     for _ in range(3):
         app.sleep("shop", CONTEXT)
+    question_spaces = {ns for ns, _ in _items(memory_store, "sleeptime", "default", "questions", "shop")}
+    assert len(question_spaces) == 3
     app.delete("shop", version=2)
     assert [v.version for v in app.show("shop").versions] == [1, 3] and app.show("shop").head == 3
-    assert not _items(memory_store, "sleeptime", "default", "questions", "shop", "v2")
+    assert len({ns for ns, _ in _items(memory_store, "sleeptime", "default", "questions", "shop")}) == 2
+    assert len(_items(memory_store, "sleeptime", "default", "learned", "shop")) == 2
     app.delete("shop", version=3)  # the published one: the head moves to the newest kept
     assert app.show("shop").head == 1 and app.ask("How much?", "shop").version == 1
     app.delete("shop", version=1)
