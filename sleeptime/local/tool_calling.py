@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from langchain_core.language_models import LanguageModelInput
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, convert_to_messages
 from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.prompt_values import PromptValue
@@ -24,9 +24,6 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from sleeptime.errors import InvalidInputError
-
-if TYPE_CHECKING:
-    from sleeptime.local.chat import EmbeddedChatModel
 
 __all__ = ["REPLY", "bind_embedded_tools", "reply_schema"]
 
@@ -146,7 +143,7 @@ def parse_reply(message: BaseMessage) -> AIMessage:
 
 
 def bind_embedded_tools(
-    model: EmbeddedChatModel, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+    model: BaseChatModel, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
 ) -> Runnable[LanguageModelInput, AIMessage]:
     """`model` answering with one tool call or a reply per turn (see the module docstring)."""
     specs = _specs(tools)
