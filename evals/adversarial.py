@@ -1,6 +1,6 @@
 """A second adversarial set for verified matching, built by swaps rather than by the rules of evals/perturb.py.
 
-Run with: python -m evals.adversarial --data-dir ../shared/data --out evals/results/adversarial
+Run with: python -m evals adversarial --data-dir ../shared/data --out evals/results/adversarial
 
 :mod:`evals.perturb` writes each variant with one template per kind of fact the match rules read, so it
 cannot find what the rules do not model. Here every question is changed by exchanging two things it
@@ -330,8 +330,7 @@ def model_variants(data_dir: Path, n: int, model_spec: str, out: Path, threshold
                                  "failed_checks": [c.check.value for c in d.failed]}) + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     ap.add_argument("--out", type=Path, default=Path("evals/results/adversarial"))
     ap.add_argument("--limit", type=int, default=None, help="first N templates")
@@ -342,10 +341,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="instead: ask --model for N minimally different questions (to label by hand)")
     ap.add_argument("--model", default="embedded:qwen2.5-coder-1.5b")
     ap.add_argument("--variants-out", type=Path, default=Path("/tmp/sleeptime-model-variants.jsonl"))
-    args = ap.parse_args(argv)
+
+
+def run_cli(args: argparse.Namespace, argv: Sequence[str] = ()) -> str:
+    """``python -m evals adversarial ...``: score the swap set (or write model variants); where the results are."""
     if args.model_variants:
         model_variants(args.data_dir, args.model_variants, args.model, args.variants_out, args.threshold)
-        return 0
+        return str(args.variants_out)
     started = time.time()
     rows = score(load_swaps(args.data_dir, args.limit, not args.templates_only), args.threshold)
     summary = summarise(rows, args.threshold) | {"seconds": round(time.time() - started, 1)}
@@ -357,6 +359,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fh.write(json.dumps(r) + "\n")
     print(json.dumps({"items": summary["items"], "wrong_served": summary["all"]["wrong_served"],
                       "rules_pass": summary["all"]["rules_pass"]}, indent=2))
+    return str(args.out / "summary.json")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    run_cli(ap.parse_args(argv))
     return 0
 
 

@@ -12,8 +12,9 @@ Runner experiments (one run directory each, resumable, tables and figures from t
 * ``context-only``: the model guesses the question from the context alone and answers it while idle; that
   answer is graded against the real question's gold.
 
-Beyond the paper, with their own outputs: ``verified`` (verified predicted answers on the perturbation set) and
-``sleep-budget`` (a fixed sleep budget split uniformly or by predictability).
+Beyond the paper, with their own outputs: ``verified`` (verified predicted answers on the perturbation set),
+``adversarial`` (the same matching on a swap set built by another method) and ``sleep-budget`` (a fixed sleep
+budget split uniformly or by predictability).
 
 Token counts are the models' own usage reports. "Test-time tokens" are the wake phase's output tokens, as
 the paper counted them; input tokens are kept beside them in every record and table.
@@ -26,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals import amortization, context_only, exp_budget, exp_verified, passk, predictability
+from evals import adversarial, amortization, context_only, exp_budget, exp_verified, passk, predictability
 from evals.options import RunOptions, options_from
 from evals.pareto import PARETO, SCALING
 from evals.plots import render_run
@@ -69,6 +70,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                    exp_verified.add_arguments, exp_verified.run_cli),
         Experiment("sleep-budget", "a fixed sleep budget split uniformly vs by predictability",
                    exp_budget.add_arguments, exp_budget.run_cli),
+        Experiment("adversarial", "verified matching on swapped questions (names, numbers, nouns, sides)",
+                   adversarial.add_arguments, adversarial.run_cli),
     )
 }
 
