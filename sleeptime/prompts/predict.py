@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, field_validator
 
 SYSTEM = """You study a situation and predict the questions someone is likely to ask about it.
-For each question give a short worked answer that ends with the final result.
+For each question give a short worked answer that ends with the final result. The notes' quantity
+lines ("name = expression = value") were computed and checked: use their values, do not recompute them.
 Reply with only a JSON object: {{"questions": [{{"question": "...", "answer": "..."}}]}}
 Give exactly {n} questions."""
 
@@ -16,7 +17,7 @@ Write exactly {n} questions, one per line, each ending with "?". Do not answer t
 USER = """Situation:
 {context}
 
-Notes worked out earlier:
+Notes worked out earlier (quantities checked):
 {notes}"""
 
 

@@ -2,6 +2,10 @@
 
 The instructions sit in the user turn, after the situation: small local models follow them
 far better there than in a system prompt they have long forgotten by the end of the context.
+
+Derived quantities are asked for as `name = expression` lines, which ``sleeptime.quantities`` computes;
+the model's own arithmetic is never published. The format is shown with neutral placeholders only
+(``PLACEHOLDERS``): a worked example with real content turned up, copied, in published notes (issue 12).
 """
 
 from __future__ import annotations
@@ -11,19 +15,27 @@ import re
 SYSTEM = """You are thinking about a situation before anyone asks about it. You write notes that make
 later questions quick to answer."""
 
+PLACEHOLDERS = ("<name_a>", "<name_b>", "<number>", "<fact>")
+"""The prompt's only example content; a notes line that contains one is a leak and is dropped."""
+
 USER = """Situation:
 {context}
 
 Your notes so far:
 {notes}
 
-Rewrite the notes. Work out the quantities, inferences and calculations that questions about
-this situation are likely to need; double-check every number in the notes so far and fix mistakes;
-drop what is useless but keep everything useful, because your reply replaces the notes.
-Write the notes as a numbered list of at most 12 items, each one fact or one worked quantity
-with its calculation, for example "1. total apples = 4 boxes x 6 apples = 24 apples".
-Do not repeat the situation. Keep the notes under {max_chars} characters.
-After the list, write STATUS: DONE if the notes are complete and checked,
+Rewrite the notes. Work out the quantities that questions about this situation are likely to need;
+check the notes so far and fix mistakes; your reply replaces the notes.
+Write one item per line, of two kinds:
+- a quantity, as a line "name = expression": the name is short, in snake_case; the expression uses only
+  numbers, + - * / ( ) and names defined on earlier lines. First give each number of the situation that
+  a calculation needs its own name, then the calculations, in this shape:
+  <name_a> = <number>
+  <name_b> = <name_a> * <number>
+  Write no result after the expression: every expression is computed for you.
+- a fact or inference the situation does not state word for word, as a short plain line: <fact>
+Do not copy sentences of the situation. At most 15 lines, under {max_chars} characters in all.
+After the lines, write STATUS: DONE if the notes are complete and checked,
 or STATUS: CONTINUE if another pass would improve them."""
 
 EMPTY_NOTES = "(none yet)"
@@ -45,6 +57,10 @@ def _drop_repeated_lines(notes: str) -> str:
         seen.add(key)
         kept.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+
+
+def format_user(context: str, notes: str, max_chars: int) -> str:
+    return USER.format(context=context, notes=notes or EMPTY_NOTES, max_chars=max_chars)
 
 
 def parse_reflection(reply: str, max_chars: int) -> tuple[str, bool]:

@@ -1,0 +1,179 @@
+"""Learned-context hygiene: from a reflect reply to notes worth publishing, and k samples merged into one.
+
+Each step drops a kind of line that made published notes wrong in issue 12, and says why (`Rejected`):
+
+- a reply cut at the token limit loses its last, unfinished line (`drop_cut_tail`);
+- a line holding the prompt's placeholders is a leak of the prompt, not a note (`is_leak`);
+- a plain line that copies a sentence of the context adds nothing the wake model does not already read;
+- `name = expression` lines are computed by ``sleeptime.quantities`` (unevaluable ones dropped there).
+
+Merge rule for k samples (`merge_samples`), documented here because it decides what is published:
+
+1. A value's *support* is the number of samples that computed it, under any name (merge by value: two
+   samples that call 8 `shelter` and `leftover` agree on 8).
+2. A quantity is kept only if its value has majority support (more than k/2 samples); it is marked agreed.
+   Minority values are dropped (reason "minority"), so a quantity only one of three samples computed is
+   not published: the point of k samples on a small model is to keep what they agree on.
+3. A name given different values by different samples keeps the value most samples gave that name; a tie
+   drops the name (reason "conflict"), as does a kept name's losing value.
+4. Facts (plain lines) come from sample 0, the deterministic one, with the other samples' facts added when
+   a majority of samples state them (same words, case and spacing aside).
+
+With k = 1 the merge returns the sample unchanged (nothing is marked agreed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
+from fractions import Fraction
+from typing import Any
+
+from sleeptime.prompts.reflect import PLACEHOLDERS
+from sleeptime.quantities import CheckedNotes, Quantity, Rejected, check_notes
+
+COPY_RATIO = 0.8
+"""A plain line whose words match a context sentence's this closely (difflib ratio) is a copy."""
+MIN_COPY_WORDS = 4
+"""Shorter sentences ("She sells pies.") are not treated as copyable: they collide with real notes."""
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def context_sentences(context: str) -> list[list[str]]:
+    """The context's sentences as word lists, those long enough to be copied."""
+    sentences = (_words(s) for s in _SENTENCE.split(context))
+    return [s for s in sentences if len(s) >= MIN_COPY_WORDS]
+
+
+def copies_context(line: str, sentences: Sequence[list[str]]) -> bool:
+    """True when the line is (nearly) a sentence of the context, or contains one whole."""
+    words = _words(line)
+    if len(words) < MIN_COPY_WORDS:
+        return False
+    joined = " ".join(words)
+    for sentence in sentences:
+        if f" {' '.join(sentence)} " in f" {joined} ":
+            return True
+        if SequenceMatcher(None, words, sentence, autojunk=False).ratio() >= COPY_RATIO:
+            return True
+    return False
+
+
+def is_leak(line: str) -> bool:
+    """A line that carries the prompt's placeholder text rather than content."""
+    lowered = line.lower()
+    return any(p in lowered for p in PLACEHOLDERS)
+
+
+def is_cut_off(message: Any, max_tokens: int | None) -> bool:
+    """Whether a reply stopped at the token limit: the backend says so, or it used every token allowed."""
+    meta: Mapping[str, Any] = getattr(message, "response_metadata", None) or {}
+    if str(meta.get("finish_reason") or meta.get("stop_reason") or "").lower() in ("length", "max_tokens"):
+        return True
+    usage: Mapping[str, Any] = getattr(message, "usage_metadata", None) or {}
+    out = usage.get("output_tokens")
+    return max_tokens is not None and isinstance(out, int) and out >= max_tokens
+
+
+def drop_cut_tail(text: str) -> str:
+    """Text without its last line, which a cut-off reply left unfinished."""
+    lines = text.rstrip().splitlines()
+    return "\n".join(lines[:-1])
+
+
+@dataclass
+class CleanNotes:
+    """Notes ready to publish and everything that was left out, with reasons."""
+
+    notes: CheckedNotes
+    truncated: bool = False
+    dropped: list[Rejected] = field(default_factory=list)
+
+    def render(self) -> str:
+        return self.notes.render()
+
+
+def clean_reply(notes_text: str, context: str, *, truncated: bool = False) -> CleanNotes:
+    """Filter and check one reflect reply's notes (status line already removed). Never raises on model text."""
+    dropped: list[Rejected] = []
+    if truncated:
+        tail = notes_text.rstrip().splitlines()[-1:] if notes_text.strip() else []
+        dropped += [Rejected(t[:200], "cut off at the token limit") for t in tail]
+        notes_text = drop_cut_tail(notes_text)
+    lines = []
+    for line in notes_text.splitlines():
+        if is_leak(line):
+            dropped.append(Rejected(line.strip()[:200], "prompt placeholder"))
+        else:
+            lines.append(line)
+    checked = check_notes("\n".join(lines))
+    sentences = context_sentences(context)
+    kept: list[str | Quantity] = []
+    for item in checked.items:
+        if isinstance(item, str) and copies_context(item, sentences):
+            dropped.append(Rejected(item[:200], "copies the context"))
+            continue
+        kept.append(item)
+    checked.items = kept
+    return CleanNotes(checked, truncated, dropped + checked.rejected)
+
+
+def _fact_key(fact: str) -> str:
+    return " ".join(_words(fact))
+
+
+def merge_samples(samples: Sequence[CheckedNotes]) -> tuple[CheckedNotes, list[Rejected]]:
+    """One set of notes from k samples by the rule in the module docstring, and what it dropped."""
+    k = len(samples)
+    if k == 0:
+        return CheckedNotes(), []
+    if k == 1:
+        return samples[0], []
+    support: Counter[Fraction] = Counter()
+    by_name: dict[str, Counter[Fraction]] = {}
+    for sample in samples:
+        support.update({q.value for q in sample.quantities})
+        for q in sample.quantities:
+            by_name.setdefault(q.name, Counter())[q.value] += 1
+    winner: dict[str, Fraction | None] = {}
+    for name, counts in by_name.items():
+        ranked = counts.most_common(2)
+        winner[name] = None if len(ranked) == 2 and ranked[0][1] == ranked[1][1] else ranked[0][0]
+
+    merged = CheckedNotes()
+    dropped: list[Rejected] = []
+    placed: set[str] = set()
+    reported: set[tuple[str, Fraction]] = set()
+    fact_counts = Counter(key for s in samples for key in {_fact_key(f) for f in s.facts})
+    seen_facts: set[str] = set()
+    for index, sample in enumerate(samples):
+        for item in sample.items:
+            if isinstance(item, str):
+                key = _fact_key(item)
+                if key in seen_facts or (index > 0 and fact_counts[key] * 2 <= k):
+                    continue
+                seen_facts.add(key)
+                merged.items.append(item)
+                continue
+            if winner[item.name] != item.value:
+                if (item.name, item.value) not in reported:
+                    reported.add((item.name, item.value))
+                    dropped.append(Rejected(item.render(), f"conflict: samples disagree on {item.name}"))
+                continue
+            if item.name in placed:
+                continue
+            if support[item.value] * 2 <= k:
+                dropped.append(Rejected(item.render(), f"minority: {support[item.value]} of {k} samples"))
+                continue
+            placed.add(item.name)
+            merged.items.append(replace(item, agreed=True))
+    return merged, dropped

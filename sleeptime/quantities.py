@@ -1,0 +1,346 @@
+"""Checked quantities: `name = expression` lines in model notes, computed by a safe evaluator.
+
+Model text never reaches ``exec``/``eval``/``compile``: each expression is parsed with :func:`ast.parse`
+and walked by a tree walker that accepts only a whitelist of node kinds (numeric literals, ``+ - * / // %
+**``, unary minus/plus, parentheses, the calls ``round/min/max/abs/sum`` and names defined on earlier
+lines). Arithmetic is exact (:class:`fractions.Fraction`); exponents, magnitudes, denominators, expression
+length, tree size and line count are bounded, so no input can make the walker slow or huge.
+
+A line that does not evaluate is **dropped** from the published notes and kept, with the reason, in
+:attr:`CheckedNotes.rejected`: an unverifiable calculation is the kind of note that misled the wake model
+(issue 12), so it is not worth its tokens. Lines without ``=`` are facts and pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+MAX_LINES = 200
+"""Lines looked at per note text; the rest is counted in ``CheckedNotes.ignored_lines``, never parsed."""
+MAX_EXPRESSION_CHARS = 200
+MAX_NODES = 80
+MAX_EXPONENT = 12
+MAX_MAGNITUDE = Fraction(10**15)
+MAX_DENOMINATOR = 10**9
+MAX_ARGS = 20
+
+
+class QuantityError(ValueError):
+    """Why one expression was not evaluated (a reason, never model text executed)."""
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A derived quantity whose value the evaluator computed (not the value the model claimed)."""
+
+    name: str
+    expression: str
+    value: Fraction
+    substituted: str
+    """The expression with every name replaced by its value ("72 - 64")."""
+    agreed: bool = False
+    """Set by :func:`sleeptime.notes.merge_samples` when a majority of the k samples computed this value."""
+
+    def render(self) -> str:
+        parts = [self.name, self.expression]
+        if self.substituted != self.expression:
+            parts.append(self.substituted)
+        shown = format_value(self.value)
+        if parts[-1] != shown:
+            parts.append(shown)
+        line = " = ".join(parts)
+        return f"{line} (agreed)" if self.agreed else line
+
+
+@dataclass(frozen=True)
+class Rejected:
+    line: str
+    reason: str
+
+
+@dataclass
+class CheckedNotes:
+    """Notes split into facts (plain lines) and checked quantities, in their original order."""
+
+    items: list[str | Quantity] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    ignored_lines: int = 0
+
+    @property
+    def quantities(self) -> list[Quantity]:
+        return [item for item in self.items if isinstance(item, Quantity)]
+
+    @property
+    def facts(self) -> list[str]:
+        return [item for item in self.items if isinstance(item, str)]
+
+    def values(self) -> dict[str, Fraction]:
+        return {q.name: q.value for q in self.quantities}
+
+    def render(self) -> str:
+        return "\n".join(f"- {item.render() if isinstance(item, Quantity) else item}" for item in self.items)
+
+
+def format_value(value: Fraction) -> str:
+    """An integer as is, a terminating decimal up to 6 places, else the fraction and a rounded decimal."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    scaled = value * 10**6
+    if scaled.denominator == 1:
+        sign = "-" if value < 0 else ""
+        whole, frac = divmod(abs(scaled.numerator), 10**6)
+        return f"{sign}{whole}.{frac:06d}".rstrip("0")
+    return f"{value.numerator}/{value.denominator} (about {float(value):.4f})"
+
+
+# ---------------------------------------------------------------------------------------- parsing a line
+
+_BULLET = re.compile(r"^\s*(?:\d+\s*[.)]|[-*\u2022])\s*")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+# Spellings small models use for operators; '$' is a currency mark, not an operator.
+_OPERATORS = {"\u00d7": "*", "\u00f7": "/", "\u2212": "-", "\u2013": "-", "$": "", "\u20ac": "", "\u00a3": ""}
+_TIMES_X = re.compile(r"(?<=[\d)])\s+x\s+(?=[\d(])")
+_TRAILING_WORDS = re.compile(r"(?:\s+[A-Za-z][A-Za-z'-]*)+\s*\.?$")
+FUNCTIONS = frozenset({"round", "min", "max", "abs", "sum"})
+
+
+def normalise_name(raw: str) -> str | None:
+    """'Total apples ($)' -> 'total_apples'; None when it cannot be an identifier we accept."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", raw.strip().replace("'s ", " ")).strip("_").lower()
+    if not _NAME.match(name) or keyword.iskeyword(name) or name in FUNCTIONS or len(name) > 60:
+        return None
+    return name
+
+
+def split_assignment(line: str) -> tuple[str | None, str] | None:
+    """(name, expression) for a `name = expression [= claimed value ...]` line, else None (a fact).
+
+    Anything after a second ``=`` is the model's own claim and is ignored: the evaluator computes it.
+    The name is None when the left side cannot be a name: the line is still a calculation, and rejected.
+    """
+    body = _BULLET.sub("", line, count=1)
+    if "=" not in body or any(op in body for op in ("==", "<=", ">=", "!=")):
+        return None
+    parts = body.split("=")
+    return normalise_name(parts[0]), parts[1].strip()
+
+
+def _normalise_expression(text: str, known: Sequence[str]) -> str:
+    for src, dst in _OPERATORS.items():
+        text = text.replace(src, dst)
+    text = _THOUSANDS.sub("", text)
+    text = _TIMES_X.sub(" * ", text)
+    # A known multi-word name written with spaces ("muffins baked") is the identifier.
+    for name in sorted((n for n in known if "_" in n), key=len, reverse=True):
+        spaced = name.replace("_", " ")
+        text = re.sub(rf"(?<![\w]){re.escape(spaced)}(?![\w])", name, text, flags=re.IGNORECASE)
+    return text.strip().rstrip(".")
+
+
+# ---------------------------------------------------------------------------------------- evaluation
+
+
+def _check_size(value: Fraction) -> Fraction:
+    if abs(value) > MAX_MAGNITUDE:
+        raise QuantityError("value too large")
+    if value.denominator > MAX_DENOMINATOR:
+        raise QuantityError("fraction too fine")
+    return value
+
+
+def _power(base: Fraction, exponent: Fraction) -> Fraction:
+    if exponent.denominator != 1:
+        raise QuantityError("non-integer exponent")
+    if abs(exponent) > MAX_EXPONENT:
+        raise QuantityError("exponent too large")
+    if base == 0 and exponent < 0:
+        raise QuantityError("division by zero")
+    # Bounded before computing: |base| <= 1e15 and |exponent| <= 12 keep this small enough to check.
+    return _check_size(base ** int(exponent))
+
+
+def _divide(a: Fraction, b: Fraction) -> Fraction:
+    if b == 0:
+        raise QuantityError("division by zero")
+    return a / b
+
+
+def _floordiv(a: Fraction, b: Fraction) -> Fraction:
+    if b == 0:
+        raise QuantityError("division by zero")
+    return Fraction(a // b)
+
+
+def _mod(a: Fraction, b: Fraction) -> Fraction:
+    if b == 0:
+        raise QuantityError("division by zero")
+    return a % b
+
+
+_BINARY: dict[type[ast.operator], Callable[[Fraction, Fraction], Fraction]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: _divide,
+    ast.FloorDiv: _floordiv,
+    ast.Mod: _mod,
+    ast.Pow: _power,
+}
+
+
+def _round(values: list[Fraction]) -> Fraction:
+    """round(x) or round(x, digits), halves away from zero (money rounding, not Python's half-even)."""
+    if len(values) not in (1, 2):
+        raise QuantityError("round takes one or two arguments")
+    digits = values[1] if len(values) == 2 else Fraction(0)
+    if digits.denominator != 1 or not 0 <= digits <= 6:
+        raise QuantityError("round digits must be 0..6")
+    scale = Fraction(10) ** int(digits)
+    scaled = abs(values[0]) * scale
+    rounded = Fraction(int(scaled + Fraction(1, 2))) / scale
+    return rounded if values[0] >= 0 else -rounded
+
+
+def _needs(values: list[Fraction], name: str) -> list[Fraction]:
+    if not values:
+        raise QuantityError(f"{name} needs an argument")
+    return values
+
+
+_CALLS: dict[str, Callable[[list[Fraction]], Fraction]] = {
+    "round": _round,
+    "min": lambda v: min(_needs(v, "min")),
+    "max": lambda v: max(_needs(v, "max")),
+    "sum": lambda v: sum(v, Fraction(0)),
+    "abs": lambda v: abs(v[0]) if len(v) == 1 else _raise("abs takes one argument"),
+}
+
+
+def _raise(reason: str) -> Fraction:
+    raise QuantityError(reason)
+
+
+class _Walker:
+    def __init__(self, env: Mapping[str, Fraction]) -> None:
+        self.env = env
+
+    def eval(self, node: ast.AST) -> Fraction:
+        if isinstance(node, ast.Constant):
+            value = node.value
+            # bool is an int subclass: True/False are not numbers here.
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise QuantityError("only numbers are allowed")
+            return _check_size(Fraction(value) if isinstance(value, int) else Fraction(repr(value)))
+        if isinstance(node, ast.Name):
+            if node.id not in self.env:
+                raise QuantityError(f"undefined name {node.id}")
+            return self.env[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left, right = self.eval(node.left), self.eval(node.right)
+            return _check_size(_BINARY[type(node.op)](left, right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            operand = self.eval(node.operand)
+            return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        raise QuantityError(f"{type(node).__name__} is not allowed")
+
+    def _call(self, node: ast.Call) -> Fraction:
+        if not isinstance(node.func, ast.Name) or node.func.id not in _CALLS:
+            raise QuantityError("only round/min/max/abs/sum may be called")
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise QuantityError("keyword or starred arguments are not allowed")
+        args: list[ast.expr] = list(node.args)
+        # sum([a, b]) / max((a, b)): one list or tuple literal of numbers as the only argument.
+        if len(args) == 1 and isinstance(args[0], ast.List | ast.Tuple) and node.func.id != "round":
+            args = list(args[0].elts)
+        if len(args) > MAX_ARGS:
+            raise QuantityError("too many arguments")
+        return _check_size(_CALLS[node.func.id]([self.eval(a) for a in args]))
+
+
+def evaluate(expression: str, env: Mapping[str, Fraction]) -> Fraction:
+    """The exact value of one expression over ``env``; :class:`QuantityError` says why not."""
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise QuantityError("expression too long")
+    if not expression.isascii():
+        raise QuantityError("non-ASCII character")
+    if not expression.strip():
+        raise QuantityError("empty expression")
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        raise QuantityError("not an arithmetic expression") from None
+    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+        raise QuantityError("expression too complex")
+    try:
+        return _Walker(env).eval(tree.body)
+    except (ArithmeticError, ValueError, RecursionError) as error:
+        if isinstance(error, QuantityError):
+            raise
+        raise QuantityError("arithmetic error") from None
+
+
+def _substitute(expression: str, env: Mapping[str, Fraction]) -> str:
+    def value_of(m: re.Match[str]) -> str:
+        name = m.group(0)
+        if name not in env:
+            return name
+        shown = format_value(env[name]).split(" (about")[0]
+        return f"({shown})" if env[name] < 0 or env[name].denominator != 1 else shown
+
+    return re.sub(r"\b[A-Za-z_][A-Za-z0-9_]*\b(?!\s*\()", value_of, expression)
+
+
+def _evaluate_line(expression: str, env: Mapping[str, Fraction]) -> tuple[str, Fraction]:
+    """Evaluate, and if it does not parse, once more without trailing unit words ("72 - 64 muffins")."""
+    try:
+        return expression, evaluate(expression, env)
+    except QuantityError as first:
+        trimmed = _TRAILING_WORDS.sub("", expression).strip()
+        if trimmed and trimmed != expression and str(first) == "not an arithmetic expression":
+            return trimmed, evaluate(trimmed, env)
+        raise
+
+
+def check_notes(text: str, *, env: Mapping[str, Fraction] | None = None, max_lines: int = MAX_LINES) -> CheckedNotes:
+    """Evaluate every `name = expression` line of ``text`` in order; never raises on model text.
+
+    ``env`` holds names defined before this text (an earlier sample's or round's quantities need not be
+    given; each text is checked on its own). A name defined twice keeps its first definition.
+    """
+    out = CheckedNotes()
+    defined: dict[str, Fraction] = dict(env or {})
+    lines = text.splitlines()
+    out.ignored_lines = max(0, len(lines) - max_lines)
+    for raw in lines[:max_lines]:
+        line = raw.strip()
+        if not line:
+            continue
+        parts = split_assignment(line)
+        if parts is None:
+            out.items.append(_BULLET.sub("", line, count=1))
+            continue
+        name, expression = parts
+        if name is None:
+            out.rejected.append(Rejected(line[:MAX_EXPRESSION_CHARS], "left of '=' is not a name"))
+            continue
+        if name in defined:
+            out.rejected.append(Rejected(line[:MAX_EXPRESSION_CHARS], f"redefined name {name}"))
+            continue
+        try:
+            if len(expression) > MAX_EXPRESSION_CHARS:
+                raise QuantityError("expression too long")
+            expression, value = _evaluate_line(_normalise_expression(expression, list(defined)), defined)
+        except QuantityError as error:
+            out.rejected.append(Rejected(line[:MAX_EXPRESSION_CHARS], str(error)))
+            continue
+        out.items.append(Quantity(name, expression, value, _substitute(expression, defined)))
+        defined[name] = value
+    return out

@@ -1,0 +1,98 @@
+"""Notes hygiene (leaks, copies, cut-off replies) and the k-sample merge rule."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from sleeptime.notes import clean_reply, context_sentences, copies_context, is_cut_off, merge_samples
+from sleeptime.prompts import predict as predict_prompt
+from sleeptime.prompts import reflect as reflect_prompt
+from sleeptime.quantities import check_notes
+
+CONTEXT = (
+    "A bakery baked 72 muffins on Monday. By closing time it had sold 64 of them. "
+    "The rest went to the animal shelter. Each muffin sold for $3."
+)
+
+
+def test_prompts_carry_no_example_content() -> None:
+    # Any digit in the instructions is example content a small model can copy into its notes.
+    for text in (reflect_prompt.USER, reflect_prompt.SYSTEM, predict_prompt.SYSTEM, predict_prompt.USER):
+        assert not any(ch.isdigit() for ch in text.replace("{max_chars}", "").replace("15 lines", ""))
+    assert all(p in reflect_prompt.USER for p in reflect_prompt.PLACEHOLDERS)
+    user = reflect_prompt.format_user("ctx", "", 500)
+    assert "ctx" in user and reflect_prompt.EMPTY_NOTES in user and "500" in user
+
+
+def test_leaked_placeholders_are_dropped() -> None:
+    clean = clean_reply("<name_a> = <number>\nThe shelter gets what is left: <fact>\nbaked = 72", CONTEXT)
+    assert clean.render() == "- baked = 72"
+    assert [d.reason for d in clean.dropped] == ["prompt placeholder", "prompt placeholder"]
+
+
+def test_copied_sentences_are_dropped_and_new_facts_kept() -> None:
+    reply = (
+        "1. A bakery baked 72 muffins on Monday.\n"
+        "2. by closing time, it had sold 64 of them\n"
+        "3. The muffins not sold are given away, none are kept.\n"
+        "4. The rest went to the animal shelter which is nearby.\n"
+        "5. baked = 72"
+    )
+    clean = clean_reply(reply, CONTEXT)
+    assert clean.notes.facts == ["The muffins not sold are given away, none are kept."]
+    assert [d.reason for d in clean.dropped] == ["copies the context"] * 3
+    assert not copies_context("sold = 64", context_sentences(CONTEXT))
+
+
+def test_cut_off_reply_loses_its_unfinished_line() -> None:
+    clean = clean_reply("baked = 72\nsold = 64\n2. Plans: Basic co", CONTEXT, truncated=True)
+    assert clean.truncated
+    assert clean.render() == "- baked = 72\n- sold = 64"
+    assert clean.dropped[0].reason == "cut off at the token limit"
+    assert clean_reply("baked = 72", CONTEXT).render() == "- baked = 72"
+
+
+def test_cut_off_detection() -> None:
+    assert is_cut_off(SimpleNamespace(response_metadata={"finish_reason": "length"}), None)
+    assert is_cut_off(SimpleNamespace(response_metadata={}, usage_metadata={"output_tokens": 768}), 768)
+    assert not is_cut_off(SimpleNamespace(response_metadata={"finish_reason": "stop"},
+                                          usage_metadata={"output_tokens": 20}), 768)
+    assert not is_cut_off(object(), 768)
+
+
+def test_merge_keeps_majority_values_under_any_name() -> None:
+    a = check_notes("baked = 72\nsold = 64\nshelter = baked - sold\nrevenue = sold * 3\nThe shelter gets muffins.")
+    b = check_notes("baked = 72\nsold = 64\nleftover = baked - sold\nrevenue = sold * 2\nwrong = 5")
+    c = check_notes("baked = 72\nsold = 60\nshelter = baked - sold\nrevenue = 64 * 3")
+    merged, dropped = merge_samples([a, b, c])
+    lines = merged.render().splitlines()
+    assert lines == [
+        "- baked = 72 (agreed)",
+        "- sold = 64 (agreed)",
+        # shelter: 8 (a) vs 12 (c) is a tie on the name -> dropped, although 8 has support 2 (a, b's leftover).
+        "- revenue = sold * 3 = 64 * 3 = 192 (agreed)",
+        "- The shelter gets muffins.",
+        "- leftover = baked - sold = 72 - 64 = 8 (agreed)",
+    ]
+    reasons = sorted({d.reason for d in dropped})
+    assert reasons == [
+        "conflict: samples disagree on revenue",
+        "conflict: samples disagree on shelter",
+        "conflict: samples disagree on sold",
+        "minority: 1 of 3 samples",
+    ]
+
+
+def test_merge_of_one_sample_is_the_sample() -> None:
+    a = check_notes("x = 1 + 1\nfact line")
+    merged, dropped = merge_samples([a])
+    assert merged is a and dropped == []
+    assert merge_samples([])[0].items == []
+
+
+def test_facts_from_other_samples_need_a_majority() -> None:
+    a = check_notes("first fact")
+    b = check_notes("second fact\nshared fact")
+    c = check_notes("Shared  FACT")
+    merged, _ = merge_samples([a, b, c])
+    assert merged.facts == ["first fact", "shared fact"]
