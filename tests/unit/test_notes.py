@@ -25,7 +25,7 @@ def test_prompts_carry_no_example_content() -> None:
 
 
 def test_leaked_placeholders_are_dropped() -> None:
-    clean = clean_reply("<name_a> = <number>\nThe shelter gets what is left: <fact>\nbaked = 72", CONTEXT)
+    clean = clean_reply("<label_one> = <number>\nThe shelter gets <label_two>\nbaked = 72", CONTEXT)
     assert clean.render() == "- baked = 72"
     assert [d.reason for d in clean.dropped] == ["prompt placeholder", "prompt placeholder"]
 

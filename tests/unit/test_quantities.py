@@ -156,3 +156,19 @@ def test_one_huge_line_is_refused_quickly() -> None:
     notes = check_notes("x = " + "9" * 1_000_000)
     assert notes.values() == {}
     assert notes.rejected[0].reason == "expression too long"
+
+
+def test_unit_words_after_numbers_are_dropped_but_operands_are_not() -> None:
+    notes = check_notes(
+        "baked = 6 trays * 12 muffins per tray = 72 muffins\n"
+        "sold = 50 muffins in the morning + 14 in the afternoon\n"
+        "lost = morning sales + 14\n"
+        "quantity = 3"
+    )
+    assert notes.values() == {"baked": 72, "sold": 64}
+    assert [r.reason for r in notes.rejected] == ["not an arithmetic expression", "left of '=' is not a name"]
+
+
+def test_names_are_case_insensitive_and_copied_prefixes_ignored() -> None:
+    notes = check_notes("TRAYS = 6\nPer_Tray = 12\nname = MUFFINS = TRAYS * per_tray")
+    assert notes.values() == {"trays": 6, "per_tray": 12, "muffins": 72}
