@@ -5,6 +5,7 @@ Each step drops a kind of line that made published notes wrong in issue 12, and 
 - a reply cut at the token limit loses its last, unfinished line (`drop_cut_tail`);
 - a line holding the prompt's placeholders is a leak of the prompt, not a note (`is_leak`);
 - a plain line that copies a sentence of the context adds nothing the wake model does not already read;
+- a plain line that copies the instructions (or is a bare heading such as "Quantities:") is not a note;
 - `name = expression` lines are computed by ``sleeptime.quantities`` (unevaluable ones dropped there).
 
 Merge rule for k samples (`merge_samples`), documented here because it decides what is published:
@@ -32,7 +33,7 @@ from difflib import SequenceMatcher
 from fractions import Fraction
 from typing import Any
 
-from sleeptime.prompts.reflect import PLACEHOLDERS
+from sleeptime.prompts.reflect import PLACEHOLDERS, USER
 from sleeptime.quantities import CheckedNotes, Quantity, Rejected, check_notes
 
 COPY_RATIO = 0.8
@@ -72,6 +73,14 @@ def is_leak(line: str) -> bool:
     """A line that carries the prompt's placeholder text rather than content."""
     lowered = line.lower()
     return any(p in lowered for p in PLACEHOLDERS)
+
+
+_INSTRUCTIONS = context_sentences(USER.split("{notes}", 1)[1])
+_HEADING = re.compile(r"^\W*(quantities|facts|notes|situation)\W*$", re.IGNORECASE)
+
+
+def _is_heading(line: str) -> bool:
+    return bool(_HEADING.match(line))
 
 
 def is_cut_off(message: Any, max_tokens: int | None) -> bool:
@@ -121,6 +130,9 @@ def clean_reply(notes_text: str, context: str, *, truncated: bool = False) -> Cl
     for item in checked.items:
         if isinstance(item, str) and copies_context(item, sentences):
             dropped.append(Rejected(item[:200], "copies the context"))
+            continue
+        if isinstance(item, str) and (_is_heading(item) or copies_context(item, _INSTRUCTIONS)):
+            dropped.append(Rejected(item[:200], "copies the instructions"))
             continue
         kept.append(item)
     checked.items = kept

@@ -96,3 +96,15 @@ def test_facts_from_other_samples_need_a_majority() -> None:
     c = check_notes("Shared  FACT")
     merged, _ = merge_samples([a, b, c])
     assert merged.facts == ["first fact", "shared fact"]
+
+
+def test_copied_instructions_and_headings_are_dropped() -> None:
+    reply = (
+        "Quantities:\n"
+        "- First label each number of the situation, then work out the quantities that questions are likely to "
+        "need, in this shape:\n"
+        "baked = 72"
+    )
+    clean = clean_reply(reply, CONTEXT)
+    assert clean.render() == "- baked = 72"
+    assert [d.reason for d in clean.dropped] == ["copies the instructions"] * 2
