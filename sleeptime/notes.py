@@ -33,8 +33,13 @@ from difflib import SequenceMatcher
 from fractions import Fraction
 from typing import Any
 
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import Runnable
+
 from sleeptime.prompts.reflect import PLACEHOLDERS, USER
 from sleeptime.quantities import CheckedNotes, Quantity, Rejected, check_notes
+from sleeptime.structured import ask_text
+from sleeptime.usage import UsageRecord
 
 COPY_RATIO = 0.8
 """A plain line whose words match a context sentence's this closely (difflib ratio) is a copy."""
@@ -91,6 +96,39 @@ def is_cut_off(message: Any, max_tokens: int | None) -> bool:
     usage: Mapping[str, Any] = getattr(message, "usage_metadata", None) or {}
     out = usage.get("output_tokens")
     return max_tokens is not None and isinstance(out, int) and out >= max_tokens
+
+
+CONTINUE = "Your reply was cut off. Continue the notes after the last complete line; do not repeat lines."
+
+
+def ask_notes(
+    model: Runnable[Any, BaseMessage],
+    messages: list[BaseMessage],
+    *,
+    max_tokens: int | None,
+    retries: int,
+    continuations: int = 1,
+    node: str = "reflect",
+) -> tuple[str, list[UsageRecord], bool]:
+    """A notes reply, continued in further calls while it is cut at the token limit.
+
+    Returns (text, usage, truncated): ``truncated`` is True when the last call was still cut off after
+    ``continuations`` further calls; the caller drops the unfinished last line and reports it.
+    A call is cut off when it used every token allowed (the usage record, so any backend shows it).
+    """
+    text, usage = ask_text(model, messages, phase="sleep", node=node, retries=retries)
+    cut = max_tokens is not None and usage[-1]["output_tokens"] >= max_tokens
+    convo = list(messages)
+    for _ in range(continuations):
+        if not cut:
+            break
+        text = drop_cut_tail(text)
+        convo = [*convo, AIMessage(text), HumanMessage(CONTINUE)]
+        more, more_usage = ask_text(model, convo, phase="sleep", node=node, retries=retries)
+        usage += more_usage
+        text = f"{text}\n{more}" if text else more
+        cut = max_tokens is not None and more_usage[-1]["output_tokens"] >= max_tokens
+    return text, usage, cut
 
 
 def drop_cut_tail(text: str) -> str:

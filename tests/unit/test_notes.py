@@ -108,3 +108,18 @@ def test_copied_instructions_and_headings_are_dropped() -> None:
     clean = clean_reply(reply, CONTEXT)
     assert clean.render() == "- baked = 72"
     assert [d.reason for d in clean.dropped] == ["copies the instructions"] * 2
+
+
+def test_cut_off_reply_is_continued_then_reported() -> None:
+    from sleeptime.notes import ask_notes
+    from sleeptime.testing import ScriptedChatModel
+
+    # Four words is the limit: the first reply is cut, its continuation is not.
+    model = ScriptedChatModel(replies=["a = 1\nb = 2 + 3", "b = 5\nok", "c = 1 + 2 + 3 + 4"])
+    text, usage, truncated = ask_notes(model, [], max_tokens=6, retries=0)
+    assert (text, truncated, len(usage)) == ("a = 1\nb = 5\nok", False, 2)
+    assert model.calls[1][-1].text.startswith("Your reply was cut off")
+
+    model = ScriptedChatModel(replies=["x = 1 + 2 + 3 + 4 + 5", "y = 1 + 2 + 3 + 4 + 5"])
+    text, usage, truncated = ask_notes(model, [], max_tokens=6, retries=0, continuations=1)
+    assert truncated and len(usage) == 2
