@@ -38,9 +38,17 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
+from evals.errors import TemplateError
 from evals.grading import grade_gsm, parse_number
 from evals.splitting import split_context_question
-from evals.templates import _WORD_VALUES, Named, Template, TemplateError, generate_instances, load_templates, render_text
+from evals.templates import (
+    _WORD_VALUES,
+    Named,
+    Template,
+    generate_instances,
+    load_templates,
+    render_text,
+)
 from sleeptime.models import resolve_chat_model
 from sleeptime.nodes.answer import build_answer_messages
 from sleeptime.notes import clean_reply, is_cut_off
@@ -162,6 +170,11 @@ def stated_quantities(prompt: str, notes: str) -> tuple[set[Fraction], list[Frac
     return _numbers(notes), derived
 
 
+def _output_tokens(reply: Any) -> int:
+    meta = reply.usage_metadata if isinstance(reply, AIMessage) else None
+    return int(meta["output_tokens"]) if meta else 0
+
+
 def sleep(model: Any, prompt: str, item: Item, max_tokens: int) -> tuple[str, dict[str, Any]]:
     user = (
         reflect_prompt.format_user(item.context, "", MAX_CHARS)
@@ -175,7 +188,7 @@ def sleep(model: Any, prompt: str, item: Item, max_tokens: int) -> tuple[str, di
     truncated = is_cut_off(reply, max_tokens)
     if prompt == "new":
         notes = clean_reply(notes, item.context, truncated=truncated).render()
-    tokens = (reply.usage_metadata or {}).get("output_tokens", 0) if isinstance(reply, AIMessage) else 0
+    tokens = _output_tokens(reply)
     return notes, {"output_tokens": tokens, "truncated": truncated, "seconds": round(seconds, 1)}
 
 
@@ -201,9 +214,10 @@ def answer(model: Any, item: Item, notes: str, budget: int) -> tuple[str, dict[s
         "with_raw_context": True,
         "learned": notes,
         "current_budget": budget,
+        "usage": [],
     }
     reply = model.invoke(build_answer_messages(state))
-    tokens = (reply.usage_metadata or {}).get("output_tokens", 0) if isinstance(reply, AIMessage) else 0
+    tokens = _output_tokens(reply)
     return str(reply.text), {"correct": grade_gsm(str(reply.text), item.answer), "output_tokens": tokens}
 
 
@@ -248,12 +262,12 @@ def run(args: argparse.Namespace) -> None:
                 if (item.id, "answer", key) in done:
                     continue
                 if arm in ("old", "new"):
-                    notes = notes_of.get((item.id, f"{arm}/{sleep_name}"))
-                    if notes is None:
+                    slept = notes_of.get((item.id, f"{arm}/{sleep_name}"))
+                    if slept is None:
                         continue  # its notes were not made in this run (prompt not asked for)
                 else:
-                    notes = oracle_notes(item) if arm == "oracle" else ""
-                text, record = answer(wake_model, item, notes, budget)
+                    slept = oracle_notes(item) if arm == "oracle" else ""
+                text, record = answer(wake_model, item, slept, budget)
                 write(item, "answer", key, record, text)
         print(f"{item.id} done", file=sys.stderr, flush=True)
 

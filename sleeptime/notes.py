@@ -41,6 +41,9 @@ from sleeptime.quantities import CheckedNotes, Quantity, Rejected, check_notes
 from sleeptime.structured import ask_text
 from sleeptime.usage import UsageRecord
 
+EMPTY_LEARNED = "(no checked notes: read the situation itself)"
+"""Published when every line of every sample was dropped, so a sleep run still publishes a version."""
+
 COPY_RATIO = 0.8
 """A plain line whose words match a context sentence's this closely (difflib ratio) is a copy."""
 MIN_COPY_WORDS = 4

@@ -112,7 +112,9 @@ GENERIC_NAMES = frozenset({"name", "quantity", "value", "result", "number", "exp
 
 
 def normalise_name(raw: str) -> str | None:
-    """'Total apples ($)' -> 'total_apples'; None when it cannot be an identifier we accept."""
+    """'Total apples ($)' -> 'total_apples'; None when it cannot be an identifier we accept (a sentence)."""
+    if re.search(r"[.:;!?]\s|[.:;!?]$", raw.strip()) or len(raw.split()) > 8 or _ARITHMETIC.search(raw):
+        return None
     name = re.sub(r"[^A-Za-z0-9]+", "_", raw.strip().replace("'s ", " ")).strip("_").lower()
     if not _NAME.match(name) or keyword.iskeyword(name) or name in FUNCTIONS | GENERIC_NAMES or len(name) > 60:
         return None
@@ -326,6 +328,28 @@ def _evaluate_line(expression: str, env: Mapping[str, Fraction]) -> tuple[str, F
         raise
 
 
+_ARITHMETIC = re.compile(r"\d\s*[-+*/x\u00d7\u00f7]\s*\$?\d")
+_INLINE = re.compile(r"([\d$(][\d\s.,+\-*/x\u00d7\u00f7()$%]*)$")
+_CLAIM = re.compile(r"^\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
+
+
+def check_inline(line: str) -> str | None:
+    """For prose with a calculation in it ("Alice buys 3 pens: 3 x 2 = $6."): None when the arithmetic
+    right before the first '=' gives the number right after it, else why not (the line is then dropped)."""
+    left, _, right = line.partition("=")
+    found, claim = _INLINE.search(left.rstrip()), _CLAIM.match(right)
+    if found is None or claim is None or not _ARITHMETIC.search(found.group(1)):
+        return "left of '=' is not a name"
+    try:
+        value = evaluate(_normalise_expression(found.group(1), ()), {})
+        claimed = Fraction(claim.group(1).replace(",", ""))
+    except (QuantityError, ValueError):
+        return "left of '=' is not a name"
+    if value != claimed:
+        return f"inline arithmetic is wrong: {found.group(1).strip()} is {format_value(value)}"
+    return None
+
+
 def check_notes(text: str, *, env: Mapping[str, Fraction] | None = None, max_lines: int = MAX_LINES) -> CheckedNotes:
     """Evaluate every `name = expression` line of ``text`` in order; never raises on model text.
 
@@ -346,7 +370,11 @@ def check_notes(text: str, *, env: Mapping[str, Fraction] | None = None, max_lin
             continue
         name, expression = parts
         if name is None:
-            out.rejected.append(Rejected(line[:MAX_EXPRESSION_CHARS], "left of '=' is not a name"))
+            problem = check_inline(_BULLET.sub("", line, count=1)[:MAX_EXPRESSION_CHARS * 2])
+            if problem is None:
+                out.items.append(_BULLET.sub("", line, count=1))  # prose whose arithmetic checks out
+            else:
+                out.rejected.append(Rejected(line[:MAX_EXPRESSION_CHARS], problem))
             continue
         if name in defined:
             out.rejected.append(Rejected(line[:MAX_EXPRESSION_CHARS], f"redefined name {name}"))

@@ -27,15 +27,45 @@ class SleepInput(TypedDict):
     """Files to load as context (text, Markdown, PDF, ... through langchain-community loaders)."""
 
 
+class SampleInput(TypedDict):
+    """What one reflect sample is sent (the `Send` fan-out's payload)."""
+
+    sample: int
+    raw_context: str
+
+
+class SampleNotes(TypedDict):
+    """One sample's checked notes, as rendered by ``sleeptime.notes``."""
+
+    sample: int
+    notes: str
+    truncated: bool
+    """Still cut off at the token limit after a continuation call (its unfinished last line dropped)."""
+    dropped: int
+    """Lines left out: leaked, copied, cut off, or quantities that did not evaluate."""
+
+
+def add_or_reset(left: list[SampleNotes] | None, right: list[SampleNotes] | None) -> list[SampleNotes]:
+    """Samples from parallel tasks add up; an empty list (from ingest) starts a run afresh."""
+    if not right:
+        return []
+    return [*(left or []), *right]
+
+
 class SleepState(SleepInput):
     revision: NotRequired[int]
     """Revision of the stored raw context this run works from."""
     raw_context: NotRequired[str]
+    samples: Annotated[list[SampleNotes], add_or_reset]
+    """Each reflect sample's notes, merged into `learned` by the merge node."""
     learned: NotRequired[list[str]]
-    """One learned-context block per independent sample (k samples)."""
+    """The learned context: one block, the k samples' merged notes."""
     finished: NotRequired[list[bool]]
     round: NotRequired[int]
     questions: NotRequired[list[PredictedQuestion]]
+    warnings: NotRequired[list[str]]
+    """What the run could not do fully (notes cut off, fewer predicted questions than asked); publish
+    appends them to `status`."""
     version: NotRequired[int]
     published: NotRequired[bool]
     status: NotRequired[str]
@@ -47,6 +77,7 @@ class SleepOutput(TypedDict):
     version: NotRequired[int]
     published: NotRequired[bool]
     status: NotRequired[str]
+    warnings: NotRequired[list[str]]
     learned: NotRequired[list[str]]
     questions: NotRequired[list[PredictedQuestion]]
     usage: list[UsageRecord]

@@ -185,15 +185,21 @@ def _first_fact(messages: list[BaseMessage]) -> str:
     return next((line.strip() for line in user.splitlines() if re.search(r"\d", line)), user.strip()[:120])
 
 
+def _demo_notes(messages: list[BaseMessage]) -> str:
+    # Named numbers, not a quoted sentence: notes that copy the context are dropped (sleeptime.notes).
+    numbers = re.findall(r"\d+(?:\.\d+)?", _first_fact(messages))
+    return "\n".join([*(f"key_number_{i + 1} = {n}" for i, n in enumerate(numbers[:5])), "STATUS: DONE"])
+
+
 def _demo_answer(messages: list[BaseMessage]) -> str:
     user = messages[-1].text if messages else ""
-    note = next((line for line in user.splitlines() if line.startswith("Key fact:")), None)
-    return f"From my notes: {note.removeprefix('Key fact: ')}" if note else f"From the context: {_first_fact(messages)}"
+    note = next((line for line in user.splitlines() if line.startswith("- key_number_")), None)
+    return f"From my notes: {note.removeprefix('- ')}" if note else f"From the context: {_first_fact(messages)}"
 
 
 def scripted_model() -> ScriptedChatModel:
     """A scripted model for every node of the sleep, wake and chat graphs, for demos and trying
-    things with no model: notes quoting the context's first line with a number, one predicted
+    things with no model: notes naming the numbers of the context's first line with one, one predicted
     question, answers quoting the notes, checks that accept. What the ``scripted`` spec names."""
     def predict(messages: list[BaseMessage]) -> str:
         numbers = list(dict.fromkeys(re.findall(r"\$?\d+(?:\.\d+)?", messages[-1].text if messages else "")))
@@ -201,7 +207,7 @@ def scripted_model() -> ScriptedChatModel:
                                           "answer": ", ".join(numbers[:5]) or "none"}]})
 
     return ScriptedChatModel(by_node={
-        "reflect": lambda m: f"Key fact: {_first_fact(m)}\nSTATUS: DONE",
+        "reflect": _demo_notes,
         "predict": predict,
         "answer": _demo_answer,
         "respond": _demo_answer,

@@ -1,4 +1,4 @@
-"""The sleep graph: ingest -> reflect (looping, k samples) -> predict -> publish."""
+"""The sleep graph: ingest -> reflect (k samples, a `Send` fan-out) -> merge -> predict -> publish."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes.ingest import ingest
 from sleeptime.nodes.predict import predict
 from sleeptime.nodes.publish import publish
-from sleeptime.nodes.reflect import reflect, route_after_reflect
+from sleeptime.nodes.reflect import fan_out, merge, reflect
 from sleeptime.state import SleepInput, SleepOutput, SleepState
 
 SleepGraph = StateGraph[SleepState, SleepTimeConfig, SleepInput, SleepOutput]
@@ -22,11 +22,13 @@ def build_sleep_graph() -> SleepGraph:
     )
     builder.add_node("ingest", ingest)
     builder.add_node("reflect", reflect)
+    builder.add_node("merge", merge)
     builder.add_node("predict", predict)
     builder.add_node("publish", publish)
     builder.add_edge(START, "ingest")
-    builder.add_edge("ingest", "reflect")
-    builder.add_conditional_edges("reflect", route_after_reflect)
+    builder.add_conditional_edges("ingest", fan_out, ["reflect"])
+    builder.add_edge("reflect", "merge")
+    builder.add_edge("merge", "predict")
     builder.add_edge("predict", "publish")
     builder.add_edge("publish", END)
     return builder

@@ -91,6 +91,8 @@ def ingest(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
         "revision": record.revision,
         "raw_context": store.raw_text(context_id, record.revision),
         "learned": [],
+        "samples": [],  # resets the fan-out's reducer for this run
+        "warnings": [],
         "finished": [],
         "round": 0,
     }

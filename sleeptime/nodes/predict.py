@@ -32,4 +32,8 @@ def predict(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
         if key not in seen:  # small models repeat themselves
             seen.add(key)
             questions.append(PredictedQuestion(question=qa.question, answer=qa.answer))
-    return {"questions": questions[: cfg.n_questions], "usage": usage}
+    questions = questions[: cfg.n_questions]
+    warnings = list(state.get("warnings") or [])
+    if len(questions) < cfg.n_questions:  # reported, never silent (issue 12)
+        warnings.append(f"{len(questions)} of {cfg.n_questions} predicted questions")
+    return {"questions": questions, "usage": usage, "warnings": warnings}

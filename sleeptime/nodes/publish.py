@@ -30,4 +30,6 @@ def publish(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
         logger.info("stale skip %r: %s", state["context_id"], error)
         return {"published": False, "status": f"stale: {error}"}
     logger.info("published %r version %d", state["context_id"], version)
-    return {"published": True, "version": version, "status": f"published version {version}"}
+    warnings = state.get("warnings") or []
+    status = f"published version {version}" + (f" ({'; '.join(warnings)})" if warnings else "")
+    return {"published": True, "version": version, "status": status}

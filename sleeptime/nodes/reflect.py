@@ -1,58 +1,76 @@
-"""Reflect: one rethink round over every unfinished sample; the graph loops until done or max_rounds."""
+"""Reflect: k independent samples as a LangGraph `Send` fan-out, then one merge.
+
+Each sample is its own `reflect` task (traced, streamed and retried on its own) that rethinks its notes
+for up to ``max_rounds`` rounds or until the model says it is done. Every round's reply is cleaned and its
+quantities computed (``sleeptime.notes``); the next round sees the checked notes. `merge` then keeps what a
+majority of samples computed (rule in ``sleeptime.notes``).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
-from langchain_core.runnables.config import ContextThreadPoolExecutor
 from langgraph.runtime import Runtime
+from langgraph.types import Send
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes._runtime import config_of, sleep_model
+from sleeptime.notes import EMPTY_LEARNED, ask_notes, clean_reply, merge_samples
 from sleeptime.prompts import reflect as prompt
-from sleeptime.state import SleepState
-from sleeptime.structured import ask_text
+from sleeptime.quantities import check_notes
+from sleeptime.state import SampleInput, SampleNotes, SleepState
 from sleeptime.usage import UsageRecord
 
 logger = logging.getLogger(__name__)
 
 
-def _rethink(cfg: SleepTimeConfig, sample: int, context: str, notes: str) -> tuple[str, bool, list[UsageRecord]]:
+def fan_out(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> list[Send]:
+    """One `reflect` task per sample."""
+    cfg = config_of(runtime)
+    return [Send("reflect", SampleInput(sample=i, raw_context=state["raw_context"])) for i in range(cfg.samples)]
+
+
+def reflect(state: SampleInput, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
+    cfg = config_of(runtime)
+    i, context = state["sample"], state["raw_context"]
     # Sample 0 is deterministic at the configured temperature; the others explore.
-    model = sleep_model(cfg, temperature=cfg.temperature if sample == 0 else cfg.sample_temperature)
-    messages = [
-        SystemMessage(prompt.SYSTEM),
-        HumanMessage(
-            prompt.USER.format(context=context, notes=notes or prompt.EMPTY_NOTES, max_chars=cfg.learned_max_chars)
-        ),
-    ]
-    reply, usage = ask_text(model, messages, phase="sleep", node="reflect", retries=cfg.json_retries)
-    new_notes, done = prompt.parse_reflection(reply, cfg.learned_max_chars)
-    if len(new_notes) >= cfg.learned_max_chars:
-        logger.info("learned context truncated to learned_max_chars=%d", cfg.learned_max_chars)
-    # A reply that is only a status line keeps the previous notes rather than erasing them.
-    return (new_notes or notes), done, usage
-
-
-def reflect(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
-    cfg = config_of(runtime)
-    learned = list(state.get("learned") or [""] * cfg.samples)
-    finished = list(state.get("finished") or [False] * cfg.samples)
-    todo = [i for i in range(cfg.samples) if not finished[i]]
+    model = sleep_model(cfg, temperature=cfg.temperature if i == 0 else cfg.sample_temperature)
+    notes, truncated, dropped = "", False, 0
     usage: list[UsageRecord] = []
-    # The context copy carries the run's callbacks and metadata (tracing, streaming, langgraph_node).
-    with ContextThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
-        results = pool.map(lambda i: (i, _rethink(cfg, i, state["raw_context"], learned[i])), todo)
-        for i, (notes, done, records) in results:
-            learned[i], finished[i] = notes, done
-            usage.extend(records)
-    return {"learned": learned, "finished": finished, "round": state.get("round", 0) + 1, "usage": usage}
+    for _ in range(cfg.max_rounds):
+        messages = [
+            SystemMessage(prompt.SYSTEM),
+            HumanMessage(prompt.format_user(context, notes, cfg.learned_max_chars)),
+        ]
+        reply, records, cut = ask_notes(
+            model, messages, max_tokens=cfg.max_tokens_sleep, retries=cfg.json_retries
+        )
+        usage += records
+        text, done = prompt.parse_reflection(reply, cfg.learned_max_chars)
+        clean = clean_reply(text, context, truncated=cut)
+        # A round whose reply kept nothing keeps the previous notes rather than erasing them.
+        if clean.notes.items:
+            notes, truncated, dropped = clean.render(), cut, len(clean.dropped)
+        if done:
+            break
+    if truncated:
+        logger.info("reflect sample %d cut off at max_tokens_sleep=%d", i, cfg.max_tokens_sleep)
+    sample = SampleNotes(sample=i, notes=notes, truncated=truncated, dropped=dropped)
+    return {"samples": [sample], "usage": usage}
 
 
-def route_after_reflect(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> Literal["reflect", "predict"]:
-    cfg = config_of(runtime)
-    if all(state.get("finished") or [False]) or state.get("round", 0) >= cfg.max_rounds:
-        return "predict"
-    return "reflect"
+def merge(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
+    """The samples' notes merged into one learned context; what was cut off or left out is reported."""
+    samples = sorted(state.get("samples") or [], key=lambda s: s["sample"])
+    # The rendered notes re-check to the same quantities (each line states its expression).
+    merged, dropped = merge_samples([check_notes(s["notes"]) for s in samples])
+    warnings = [f"sample {s['sample']} cut off at max_tokens_sleep" for s in samples if s["truncated"]]
+    if len(samples) > 1 and dropped:
+        warnings.append(f"{len(dropped)} quantities dropped by the {len(samples)}-sample merge")
+    text = merged.render()
+    if not text:
+        warnings.append("no note survived checking")
+        text = EMPTY_LEARNED  # published so the wake graph runs; it says there is nothing learned
+    return {"learned": [text], "warnings": warnings}

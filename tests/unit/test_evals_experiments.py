@@ -138,7 +138,9 @@ def test_scaling_sleeps_once_per_setting(tmp_path: Path) -> None:
     runs = [r for r in records if r["mode"] == "sleep-run"]
     assert sorted(r["setting"] for r in runs) == ["k1-r1", "k1-r1", "k2-r1", "k2-r1"]
     k2 = next(r for r in runs if r["setting"] == "k2-r1")
-    assert len(k2["learned"]) == 2
+    # The k samples are merged into one published block (issue 12), made from two reflect calls.
+    assert len(k2["learned"]) == 1
+    assert model.nodes.count("reflect") == 1 + 1 + 2 + 2  # two k1 runs, two k2 runs (one call a sample)
     table = budget_table(records)
     assert {(r["mode"], r["setting"]) for r in table} == {("test-time", None), ("sleep", "k1-r1"), ("sleep", "k2-r1")}
 

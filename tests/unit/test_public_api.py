@@ -41,9 +41,9 @@ def _edges(builder: object) -> set[tuple[str, str]]:
 def test_sleep_graph_topology() -> None:
     assert _edges(build_sleep_graph()) == {
         ("__start__", "ingest"),
-        ("ingest", "reflect"),
-        ("reflect", "reflect"),
-        ("reflect", "predict"),
+        ("ingest", "reflect"),  # the Send fan-out, one reflect task a sample
+        ("reflect", "merge"),
+        ("merge", "predict"),
         ("predict", "publish"),
         ("publish", "__end__"),
     }

@@ -172,3 +172,16 @@ def test_unit_words_after_numbers_are_dropped_but_operands_are_not() -> None:
 def test_names_are_case_insensitive_and_copied_prefixes_ignored() -> None:
     notes = check_notes("TRAYS = 6\nPer_Tray = 12\nname = MUFFINS = TRAYS * per_tray")
     assert notes.values() == {"trays": 6, "per_tray": 12, "muffins": 72}
+
+
+def test_prose_with_inline_arithmetic_is_kept_only_when_right() -> None:
+    notes = check_notes(
+        "Pens cost $2 each. Alice buys 3 pens: 3 x 2 = $6.\n"
+        "She spends 4 x 6 = 20 dollars on apples.\n"
+        "The rest is given away: nothing = left"
+    )
+    assert notes.facts == ["Pens cost $2 each. Alice buys 3 pens: 3 x 2 = $6."]
+    assert [r.reason for r in notes.rejected] == [
+        "inline arithmetic is wrong: 4 x 6 is 24",
+        "left of '=' is not a name",
+    ]

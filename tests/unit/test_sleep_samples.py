@@ -1,0 +1,92 @@
+"""The sleep graph with checked notes: k samples as a Send fan-out, merge, truncation and shortfall reports."""
+
+from __future__ import annotations
+
+from langgraph.store.memory import InMemoryStore
+
+from sleeptime.facade import SleepTime
+from sleeptime.notes import EMPTY_LEARNED
+from tests.scripts import staged_model
+
+CONTEXT = "A bakery baked 72 muffins. It sold 64 of them by closing time. The rest went to a shelter."
+
+SAMPLE_A = "baked = 72\nsold = 64\nshelter = baked - sold = 9\nSTATUS: DONE"
+SAMPLE_B = "muffins_baked = 72\nsold = 64\nshelter = muffins_baked - sold\nSTATUS: DONE"
+SAMPLE_C = "baked = 72\nsold = 60\nshelter = baked - sold\nSTATUS: DONE"
+
+
+def test_three_samples_fan_out_and_merge_by_majority(memory_store: InMemoryStore) -> None:
+    model = staged_model(reflect=[SAMPLE_A, SAMPLE_B, SAMPLE_C])
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=3, n_questions=1)
+    result = app.sleep("bakery", CONTEXT)
+    assert len(model.calls_for("reflect")) == 3  # one task a sample, each said DONE in its first round
+    assert len(result.learned) == 1
+    lines = result.learned[0].splitlines()
+    assert "- baked = 72 (agreed)" in lines
+    assert "- sold = 64 (agreed)" in lines
+    # 8 wins 2 to 1 (the model's own claim of 9 was never used); sold = 60 and shelter = 12 are dropped.
+    assert "- shelter = baked - sold = 72 - 64 = 8 (agreed)" in lines
+    assert "60" not in result.learned[0] and "12" not in result.learned[0]
+    assert "dropped by the 3-sample merge" in result.status
+    # Predict is given the checked lines.
+    assert "shelter = baked - sold = 72 - 64 = 8" in model.calls_for("predict")[0][-1].text
+
+
+def test_each_sample_runs_its_own_rounds(memory_store: InMemoryStore) -> None:
+    rounds = ["a = 1\nSTATUS: CONTINUE", "a = 1\nb = a + 1\nSTATUS: DONE"]
+    model = staged_model(reflect=rounds)
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, max_rounds=3, n_questions=1)
+    result = app.sleep("bakery", CONTEXT)
+    calls = model.calls_for("reflect")
+    assert len(calls) == 2
+    assert "- a = 1" in calls[1][-1].text  # the second round sees the checked notes
+    assert result.learned == ["- a = 1\n- b = a + 1 = 1 + 1 = 2"]
+
+
+def test_cut_off_notes_are_continued_then_reported(memory_store: InMemoryStore) -> None:
+    long_reply = "baked = 72\nsold = 64\nshelter = baked - sold\nleft = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1"
+    model = staged_model(reflect=long_reply)
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, max_rounds=1,
+                    max_tokens_sleep=12, n_questions=1)
+    result = app.sleep("bakery", CONTEXT)
+    assert len(model.calls_for("reflect")) == 2  # the reply and one continuation
+    assert "cut off at max_tokens_sleep" in result.status
+    assert "1 + 1 + 1" not in result.learned[0]  # the unfinished last line is not published
+
+
+def test_fewer_predicted_questions_than_asked_is_reported(memory_store: InMemoryStore) -> None:
+    model = staged_model(reflect=SAMPLE_B)  # the default predict reply has one question
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, n_questions=3)
+    result = app.sleep("bakery", CONTEXT)
+    assert len(result.questions) == 1
+    assert "1 of 3 predicted questions" in result.status
+
+
+def test_unsafe_and_copied_lines_never_reach_the_store(memory_store: InMemoryStore) -> None:
+    reply = (
+        "x = __import__('os').system('true')\n"
+        "y = (1).real\n"
+        "z = 9 ** 9 ** 9\n"
+        "w = 1 / 0\n"
+        "A bakery baked 72 muffins.\n"
+        "<label_one> = <number>\n"
+        + "\n".join(f"q{i} = {i}" for i in range(10_000))
+        + "\nSTATUS: DONE"
+    )
+    model = staged_model(reflect=reply)
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, max_tokens_sleep=100_000,
+                    learned_max_chars=100_000, n_questions=1)
+    result = app.sleep("bakery", CONTEXT)
+    learned = result.learned[0]
+    assert result.published
+    for bad in ("import", "real", "9 ** 9", "1 / 0", "baked 72 muffins", "<label"):
+        assert bad not in learned
+    assert learned.startswith("- q0 = 0\n")
+
+
+def test_nothing_left_publishes_an_explicit_empty_note(memory_store: InMemoryStore) -> None:
+    model = staged_model(reflect="A bakery baked 72 muffins.\nSTATUS: DONE")
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, n_questions=1)
+    result = app.sleep("bakery", CONTEXT)
+    assert result.learned == [EMPTY_LEARNED]
+    assert "no note survived checking" in result.status
