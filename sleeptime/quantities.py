@@ -106,6 +106,8 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 # Spellings small models use for operators; '$' is a currency mark, not an operator.
 _OPERATORS = {"\u00d7": "*", "\u00f7": "/", "\u2212": "-", "\u2013": "-", "$": "", "\u20ac": "", "\u00a3": ""}
 _TIMES_X = re.compile(r"(?<=[\d)])\s+x\s+(?=[\d(])")
+_ARITHMETIC = re.compile(r"\d\s*[-+*/x\u00d7\u00f7]\s*\$?\d")
+_AGREED = re.compile(r"\s*\(agreed\)\s*$")
 FUNCTIONS = frozenset({"round", "min", "max", "abs", "sum"})
 GENERIC_NAMES = frozenset({"name", "quantity", "value", "result", "number", "expression", "fact", "answer"})
 """Names that say nothing about what is counted (small models copy the instructions' words)."""
@@ -127,7 +129,7 @@ def split_assignment(line: str) -> tuple[str | None, str] | None:
     Anything after a second ``=`` is the model's own claim and is ignored: the evaluator computes it.
     The name is None when the left side cannot be a name: the line is still a calculation, and rejected.
     """
-    body = _BULLET.sub("", line, count=1)
+    body = _AGREED.sub("", _BULLET.sub("", line, count=1))
     if "=" not in body or any(op in body for op in ("==", "<=", ">=", "!=")):
         return None
     parts = body.split("=")
@@ -328,7 +330,6 @@ def _evaluate_line(expression: str, env: Mapping[str, Fraction]) -> tuple[str, F
         raise
 
 
-_ARITHMETIC = re.compile(r"\d\s*[-+*/x\u00d7\u00f7]\s*\$?\d")
 _INLINE = re.compile(r"([\d$(][\d\s.,+\-*/x\u00d7\u00f7()$%]*)$")
 _CLAIM = re.compile(r"^\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
 

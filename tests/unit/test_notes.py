@@ -123,3 +123,11 @@ def test_cut_off_reply_is_continued_then_reported() -> None:
     model = ScriptedChatModel(replies=["x = 1 + 2 + 3 + 4 + 5", "y = 1 + 2 + 3 + 4 + 5"])
     text, usage, truncated = ask_notes(model, [], max_tokens=6, retries=0, continuations=1)
     assert truncated and len(usage) == 2
+
+
+def test_rendered_notes_check_back_to_the_same_quantities() -> None:
+    a = check_notes("baked = 72\nsold = 64\nshelter = baked - sold\nshare = 7 / 3\nA plain fact.")
+    merged, _ = merge_samples([a, a])
+    again = check_notes(merged.render())
+    assert again.values() == a.values() and again.rejected == []
+    assert again.facts == ["A plain fact."]
