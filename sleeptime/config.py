@@ -100,7 +100,7 @@ class SleepTimeConfig:
     """Rethink rounds per sample; the model may finish earlier."""
 
     samples: int = 1
-    """k independent learned contexts, concatenated at test time (the paper's scaling)."""
+    """k independent reflect samples (a Send fan-out), merged by majority into one learned context (sleeptime.notes)."""
 
     learned_max_chars: int = 5000
     """Limit of one learned-context block, as in the paper."""
