@@ -37,7 +37,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
 
 from sleeptime.prompts.reflect import PLACEHOLDERS, USER
-from sleeptime.quantities import CheckedNotes, Quantity, Rejected, check_notes
+from sleeptime.quantities import CheckedNotes, Quantity, Rejected, check_notes, normalise_name
 from sleeptime.structured import ask_text
 from sleeptime.usage import UsageRecord
 
@@ -176,7 +176,11 @@ def clean_reply(notes_text: str, context: str, *, truncated: bool = False) -> Cl
             dropped.append(Rejected(item[:200], "copies the instructions"))
             continue
         kept.append(item)
-    checked.items = kept
+    # A bare label line ("Total muffins sold") beside its quantity says nothing more.
+    names = {q.name for q in checked.quantities}
+    labels = [i for i in kept if isinstance(i, str) and normalise_name(i) in names]
+    dropped += [Rejected(label[:200], "repeats a quantity's label") for label in labels]
+    checked.items = [i for i in kept if not (isinstance(i, str) and i in labels)]
     return CleanNotes(checked, truncated, dropped + checked.rejected)
 
 

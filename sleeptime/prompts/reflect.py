@@ -26,15 +26,13 @@ Your notes so far:
 
 Rewrite the notes; your reply replaces them. Write one item per line, then a last line
 STATUS: DONE if the notes are complete, or STATUS: CONTINUE if another pass would improve them.
-Quantities: one per line, a snake_case label saying what is counted, "=", and an expression
-that uses only numbers from the situation, + - * / ( ) and labels from earlier lines.
-First label each number of the situation, then work out the quantities that questions are likely
-to need, in this shape:
-<label_one> = <number>
-<label_two> = <number>
-<label_three> = <label_one> * <label_two>
-Do not write the result after an expression: each expression is computed for you.
-Facts: an inference the situation does not state word for word, as a plain line.
+Work out the quantities that questions about this situation are likely to need, each on a line
+"label = calculation": the label is a short snake_case name for what is counted; the calculation
+uses numbers from the situation, + - * / ( ) and labels from earlier lines, like
+<label_one> = <number> * <number>
+<label_two> = <label_one> - <number>
+The calculations are computed for you: write no result after them.
+Other useful inferences the situation does not state word for word go on plain lines.
 Do not copy sentences of the situation. At most 15 lines, under {max_chars} characters in all.
 Write the notes now."""
 

@@ -101,13 +101,13 @@ def test_facts_from_other_samples_need_a_majority() -> None:
 def test_copied_instructions_and_headings_are_dropped() -> None:
     reply = (
         "Quantities:\n"
-        "- First label each number of the situation, then work out the quantities that questions are likely to "
-        "need, in this shape:\n"
-        "baked = 72"
+        "- Work out the quantities that questions about this situation are likely to need, each on a line:\n"
+        "baked = 72\n"
+        "Baked"
     )
     clean = clean_reply(reply, CONTEXT)
     assert clean.render() == "- baked = 72"
-    assert [d.reason for d in clean.dropped] == ["copies the instructions"] * 2
+    assert [d.reason for d in clean.dropped] == ["copies the instructions"] * 2 + ["repeats a quantity's label"]
 
 
 def test_cut_off_reply_is_continued_then_reported() -> None:
