@@ -307,7 +307,7 @@ def _substitute(expression: str, env: Mapping[str, Fraction]) -> str:
     return re.sub(r"\b[A-Za-z_][A-Za-z0-9_]*\b(?!\s*\()", value_of, expression)
 
 
-_UNIT_WORDS = re.compile(r"(?<=[\d)%])(?:\s+[A-Za-z][A-Za-z'_-]*)+")
+_UNIT_WORDS = re.compile(r"(?<=[\d)%])(?:\s+(?!x\b)[A-Za-z][A-Za-z'_-]*)+")
 
 
 def _without_units(expression: str) -> str:
@@ -316,7 +316,7 @@ def _without_units(expression: str) -> str:
     Only words right after a number or ')' go: a word standing for an operand ("morning sales + 14")
     stays, so the line still fails rather than losing an operand.
     """
-    return " ".join(_UNIT_WORDS.sub(" ", expression).split())
+    return _TIMES_X.sub(" * ", " ".join(_UNIT_WORDS.sub(" ", expression).split()))
 
 
 def _evaluate_line(expression: str, env: Mapping[str, Fraction]) -> tuple[str, Fraction]:

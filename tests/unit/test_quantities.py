@@ -163,9 +163,10 @@ def test_unit_words_after_numbers_are_dropped_but_operands_are_not() -> None:
         "baked = 6 trays * 12 muffins per tray = 72 muffins\n"
         "sold = 50 muffins in the morning + 14 in the afternoon\n"
         "lost = morning sales + 14\n"
-        "quantity = 3"
+        "quantity = 3\n"
+        "apples = 4 boxes x 6 apples"
     )
-    assert notes.values() == {"baked": 72, "sold": 64}
+    assert notes.values() == {"baked": 72, "sold": 64, "apples": 24}
     assert [r.reason for r in notes.rejected] == ["not an arithmetic expression", "left of '=' is not a name"]
 
 
