@@ -109,7 +109,9 @@ _TIMES_X = re.compile(r"(?<=[\d)])\s+x\s+(?=[\d(])")
 _ARITHMETIC = re.compile(r"\d\s*[-+*/x\u00d7\u00f7]\s*\$?\d")
 _AGREED = re.compile(r"\s*\(agreed\)\s*$")
 FUNCTIONS = frozenset({"round", "min", "max", "abs", "sum"})
-GENERIC_NAMES = frozenset({"name", "quantity", "value", "result", "number", "expression", "fact", "answer"})
+GENERIC_NAMES = frozenset(
+    {"name", "label", "quantity", "value", "result", "number", "expression", "calculation", "fact", "answer"}
+)
 """Names that say nothing about what is counted (small models copy the instructions' words)."""
 
 

@@ -139,7 +139,7 @@ def test_names_only_from_earlier_lines() -> None:
 
 
 def test_function_names_and_keywords_cannot_be_defined() -> None:
-    notes = check_notes("round = 3\nclass = 4\nok = round(2.4)")
+    notes = check_notes("round = 3\nclass = 4\ncalculation = 6 * 12\nok = round(2.4)")
     assert notes.values() == {"ok": 2}
 
 
