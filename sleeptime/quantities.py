@@ -122,6 +122,8 @@ def normalise_name(raw: str) -> str | None:
     name = re.sub(r"[^A-Za-z0-9]+", "_", raw.strip().replace("'s ", " ")).strip("_").lower()
     if not _NAME.match(name) or keyword.iskeyword(name) or name in FUNCTIONS | GENERIC_NAMES or len(name) > 60:
         return None
+    if name.startswith("label_"):  # the prompt's placeholder labels (<label_one>) copied without meaning
+        return None
     return name
 
 

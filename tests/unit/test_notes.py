@@ -25,9 +25,10 @@ def test_prompts_carry_no_example_content() -> None:
 
 
 def test_leaked_placeholders_are_dropped() -> None:
-    clean = clean_reply("<label_one> = <number>\nThe shelter gets <label_two>\nbaked = 72", CONTEXT)
+    clean = clean_reply("<label_one> = <number>\nThe shelter gets <label_two>\nbaked = 72\nlabel_two = 8", CONTEXT)
     assert clean.render() == "- baked = 72"
-    assert [d.reason for d in clean.dropped] == ["prompt placeholder", "prompt placeholder"]
+    reasons = [d.reason for d in clean.dropped]
+    assert reasons == ["prompt placeholder", "prompt placeholder", "left of '=' is not a name"]
 
 
 def test_copied_sentences_are_dropped_and_new_facts_kept() -> None:
