@@ -25,11 +25,13 @@ def test_three_samples_fan_out_and_merge_by_majority(memory_store: InMemoryStore
     assert "- baked = 72 (agreed)" in lines
     assert "- sold = 64 (agreed)" in lines
     # 8 wins 2 to 1 (the model's own claim of 9 was never used); sold = 60 and shelter = 12 are dropped.
-    assert "- shelter = baked - sold = 72 - 64 = 8 (agreed)" in lines
+    # Which sample's wording comes first depends on which parallel task got which reply.
+    shelter = [line for line in lines if line.startswith("- shelter = ")]
+    assert len(shelter) == 1 and shelter[0].endswith(" - sold = 72 - 64 = 8 (agreed)")
     assert "60" not in result.learned[0] and "12" not in result.learned[0]
     assert "dropped by the 3-sample merge" in result.status
     # Predict is given the checked lines.
-    assert "shelter = baked - sold = 72 - 64 = 8" in model.calls_for("predict")[0][-1].text
+    assert shelter[0][2:] in model.calls_for("predict")[0][-1].text
 
 
 def test_each_sample_runs_its_own_rounds(memory_store: InMemoryStore) -> None:
