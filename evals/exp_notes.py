@@ -284,9 +284,12 @@ def summarize(path: Path) -> str:
             gold = sum(r["gold"] for r in recs)
             stated = sum(r["stated"] for r in recs)
             recall = sum(r["recalled"] for r in recs) / gold if gold else 0.0
-            precision = sum(r["right"] for r in recs) / stated if stated else 0.0
+            # No stated quantity: precision is undefined, not 0.
+            precision = f"{sum(r['right'] for r in recs) / stated:9.1%}" if stated else f"{'n/a':>9}"
             tokens = sum(r["output_tokens"] for r in recs) / n
-            lines.append(f"{set_:10} notes   {key:28} {n:3}   {recall:6.1%}  {precision:9.1%}  {'':6} {tokens:6.1f}")
+            lines.append(
+                f"{set_:10} notes   {key:28} {n:3}   {recall:6.1%}  {precision}  {'':6} {tokens:6.1f}  stated={stated}"
+            )
         else:
             acc = sum(bool(r["correct"]) for r in recs) / n
             tokens = sum(r["output_tokens"] for r in recs) / n
