@@ -1,6 +1,6 @@
 """Note quality (issue 12): are the learned notes right, and does that help the wake model?
 
-Run: ``python -m evals.exp_notes --data-dir DIR --out evals/results/notes/RUN.jsonl`` (see ``--help``).
+Run: ``python -m evals notes --data-dir DIR --out evals/results/notes/RUN.jsonl`` (see ``--help``).
 
 Per example (GSM-Symbolic base templates ``templates/symbolic`` and P1 ``templates/p1``, instances drawn with
 a seed as for P1, split into context and question by the sentence rule):
@@ -30,7 +30,7 @@ import random
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -297,8 +297,7 @@ def summarize(path: Path) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evals.exp_notes", description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("evals/results/notes/records.jsonl"))
     parser.add_argument("--n-base", type=int, default=100)
@@ -313,10 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens-sleep", type=int, default=768)
     parser.add_argument("--max-tokens-wake", type=int, default=384)
     parser.add_argument("--summary", action="store_true", help="print the table of --out and exit")
-    args = parser.parse_args(argv)
+
+
+def run_cli(args: argparse.Namespace, argv: Sequence[str] = ()) -> str:
+    """``python -m evals notes ...``: run (or resume) into --out, print the table; where the records are."""
     if not args.summary:
         run(args)
     print(summarize(args.out))
+    return str(args.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals notes", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    run_cli(parser.parse_args(argv))
     return 0
 
 

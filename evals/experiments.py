@@ -13,7 +13,8 @@ Runner experiments (one run directory each, resumable, tables and figures from t
   answer is graded against the real question's gold.
 
 Beyond the paper, with their own outputs: ``verified`` (verified predicted answers on the perturbation set),
-``adversarial`` (the same matching on a swap set built by another method) and ``sleep-budget`` (a fixed sleep
+``adversarial`` (the same matching on a swap set built by another method), ``notes`` (note recall and
+precision against the gold intermediate values) and ``sleep-budget`` (a fixed sleep
 budget split uniformly or by predictability).
 
 Token counts are the models' own usage reports. "Test-time tokens" are the wake phase's output tokens, as
@@ -27,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals import adversarial, amortization, context_only, exp_budget, exp_verified, passk, predictability
+from evals import adversarial, amortization, context_only, exp_budget, exp_notes, exp_verified, passk, predictability
 from evals.options import RunOptions, options_from
 from evals.pareto import PARETO, SCALING
 from evals.plots import render_run
@@ -72,6 +73,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                    exp_budget.add_arguments, exp_budget.run_cli),
         Experiment("adversarial", "verified matching on swapped questions (names, numbers, nouns, sides)",
                    adversarial.add_arguments, adversarial.run_cli),
+        Experiment("notes", "note recall and precision of the learned context, and answers from it (oracle arm)",
+                   exp_notes.add_arguments, exp_notes.run_cli),
     )
 }
 
