@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import threading
@@ -308,10 +309,8 @@ class EmbeddedChatModel(BaseChatModel):
         cache = default_prefix_cache()
         cache.drop_other_versions(key.tenant, key.context_id, key.version)
         with self._loaded().use() as llama:
-            entry = kv_state.precompute(llama, [
-                lambda v=v: llama.create_chat_completion(messages=_to_llama_messages(v), max_tokens=1)
-                for v in variants
-            ])
+            entry = kv_state.precompute(llama, [functools.partial(
+                llama.create_chat_completion, messages=_to_llama_messages(v), max_tokens=1) for v in variants])
         if entry is not None:
             cache.put(key, self.model_path, self.n_ctx, entry)
         return entry

@@ -28,7 +28,7 @@ MIN_GAIN = 16
 already holds (a restore costs a copy of the state; a few tokens of prefill cost less)."""
 
 
-class _Captured(Exception):
+class _CapturedError(Exception):
     def __init__(self, tokens: list[int]) -> None:
         super().__init__("prompt tokens captured")
         self.tokens = tokens
@@ -37,7 +37,7 @@ class _Captured(Exception):
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """Length of the longest common prefix of two token lists."""
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         n += 1
@@ -67,13 +67,13 @@ def prompt_tokens(llama: Any, complete: Callable[[], Any]) -> list[int]:
     """
 
     def capture(tokens: Sequence[int], *args: Any, **kwargs: Any) -> Iterator[int]:
-        raise _Captured(list(tokens))
+        raise _CapturedError(list(tokens))
         yield  # a generator, as Llama.generate is
 
     with _patched_generate(llama, capture):
         try:
             complete()
-        except _Captured as captured:
+        except _CapturedError as captured:
             return captured.tokens
     raise RuntimeError("the completion did not reach Llama.generate")
 

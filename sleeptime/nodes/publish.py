@@ -9,8 +9,9 @@ from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import StaleVersionError
-from sleeptime.nodes._runtime import store_of
+from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import SleepState
+from sleeptime.warmup import warm_published
 
 logger = logging.getLogger(__name__)
 
@@ -30,4 +31,6 @@ def publish(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
         logger.info("stale skip %r: %s", state["context_id"], error)
         return {"published": False, "status": f"stale: {error}"}
     logger.info("published %r version %d", state["context_id"], version)
-    return {"published": True, "version": version, "status": f"published version {version}"}
+    # Evaluate the wake prompt's shared prefix now, while idle (sleeptime.warmup; never raises).
+    warm = warm_published(config_of(runtime), store, state["context_id"], version)
+    return {"published": True, "version": version, "status": f"published version {version}", "usage": warm}
