@@ -158,21 +158,24 @@ class PrefixCache:
         with self._lock:
             self._remember(name, entry)
         path = self._path(name)
-        if path is None or len(entry.state) + 4096 > self.max_disk_bytes:
+        if path is None:
             return
         header = {**self._header(key, model_path, n_ctx), "tokens": list(entry.tokens),
                   "crc32": zlib.crc32(entry.state), "size": len(entry.state)}
         blob = json.dumps(header).encode()
+        head = MAGIC + _HEADER_LEN.pack(len(blob)) + blob
+        if len(head) + len(entry.state) > self.max_disk_bytes:
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             with tmp.open("wb") as f:
-                f.write(MAGIC + _HEADER_LEN.pack(len(blob)) + blob)
+                f.write(head)
                 f.write(entry.state)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
-        self._evict_disk()
+        self._evict_disk(keep=path)
 
     def get(self, key: PrefixKey, model_path: str, n_ctx: int) -> PrefixState | None:
         """The state for this key, or None (never raises for a bad or missing file)."""
@@ -240,7 +243,8 @@ class PrefixCache:
             return None
         return PrefixState(tokens=tokens, state=state)
 
-    def _evict_disk(self) -> None:
+    def _evict_disk(self, keep: Path) -> None:
+        """Remove the least recently used files until the folder is within its limit (``keep`` last)."""
         if self.directory is None:
             return
         files: list[tuple[int, int, Path]] = []
@@ -251,7 +255,7 @@ class PrefixCache:
                 continue
             files.append((st.st_mtime_ns, st.st_size, f))
         total = sum(size for _, size, _ in files)
-        for _, size, f in sorted(files, key=lambda t: t[0]):
+        for _, size, f in sorted(files, key=lambda t: (t[2] == keep, t[0])):
             if total <= self.max_disk_bytes:
                 break
             f.unlink(missing_ok=True)
