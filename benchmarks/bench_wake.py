@@ -187,7 +187,7 @@ def overhead_part(args: argparse.Namespace) -> dict[str, Any]:
         texts = [f"filler chunk {i}" for i in range(start, min(args.entries, start + chunk))]
         emb.embed_documents(texts)  # embedding time excluded
         store.batch([PutOp(("sleeptime", f"filler{i % 10}", "chunks", f"c{i // 100}", "r1"), f"{i:06d}",
-                           {"text": t, "index": i}) for i, t in zip(range(start, start + len(texts)), texts, strict=True)])
+                           {"text": t, "index": i}) for i, t in enumerate(texts, start=start)])
     load_s = time.perf_counter() - t0
     wake = ScriptedChatModel(default="Step: 14 x 9 = 126. The answer is 126.")
     app = SleepTime(store=store, sleep_model=wake, wake_model=wake, tenant="bench")
