@@ -48,6 +48,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from sleeptime.errors import InvalidInputError, ModelSetupError
 from sleeptime.local import kv_state
+from sleeptime.local.generate_hooks import counting
 from sleeptime.local.prefix_cache import PrefixKey, PrefixState, default_prefix_cache
 
 __all__ = ["EmbeddedChatModel", "PromptTooLongError", "clear_loaded_models"]
@@ -186,41 +187,6 @@ def _prefix_key(kwargs: dict[str, Any]) -> PrefixKey | None:
     if key is not None and not isinstance(key, PrefixKey):
         raise TypeError(f"prefix_key must be a PrefixKey, got {type(key).__name__}")
     return key
-
-
-class _TokenCount:
-    prompt: int = 0
-    completion: int = 0
-
-
-@contextlib.contextmanager
-def _counting(llama: Any) -> Iterator[_TokenCount]:
-    """Count prompt and generated tokens of one streamed completion (llama.cpp reports usage only
-    when not streaming). Wraps ``Llama.generate`` on the instance; the caller holds the lock."""
-    count = _TokenCount()
-    original: Callable[..., Iterator[int]] = llama.generate
-    vocab = getattr(getattr(llama, "_model", None), "vocab", None)
-
-    def is_end(token: int) -> bool:
-        # The end-of-generation token is sampled but not part of the completion, as llama.cpp counts.
-        if vocab is not None:
-            import llama_cpp
-
-            return bool(llama_cpp.llama_vocab_is_eog(vocab, token))
-        return bool(token == llama.token_eos())
-
-    def generate(tokens: list[int], *args: Any, **kwargs: Any) -> Iterator[int]:
-        count.prompt = len(tokens)
-        for token in original(tokens, *args, **kwargs):
-            if not is_end(token):
-                count.completion += 1
-            yield token
-
-    llama.generate = generate
-    try:
-        yield count
-    finally:
-        del llama.generate
 
 
 class EmbeddedChatModel(BaseChatModel):
@@ -371,7 +337,7 @@ class EmbeddedChatModel(BaseChatModel):
         params = self._params(stop, kwargs)
         loaded = self._loaded()
         finish_reason: str | None = None
-        with loaded.use() as llama, _counting(llama) as count, self._reusing(llama, key) as reuse:
+        with loaded.use() as llama, counting(llama) as count, self._reusing(llama, key) as reuse:
             try:
                 stream = llama.create_chat_completion(
                     messages=_to_llama_messages(messages), stream=True, **params

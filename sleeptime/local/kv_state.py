@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sleeptime.local.generate_hooks import patched_generate
 from sleeptime.local.prefix_cache import PrefixState
 
 log = logging.getLogger(__name__)
@@ -44,21 +45,6 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-@contextlib.contextmanager
-def _patched_generate(llama: Any, wrapper: Callable[..., Iterator[int]]) -> Iterator[None]:
-    # Another wrapper (token counting) may already sit on the instance: put back exactly what was there.
-    had = "generate" in vars(llama)
-    previous = vars(llama).get("generate")
-    llama.generate = wrapper
-    try:
-        yield
-    finally:
-        if had:
-            llama.generate = previous
-        else:
-            del llama.generate
-
-
 def prompt_tokens(llama: Any, complete: Callable[[], Any]) -> list[int]:
     """The tokens ``complete()`` (a ``create_chat_completion`` call) would evaluate, without evaluating.
 
@@ -70,7 +56,7 @@ def prompt_tokens(llama: Any, complete: Callable[[], Any]) -> list[int]:
         raise _CapturedError(list(tokens))
         yield  # a generator, as Llama.generate is
 
-    with _patched_generate(llama, capture):
+    with patched_generate(llama, capture):
         try:
             complete()
         except _CapturedError as captured:
@@ -165,5 +151,5 @@ def reusing_prefix(llama: Any, lookup: Callable[[], PrefixState | None]) -> Iter
         reuse.prompt_tokens = len(tokens)
         yield from original(tokens, *args, **kwargs)
 
-    with _patched_generate(llama, generate):
+    with patched_generate(llama, generate):
         yield reuse
