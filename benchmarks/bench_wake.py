@@ -33,7 +33,7 @@ from typing import Any
 
 from wake_contexts import CONTEXTS
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.graphs.wake import build_wake_graph
 from sleeptime.stores import INDEXED_FIELDS
 from sleeptime.stores.learned import LearnedContextStore
@@ -54,7 +54,7 @@ def publish_all(store: Any, tenant: str) -> LearnedContextStore:
 
 
 # -- part 1: the embedded model ---------------------------------------------------------------------
-def _ask_streaming(graph: Any, inp: dict[str, Any], cfg: SleeptimeConfig) -> dict[str, Any]:
+def _ask_streaming(graph: Any, inp: dict[str, Any], cfg: SleepTimeConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     first: float | None = None
     final: dict[str, Any] = {}
@@ -90,9 +90,9 @@ def model_part(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-wake-"))
     cache = configure_prefix_cache(tmp / "states")
     store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": INDEXED_FIELDS})
-    cfg = SleeptimeConfig(wake_model=f"embedded:{args.model}", budget=0, verify="off",
+    cfg = SleepTimeConfig(wake_model=f"embedded:{args.model}", budget=0, verify="off",
                           max_tokens_wake=args.max_tokens)
-    cold_cfg = replace(cfg, extra={"warm_prefix": False})
+    cold_cfg = replace(cfg, warm_prefix="off")
     model: Any = wake_model(cfg)
     loaded = model._loaded()
     llama = loaded.llama

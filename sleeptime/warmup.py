@@ -9,8 +9,8 @@ expected questions); only the question and its instruction differ. At publish:
   automatic prefix caching, llama.cpp server's ``cache_prompt``) holds the prefix. Off by default
   (it costs a call per publish); the cached tokens it earns show up as ``cache_read_tokens``.
 
-Set ``SleeptimeConfig(extra={"warm_prefix": ...})``: ``"auto"`` (default: embedded models only),
-``True`` (servers too) or ``False`` (neither). Warm-up is an optimisation: a failure is logged and
+Set ``SleepTimeConfig(warm_prefix=...)``: ``"auto"`` (default: embedded models only), ``"on"``
+(servers too) or ``"off"`` (neither). Warm-up is an optimisation: a failure is logged and
 never fails the publish; a wake without a usable state prefills cold.
 """
 
@@ -24,7 +24,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.local.chat import EmbeddedChatModel
 from sleeptime.local.prefix_cache import PrefixKey
 from sleeptime.stores.learned import LearnedContextStore
@@ -38,17 +38,13 @@ _PROBES = ("What is asked first?", "Which value comes next?")
 """Two questions that differ from their first word: the prompts' common prefix ends at the question."""
 
 
-def _mode(cfg: SleeptimeConfig) -> object:
-    return cfg.extra.get("warm_prefix", "auto")
-
-
-def bind_prefix_state(model: BaseChatModel, cfg: SleeptimeConfig, state: Any) -> Runnable[Any, BaseMessage]:
+def bind_prefix_state(model: BaseChatModel, cfg: SleepTimeConfig, state: Any) -> Runnable[Any, BaseMessage]:
     """The wake model, told which version's saved prompt state to use (embedded models only)."""
     version = state.get("version")
     context_id = state.get("context_id")
     if (
         isinstance(model, EmbeddedChatModel)
-        and _mode(cfg) is not False
+        and cfg.warm_prefix != "off"
         and state.get("path") == "learned"
         and context_id
         and isinstance(version, int)
@@ -58,7 +54,7 @@ def bind_prefix_state(model: BaseChatModel, cfg: SleeptimeConfig, state: Any) ->
 
 
 def prompt_variants(
-    cfg: SleeptimeConfig, store: LearnedContextStore, context_id: str, version: int
+    cfg: SleepTimeConfig, store: LearnedContextStore, context_id: str, version: int
 ) -> list[list[BaseMessage]]:
     """The version's wake prompt, as the answer step builds it, for two different questions."""
     from sleeptime.nodes.answer import build_answer_messages  # nodes import this module
@@ -80,17 +76,16 @@ def prompt_variants(
 
 
 def warm_published(
-    cfg: SleeptimeConfig, store: LearnedContextStore, context_id: str, version: int
+    cfg: SleepTimeConfig, store: LearnedContextStore, context_id: str, version: int
 ) -> list[UsageRecord]:
     """Prepare the wake prompt prefix of a just-published version; returns the sleep usage it cost."""
-    mode = _mode(cfg)
-    if mode is False:
+    if cfg.warm_prefix == "off":
         return []
     try:
         from sleeptime.nodes._runtime import wake_model
 
         model = wake_model(cfg, max_tokens=1)
-        if not isinstance(model, EmbeddedChatModel) and mode is not True:
+        if not isinstance(model, EmbeddedChatModel) and cfg.warm_prefix != "on":
             return []
         variants = prompt_variants(cfg, store, context_id, version)
         if not variants:
@@ -111,7 +106,7 @@ def warm_published(
 
 
 async def awarm_published(
-    cfg: SleeptimeConfig, store: LearnedContextStore, context_id: str, version: int
+    cfg: SleepTimeConfig, store: LearnedContextStore, context_id: str, version: int
 ) -> list[UsageRecord]:
     """Async twin of :func:`warm_published` (runs in a worker thread)."""
     return await asyncio.to_thread(warm_published, cfg, store, context_id, version)

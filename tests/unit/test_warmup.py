@@ -7,7 +7,7 @@ from pathlib import Path
 from langchain_core.runnables import RunnableBinding
 from langgraph.store.memory import InMemoryStore
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.facade import SleepTime
 from sleeptime.local.chat import EmbeddedChatModel
 from sleeptime.local.prefix_cache import PrefixKey
@@ -77,7 +77,7 @@ def test_server_warm_up_is_one_call_counted_as_sleep(memory_store: InMemoryStore
     model = staged_model()
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, max_rounds=1)
     store = _published(app)
-    cfg = SleeptimeConfig(sleep_model=model, wake_model=model, extra={"warm_prefix": True})
+    cfg = SleepTimeConfig(sleep_model=model, wake_model=model, warm_prefix="on")
     before = len(model.calls)
     (record,) = warm_published(cfg, store, "ctx", 1)
     assert len(model.calls) == before + 1
@@ -90,20 +90,20 @@ def test_a_failing_warm_up_never_fails(memory_store: InMemoryStore) -> None:
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, max_rounds=1)
     store = _published(app)
     broken = ScriptedChatModel(replies=[RuntimeError("server down")])
-    cfg = SleeptimeConfig(wake_model=broken, extra={"warm_prefix": True})
+    cfg = SleepTimeConfig(wake_model=broken, warm_prefix="on")
     assert warm_published(cfg, store, "ctx", 1) == []
 
 
 def test_only_embedded_learned_answers_get_a_prefix_key(tmp_path: Path) -> None:
     embedded = EmbeddedChatModel(model_path=str(tmp_path / "m.gguf"))  # not loaded until called
-    cfg = SleeptimeConfig(tenant="acme")
+    cfg = SleepTimeConfig(tenant="acme")
     learned = {"path": "learned", "context_id": "ctx", "version": 4}
     bound = bind_prefix_state(embedded, cfg, learned)
     assert isinstance(bound, RunnableBinding)
     assert bound.kwargs == {"prefix_key": PrefixKey("acme", "ctx", 4)}
     assert bind_prefix_state(embedded, cfg, {**learned, "path": "test-time"}) is embedded
     assert bind_prefix_state(embedded, cfg, {**learned, "version": None}) is embedded
-    off = SleeptimeConfig(extra={"warm_prefix": False})
+    off = SleepTimeConfig(warm_prefix="off")
     assert bind_prefix_state(embedded, off, learned) is embedded
     scripted = ScriptedChatModel()
     assert bind_prefix_state(scripted, cfg, learned) is scripted
