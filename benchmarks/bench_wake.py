@@ -91,7 +91,7 @@ def model_part(args: argparse.Namespace) -> dict[str, Any]:
     cache = configure_prefix_cache(tmp / "states")
     store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": INDEXED_FIELDS})
     cfg = SleepTimeConfig(wake_model=f"embedded:{args.model}", budget=0, verify="off",
-                          max_tokens_wake=args.max_tokens)
+                          max_tokens_wake=args.max_tokens, top_questions=args.top_questions)
     cold_cfg = replace(cfg, warm_prefix="off")
     model: Any = wake_model(cfg)
     loaded = model._loaded()
@@ -125,6 +125,8 @@ def model_part(args: argparse.Namespace) -> dict[str, Any]:
     for i, (name, question) in enumerate(questions):
         for mode, run_cfg, wake_mode in (("test-time", cfg, "test-time"), ("sleep-cold", cold_cfg, "sleep"),
                                          ("sleep-precomputed", cfg, "sleep")):
+            if mode not in args.modes:
+                continue
             llama.reset()  # every ask starts from an empty context
             r = _ask_streaming(graph, {"question": question, "context_id": name, "mode": wake_mode}, run_cfg)
             runs.append({"context": name, "question": question, "mode": mode, **r})
@@ -231,6 +233,10 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b", help="embedded model name (part model)")
     parser.add_argument("--questions", type=int, default=30)
     parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--top-questions", type=int, default=3, help="expected questions shown (of 3 predicted)")
+    all_modes = ["test-time", "sleep-cold", "sleep-precomputed"]
+    parser.add_argument("--modes", type=lambda s: s.split(","), default=all_modes,
+                        help="comma-separated subset of test-time,sleep-cold,sleep-precomputed")
     parser.add_argument("--entries", type=int, default=100_000, help="other store entries (part overhead)")
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--out", type=Path, required=True, help="JSON file for the raw figures")
