@@ -62,11 +62,11 @@ def prompt_variants(
     learned = store.version(context_id, version)
     if learned is None:
         return []
-    questions = store.questions(context_id, version)
+    questions = store.questions(context_id, learned)
     shown = max(cfg.top_questions, 1) if cfg.serve_predicted else cfg.top_questions
     state: dict[str, Any] = {
         "learned": learned.text,
-        "raw_context": store.raw_text(context_id),
+        "raw_context": store.source_text(learned),  # what retrieve reads: the version's own revision
         "with_raw_context": cfg.raw_context_at_wake,
         # All of them when the wake shows all (then the block is the same for every question).
         "related": questions if len(questions) <= shown else [],
