@@ -20,9 +20,7 @@ import asyncio
 import logging
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.runnables import Runnable
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.local.chat import EmbeddedChatModel
@@ -30,27 +28,12 @@ from sleeptime.local.prefix_cache import PrefixKey
 from sleeptime.stores.learned import LearnedContextStore
 from sleeptime.usage import UsageRecord, record_usage
 
-__all__ = ["awarm_published", "bind_prefix_state", "prompt_variants", "warm_published"]
+__all__ = ["awarm_published", "prompt_variants", "warm_published"]
 
 log = logging.getLogger(__name__)
 
 _PROBES = ("What is asked first?", "Which value comes next?")
 """Two questions that differ from their first word: the prompts' common prefix ends at the question."""
-
-
-def bind_prefix_state(model: BaseChatModel, cfg: SleepTimeConfig, state: Any) -> Runnable[Any, BaseMessage]:
-    """The wake model, told which version's saved prompt state to use (embedded models only)."""
-    version = state.get("version")
-    context_id = state.get("context_id")
-    if (
-        isinstance(model, EmbeddedChatModel)
-        and cfg.warm_prefix != "off"
-        and state.get("path") == "learned"
-        and context_id
-        and isinstance(version, int)
-    ):
-        return model.bind(prefix_key=PrefixKey(cfg.tenant, context_id, version))
-    return model
 
 
 def prompt_variants(

@@ -12,7 +12,7 @@ from sleeptime.nodes._runtime import config_of, wake_model
 from sleeptime.prompts import answer as prompt
 from sleeptime.state import WakeState
 from sleeptime.structured import ask_text
-from sleeptime.warmup import bind_prefix_state
+from sleeptime.wake_prefix import bind_prefix_state
 
 
 def build_answer_messages(state: WakeState) -> list[BaseMessage]:
