@@ -24,6 +24,7 @@ from sleeptime.errors import InvalidInputError
 BudgetLevel = Literal[0, 1, 2, 3, 4]
 VerifyMode = Literal["off", "format", "model"]
 PredictedCheck = Literal["rules", "model"]
+WarmPrefix = Literal["auto", "on", "off"]
 ModelSpec = Annotated[
     str | BaseChatModel,
     # A server's context is JSON: there it can only be a spec string (and Studio draws a text box).
@@ -41,6 +42,7 @@ __all__ = [
     "SleepTimeConfig",
     "SleeptimeConfig",
     "VerifyMode",
+    "WarmPrefix",
     "check_budget",
     "check_keys",
 ]
@@ -140,6 +142,10 @@ class SleepTimeConfig:
     json_retries: int = 2
     """Extra attempts when the model's structured reply is malformed."""
 
+    warm_prefix: WarmPrefix = "auto"
+    """Prepare the wake prompt's shared prefix at publish (``sleeptime.warmup``): ``auto`` for embedded
+    models (a saved llama.cpp state), ``on`` also for servers (a one-token warm-up call), ``off``."""
+
     max_tokens_sleep: int = 768
     max_tokens_wake: int = 384
     temperature: float = 0.0
@@ -179,6 +185,7 @@ class SleepTimeConfig:
         check_budget(self.budget)
         _check_choice("verify", self.verify, VerifyMode)
         _check_choice("verify_predicted", self.verify_predicted, PredictedCheck)
+        _check_choice("warm_prefix", self.warm_prefix, WarmPrefix)
         for name in ("raw_context_at_wake", "serve_predicted"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"{name} must be true or false, got {getattr(self, name)!r}")

@@ -15,7 +15,15 @@ from typing import Any, get_args
 
 from typing_extensions import TypedDict
 
-from sleeptime.config import BudgetLevel, ModelSpec, PredictedCheck, SleepTimeConfig, VerifyMode, check_budget
+from sleeptime.config import (
+    BudgetLevel,
+    ModelSpec,
+    PredictedCheck,
+    SleepTimeConfig,
+    VerifyMode,
+    WarmPrefix,
+    check_budget,
+)
 from sleeptime.inputs import Mode, check_mode
 
 __all__ = ["MODES", "AskOptions", "Mode", "SleeptimeOptions", "known_options", "validate_budget", "validate_mode",
@@ -47,6 +55,7 @@ class AskOptions(TypedDict, total=False):
     match_threshold: float
     verify_predicted: PredictedCheck
     json_retries: int
+    warm_prefix: WarmPrefix
     max_tokens_sleep: int
     max_tokens_wake: int
     temperature: float

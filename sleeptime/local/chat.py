@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -46,6 +47,9 @@ from langchain_core.utils.function_calling import convert_to_json_schema
 from pydantic import BaseModel, Field, field_validator
 
 from sleeptime.errors import InvalidInputError, ModelSetupError
+from sleeptime.local import kv_state
+from sleeptime.local.generate_hooks import counting
+from sleeptime.local.prefix_cache import PrefixKey, PrefixState, default_prefix_cache
 
 __all__ = ["EmbeddedChatModel", "PromptTooLongError", "clear_loaded_models"]
 
@@ -167,47 +171,22 @@ def _to_llama_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": _role(m), "content": m.text} for m in messages]
 
 
-def _usage(prompt_tokens: int, completion_tokens: int) -> UsageMetadata:
-    return UsageMetadata(
+def _usage(prompt_tokens: int, completion_tokens: int, cached: int = 0) -> UsageMetadata:
+    usage = UsageMetadata(
         input_tokens=prompt_tokens,
         output_tokens=completion_tokens,
         total_tokens=prompt_tokens + completion_tokens,
     )
+    if cached:
+        usage["input_token_details"] = {"cache_read": cached}
+    return usage
 
 
-class _TokenCount:
-    prompt: int = 0
-    completion: int = 0
-
-
-@contextlib.contextmanager
-def _counting(llama: Any) -> Iterator[_TokenCount]:
-    """Count prompt and generated tokens of one streamed completion (llama.cpp reports usage only
-    when not streaming). Wraps ``Llama.generate`` on the instance; the caller holds the lock."""
-    count = _TokenCount()
-    original: Callable[..., Iterator[int]] = llama.generate
-    vocab = getattr(getattr(llama, "_model", None), "vocab", None)
-
-    def is_end(token: int) -> bool:
-        # The end-of-generation token is sampled but not part of the completion, as llama.cpp counts.
-        if vocab is not None:
-            import llama_cpp
-
-            return bool(llama_cpp.llama_vocab_is_eog(vocab, token))
-        return bool(token == llama.token_eos())
-
-    def generate(tokens: list[int], *args: Any, **kwargs: Any) -> Iterator[int]:
-        count.prompt = len(tokens)
-        for token in original(tokens, *args, **kwargs):
-            if not is_end(token):
-                count.completion += 1
-            yield token
-
-    llama.generate = generate
-    try:
-        yield count
-    finally:
-        del llama.generate
+def _prefix_key(kwargs: dict[str, Any]) -> PrefixKey | None:
+    key = kwargs.pop("prefix_key", None)
+    if key is not None and not isinstance(key, PrefixKey):
+        raise TypeError(f"prefix_key must be a PrefixKey, got {type(key).__name__}")
+    return key
 
 
 class EmbeddedChatModel(BaseChatModel):
@@ -277,6 +256,35 @@ class EmbeddedChatModel(BaseChatModel):
                 raise TypeError(f"EmbeddedChatModel does not support the option {key!r}")
         return {k: v for k, v in params.items() if v is not None}
 
+    @contextlib.contextmanager
+    def _reusing(self, llama: Any, key: PrefixKey | None) -> Iterator[kv_state.Reuse]:
+        """With a key: load that version's saved prompt state when it saves prefill (else as is)."""
+        if key is None:
+            yield kv_state.Reuse()
+            return
+        cache = default_prefix_cache()
+        with kv_state.reusing_prefix(llama, lambda: cache.get(key, self.model_path, self.n_ctx)) as reuse:
+            yield reuse
+
+    def precompute_prefix(self, key: PrefixKey, variants: list[list[BaseMessage]]) -> PrefixState | None:
+        """Evaluate the prompt prefix that ``variants`` (one version's prompt with different questions)
+        share under this model's chat template, and save its state for ``key``, dropping the context's
+        other versions' states. None when they share too little to be worth it."""
+        if len(variants) < 2:
+            raise InvalidInputError("precompute_prefix needs >= 2 prompt variants to find what they share")
+        cache = default_prefix_cache()
+        cache.drop_other_versions(key.tenant, key.context_id, key.version)
+        with self._loaded().use() as llama:
+            entry = kv_state.precompute(llama, [functools.partial(
+                llama.create_chat_completion, messages=_to_llama_messages(v), max_tokens=1) for v in variants])
+        if entry is not None:
+            cache.put(key, self.model_path, self.n_ctx, entry)
+        return entry
+
+    async def aprecompute_prefix(self, key: PrefixKey, variants: list[list[BaseMessage]]) -> PrefixState | None:
+        """Async twin of :meth:`precompute_prefix` (runs in a worker thread)."""
+        return await asyncio.to_thread(self.precompute_prefix, key, variants)
+
     def _wrap_error(self, exc: ValueError) -> Exception:
         match = _TOO_LONG.search(str(exc))
         if match:
@@ -292,9 +300,10 @@ class EmbeddedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        key = _prefix_key(kwargs)
         params = self._params(stop, kwargs)
         loaded = self._loaded()
-        with loaded.use() as llama:
+        with loaded.use() as llama, self._reusing(llama, key) as reuse:
             try:
                 response = llama.create_chat_completion(
                     messages=_to_llama_messages(messages), **params
@@ -303,7 +312,9 @@ class EmbeddedChatModel(BaseChatModel):
                 raise self._wrap_error(exc) from exc
         choice = response["choices"][0]
         usage = response.get("usage") or {}
-        usage_metadata = _usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
+        usage_metadata = _usage(
+            int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), reuse.cached_tokens
+        )
         finish_reason = choice.get("finish_reason")
         message = AIMessage(
             content=choice["message"].get("content") or "",
@@ -322,10 +333,11 @@ class EmbeddedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        key = _prefix_key(kwargs)
         params = self._params(stop, kwargs)
         loaded = self._loaded()
         finish_reason: str | None = None
-        with loaded.use() as llama, _counting(llama) as count:
+        with loaded.use() as llama, counting(llama) as count, self._reusing(llama, key) as reuse:
             try:
                 stream = llama.create_chat_completion(
                     messages=_to_llama_messages(messages), stream=True, **params
@@ -347,7 +359,7 @@ class EmbeddedChatModel(BaseChatModel):
                 raise self._wrap_error(exc) from exc
             finally:
                 stream.close()
-            usage_metadata = _usage(count.prompt, count.completion)
+            usage_metadata = _usage(count.prompt, count.completion, reuse.cached_tokens)
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",

@@ -12,6 +12,7 @@ from sleeptime.nodes._runtime import config_of, wake_model
 from sleeptime.prompts import answer as prompt
 from sleeptime.state import WakeState
 from sleeptime.structured import ask_text
+from sleeptime.wake_prefix import bind_prefix_state
 
 
 def build_answer_messages(state: WakeState) -> list[BaseMessage]:
@@ -23,7 +24,8 @@ def build_answer_messages(state: WakeState) -> list[BaseMessage]:
         blocks.append(prompt.NOTES_BLOCK.format(notes=learned))
     related = state.get("related") or []
     if related:
-        items = "\n".join(prompt.RELATED_ITEM.format(question=qa["question"], answer=qa["answer"]) for qa in related)
+        items = "\n".join(prompt.RELATED_ITEM.format(question=qa["question"], answer=qa["answer"])
+                          for qa in prompt.stable_order(related))
         blocks.append(prompt.RELATED_BLOCK.format(related=items))
     instruction = prompt.instruction(state.get("current_budget", 1))
     blocks.append(prompt.QUESTION_BLOCK.format(question=state["question"], instruction=instruction))
@@ -37,7 +39,7 @@ def answer(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     # Step-by-step levels need room to finish their reasoning.
     max_tokens = cfg.max_tokens_wake * (2 if budget >= 3 else 1)
     text, usage = ask_text(
-        wake_model(cfg, max_tokens=max_tokens),
+        bind_prefix_state(wake_model(cfg, max_tokens=max_tokens), cfg, state),  # saved prompt state
         build_answer_messages(state),
         phase="wake",
         node="answer",

@@ -9,8 +9,9 @@ from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import StaleVersionError
-from sleeptime.nodes._runtime import store_of
+from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import SleepState
+from sleeptime.warmup import warm_published
 
 logger = logging.getLogger(__name__)
 
@@ -32,4 +33,6 @@ def publish(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
     logger.info("published %r version %d", state["context_id"], version)
     warnings = state.get("warnings") or []
     status = f"published version {version}" + (f" ({'; '.join(warnings)})" if warnings else "")
-    return {"published": True, "version": version, "status": status}
+    # Evaluate the wake prompt's shared prefix now, while idle (sleeptime.warmup; never raises).
+    warm = warm_published(config_of(runtime), store, state["context_id"], version)
+    return {"published": True, "version": version, "status": status, "usage": warm}

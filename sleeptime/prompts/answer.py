@@ -1,10 +1,18 @@
 """Answer (test time): the paper's five verbosity levels, with and without a learned context.
 
-The budget instruction comes last in the user turn, after the question: small local models
-follow the last thing they read, and copied the format of the predicted-question block otherwise.
+Layout, for prefix caching: everything a version's questions share comes first and is byte-stable
+(system message, raw context, notes, then the expected questions in a fixed order, see
+:func:`stable_order`); the question and the budget instruction come last. The instruction stays
+after the question: small local models follow the last thing they read, and copied the format of
+the predicted-question block otherwise.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+_QA = TypeVar("_QA", bound=Mapping[str, object])
 
 BUDGET_INSTRUCTIONS: dict[int, str] = {
     0: 'Answer in one sentence, "The answer is ...", with no reasoning.',
@@ -39,3 +47,10 @@ QUESTION_BLOCK = """Question: {question}
 
 def instruction(budget: int) -> str:
     return BUDGET_INSTRUCTIONS[max(0, min(4, budget))]
+
+
+def stable_order(related: Iterable[_QA]) -> list[_QA]:
+    """The expected questions in a fixed order (by text), not nearest first: when a version's
+    predicted questions are all shown (``top_questions >= n_questions``, the default) the block is
+    then byte-identical for every question, and its saved prompt state covers it."""
+    return sorted(related, key=lambda qa: (str(qa["question"]), str(qa["answer"])))

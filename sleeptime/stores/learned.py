@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from langgraph.store.base import BaseStore, PutOp
+from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from sleeptime.errors import (
     EmptyContextError,
@@ -160,8 +160,13 @@ class LearnedContextStore:
             attempt = str(claim["attempt"]) if claim else f"r{revision}"
         return self._chunks_of(context_id, attempt)
 
-    def _chunks_of(self, context_id: str, attempt: str) -> list[str]:
-        items = self.store.search(self._ns("chunks", context_id, attempt), limit=100_000)
+    def _chunks_of(self, context_id: str, attempt: str, n_chunks: int | None = None) -> list[str]:
+        ns = self._ns("chunks", context_id, attempt)
+        if n_chunks:  # keys known: read by key, not by listing (~30-50 ms at 100k entries on Chroma)
+            got = [r for r in self.store.batch([GetOp(ns, f"{i:05d}") for i in range(n_chunks)]) if isinstance(r, Item)]
+            if len(got) == n_chunks:
+                return [i.value["text"] for i in got]
+        items = self.store.search(ns, limit=100_000)
         return [i.value["text"] for i in sorted(items, key=lambda i: i.key)]
 
     def raw_text(self, context_id: str, revision: int | None = None) -> str:
@@ -169,7 +174,10 @@ class LearnedContextStore:
 
     def source_text(self, learned: LearnedContext) -> str:
         """The raw text of the revision `learned` was built from (consistent with its notes)."""
-        return "\n".join(self._chunks_of(learned.context_id, learned.source_attempt or f"r{learned.source_revision}"))
+        attempt = learned.source_attempt or f"r{learned.source_revision}"
+        claim = self._revisions(learned.context_id).get(learned.source_revision)
+        n = int(claim["n_chunks"]) if claim and claim.get("attempt") == attempt else None
+        return "\n".join(self._chunks_of(learned.context_id, attempt, n))
 
     # learned contexts
     def head(self, context_id: str) -> dict[str, Any] | None:

@@ -1,0 +1,95 @@
+"""Answer faster because we slept: prepare the wake prompt's shared prefix at publish.
+
+A version's wake prompts all begin with the same text (system message, raw context, notes, the
+expected questions); only the question and its instruction differ. At publish:
+
+- an embedded (llama.cpp) wake model evaluates that prefix once and saves its KV state
+  (:mod:`sleeptime.local.prefix_cache`); at wake the answer step loads it and prefills only the rest;
+- an OpenAI-compatible server can get a one-token warm-up call, so its own prefix cache (vLLM's
+  automatic prefix caching, llama.cpp server's ``cache_prompt``) holds the prefix. Off by default
+  (it costs a call per publish); the cached tokens it earns show up as ``cache_read_tokens``.
+
+Set ``SleepTimeConfig(warm_prefix=...)``: ``"auto"`` (default: embedded models only), ``"on"``
+(servers too) or ``"off"`` (neither). Warm-up is an optimisation: a failure is logged and
+never fails the publish; a wake without a usable state prefills cold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+
+from sleeptime.config import SleepTimeConfig
+from sleeptime.local.chat import EmbeddedChatModel
+from sleeptime.local.prefix_cache import PrefixKey
+from sleeptime.stores.learned import LearnedContextStore
+from sleeptime.usage import UsageRecord, record_usage
+
+__all__ = ["awarm_published", "prompt_variants", "warm_published"]
+
+log = logging.getLogger(__name__)
+
+_PROBES = ("What is asked first?", "Which value comes next?")
+"""Two questions that differ from their first word: the prompts' common prefix ends at the question."""
+
+
+def prompt_variants(
+    cfg: SleepTimeConfig, store: LearnedContextStore, context_id: str, version: int
+) -> list[list[BaseMessage]]:
+    """The version's wake prompt, as the answer step builds it, for two different questions."""
+    from sleeptime.nodes.answer import build_answer_messages  # nodes import this module
+
+    learned = store.version(context_id, version)
+    if learned is None:
+        return []
+    questions = store.questions(context_id, learned)
+    shown = max(cfg.top_questions, 1) if cfg.serve_predicted else cfg.top_questions
+    state: dict[str, Any] = {
+        "learned": learned.text,
+        "raw_context": store.source_text(learned),  # what retrieve reads: the version's own revision
+        "with_raw_context": cfg.raw_context_at_wake,
+        # All of them when the wake shows all (then the block is the same for every question).
+        "related": questions if len(questions) <= shown else [],
+        "current_budget": cfg.budget,
+    }
+    return [build_answer_messages({**state, "question": q}) for q in _PROBES]  # type: ignore[typeddict-item]
+
+
+def warm_published(
+    cfg: SleepTimeConfig, store: LearnedContextStore, context_id: str, version: int
+) -> list[UsageRecord]:
+    """Prepare the wake prompt prefix of a just-published version; returns the sleep usage it cost."""
+    if cfg.warm_prefix == "off":
+        return []
+    try:
+        from sleeptime.nodes._runtime import wake_model
+
+        model = wake_model(cfg, max_tokens=1)
+        if not isinstance(model, EmbeddedChatModel) and cfg.warm_prefix != "on":
+            return []
+        variants = prompt_variants(cfg, store, context_id, version)
+        if not variants:
+            return []
+        if isinstance(model, EmbeddedChatModel):
+            entry = model.precompute_prefix(PrefixKey(cfg.tenant, context_id, version), variants)
+            n = len(entry.tokens) if entry is not None else 0
+            return [UsageRecord(phase="sleep", node="warm_prefix", input_tokens=n, output_tokens=0,
+                                reasoning_tokens=0)]
+        reply = model.invoke(variants[0], max_tokens=1)
+        if isinstance(reply, AIMessage):
+            return [record_usage(reply, phase="sleep", node="warm_prefix")]
+        return []
+    except Exception:  # an optimisation: the version is published either way
+        log.warning("could not warm the prompt prefix of %s v%s; wakes prefill cold", context_id, version,
+                    exc_info=True)
+        return []
+
+
+async def awarm_published(
+    cfg: SleepTimeConfig, store: LearnedContextStore, context_id: str, version: int
+) -> list[UsageRecord]:
+    """Async twin of :func:`warm_published` (runs in a worker thread)."""
+    return await asyncio.to_thread(warm_published, cfg, store, context_id, version)
