@@ -6,12 +6,8 @@ is never imported: it would import sentence-transformers). Texts are truncated t
 padded per batch, mean-pooled over the attention mask and L2-normalised, as sentence-transformers
 does. One onnxruntime session per process is created on first use and shared.
 
-Two faces of the same model:
-
-* :class:`MiniLMEmbeddings`, a LangChain ``Embeddings``;
-* :class:`MiniLMEmbeddingFunction`, a Chroma embedding function registered under the name
-  ``sleeptime-minilm-int8``, so a persisted collection reopens in a new process (once this module
-  is imported) without Chroma's default function, which would download a model.
+:class:`MiniLMEmbeddings` is the LangChain ``Embeddings`` face; the Chroma store embeds through it
+itself, so its collections never rely on Chroma's default function (which would download a model).
 """
 
 from __future__ import annotations
@@ -19,15 +15,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from chromadb.api.types import Documents, EmbeddingFunction, Space
-from chromadb.api.types import Embeddings as ChromaEmbeddings
-from chromadb.utils.embedding_functions import register_embedding_function
 from langchain_core.embeddings import Embeddings
 
 from sleeptime.errors import ModelSetupError
@@ -36,7 +28,6 @@ __all__ = [
     "DIMS",
     "MAX_LENGTH",
     "MODEL_SHA256",
-    "MiniLMEmbeddingFunction",
     "MiniLMEmbeddings",
     "embed_texts",
 ]
@@ -170,37 +161,3 @@ class MiniLMEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
-
-
-class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
-    """all-MiniLM-L6-v2 (int8 ONNX) as a Chroma embedding function, registered by name."""
-
-    def __init__(self) -> None:
-        pass
-
-    def __call__(self, input: Documents) -> ChromaEmbeddings:
-        return list(embed_texts(list(input)))
-
-    @staticmethod
-    def name() -> str:
-        return "sleeptime-minilm-int8"
-
-    def get_config(self) -> dict[str, Any]:
-        return {"model": "all-MiniLM-L6-v2-int8", "dims": DIMS, "max_length": MAX_LENGTH}
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> MiniLMEmbeddingFunction:
-        return MiniLMEmbeddingFunction()
-
-    def default_space(self) -> Space:
-        return "cosine"
-
-    def supported_spaces(self) -> list[Space]:
-        return ["cosine", "l2", "ip"]
-
-    def max_tokens(self) -> int:
-        return MAX_LENGTH
-
-
-_register: Callable[[type[Any]], type[Any]] = register_embedding_function
-_register(MiniLMEmbeddingFunction)

@@ -3,16 +3,9 @@ collection reopened by a fresh process that cannot open any network connection."
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-import chromadb
 import numpy as np
 
-from sleeptime.local.embeddings import MiniLMEmbeddingFunction, MiniLMEmbeddings
+from sleeptime.local.embeddings import MiniLMEmbeddings
 from sleeptime.models import EMBEDDING_DIMS, resolve_embeddings
 
 DOCS = {
@@ -62,51 +55,3 @@ def test_batch_composition_does_not_change_a_vector() -> None:
     long_text = "A much longer paragraph that forces padding in the batch. " * 20
     in_batch = model.embed_documents([long_text, text, "x"] + [f"filler {i}" for i in range(40)])[1]
     np.testing.assert_allclose(alone, in_batch, atol=1e-5)  # padding is masked out
-
-
-def test_chroma_collection_reopens_in_a_fresh_offline_process(tmp_path: Path) -> None:
-    db = tmp_path / "chroma"
-    client = chromadb.PersistentClient(path=str(db))
-    collection = client.create_collection("docs", embedding_function=MiniLMEmbeddingFunction())
-    collection.add(ids=list(DOCS), documents=list(DOCS.values()))
-    here = collection.query(query_texts=["baking bread"], n_results=1)
-    assert here["ids"] == [["bread"]]
-    del collection, client
-
-    script = textwrap.dedent(
-        f"""
-        import json, socket, sys
-
-        def refuse(*args, **kwargs):
-            raise OSError("network disabled in this test")
-
-        socket.socket.connect = refuse
-        socket.create_connection = refuse
-
-        import chromadb
-        if sys.argv[1] == "register":
-            import sleeptime.local.embeddings  # registers the embedding function by name
-
-        client = chromadb.PersistentClient(path={str(db)!r})
-        collection = client.get_collection("docs")  # no embedding function given
-        result = collection.query(query_texts=["Why did share prices drop?"], n_results=2)
-        ef = collection.configuration_json["embedding_function"]["name"]
-        print(json.dumps({{"ids": result["ids"], "ef": ef}}))
-        """
-    )
-
-    def reopen(mode: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-c", script, mode], capture_output=True, text=True, timeout=300, check=False
-        )
-
-    proc = reopen("register")
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["ef"] == "sleeptime-minilm-int8"
-    assert out["ids"][0][0] == "stocks"
-
-    # Without the registration Chroma cannot embed the query offline: the registration is what works.
-    unregistered = reopen("no-register")
-    assert unregistered.returncode != 0
-    assert "sleeptime-minilm-int8 not found" in unregistered.stderr

@@ -7,21 +7,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from chromadb.utils.embedding_functions import known_embedding_functions
 
 from sleeptime.local import embeddings as emb
-from sleeptime.local.embeddings import DIMS, MAX_LENGTH, MiniLMEmbeddingFunction
-
-
-def test_chroma_registration_and_config_round_trip() -> None:
-    assert known_embedding_functions["sleeptime-minilm-int8"] is MiniLMEmbeddingFunction
-    ef = MiniLMEmbeddingFunction()
-    assert ef.name() == "sleeptime-minilm-int8"
-    assert ef.get_config()["dims"] == 384
-    rebuilt = MiniLMEmbeddingFunction.build_from_config(ef.get_config())
-    assert isinstance(rebuilt, MiniLMEmbeddingFunction)
-    assert ef.default_space() == "cosine"
-    assert not ef.is_legacy()
+from sleeptime.local.embeddings import DIMS, MAX_LENGTH
 
 
 class FakeSession:
