@@ -152,6 +152,24 @@ class SleepTimeConfig:
     sample_temperature: float = 0.7
     """Temperature of samples 2..k, so they differ."""
 
+    context_window: int | None = None
+    """Tokens a model's prompt and reply may hold together; None: the embedded model's n_ctx, else
+    32768. A context that does not fit is slept on part by part and answered from retrieved pieces."""
+
+    wake_context_tokens: int | None = None
+    """Tokens of context (notes, expected questions, retrieved pieces) one wake prompt may hold when
+    the raw context does not fit; None: what the wake window leaves after the question and answer.
+    Test-time runs get the same budget of retrieved raw chunks (plain RAG)."""
+
+    wake_chunks: int = 12
+    """Nearest raw chunks retrieved for a wake prompt on a large context (packed into the budget)."""
+
+    part_notes_chars: int = 1200
+    """Limit of one part's notes when a large context is slept on part by part."""
+
+    part_concurrency: int = 2
+    """Parts reflected at once (LangGraph `Send` fan-out) when a large context is slept on."""
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         # The generated __init__ would raise a bare TypeError for an unknown key; LangGraph builds the
         # context as `SleepTimeConfig(**dict)`, so the key check has to run before it.
@@ -199,6 +217,11 @@ class SleepTimeConfig:
                 raise InvalidInputError(f"{name} must be a number >= 0, got {value!r}")
         if not 0.0 < self.match_threshold <= 1.0:
             raise InvalidInputError(f"match_threshold must be in (0, 1], got {self.match_threshold!r}")
+        for name in ("wake_chunks", "part_notes_chars", "part_concurrency"):
+            _check_int(name, getattr(self, name), least=1)
+        for name in ("context_window", "wake_context_tokens"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), least=1)
 
 
 def _check_int(name: str, value: object, *, least: int) -> None:

@@ -14,6 +14,21 @@ AnswerPath = Literal["learned", "test-time", "predicted"]
 """``predicted``: a predicted question's stored answer, served after a verified match (no generation)."""
 
 
+class PartSpec(TypedDict):
+    """One part of a large context: a file, or a section of one, that fits one sleep prompt."""
+
+    key: str
+    """Digest of its chunks and the sleep model: equal keys mean notes can be reused."""
+    source: str
+    start_line: int
+    end_line: int
+    text: str
+
+
+def merge_notes(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:
+    return {**left, **right}
+
+
 class PredictedQuestion(TypedDict):
     question: str
     answer: str
@@ -25,6 +40,11 @@ class SleepInput(TypedDict):
     """New context text; omitted to sleep again on what is already stored."""
     files: NotRequired[list[str]]
     """Files to load as context (text, Markdown, PDF, ... through langchain-community loaders)."""
+    folder: NotRequired[str]
+    """A folder to load as context (recursive, .gitignore honoured; see `sleeptime.sources`)."""
+    include: NotRequired[list[str]]
+    exclude: NotRequired[list[str]]
+    """Gitignore-style globs, relative to `folder`, narrowing what is loaded from it."""
 
 
 class SampleInput(TypedDict):
@@ -70,6 +90,12 @@ class SleepState(SleepInput):
     published: NotRequired[bool]
     status: NotRequired[str]
     usage: Annotated[list[UsageRecord], operator.add]
+    skipped: NotRequired[list[str]]
+    """Files of the folder left out, as "path: reason"."""
+    parts: NotRequired[list[PartSpec]]
+    """A context too large for one sleep prompt, in parts (empty: it fits; see `sleeptime.nodes.parts`)."""
+    part_notes: Annotated[dict[str, str], merge_notes]
+    """Notes per part key: reused from an earlier sleep or written by this one."""
 
 
 class SleepOutput(TypedDict):
@@ -81,6 +107,7 @@ class SleepOutput(TypedDict):
     learned: NotRequired[list[str]]
     questions: NotRequired[list[PredictedQuestion]]
     usage: list[UsageRecord]
+    skipped: NotRequired[list[str]]
 
 
 class MatchInfo(TypedDict):
@@ -121,6 +148,8 @@ class WakeState(WakeInput):
     related_scores: NotRequired[list[float | None]]
     """The store's similarity score of each `related` question (only when serve_predicted is on)."""
     predicted_match: NotRequired[MatchInfo]
+    sources: NotRequired[list[str]]
+    """Citations (`path:start-end`) of the retrieved pieces the answer was given (large contexts)."""
 
 
 class WakeOutput(TypedDict):
@@ -135,3 +164,4 @@ class WakeOutput(TypedDict):
     usage: list[UsageRecord]
     sleep_usage: NotRequired[list[UsageRecord]]
     predicted_match: NotRequired[MatchInfo]
+    sources: NotRequired[list[str]]

@@ -1,4 +1,8 @@
-"""The sleep graph: ingest -> reflect (k samples, a `Send` fan-out) -> merge -> predict -> publish."""
+"""The sleep graph: ingest -> plan -> reflect (k samples, a `Send` fan-out) -> merge -> predict -> publish.
+
+A context too large for one prompt goes from `plan` to one `reflect_part` per changed part (a
+`Send` fan-out), then `reduce` (notes on the whole and predicted questions), then publish.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from langgraph.graph.state import CompiledStateGraph
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes.ingest import ingest
+from sleeptime.nodes.parts import plan, reduce, reflect_part, route_after_plan
 from sleeptime.nodes.predict import predict
 from sleeptime.nodes.publish import publish
-from sleeptime.nodes.reflect import fan_out, merge, reflect
+from sleeptime.nodes.reflect import merge, reflect
 from sleeptime.state import SleepInput, SleepOutput, SleepState
 
 SleepGraph = StateGraph[SleepState, SleepTimeConfig, SleepInput, SleepOutput]
@@ -25,8 +30,14 @@ def build_sleep_graph() -> SleepGraph:
     builder.add_node("merge", merge)
     builder.add_node("predict", predict)
     builder.add_node("publish", publish)
+    builder.add_node("plan", plan)
+    builder.add_node("reflect_part", reflect_part)
+    builder.add_node("reduce", reduce)
     builder.add_edge(START, "ingest")
-    builder.add_conditional_edges("ingest", fan_out, ["reflect"])
+    builder.add_edge("ingest", "plan")
+    builder.add_conditional_edges("plan", route_after_plan, ["reflect", "reflect_part", "reduce"])
+    builder.add_edge("reflect_part", "reduce")
+    builder.add_edge("reduce", "publish")
     builder.add_edge("reflect", "merge")
     builder.add_edge("merge", "predict")
     builder.add_edge("predict", "publish")

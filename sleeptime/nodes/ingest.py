@@ -10,11 +10,12 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.errors import EmptyContextError, UnreadableFileError
+from sleeptime.corpus import IngestResult, load_context, store_context
+from sleeptime.errors import UnreadableFileError
 from sleeptime.inputs import check_context_id
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import SleepState
-from sleeptime.stores.learned import ContextRecord, LearnedContextStore
+from sleeptime.stores.learned import LearnedContextStore
 
 _TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".json", ".csv", ".yaml", ".yml", ".toml", ".html", ".log", ""}
 
@@ -57,22 +58,22 @@ def ingest_context(
     *,
     text: str | None = None,
     files: Sequence[str | Path] = (),
+    folder: str | Path | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     chunk_size: int = 1200,
     chunk_overlap: int = 100,
-) -> ContextRecord:
-    """Read everything first, then store: a bad file or empty text changes nothing stored."""
-    parts: list[str] = []
-    sources: list[str] = []
-    if text is not None:
-        parts.append(text)
-        sources.append("<text>")
-    for f in files:
-        parts.append(load_file(f))
-        sources.append(str(f))
-    full = "\n\n".join(p for p in parts if p.strip())
-    if not full.strip():
-        raise EmptyContextError(f"context {context_id!r} is empty: give non-blank text or files")
-    return store.put_chunks(context_id, split_text(full, chunk_size, chunk_overlap), sources)
+) -> IngestResult:
+    """Read everything first, then store: a bad file or empty text changes nothing stored.
+
+    A folder is walked with `sleeptime.sources.load_folder` (globs, .gitignore; binary and huge
+    files are skipped and listed in the result); every chunk keeps its source path and line span.
+    """
+    loaded = load_context(
+        text=text, files=files, folder=folder, include=include, exclude=exclude,
+        chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+    )
+    return store_context(store, context_id, loaded)
 
 
 def ingest(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
@@ -80,14 +81,18 @@ def ingest(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
     cfg = config_of(runtime)
     store = store_of(runtime)
     context_id = check_context_id(state.get("context_id"), run="a sleep run")
-    if state.get("text") is not None or state.get("files"):
+    skipped: list[str] = []
+    if state.get("text") is not None or state.get("files") or state.get("folder"):
         record = ingest_context(
             store, context_id, text=state.get("text"), files=state.get("files") or [],
+            folder=state.get("folder"), include=state.get("include") or (), exclude=state.get("exclude") or (),
             chunk_size=cfg.chunk_size, chunk_overlap=cfg.chunk_overlap,
         )
+        skipped = [f"{s.path}: {s.reason}" for s in record.skipped]
     else:
         record = store.context(context_id)
     return {
+        "skipped": skipped,
         "revision": record.revision,
         "raw_context": store.raw_text(context_id, record.revision),
         "learned": [],
