@@ -15,9 +15,9 @@ never sees text from a newer revision (or the other way round).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from langgraph.store.base import BaseStore, GetOp, PutOp
+from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from sleeptime.packing import Piece
 from sleeptime.sources import SourceChunk
@@ -75,7 +75,7 @@ class PartIndex:
             return None
         refs = item.value["chunks"]
         ns = self._ns("pieces", context_id)
-        found = self.store.batch([GetOp(ns, r[0]) for r in refs])
+        found = cast(list[Item | None], self.store.batch([GetOp(ns, r[0]) for r in refs]))
         return [
             SourceChunk(text=str(it.value["text"]) if it else "", source=r[1], start_line=r[2], end_line=r[3],
                         digest=r[0])
@@ -127,7 +127,7 @@ class PartIndex:
     def part_notes(self, context_id: str, keys: Sequence[str]) -> dict[str, str]:
         """The stored notes of those `keys` that have them."""
         ns = self._ns("partnotes", context_id)
-        found = self.store.batch([GetOp(ns, k) for k in keys])
+        found = cast(list[Item | None], self.store.batch([GetOp(ns, k) for k in keys]))
         return {k: str(it.value["text"]) for k, it in zip(keys, found, strict=True) if it is not None}
 
     def put_part_notes(self, context_id: str, key: str, notes: str, source: str, start: int, end: int) -> None:

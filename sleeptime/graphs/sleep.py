@@ -11,7 +11,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes.ingest import ingest
-from sleeptime.nodes.parts import plan, reduce, reflect_part, route_after_plan
+from sleeptime.nodes.parts import PartTask, plan, reduce, reflect_part, route_after_plan
 from sleeptime.nodes.predict import predict
 from sleeptime.nodes.publish import publish
 from sleeptime.nodes.reflect import merge, reflect
@@ -31,7 +31,7 @@ def build_sleep_graph() -> SleepGraph:
     builder.add_node("predict", predict)
     builder.add_node("publish", publish)
     builder.add_node("plan", plan)
-    builder.add_node("reflect_part", reflect_part)
+    builder.add_node("reflect_part", reflect_part, input_schema=PartTask)
     builder.add_node("reduce", reduce)
     builder.add_edge(START, "ingest")
     builder.add_edge("ingest", "plan")

@@ -1,4 +1,6 @@
-"""The wake graph: retrieve -> match -> answer -> verify (-> answer again on escalation).
+"""The wake graph: retrieve -> gather -> match -> answer -> verify (-> answer again on escalation).
+
+`gather` replaces a raw context too large for the wake prompt by retrieved pieces that fit.
 
 `match` ends the run with a predicted question's stored answer when the match is verified and
 ``serve_predicted`` is on; otherwise it passes through to `answer`.
@@ -11,6 +13,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes.answer import answer
+from sleeptime.nodes.gather import gather
 from sleeptime.nodes.match import match_predicted, route_after_match
 from sleeptime.nodes.retrieve import retrieve
 from sleeptime.nodes.verify import route_after_verify, verify
@@ -29,7 +32,9 @@ def build_wake_graph() -> WakeGraph:
     builder.add_node("answer", answer)
     builder.add_node("verify", verify)
     builder.add_edge(START, "retrieve")
-    builder.add_edge("retrieve", "match")
+    builder.add_node("gather", gather)
+    builder.add_edge("retrieve", "gather")
+    builder.add_edge("gather", "match")
     builder.add_conditional_edges("match", route_after_match)
     builder.add_edge("answer", "verify")
     builder.add_conditional_edges("verify", route_after_verify)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Send
+from typing_extensions import TypedDict
 
 from sleeptime.config import SleeptimeConfig
 from sleeptime.errors import InvalidInputError
@@ -155,10 +156,10 @@ def _gate(n: int) -> threading.BoundedSemaphore:
         return _gates.setdefault(n, threading.BoundedSemaphore(n))
 
 
-def reflect_part(task: PartTask, runtime: Runtime[Any]) -> dict[str, Any]:
+def reflect_part(state: PartTask, runtime: Runtime[Any]) -> dict[str, Any]:
     """Notes on one part; stored at once, so an interrupted sleep keeps what it finished."""
     cfg = config_of(runtime)
-    part = task["part"]
+    part = state["part"]
     span = f"{part['source']}:{part['start_line']}-{part['end_line']}"
     messages: list[BaseMessage] = [
         SystemMessage(prompt.PART_SYSTEM),
@@ -171,7 +172,7 @@ def reflect_part(task: PartTask, runtime: Runtime[Any]) -> dict[str, Any]:
     notes = notes or reply.strip()[: cfg.part_notes_chars]
     store = store_of(runtime)
     PartIndex(store.store, store.tenant).put_part_notes(
-        task["context_id"], part["key"], notes, part["source"], part["start_line"], part["end_line"]
+        state["context_id"], part["key"], notes, part["source"], part["start_line"], part["end_line"]
     )
     return {"part_notes": {part["key"]: notes}, "usage": usage}
 
@@ -220,8 +221,8 @@ def reduce_notes(cfg: SleeptimeConfig, pieces: list[Piece], window: Window) -> t
         for batch in batches:
             notes, records = _reduce_once(cfg, batch, room, window)
             usage.extend(records)
-            label = batch[0].source if batch[0].source == batch[-1].source else f"{batch[0].source} .. {batch[-1].source}"
-            merged.append(Piece(notes, label))
+            first, last = batch[0].source, batch[-1].source
+            merged.append(Piece(notes, first if first == last else f"{first} .. {last}"))
         level = merged
 
 
