@@ -1,0 +1,281 @@
+"""SWE-Features on click: which files must change to implement a described change?
+
+    python -m evals.exp_swe --model scripted --tasks 4          # the pipeline, instantly
+    taskset -c 0 python -m evals.exp_swe --snapshots click-8.3.0 --tasks 3   # a small real run
+
+For each release snapshot of click (`<data>/snapshots/click-<tag>/`), the source folder is ingested
+and slept on once; each task (a merged change after that release: title plus changelog entries)
+asks which source files must change; the answer's file paths are scored by F1 against the files the
+change touched, as the paper's SWE-Features does. Arms: `rag@B` (test-time only: the nearest raw
+chunks packed into B tokens, plain RAG) and `sleep@B` (the learned notes, expected questions and
+nearest part notes and chunks, within the same B). After the tasks of a snapshot, one file is
+changed and the context re-ingested and re-slept, to measure what a one-file change costs.
+
+Records (ids and numbers) go to `<out>/records.jsonl` and `<out>/sleeps.jsonl`; the model's text
+to `<out>/texts.jsonl` (git-ignored). A rerun skips what is recorded. `<out>/summary.md` holds the
+table: F1 per arm with a bootstrap 95% interval, tokens per query, sleep tokens per snapshot,
+re-sleep tokens after a one-file change, and the cost per query with the sleep amortized over the
+snapshot's real queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "swe-click"
+if not DEFAULT_DATA.is_dir():
+    DEFAULT_DATA = Path("/work/shared/data/swe-click")
+DEFAULT_OUT = ROOT / "evals" / "results" / "swe"
+
+QUESTION = """Which source files of this codebase must change to implement the following change?
+Change: {title}
+{changelog}
+List only the file paths that must change, one per line, like click/core.py."""
+
+_PATH = re.compile(r"[\w./-]*\w\.py\b")
+
+
+def load_tasks(data: Path) -> list[dict[str, Any]]:
+    with (data / "tasks.jsonl").open() as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def question_of(task: dict[str, Any]) -> str:
+    changelog = "\n".join(f"- {c}" for c in task.get("changelog") or [])
+    return QUESTION.format(title=task["title"], changelog=f"Changelog:\n{changelog}" if changelog else "")
+
+
+def predicted_files(answer: str, known: Sequence[str]) -> list[str]:
+    """File paths named in `answer`, mapped onto the snapshot's files (a bare name matches by name)."""
+    by_name: dict[str, list[str]] = {}
+    for path in known:
+        by_name.setdefault(Path(path).name, []).append(path)
+    found: list[str] = []
+    for match in _PATH.findall(answer):
+        cand = match.strip("./")
+        hits = [cand] if cand in known else [k for k in known if k.endswith("/" + cand)] or by_name.get(
+            Path(cand).name, []
+        )
+        if len(hits) == 1 and hits[0] not in found:
+            found.append(hits[0])
+    return found
+
+
+def f1(predicted: Sequence[str], gold: Sequence[str]) -> float:
+    p, g = set(predicted), set(gold)
+    hit = len(p & g)
+    if not p or not g or not hit:
+        return 0.0
+    precision, recall = hit / len(p), hit / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def bootstrap(values: Sequence[float], n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean and a percentile bootstrap 95% interval over tasks."""
+    if not values:
+        return 0.0, 0.0, 0.0
+    rng = random.Random(seed)
+    means = sorted(statistics.fmean(rng.choices(values, k=len(values))) for _ in range(n))
+    return statistics.fmean(values), means[int(0.025 * n)], means[int(0.975 * n) - 1]
+
+
+def _scripted_reply(messages: list[BaseMessage]) -> str:
+    """A stand-in model: notes name the part's source; answers name the first cited source."""
+    from sleeptime.prompts import parts as parts_prompt
+
+    system, user = messages[0].text, messages[-1].text
+    if system == parts_prompt.PART_SYSTEM:
+        return "1. " + user.splitlines()[0]
+    if system == parts_prompt.REDUCE_SYSTEM:
+        return "1. " + " ".join(re.findall(r"^\[([^\]]+)\]", user, re.M))[:400]
+    if "JSON" in system:
+        return json.dumps({"questions": [{"question": "Which file defines Context?", "answer": "click/core.py"}]})
+    cited = re.findall(r"^\[(?:notes on )?([^\]:]+):", user, re.M)
+    return "\n".join(dict.fromkeys(cited[:2])) or "click/core.py"
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _append(path: Path, row: dict[str, Any]) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def _tokens(usage: Any) -> tuple[int, int]:
+    return int(usage.input_tokens), int(usage.output_tokens)
+
+
+def _app(model: str, store_dir: Path, budget: int | None) -> Any:
+    from sleeptime.facade import SleepTime
+
+    common: dict[str, Any] = {"verify": "off", "max_escalations": 0, "n_questions": 3, "max_rounds": 1,
+                              "wake_context_tokens": budget, "budget": 1, "wake_chunks": 40}
+    if model == "scripted":
+        from langgraph.store.memory import InMemoryStore
+
+        from sleeptime.testing import HashEmbeddings, ScriptedChatModel
+
+        chat = ScriptedChatModel(default=_scripted_reply)
+        store = _SCRIPTED_STORES.setdefault(
+            str(store_dir),
+            InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]}),
+        )
+        return SleepTime(store=store, sleep_model=chat, wake_model=chat, context_window=4096, **common)
+    return SleepTime(path=store_dir, sleep_model=model, wake_model=model, **common)
+
+
+_SCRIPTED_STORES: dict[str, Any] = {}
+
+
+def _sleep(app: Any, context_id: str, folder: Path) -> dict[str, Any]:
+    start = time.perf_counter()
+    record = app.ingest(context_id, folder=folder, include=["*.py"])
+    ingest_s = time.perf_counter() - start
+    result = app.sleep(context_id)
+    tokens_in, tokens_out = _tokens(result.usage)
+    return {"revision": record.revision, "chars": record.chars, "chunks": record.n_chunks,
+            "files": len(record.sources), "ingest_s": round(ingest_s, 1),
+            "sleep_s": round(time.perf_counter() - start - ingest_s, 1), "published": result.published,
+            "version": result.version, "sleep_in": tokens_in, "sleep_out": tokens_out,
+            "learned": result.learned, "questions": result.questions}
+
+
+def run(args: argparse.Namespace) -> Path:
+    data, out = Path(args.data), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    records_path, sleeps_path, texts_path = out / "records.jsonl", out / "sleeps.jsonl", out / "texts.jsonl"
+    done = {(r["id"], r["arm"]) for r in _jsonl(records_path)}
+    slept = {r["snapshot"]: r for r in _jsonl(sleeps_path)}
+    tasks = load_tasks(data)
+    snapshots = args.snapshots or sorted({t["snapshot"] for t in tasks})
+    budgets = [int(b) for b in args.budgets.split(",")]
+    store_dir = Path(args.store)
+    for snap in snapshots:
+        src = data / "snapshots" / snap
+        known = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py"))
+        todo = [t for t in tasks if t["snapshot"] == snap][: args.tasks or None]
+        context_id = "swe-" + snap.replace(".", "_")
+        work = Path(tempfile.mkdtemp(prefix=f"swe-{snap}-"))
+        folder = work / "src"
+        shutil.copytree(src, folder)
+        try:
+            app = _app(args.model, store_dir, None)
+            if snap not in slept or app.learned_store().latest(context_id) is None:
+                row = _sleep(app, context_id, folder)
+                _append(texts_path, {"snapshot": snap, "kind": "sleep", "learned": row.pop("learned"),
+                                     "questions": row.pop("questions")})
+                slept[snap] = {"snapshot": snap, "model": args.model, **row}
+                _append(sleeps_path, slept[snap])
+                print(f"{snap}: slept {row['sleep_in']}+{row['sleep_out']} tokens in {row['sleep_s']} s", flush=True)
+            for task in todo:
+                for mode in ("rag", "sleep"):
+                    for budget in budgets:
+                        arm = f"{mode}@{budget}"
+                        if (task["id"], arm) in done:
+                            continue
+                        asker = _app(args.model, store_dir, budget)
+                        start = time.perf_counter()
+                        answer = asker.ask(question_of(task), context_id,
+                                           mode="test-time" if mode == "rag" else "sleep")
+                        seconds = time.perf_counter() - start
+                        files = predicted_files(answer.answer, known)
+                        tin, tout = _tokens(answer.wake_usage)
+                        _append(records_path, {
+                            "id": task["id"], "snapshot": snap, "arm": arm, "mode": mode, "budget": budget,
+                            "gold": task["gold_files"], "predicted": files,
+                            "f1": round(f1(files, task["gold_files"]), 4),
+                            "wake_in": tin, "wake_out": tout, "seconds": round(seconds, 2),
+                            "n_sources": len(answer.sources), "model": args.model,
+                        })
+                        _append(texts_path, {"id": task["id"], "arm": arm, "answer": answer.answer,
+                                             "sources": answer.sources})
+                        done.add((task["id"], arm))
+                        print(f"{task['id']} {arm}: {files} gold {task['gold_files']}", flush=True)
+            if args.resleep and "resleep_in" not in slept[snap]:
+                target = folder / "click" / "exceptions.py"
+                target.write_text(target.read_text() + "\n\ndef _changed_for_the_experiment() -> None:\n    pass\n")
+                row = _sleep(app, context_id, folder)
+                _append(texts_path, {"snapshot": snap, "kind": "resleep", "learned": row.pop("learned"),
+                                     "questions": row.pop("questions")})
+                slept[snap] = {**slept[snap], "resleep_in": row["sleep_in"], "resleep_out": row["sleep_out"],
+                               "resleep_s": row["sleep_s"], "resleep_changed": "click/exceptions.py"}
+                _append(sleeps_path, slept[snap])
+                print(f"{snap}: re-slept after a one-file change: {row['sleep_in']}+{row['sleep_out']} tokens",
+                      flush=True)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return summarize(out, tasks)
+
+
+def _sleep_share(sleep: dict[str, Any], queries: int) -> float:
+    return (sleep["sleep_in"] + sleep["sleep_out"]) / max(1, queries)
+
+
+def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
+    records = _jsonl(out / "records.jsonl")
+    sleeps: dict[str, dict[str, Any]] = {}
+    for row in _jsonl(out / "sleeps.jsonl"):
+        sleeps[row["snapshot"]] = row  # the last row of a snapshot has everything
+    queries = {s: sum(1 for r in {(r["id"], r["snapshot"]) for r in records} if r[1] == s) for s in sleeps}
+    lines = ["| arm | tasks | F1 (95% CI) | wake tokens/query (in+out) | + sleep amortized/query | s/query |",
+             "|---|---|---|---|---|---|"]
+    summary: dict[str, Any] = {"arms": {}, "snapshots": sleeps}
+    for arm in sorted({r["arm"] for r in records}, key=lambda a: (a.split("@")[0], int(a.split("@")[1]))):
+        rows = [r for r in records if r["arm"] == arm]
+        mean, lo, hi = bootstrap([r["f1"] for r in rows])
+        wake = statistics.fmean(r["wake_in"] + r["wake_out"] for r in rows)
+        amortized = 0.0
+        if arm.startswith("sleep"):  # each snapshot's sleep shared by the real queries asked of it
+            shares = [_sleep_share(sleeps[s], queries[s]) for s in (r["snapshot"] for r in rows) if s in sleeps]
+            amortized = statistics.fmean(shares) if shares else 0.0
+        secs = statistics.fmean(r["seconds"] for r in rows)
+        summary["arms"][arm] = {"n": len(rows), "f1": mean, "ci95": [lo, hi], "wake_tokens": wake,
+                                "sleep_amortized_tokens": amortized, "seconds": secs}
+        lines.append(f"| {arm} | {len(rows)} | {mean:.3f} ({lo:.3f}-{hi:.3f}) | {wake:.0f} | "
+                     f"{wake + amortized:.0f} | {secs:.1f} |")
+    lines += ["", "| snapshot | model | files | chars | sleep tokens (in+out) | sleep s | re-sleep tokens, one file | "
+              "re-sleep s | queries here |", "|---|---|---|---|---|---|---|---|---|"]
+    for snap, s in sorted(sleeps.items()):
+        resleep = f"{s['resleep_in']}+{s['resleep_out']}" if "resleep_in" in s else "-"
+        lines.append(f"| {snap} | {s['model']} | {s['files']} | {s['chars']} | {s['sleep_in']}+{s['sleep_out']} | "
+                     f"{s['sleep_s']} | {resleep} | {s.get('resleep_s', '-')} | {queries.get(snap, 0)} "
+                     f"(of {sum(1 for t in tasks if t['snapshot'] == snap)}) |")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return out / "summary.md"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m evals.exp_swe", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="the swe-click folder (default: %(default)s)")
+    p.add_argument("--out", default=str(DEFAULT_OUT))
+    p.add_argument("--store", default=str(ROOT / ".sleeptime" / "swe"), help="store folder (git-ignored)")
+    p.add_argument("--model", default="embedded:qwen2.5-coder-0.5b", help="model spec, or 'scripted'")
+    p.add_argument("--snapshots", nargs="*", default=None, help="snapshot names (default: all three)")
+    p.add_argument("--tasks", type=int, default=0, help="first N tasks per snapshot (0: all)")
+    p.add_argument("--budgets", default="1500,3000", help="wake context token budgets, comma-separated")
+    p.add_argument("--no-resleep", dest="resleep", action="store_false", help="skip the one-file re-sleep")
+    run(p.parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
