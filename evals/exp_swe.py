@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> Path:
 
 
 def _sleep_share(sleep: dict[str, Any], queries: int) -> float:
-    return (sleep["sleep_in"] + sleep["sleep_out"]) / max(1, queries)
+    return float(sleep["sleep_in"] + sleep["sleep_out"]) / max(1, queries)
 
 
 def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
