@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pathspec
 from langchain_core.messages import BaseMessage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,9 +145,9 @@ def _app(model: str, store_dir: Path, budget: int | None) -> Any:
 _SCRIPTED_STORES: dict[str, Any] = {}
 
 
-def _sleep(app: Any, context_id: str, folder: Path) -> dict[str, Any]:
+def _sleep(app: Any, context_id: str, folder: Path, include: list[str]) -> dict[str, Any]:
     start = time.perf_counter()
-    record = app.ingest(context_id, folder=folder, include=["*.py"])
+    record = app.ingest(context_id, folder=folder, include=include)
     ingest_s = time.perf_counter() - start
     result = app.sleep(context_id)
     tokens_in, tokens_out = _tokens(result.usage)
@@ -170,7 +171,12 @@ def run(args: argparse.Namespace) -> Path:
     for snap in snapshots:
         src = data / "snapshots" / snap
         known = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py"))
-        todo = [t for t in tasks if t["snapshot"] == snap][: args.tasks or None]
+        include = args.include or ["*.py"]
+        if args.include:  # a reduced codebase: its files, and only the tasks whose files are all in it
+            spec = pathspec.GitIgnoreSpec.from_lines(args.include)
+            known = [k for k in known if spec.match_file(k)]
+        todo = [t for t in tasks if t["snapshot"] == snap and set(t["gold_files"]) <= set(known)]
+        todo = todo[: args.tasks or None]
         context_id = "swe-" + snap.replace(".", "_")
         work = Path(tempfile.mkdtemp(prefix=f"swe-{snap}-"))
         folder = work / "src"
@@ -178,10 +184,10 @@ def run(args: argparse.Namespace) -> Path:
         try:
             app = _app(args.model, store_dir, None)
             if snap not in slept or app.learned_store().latest(context_id) is None:
-                row = _sleep(app, context_id, folder)
+                row = _sleep(app, context_id, folder, include)
                 _append(texts_path, {"snapshot": snap, "kind": "sleep", "learned": row.pop("learned"),
                                      "questions": row.pop("questions")})
-                slept[snap] = {"snapshot": snap, "model": args.model, **row}
+                slept[snap] = {"snapshot": snap, "model": args.model, "include": include, **row}
                 _append(sleeps_path, slept[snap])
                 print(f"{snap}: slept {row['sleep_in']}+{row['sleep_out']} tokens in {row['sleep_s']} s", flush=True)
             for task in todo:
@@ -209,13 +215,14 @@ def run(args: argparse.Namespace) -> Path:
                         done.add((task["id"], arm))
                         print(f"{task['id']} {arm}: {files} gold {task['gold_files']}", flush=True)
             if args.resleep and "resleep_in" not in slept[snap]:
-                target = folder / "click" / "exceptions.py"
+                changed = "click/exceptions.py" if "click/exceptions.py" in known else known[0]
+                target = folder / changed
                 target.write_text(target.read_text() + "\n\ndef _changed_for_the_experiment() -> None:\n    pass\n")
-                row = _sleep(app, context_id, folder)
+                row = _sleep(app, context_id, folder, include)
                 _append(texts_path, {"snapshot": snap, "kind": "resleep", "learned": row.pop("learned"),
                                      "questions": row.pop("questions")})
                 slept[snap] = {**slept[snap], "resleep_in": row["sleep_in"], "resleep_out": row["sleep_out"],
-                               "resleep_s": row["sleep_s"], "resleep_changed": "click/exceptions.py"}
+                               "resleep_s": row["sleep_s"], "resleep_changed": changed}
                 _append(sleeps_path, slept[snap])
                 print(f"{snap}: re-slept after a one-file change: {row['sleep_in']}+{row['sleep_out']} tokens",
                       flush=True)
@@ -271,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--model", default="embedded:qwen2.5-coder-0.5b", help="model spec, or 'scripted'")
     p.add_argument("--snapshots", nargs="*", default=None, help="snapshot names (default: all three)")
     p.add_argument("--tasks", type=int, default=0, help="first N tasks per snapshot (0: all)")
+    p.add_argument("--include", nargs="*", default=None,
+                   help="globs narrowing each snapshot to a reduced codebase (tasks outside it are left out)")
     p.add_argument("--budgets", default="1500,3000", help="wake context token budgets, comma-separated")
     p.add_argument("--no-resleep", dest="resleep", action="store_false", help="skip the one-file re-sleep")
     run(p.parse_args(argv))
