@@ -41,7 +41,12 @@ def _edges(builder: object) -> set[tuple[str, str]]:
 def test_sleep_graph_topology() -> None:
     assert _edges(build_sleep_graph()) == {
         ("__start__", "ingest"),
-        ("ingest", "reflect"),  # the Send fan-out, one reflect task a sample
+        ("ingest", "plan"),
+        ("plan", "reflect"),  # the Send fan-out, one reflect task a sample
+        ("plan", "reflect_part"),  # a context too large for one prompt: one Send per changed part
+        ("plan", "reduce"),
+        ("reflect_part", "reduce"),
+        ("reduce", "publish"),
         ("reflect", "merge"),
         ("merge", "predict"),
         ("predict", "publish"),
@@ -52,7 +57,8 @@ def test_sleep_graph_topology() -> None:
 def test_wake_graph_topology() -> None:
     assert _edges(build_wake_graph()) == {
         ("__start__", "retrieve"),
-        ("retrieve", "match"),
+        ("retrieve", "gather"),
+        ("gather", "match"),
         ("match", "answer"),
         ("match", "__end__"),
         ("answer", "verify"),
