@@ -18,7 +18,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes._runtime import config_of, store_of, wake_model
 from sleeptime.nodes.answer import build_answer_messages
 from sleeptime.packing import Piece, pack
@@ -30,16 +30,16 @@ NOTES_SHARE = 3
 """At most 1/NOTES_SHARE of the retrieved pieces are part notes; the rest is raw text."""
 
 
-def wake_window(cfg: SleeptimeConfig) -> Window:
+def wake_window(cfg: SleepTimeConfig) -> Window:
     return window_of(wake_model(cfg), cfg.context_window)
 
 
-def reply_room(cfg: SleeptimeConfig) -> int:
+def reply_room(cfg: SleepTimeConfig) -> int:
     """The largest answer an escalation may ask for (see `answer`: levels 3-4 double it)."""
     return cfg.max_tokens_wake * 2
 
 
-def context_budget(cfg: SleeptimeConfig, window: Window, question: str) -> int:
+def context_budget(cfg: SleepTimeConfig, window: Window, question: str) -> int:
     """Tokens of context one wake prompt may hold beside the question, its instructions and the answer."""
     bare = build_answer_messages(WakeState(question=question, current_budget=4, usage=[]))
     # 32: the headers of the context blocks ("Situation:", "Your notes ...") around what is packed.
@@ -55,7 +55,7 @@ def _cut(text: str, budget: int, window: Window) -> str:
     return text[:lo]
 
 
-def _revision(state: WakeState, runtime: Runtime[Any]) -> int:
+def _revision(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> int:
     store = store_of(runtime)
     context_id = state["context_id"]
     version = state.get("version")
@@ -66,7 +66,7 @@ def _revision(state: WakeState, runtime: Runtime[Any]) -> int:
     return store.context(context_id).revision
 
 
-def gather(state: WakeState, runtime: Runtime[Any]) -> dict[str, Any]:
+def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     raw = state.get("raw_context") or ""
     context_id = state.get("context_id")
     if not raw or not context_id or state.get("path") == "predicted":

@@ -21,7 +21,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 from typing_extensions import TypedDict
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import InvalidInputError
 from sleeptime.nodes._runtime import config_of, sleep_model, store_of
 from sleeptime.nodes.reflect import fan_out
@@ -42,7 +42,7 @@ class PartTask(TypedDict):
     part: PartSpec
 
 
-def sleep_window(cfg: SleeptimeConfig) -> Window:
+def sleep_window(cfg: SleepTimeConfig) -> Window:
     return window_of(sleep_model(cfg), cfg.context_window)
 
 
@@ -50,14 +50,14 @@ def _fixed(window: Window, *texts: str) -> int:
     return sum(window.count(t) for t in texts)
 
 
-def whole_fits(raw: str, cfg: SleeptimeConfig, window: Window) -> bool:
+def whole_fits(raw: str, cfg: SleepTimeConfig, window: Window) -> bool:
     """Whether reflect's prompt (raw context, notes at their limit) and its reply fit the window."""
     notes_tokens = -(-cfg.learned_max_chars // 3)  # notes at their limit, conservatively
     fixed = _fixed(window, reflect_prompt.SYSTEM, reflect_prompt.USER, predict_prompt.SYSTEM)
     return window.count(raw) + notes_tokens + fixed <= window.room(cfg.max_tokens_sleep)
 
 
-def part_budget(cfg: SleeptimeConfig, window: Window) -> int:
+def part_budget(cfg: SleepTimeConfig, window: Window) -> int:
     """Tokens of part text one reflect_part prompt may hold."""
     room = window.room(cfg.max_tokens_sleep) - _fixed(window, prompt.PART_SYSTEM, prompt.PART_USER) - 32
     if room < 16:
@@ -68,7 +68,7 @@ def part_budget(cfg: SleeptimeConfig, window: Window) -> int:
     return room
 
 
-def _model_tag(cfg: SleeptimeConfig) -> str:
+def _model_tag(cfg: SleepTimeConfig) -> str:
     spec = cfg.sleep_model
     return spec if isinstance(spec, str) else type(spec).__name__
 
@@ -122,7 +122,7 @@ def _chunks_of(index: PartIndex, context_id: str, revision: int, raw_chunks: lis
     return out
 
 
-def plan(state: SleepState, runtime: Runtime[Any]) -> dict[str, Any]:
+def plan(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     """Cut a context too large for one prompt into parts; reuse stored notes of unchanged parts."""
     cfg = config_of(runtime)
     window = sleep_window(cfg)
@@ -156,7 +156,7 @@ def _gate(n: int) -> threading.BoundedSemaphore:
         return _gates.setdefault(n, threading.BoundedSemaphore(n))
 
 
-def reflect_part(state: PartTask, runtime: Runtime[Any]) -> dict[str, Any]:
+def reflect_part(state: PartTask, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     """Notes on one part; stored at once, so an interrupted sleep keeps what it finished."""
     cfg = config_of(runtime)
     part = state["part"]
@@ -194,7 +194,7 @@ def _batches(pieces: list[Piece], room: int, window: Window) -> list[list[Piece]
     return out
 
 
-def _reduce_once(cfg: SleeptimeConfig, pieces: list[Piece], room: int, window: Window) -> tuple[str, list[UsageRecord]]:
+def _reduce_once(cfg: SleepTimeConfig, pieces: list[Piece], room: int, window: Window) -> tuple[str, list[UsageRecord]]:
     text = _blocks(pieces)
     if window.count(text) > room:
         text = _cut(text, room, window)
@@ -207,7 +207,7 @@ def _reduce_once(cfg: SleeptimeConfig, pieces: list[Piece], room: int, window: W
     return notes or reply.strip()[: cfg.learned_max_chars], usage
 
 
-def reduce_notes(cfg: SleeptimeConfig, pieces: list[Piece], window: Window) -> tuple[str, list[UsageRecord]]:
+def reduce_notes(cfg: SleepTimeConfig, pieces: list[Piece], window: Window) -> tuple[str, list[UsageRecord]]:
     """Notes on the whole from part notes: in rounds of batches that fit, until one prompt holds them."""
     room = window.room(cfg.max_tokens_sleep) - _fixed(window, prompt.REDUCE_SYSTEM, prompt.REDUCE_USER) - 32
     usage: list[UsageRecord] = []
@@ -227,7 +227,7 @@ def reduce_notes(cfg: SleeptimeConfig, pieces: list[Piece], window: Window) -> t
 
 
 def predict_from_notes(
-    cfg: SleeptimeConfig, notes: str, pieces: list[Piece], window: Window
+    cfg: SleepTimeConfig, notes: str, pieces: list[Piece], window: Window
 ) -> tuple[list[PredictedQuestion], list[UsageRecord]]:
     if cfg.n_questions == 0:
         return [], []
@@ -249,7 +249,7 @@ def predict_from_notes(
     return questions[: cfg.n_questions], usage
 
 
-def reduce(state: SleepState, runtime: Runtime[Any]) -> dict[str, Any]:
+def reduce(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     """Context-level notes and predicted questions from the notes of every part."""
     cfg = config_of(runtime)
     window = sleep_window(cfg)
