@@ -32,6 +32,7 @@ from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
 from sleeptime.sources import SourceChunk
 from sleeptime.state import PartSpec, PredictedQuestion, SleepState
+from sleeptime.stores.learned import LearnedContextStore
 from sleeptime.structured import ask_json, ask_text
 from sleeptime.usage import UsageRecord
 from sleeptime.windows import Window, window_of
@@ -108,14 +109,14 @@ def plan_parts(chunks: Sequence[SourceChunk], budget: int, window: Window, tag: 
     return parts
 
 
-def _chunks_of(index: PartIndex, context_id: str, revision: int, raw_chunks: list[str]) -> list[SourceChunk]:
+def _chunks_of(index: PartIndex, store: LearnedContextStore, context_id: str, revision: int) -> list[SourceChunk]:
     manifest = index.manifest(context_id, revision)
     if manifest is not None:
         return manifest
     # Ingested before chunks had sources: one unnamed source, lines counted through it.
     out: list[SourceChunk] = []
     line = 1
-    for i, text in enumerate(raw_chunks):
+    for i, text in enumerate(store.chunks(context_id, revision)):
         end = line + text.count("\n")
         out.append(SourceChunk(text, "<context>", line, end, hashlib.sha256(f"{i}\0{text}".encode()).hexdigest()))
         line = end + 1
@@ -131,7 +132,7 @@ def plan(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]
     store = store_of(runtime)
     index = PartIndex(store.store, store.tenant)
     context_id, revision = state["context_id"], state["revision"]
-    chunks = _chunks_of(index, context_id, revision, store.chunks(context_id, revision))
+    chunks = _chunks_of(index, store, context_id, revision)
     parts = plan_parts(chunks, part_budget(cfg, window), window, _model_tag(cfg))
     return {"parts": parts, "part_notes": index.part_notes(context_id, [p["key"] for p in parts])}
 

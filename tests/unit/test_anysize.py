@@ -206,3 +206,16 @@ def test_a_window_too_small_for_any_part_says_so(scripted: ScriptedChatModel, tm
     app.ingest("code", folder=_codebase(tmp_path))
     with pytest.raises(InvalidInputError, match="no room for a part"):
         app.sleep("code")
+
+
+def test_async_twins_on_a_large_context(tiny: SleepTime, tmp_path: Path) -> None:
+    import asyncio
+
+    async def run() -> tuple[bool, list[str], list[str]]:
+        record = await tiny.aingest("code", folder=_codebase(tmp_path))
+        slept = await tiny.asleep("code")
+        answer = await tiny.aask("Which function returns value plus 7 for beta?", "code")
+        return slept.published, [s.path for s in record.skipped], answer.sources
+
+    published, skipped, sources = asyncio.run(run())
+    assert published and "logo.png" in skipped and sources
