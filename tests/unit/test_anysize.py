@@ -219,3 +219,29 @@ def test_async_twins_on_a_large_context(tiny: SleepTime, tmp_path: Path) -> None
 
     published, skipped, sources = asyncio.run(run())
     assert published and "logo.png" in skipped and sources
+
+
+def test_window_of_a_scripted_model_and_a_bad_window(scripted: ScriptedChatModel) -> None:
+    from sleeptime.windows import DEFAULT_WINDOW, window_of
+
+    assert window_of(scripted).tokens == DEFAULT_WINDOW
+    window = window_of(scripted, 500)
+    assert window.tokens == 500 and window.count("three words here") == 3
+    assert window.room(100) == 500 - 100 - TEMPLATE_MARGIN
+    with pytest.raises(InvalidInputError, match="context_window"):
+        window_of(scripted, 0)
+
+
+def test_part_index_keeps_recent_manifests_and_drops_chunks_nobody_lists() -> None:
+    from sleeptime.partindex import KEEP_MANIFESTS
+    from sleeptime.sources import split_source
+
+    store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text"]})
+    index = PartIndex(store)
+    for rev in range(1, KEEP_MANIFESTS + 3):
+        index.record_revision("c", rev, split_source(f"version {rev} of the file\n", "a.txt"))
+    assert index.manifest("c", 1) is None and index.manifest("c", 2) is None
+    kept = index.manifest("c", KEEP_MANIFESTS + 2)
+    assert kept is not None and kept[0].text.startswith(f"version {KEEP_MANIFESTS + 2}")
+    texts = {i.value["text"] for i in store.search(("sleeptime", "default", "pieces", "c"), limit=100)}
+    assert texts == {f"version {r} of the file" for r in range(3, KEEP_MANIFESTS + 3)}
