@@ -12,6 +12,7 @@ whole (in rounds when they do not fit one prompt) and predicts questions from th
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -22,7 +23,7 @@ from langgraph.types import Send
 from typing_extensions import TypedDict
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.errors import InvalidInputError
+from sleeptime.errors import InvalidInputError, ModelOutputError
 from sleeptime.nodes._runtime import config_of, sleep_model, store_of
 from sleeptime.nodes.reflect import fan_out
 from sleeptime.packing import Piece, pack
@@ -36,6 +37,8 @@ from sleeptime.stores.learned import LearnedContextStore
 from sleeptime.structured import ask_json, ask_text
 from sleeptime.usage import UsageRecord
 from sleeptime.windows import Window, window_of
+
+log = logging.getLogger(__name__)
 
 
 class PartTask(TypedDict):
@@ -263,7 +266,11 @@ def reduce(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
         if notes_by_key.get(p["key"], "").strip()
     ]
     notes, usage = reduce_notes(cfg, pieces, window)
-    questions, q_usage = predict_from_notes(cfg, notes, pieces, window)
+    try:
+        questions, q_usage = predict_from_notes(cfg, notes, pieces, window)
+    except ModelOutputError as error:  # the notes on every part are worth publishing without questions
+        log.warning("sleep %s: no predicted questions: %s", state["context_id"], error)
+        questions, q_usage = [], []
     store = store_of(runtime)
     PartIndex(store.store, store.tenant).set_parts(state["context_id"], state["revision"], [p["key"] for p in parts])
     return {"learned": [notes], "finished": [True], "questions": questions, "usage": usage + q_usage}

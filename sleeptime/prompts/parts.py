@@ -28,7 +28,7 @@ and where each thing lives (name the sources), key names and quantities, and how
 Write a numbered list. Do not repeat the notes above word for word."""
 
 QUESTIONS_SYSTEM = """You predict the questions someone is likely to ask about a collection you
-studied. For each question give a short answer that names the sources it comes from.
+studied. For each question give a one-sentence answer that names the sources it comes from.
 Reply with only a JSON object: {{"questions": [{{"question": "...", "answer": "..."}}]}}
 Give exactly {n} questions."""
 

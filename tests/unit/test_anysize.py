@@ -245,3 +245,19 @@ def test_part_index_keeps_recent_manifests_and_drops_chunks_nobody_lists() -> No
     assert kept is not None and kept[0].text.startswith(f"version {KEEP_MANIFESTS + 2}")
     texts = {i.value["text"] for i in store.search(("sleeptime", "default", "pieces", "c"), limit=100)}
     assert texts == {f"version {r} of the file" for r in range(3, KEEP_MANIFESTS + 3)}
+
+
+def test_a_large_sleep_publishes_its_notes_when_the_questions_reply_is_bad(tmp_path: Path) -> None:
+    def reply(messages: list[BaseMessage]) -> str:
+        if messages[0].text.startswith(parts_prompt.QUESTIONS_SYSTEM.split("{")[0][:40]):
+            return '{"questions": [{"question": "cut off'
+        return _reply(messages)
+
+    chat = ScriptedChatModel(default=reply)
+    store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]})
+    app = SleepTime(store=store, sleep_model=chat, wake_model=chat, context_window=WINDOW,
+                    max_tokens_sleep=SLEEP_REPLY, max_tokens_wake=WAKE_REPLY, learned_max_chars=600,
+                    part_notes_chars=300, chunk_size=400, chunk_overlap=0)
+    app.ingest("code", folder=_codebase(tmp_path))
+    result = app.sleep("code")
+    assert result.published and result.questions == [] and "alpha, beta and gamma" in result.learned[0]
