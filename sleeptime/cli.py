@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from sleeptime.config import DEFAULT_MODEL
@@ -56,9 +57,11 @@ def _parser() -> argparse.ArgumentParser:
         _common(cmd, top=False)
         return cmd
 
-    ing = command("ingest", "store a context from text or files")
+    ing = command("ingest", "store a context from text, files or a folder")
     ing.add_argument("context_id")
-    ing.add_argument("files", nargs="*")
+    ing.add_argument("files", nargs="*", help="files, or one folder (walked recursively, .gitignore honoured)")
+    ing.add_argument("--include", action="append", default=[], help="glob of folder files to take (repeatable)")
+    ing.add_argument("--exclude", action="append", default=[], help="glob of folder files to leave out (repeatable)")
     ing.add_argument("--text", default=None)
 
     slp = command("sleep", "reflect on a stored context and publish a learned context")
@@ -138,9 +141,16 @@ def _print_show(info: Any) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     if args.command == "ingest":
-        record = _app(args).ingest(args.context_id, args.text, files=args.files)
+        folders = [f for f in args.files if Path(f).is_dir()]
+        files = [f for f in args.files if not Path(f).is_dir()]
+        if len(folders) > 1:
+            raise InvalidInputError(f"give at most one folder, got {folders}")
+        record = _app(args).ingest(args.context_id, args.text, files=files, folder=folders[0] if folders else None,
+                                   include=args.include, exclude=args.exclude)
         print(f"ingested {args.context_id!r}: revision {record.revision}, {record.n_chunks} chunk(s), "
               f"{record.chars} chars")
+        for skip in record.skipped:
+            print(f"skipped {skip.path}: {skip.reason}")
     elif args.command == "sleep":
         app = _app(args, max_rounds=args.rounds, samples=args.samples, n_questions=args.questions)
         result = app.sleep(args.context_id, progress=True)
@@ -154,6 +164,8 @@ def _run(args: argparse.Namespace) -> None:
         app = _app(args, verify=args.verify)
         answer = app.ask(args.question, args.context_id, mode=args.mode, budget=args.budget)
         print(answer.answer)
+        if answer.sources:
+            print("sources: " + ", ".join(answer.sources))
         print(f"[{answer.path}, version {answer.version}, {answer.verdict}: {answer.reason}; "
               f"test-time tokens {answer.wake_usage.input_tokens} in, {answer.wake_usage.output_tokens} out]",
               file=sys.stderr)

@@ -20,6 +20,7 @@ from typing_extensions import Unpack
 from sleeptime import isolation
 from sleeptime.config import SleepTimeConfig
 from sleeptime.contexts import ContextInfo, ContextSummary, describe, summarize
+from sleeptime.corpus import IngestResult
 from sleeptime.errors import InvalidInputError
 from sleeptime.graphs.sleep import build_sleep_graph
 from sleeptime.graphs.wake import build_wake_graph
@@ -28,7 +29,7 @@ from sleeptime.nodes.ingest import ingest_context
 from sleeptime.options import AskOptions, SleeptimeOptions, validate_budget, validate_mode, validate_options
 from sleeptime.options import Mode as Mode  # re-exported: callers import it from here
 from sleeptime.state import AnswerPath, PredictedQuestion, SleepInput, WakeInput
-from sleeptime.stores.learned import ContextRecord, LearnedContext, LearnedContextStore, validate_id
+from sleeptime.stores.learned import LearnedContext, LearnedContextStore, validate_id
 from sleeptime.usage import Usage, UsageRecord, summarize_usage
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class Answer(BaseModel):
     """The similarity score of the nearest predicted question, when matching ran."""
     match_reason: str | None = None
     """Why the nearest predicted question was or was not served, with each check's result."""
+    sources: list[str] = []
+    """`path:start-end` of each retrieved piece the answer was given (contexts too large for one prompt)."""
 
 
 def _answer_token(chunk: object, meta: object) -> str:
@@ -92,6 +95,7 @@ def _answer_from(out: dict[str, Any]) -> Answer:
         matched_question=match.get("question") if match.get("served") else None,
         match_score=match.get("score"),
         match_reason=match.get("reason"),
+        sources=list(out.get("sources") or []),
     )
 
 
@@ -175,21 +179,40 @@ class SleepTime:
 
     # ingest
     def ingest(
-        self, context_id: str, text: str | None = None, *, files: Sequence[str | Path] = (), tenant: str | None = None
-    ) -> ContextRecord:
-        """Store the context (text and/or files) as a new revision. Nothing stored changes on error."""
+        self,
+        context_id: str,
+        text: str | None = None,
+        *,
+        files: Sequence[str | Path] = (),
+        folder: str | Path | None = None,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        tenant: str | None = None,
+    ) -> IngestResult:
+        """Store the context (text, files and/or a folder) as a new revision. Nothing stored changes on
+        error. A folder's binary, huge or unreadable files are skipped and listed in `.skipped`."""
         cfg = self.config
         record = ingest_context(
-            self.learned_store(tenant), context_id, text=text, files=files,
-            chunk_size=cfg.chunk_size, chunk_overlap=cfg.chunk_overlap,
+            self.learned_store(tenant), context_id, text=text, files=files, folder=folder,
+            include=include, exclude=exclude, chunk_size=cfg.chunk_size, chunk_overlap=cfg.chunk_overlap,
         )
         logger.info("ingested context %r: revision %d, %d chunk(s)", context_id, record.revision, record.n_chunks)
         return record
 
     async def aingest(
-        self, context_id: str, text: str | None = None, *, files: Sequence[str | Path] = (), tenant: str | None = None
-    ) -> ContextRecord:
-        return await asyncio.to_thread(self.ingest, context_id, text, files=files, tenant=tenant)
+        self,
+        context_id: str,
+        text: str | None = None,
+        *,
+        files: Sequence[str | Path] = (),
+        folder: str | Path | None = None,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        tenant: str | None = None,
+    ) -> IngestResult:
+        return await asyncio.to_thread(
+            self.ingest, context_id, text, files=files, folder=folder, include=include, exclude=exclude, tenant=tenant
+        )
 
     # sleep
     def _sleep_input(self, context_id: str, text: str | None, files: Sequence[str | Path]) -> SleepInput:

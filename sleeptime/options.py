@@ -60,6 +60,11 @@ class AskOptions(TypedDict, total=False):
     max_tokens_wake: int
     temperature: float
     sample_temperature: float
+    context_window: int | None
+    wake_context_tokens: int | None
+    wake_chunks: int
+    part_notes_chars: int
+    part_concurrency: int
 
 
 class SleeptimeOptions(AskOptions, total=False):

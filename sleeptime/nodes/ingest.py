@@ -15,7 +15,7 @@ from sleeptime.errors import UnreadableFileError
 from sleeptime.inputs import check_context_id
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import SleepState
-from sleeptime.stores.learned import LearnedContextStore
+from sleeptime.stores.learned import ContextRecord, LearnedContextStore
 
 _TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".json", ".csv", ".yaml", ".yml", ".toml", ".html", ".log", ""}
 
@@ -83,12 +83,13 @@ def ingest(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
     context_id = check_context_id(state.get("context_id"), run="a sleep run")
     skipped: list[str] = []
     if state.get("text") is not None or state.get("files") or state.get("folder"):
-        record = ingest_context(
+        result = ingest_context(
             store, context_id, text=state.get("text"), files=state.get("files") or [],
             folder=state.get("folder"), include=state.get("include") or (), exclude=state.get("exclude") or (),
             chunk_size=cfg.chunk_size, chunk_overlap=cfg.chunk_overlap,
         )
-        skipped = [f"{s.path}: {s.reason}" for s in record.skipped]
+        skipped = [f"{s.path}: {s.reason}" for s in result.skipped]
+        record: ContextRecord = result
     else:
         record = store.context(context_id)
     return {
