@@ -23,6 +23,34 @@ log = logging.getLogger("sleeptime.ingest")
 TEXT_SOURCE = "<text>"
 
 
+_TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".json", ".csv", ".yaml", ".yml", ".toml", ".html", ".log", ""}
+
+
+def load_file(path: str | Path) -> str:
+    """The text of one file: plain text directly, PDFs and the rest through langchain-community loaders."""
+    p = Path(path)
+    if not p.is_file():
+        raise UnreadableFileError(f"cannot read {str(p)!r}: no such file")
+    try:
+        if p.suffix.lower() in _TEXT_SUFFIXES:
+            return p.read_text(encoding="utf-8")
+        if p.suffix.lower() == ".pdf":
+            from langchain_community.document_loaders import PyPDFLoader
+
+            return "\n".join(d.page_content for d in PyPDFLoader(str(p)).load())
+        from langchain_community.document_loaders import UnstructuredFileLoader
+
+        return "\n".join(d.page_content for d in UnstructuredFileLoader(str(p)).load())
+    except UnicodeDecodeError as error:
+        raise UnreadableFileError(f"cannot read {str(p)!r}: not UTF-8 text ({error.reason})") from error
+    except ImportError as error:
+        raise UnreadableFileError(
+            f"cannot read {str(p)!r}: the loader for {p.suffix!r} files needs a package: {error}"
+        ) from error
+    except OSError as error:
+        raise UnreadableFileError(f"cannot read {str(p)!r}: {error.strerror or error}") from error
+
+
 @dataclass(frozen=True)
 class IngestResult(ContextRecord):
     """The stored revision, and the files of a folder that were left out (with why)."""
@@ -48,8 +76,6 @@ def load_context(
     chunk_overlap: int = 100,
 ) -> Loaded:
     """Read and split everything given; raises before storing anything when a file is unreadable."""
-    from sleeptime.nodes.ingest import load_file  # the one reader of single files (PDF and the rest)
-
     chunks: list[SourceChunk] = []
     sources: list[str] = []
     skipped: list[SkippedFile] = []

@@ -28,6 +28,7 @@ from sleeptime.inputs import check_context_id, check_question
 from sleeptime.nodes.ingest import ingest_context
 from sleeptime.options import AskOptions, SleeptimeOptions, validate_budget, validate_mode, validate_options
 from sleeptime.options import Mode as Mode  # re-exported: callers import it from here
+from sleeptime.partindex import PartIndex
 from sleeptime.state import AnswerPath, PredictedQuestion, SleepInput, WakeInput
 from sleeptime.stores.learned import LearnedContext, LearnedContextStore, validate_id
 from sleeptime.usage import Usage, UsageRecord, summarize_usage
@@ -369,6 +370,7 @@ class SleepTime:
         store = self.learned_store(tenant)
         if version is None:
             store.delete_context(context_id)
+            PartIndex(store.store, store.tenant).delete_context(context_id)
             logger.info("deleted context %r (tenant %r)", context_id, store.tenant)
             return
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:

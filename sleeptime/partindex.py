@@ -112,6 +112,14 @@ class PartIndex:
             yield from batch
             offset += len(batch)
 
+    def delete_context(self, context_id: str) -> None:
+        """Every chunk, manifest and part note of the context (when the context itself is deleted)."""
+        for kind in ("pieces", "manifests", "partnotes"):
+            ns = self._ns(kind, context_id)
+            while items := self.store.search(ns, limit=500):
+                for item in items:
+                    self.store.delete(ns, item.key)
+
     # part notes
     def set_parts(self, context_id: str, revision: int, keys: Sequence[str]) -> None:
         """Record which part notes describe `revision` (the wake searches only those)."""

@@ -19,6 +19,9 @@ from sleeptime.packing import TokenCounter, approx_tokens
 DEFAULT_WINDOW = 32_768
 """Window assumed for a remote model when none is configured."""
 
+UNBOUNDED = 1 << 40
+"""The scripted test model's window when none is configured: it has none."""
+
 TEMPLATE_MARGIN = 64
 """Tokens the chat template adds around the messages (role markers, system wrappers), with room."""
 
@@ -62,5 +65,5 @@ def window_of(model: BaseChatModel, configured: int | None = None) -> Window:
         counter = _embedded_counter(model) or approx_tokens
         return Window(min(configured or model.n_ctx, model.n_ctx), counter)
     if isinstance(model, ScriptedChatModel):
-        return Window(configured or DEFAULT_WINDOW, count_tokens)
+        return Window(configured or UNBOUNDED, count_tokens)
     return Window(configured or DEFAULT_WINDOW, approx_tokens)

@@ -10,39 +10,13 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.corpus import IngestResult, load_context, store_context
-from sleeptime.errors import UnreadableFileError
+from sleeptime.corpus import IngestResult, load_context, load_file, store_context
+
+__all__ = ["ingest", "ingest_context", "load_file", "split_text"]
 from sleeptime.inputs import check_context_id
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import SleepState
 from sleeptime.stores.learned import ContextRecord, LearnedContextStore
-
-_TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".json", ".csv", ".yaml", ".yml", ".toml", ".html", ".log", ""}
-
-
-def load_file(path: str | Path) -> str:
-    """The text of one file: plain text directly, PDFs and the rest through langchain-community loaders."""
-    p = Path(path)
-    if not p.is_file():
-        raise UnreadableFileError(f"cannot read {str(p)!r}: no such file")
-    try:
-        if p.suffix.lower() in _TEXT_SUFFIXES:
-            return p.read_text(encoding="utf-8")
-        if p.suffix.lower() == ".pdf":
-            from langchain_community.document_loaders import PyPDFLoader
-
-            return "\n".join(d.page_content for d in PyPDFLoader(str(p)).load())
-        from langchain_community.document_loaders import UnstructuredFileLoader
-
-        return "\n".join(d.page_content for d in UnstructuredFileLoader(str(p)).load())
-    except UnicodeDecodeError as error:
-        raise UnreadableFileError(f"cannot read {str(p)!r}: not UTF-8 text ({error.reason})") from error
-    except ImportError as error:
-        raise UnreadableFileError(
-            f"cannot read {str(p)!r}: the loader for {p.suffix!r} files needs a package: {error}"
-        ) from error
-    except OSError as error:
-        raise UnreadableFileError(f"cannot read {str(p)!r}: {error.strerror or error}") from error
 
 
 def split_text(text: str, chunk_size: int, chunk_overlap: int) -> list[str]:

@@ -222,9 +222,9 @@ def test_async_twins_on_a_large_context(tiny: SleepTime, tmp_path: Path) -> None
 
 
 def test_window_of_a_scripted_model_and_a_bad_window(scripted: ScriptedChatModel) -> None:
-    from sleeptime.windows import DEFAULT_WINDOW, window_of
+    from sleeptime.windows import UNBOUNDED, window_of
 
-    assert window_of(scripted).tokens == DEFAULT_WINDOW
+    assert window_of(scripted).tokens == UNBOUNDED
     window = window_of(scripted, 500)
     assert window.tokens == 500 and window.count("three words here") == 3
     assert window.room(100) == 500 - 100 - TEMPLATE_MARGIN
