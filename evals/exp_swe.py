@@ -1,7 +1,7 @@
 """SWE-Features on click: which files must change to implement a described change?
 
-    python -m evals.exp_swe --model scripted --tasks 4          # the pipeline, instantly
-    taskset -c 0 python -m evals.exp_swe --snapshots click-8.3.0 --tasks 3   # a small real run
+    python -m evals swe --model scripted --tasks 4          # the pipeline, instantly
+    taskset -c 0 python -m evals swe --snapshots click-8.3.0 --tasks 3   # a small real run
 
 For each release snapshot of click (`<data>/snapshots/click-<tag>/`), the source folder is ingested
 and slept on once; each task (a merged change after that release: title plus changelog entries)
@@ -270,8 +270,7 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
     return out / "summary.md"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m evals.exp_swe", description=__doc__.split("\n\n")[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=str(DEFAULT_DATA), help="the swe-click folder (default: %(default)s)")
     p.add_argument("--out", default=str(DEFAULT_OUT))
     p.add_argument("--store", default=str(ROOT / ".sleeptime" / "swe"), help="store folder (git-ignored)")
@@ -282,7 +281,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="globs narrowing each snapshot to a reduced codebase (tasks outside it are left out)")
     p.add_argument("--budgets", default="1500,3000", help="wake context token budgets, comma-separated")
     p.add_argument("--no-resleep", dest="resleep", action="store_false", help="skip the one-file re-sleep")
-    run(p.parse_args(argv))
+
+
+def run_cli(args: argparse.Namespace, argv: Sequence[str] = ()) -> str:
+    """``python -m evals swe ...``: run (or resume), write the summary; where it is."""
+    return str(run(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m evals swe", description=__doc__.split("\n\n")[0])
+    add_arguments(p)
+    run_cli(p.parse_args(argv))
     return 0
 
 

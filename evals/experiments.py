@@ -14,7 +14,8 @@ Runner experiments (one run directory each, resumable, tables and figures from t
 
 Beyond the paper, with their own outputs: ``verified`` (verified predicted answers on the perturbation set),
 ``adversarial`` (the same matching on a swap set built by another method), ``notes`` (note recall and
-precision against the gold intermediate values) and ``sleep-budget`` (a fixed sleep
+precision against the gold intermediate values), ``swe`` (SWE-Features on a codebase: F1 over the files a
+change touches, plain RAG vs sleep-time) and ``sleep-budget`` (a fixed sleep
 budget split uniformly or by predictability).
 
 Token counts are the models' own usage reports. "Test-time tokens" are the wake phase's output tokens, as
@@ -28,7 +29,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals import adversarial, amortization, context_only, exp_budget, exp_notes, exp_verified, passk, predictability
+from evals import (
+    adversarial,
+    amortization,
+    context_only,
+    exp_budget,
+    exp_notes,
+    exp_swe,
+    exp_verified,
+    passk,
+    predictability,
+)
 from evals.options import RunOptions, options_from
 from evals.pareto import PARETO, SCALING
 from evals.plots import render_run
@@ -75,6 +86,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                    adversarial.add_arguments, adversarial.run_cli),
         Experiment("notes", "note recall and precision of the learned context, and answers from it (oracle arm)",
                    exp_notes.add_arguments, exp_notes.run_cli),
+        Experiment("swe", "SWE-Features on click snapshots: which files a change touches, RAG vs sleep-time (F1)",
+                   exp_swe.add_arguments, exp_swe.run_cli),
     )
 }
 
