@@ -21,6 +21,7 @@ from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from sleeptime.packing import Piece
 from sleeptime.sources import SourceChunk
+from sleeptime.stores.batching import put_all
 from sleeptime.stores.learned import ROOT, validate_id
 
 KEEP_MANIFESTS = 6
@@ -57,7 +58,8 @@ class PartIndex:
         have = {d for d, item in zip(digests, present, strict=True) if item is not None}
         new = {c.digest: c for c in chunks if c.digest not in have}
         if new:
-            self.store.batch(
+            put_all(
+                self.store,
                 [
                     PutOp(ns, d, {"text": c.text, "source": c.source, "start_line": c.start_line,
                                   "end_line": c.end_line}, index=["text"])

@@ -37,6 +37,7 @@ from sleeptime.errors import (
     UnknownContextError,
 )
 from sleeptime.state import PredictedQuestion
+from sleeptime.stores.batching import put_all
 from sleeptime.stores.versions import Chain, attempt_age_s, new_attempt
 from sleeptime.usage import UsageRecord
 
@@ -265,7 +266,7 @@ class LearnedContextStore:
                   "sleep_usage": list(sleep_usage)}
         ops = [PutOp(qns, f"q{i:03d}", {**qa}, index=["question"]) for i, qa in enumerate(questions)]
         ops.append(PutOp(self._ns("learned", context_id), attempt, record, index=False))
-        self.store.batch(ops)  # invisible until a version claims `attempt`
+        put_all(self.store, ops)  # invisible until a version claims `attempt`
         source: list[ContextRecord] = []
 
         def still_current(_: Any) -> None:
