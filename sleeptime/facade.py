@@ -46,6 +46,8 @@ class SleepResult(BaseModel):
     learned: list[str]
     questions: list[PredictedQuestion]
     usage: Usage
+    """Everything the run spent, including the wake-prefix warm-up after publish (one call reading the
+    shared prompt prefix, no output tokens); the version itself records what building it cost."""
 
 
 class Answer(BaseModel):
