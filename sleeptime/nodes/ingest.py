@@ -6,24 +6,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.corpus import IngestResult, load_context, load_file, store_context
-
-__all__ = ["ingest", "ingest_context", "load_file", "split_text"]
 from sleeptime.inputs import check_context_id
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import SleepState
 from sleeptime.stores.learned import ContextRecord, LearnedContextStore
 
-
-def split_text(text: str, chunk_size: int, chunk_overlap: int) -> list[str]:
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=chunk_size, chunk_overlap=min(chunk_overlap, chunk_size // 2)
-    )
-    return [c for c in splitter.split_text(text) if c.strip()]
+__all__ = ["ingest", "ingest_context", "load_file"]
 
 
 def ingest_context(
