@@ -27,6 +27,7 @@ from typing import Any
 from langgraph.store.memory import InMemoryStore
 from tqdm import tqdm
 
+from evals.aime import prompt_settings
 from evals.datasets import load_dataset
 from evals.examples import Example
 from evals.grading import extract_aime_answer, extract_gsm_answer, grade_aime, grade_gsm
@@ -103,6 +104,7 @@ class Env:
             "max_tokens_wake": o.max_tokens_wake,
             "reasoning_effort": o.reasoning_effort,
             "sleep_reasoning_effort": o.sleep_reasoning_effort,
+            **prompt_settings(o.dataset),  # Stateful AIME: the paper's sleep prompt, \boxed{} answers
         }
         cfg.update(overrides)
         emb = self.embeddings if self.embeddings is not None else o.embeddings

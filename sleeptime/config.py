@@ -95,6 +95,13 @@ class SleepTimeConfig:
     sleep_reasoning_effort: str | None = None
     """Reasoning effort for the sleep model, if it is a reasoning model."""
 
+    sleep_instructions: str | None = None
+    """Task-specific instructions added to the reflect step's system prompt (Stateful AIME: the paper's
+    "part of a problem" prompt, see ``evals.aime``); None: the general reflect prompt alone."""
+
+    answer_instructions: str | None = None
+    """Added after every answer's budget instruction (Stateful AIME: put the answer in ``\\boxed{}``)."""
+
     chunk_size: int = 1200
     chunk_overlap: int = 100
 
@@ -197,7 +204,8 @@ class SleepTimeConfig:
             value = getattr(self, name)
             if not isinstance(value, str | BaseChatModel) or (isinstance(value, str) and not value.strip()):
                 raise InvalidInputError(f"{name} must be a model spec string or a BaseChatModel, got {value!r}")
-        for name in ("base_url", "reasoning_effort", "sleep_reasoning_effort"):
+        for name in ("base_url", "reasoning_effort", "sleep_reasoning_effort", "sleep_instructions",
+                     "answer_instructions"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise InvalidInputError(f"{name} must be a string or None, got {getattr(self, name)!r}")
         check_budget(self.budget)

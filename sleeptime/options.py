@@ -41,6 +41,8 @@ class AskOptions(TypedDict, total=False):
     base_url: str | None
     reasoning_effort: str | None
     sleep_reasoning_effort: str | None
+    sleep_instructions: str | None
+    answer_instructions: str | None
     chunk_size: int
     chunk_overlap: int
     max_rounds: int

@@ -55,7 +55,8 @@ def prompt_variants(
         "related": questions if len(questions) <= shown else [],
         "current_budget": cfg.budget,
     }
-    return [build_answer_messages({**state, "question": q}) for q in _PROBES]  # type: ignore[typeddict-item]
+    return [build_answer_messages({**state, "question": q}, cfg.answer_instructions)  # type: ignore[typeddict-item]
+            for q in _PROBES]
 
 
 def warm_published(

@@ -41,7 +41,7 @@ def reflect(state: SampleInput, runtime: Runtime[SleepTimeConfig]) -> dict[str, 
     usage: list[UsageRecord] = []
     for _ in range(cfg.max_rounds):
         messages = [
-            SystemMessage(prompt.SYSTEM),
+            SystemMessage(prompt.system(cfg.sleep_instructions)),
             HumanMessage(prompt.format_user(context, notes, cfg.learned_max_chars)),
         ]
         reply, records, cut = ask_notes(

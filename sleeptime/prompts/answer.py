@@ -45,8 +45,10 @@ QUESTION_BLOCK = """Question: {question}
 {instruction}"""
 
 
-def instruction(budget: int) -> str:
-    return BUDGET_INSTRUCTIONS[max(0, min(4, budget))]
+def instruction(budget: int, extra: str | None = None) -> str:
+    """The budget level's instruction, then a task's own (``SleepTimeConfig.answer_instructions``), if any."""
+    text = BUDGET_INSTRUCTIONS[max(0, min(4, budget))]
+    return f"{text} {extra.strip()}" if extra and extra.strip() else text
 
 
 def stable_order(related: Iterable[_QA]) -> list[_QA]:

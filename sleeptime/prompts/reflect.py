@@ -57,6 +57,11 @@ def _drop_repeated_lines(notes: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
 
+def system(instructions: str | None = None) -> str:
+    """The system prompt, with a task's own instructions (``SleepTimeConfig.sleep_instructions``) after it."""
+    return f"{SYSTEM}\n\n{instructions.strip()}" if instructions and instructions.strip() else SYSTEM
+
+
 def format_user(context: str, notes: str, max_chars: int) -> str:
     return USER.format(context=context, notes=notes or EMPTY_NOTES, max_chars=max_chars)
 
