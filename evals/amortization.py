@@ -1,6 +1,11 @@
 """Amortization: cost per query against queries per context on Multi-Query GSM-Symbolic. Each context is slept on
 once, then each of its questions is answered with and without the learned context; test-time tokens are weighted
-``t`` (``--weight``, default 10) against sleep-time tokens."""
+``t`` (``--weight``, default 10) against sleep-time tokens.
+
+Every context first gets a ``multi-query`` record: how many questions were generated, kept (gold checked, see
+:mod:`evals.multiquery`) and dropped per reason. A context with fewer than ``--queries`` questions is skipped there
+(``skipped: true``) and counted in ``summary_multi_query.csv``; every answer record carries ``mq_gold``
+(``checked``, ``unchecked`` or ``hand-written``)."""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from evals.examples import Example, MultiQueryExample
-from evals.multiquery import load_multi_query
+from evals.mqcheck import DROP_REASONS, MALFORMED_REPLY
+from evals.multiquery import UNCHECKED, load_multi_query, usable
 from evals.options import AmortizationOptions, RunOptions, expect
 from evals.pareto import ask_records
 from evals.records import Record
@@ -26,15 +32,21 @@ def _mq_examples(item: MultiQueryExample, n: int) -> list[Example]:
 def amortization_task(env: Env, item: MultiQueryExample, done: set[str], emit: Emit) -> None:
     """One context, slept on once, then each of its questions answered with and without the learned context."""
     o = expect(env.opts, AmortizationOptions)
+    group = Example(item.context_id, item.context, "", "", item.source or "multi-query", {})
+    mq_key = make_key(item.context_id, "multi-query")
+    if mq_key not in done:
+        emit(multiquery_record(group, o, item, mq_key))
+    if not usable(item, o.queries):
+        return
     app = env.app()
     cid = fresh_context_id(item.context_id)
     app.ingest(cid, item.context)
     setting = o.sleep_settings()[0]
     exs = _mq_examples(item, o.queries)
-    group = Example(item.context_id, item.context, "", "", item.source or "multi-query", {})
     run_key = make_key(item.context_id, "sleep-run", setting.label)
+    gold = str(item.meta.get("gold", UNCHECKED))
     for i, ex in enumerate(exs):
-        tag = {"context_id": item.context_id, "query_index": i}
+        tag = {"context_id": item.context_id, "query_index": i, "mq_gold": gold}
         ask_records(env, app, _prefixed(ex, item.context_id), cid, mode="test-time", budgets=o.budgets,
                      done=done, emit=_tagged(emit, tag))
     need_sleep = run_key not in done or any(
@@ -55,9 +67,42 @@ def amortization_task(env: Env, item: MultiQueryExample, done: set[str], emit: E
                          sleep_input_tokens=res.usage.input_tokens, sleep_output_tokens=res.usage.output_tokens,
                          sleep_reasoning_tokens=res.usage.reasoning_tokens, latency_s=round(lat, 3)))
     for i, ex in enumerate(exs):
-        tag = {"context_id": item.context_id, "query_index": i}
+        tag = {"context_id": item.context_id, "query_index": i, "mq_gold": gold}
         ask_records(env, app, _prefixed(ex, item.context_id), cid, mode="sleep", budgets=o.budgets, done=done,
                      emit=_tagged(emit, tag), setting=setting.label)
+
+
+def multiquery_record(group: Example, opts: AmortizationOptions, item: MultiQueryExample, key: str) -> Record:
+    """What generating the context's questions gave: counts and drop reasons only (no question text)."""
+    meta = item.meta
+    return base_record(group, opts, key=key, mode="multi-query", context_id=item.context_id,
+                       mq_gold=str(meta.get("gold", UNCHECKED)), questions=len(item.questions), queries=opts.queries,
+                       skipped=not usable(item, opts.queries), mq_generated=meta.get("generated"),
+                       mq_kept=meta.get("kept"), mq_dropped=dict(meta.get("dropped") or {}),
+                       mq_calls=meta.get("calls"), mq_input_tokens=meta.get("input_tokens"),
+                       mq_output_tokens=meta.get("output_tokens"))
+
+
+ALL_REASONS = (MALFORMED_REPLY, *DROP_REASONS)
+
+
+def multiquery_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per kind of gold: contexts, those used and skipped (too few questions), generated and kept
+    questions, and dropped ones per reason."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r.get("mode") != "multi-query":
+            continue
+        row = rows.setdefault(str(r.get("mq_gold")), {"mq_gold": str(r.get("mq_gold")), "contexts": 0, "used": 0,
+                                                       "skipped": 0, "generated": 0, "kept": 0,
+                                                       **{f"dropped: {k}": 0 for k in ALL_REASONS}})
+        row["contexts"] += 1
+        row["skipped" if r.get("skipped") else "used"] += 1
+        row["generated"] += int(r.get("mq_generated") or 0)
+        row["kept"] += int(r.get("mq_kept") or 0)
+        for reason, n in sorted(dict(r.get("mq_dropped") or {}).items()):
+            row[f"dropped: {reason}"] = row.get(f"dropped: {reason}", 0) + int(n)
+    return [rows[k] for k in sorted(rows)]
 
 
 def _prefixed(ex: Example, context_id: str) -> Example:
@@ -76,7 +121,10 @@ def _tagged(emit: Emit, tag: Mapping[str, Any]) -> Emit:
 def amortization_keys(opts: RunOptions, item: MultiQueryExample) -> list[str]:
     opts = expect(opts, AmortizationOptions)
     s = opts.sleep_settings()[0]
-    keys = [make_key(item.context_id, "sleep-run", s.label)]
+    keys = [make_key(item.context_id, "multi-query")]
+    if not usable(item, opts.queries):
+        return keys
+    keys.append(make_key(item.context_id, "sleep-run", s.label))
     for i in range(min(opts.queries, len(item.questions))):
         for b in opts.budgets:
             keys.append(make_key(item.context_id, f"q{i}", "test-time", b))

@@ -163,15 +163,33 @@ class ScalingOptions(RunOptions):
 @dataclass
 class AmortizationOptions(RunOptions):
     queries: int = 10
+    """Questions per context: the original and queries - 1 generated ones whose gold checked out."""
     mq_model: str | None = None
     cache_dir: str | None = None
+    mq_unchecked: bool = False
+    """The paper's recipe: the generator's own answers as gold, unchecked (flagged in every record)."""
+    mq_spare: int = 2
+    mq_calls: int = 3
+
+    def validate(self) -> None:
+        super().validate()
+        if self.queries < 1 or self.mq_spare < 0 or self.mq_calls < 1:
+            raise InvalidInputError(f"--queries and --mq-calls must be >= 1 and --mq-spare >= 0, got {self.queries}, "
+                                    f"{self.mq_calls} and {self.mq_spare}")
 
     @classmethod
     def add_arguments(cls, p: argparse.ArgumentParser) -> None:
         super().add_arguments(p)
-        p.add_argument("--queries", type=int, default=10, help="questions per context (original + generated)")
+        p.add_argument("--queries", type=int, default=10, help="questions per context: the original and queries-1 "
+                       "generated ones with checked gold; contexts with fewer are skipped and counted")
         p.add_argument("--mq-model", default=None, help="model that generates the extra questions")
         p.add_argument("--cache-dir", default=None, help="multi-query cache (default .sleeptime/evals-cache)")
+        p.add_argument("--mq-unchecked", action="store_true", help="keep the generator's own '#### <number>' as "
+                       "gold unchecked (the paper's recipe; needed for gsm-p2, which has no instance variables)")
+        p.add_argument("--mq-spare", type=int, default=2, help="questions asked for beyond those missing (some are "
+                       "dropped)")
+        p.add_argument("--mq-calls", type=int, default=3, help="generation calls per context at most (malformed "
+                       "replies and too few kept questions are asked again)")
 
 
 @dataclass

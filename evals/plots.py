@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.amortization import amortization_table
+from evals.amortization import amortization_table, multiquery_table
 from evals.passk import passk_table
 from evals.predictability import predictability_table
 from evals.records import RECORDS_FILE, read_records, read_run_file
@@ -201,6 +201,7 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     if name == "amortization":
         tables["summary"] = budget_rows
         tables["amortization"] = amortization_table(records, weight)
+        tables["multi_query"] = multiquery_table(records)  # contexts used and skipped, questions kept and dropped
         plot_budget_lines([r for r in budget_rows if r["mode"] in LINE_MODES],
                           out / "accuracy_vs_tokens.png", title)
         plot_amortization(tables["amortization"], out / "cost_per_query.png", f"{title}, t={weight:g}")

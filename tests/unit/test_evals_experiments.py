@@ -328,8 +328,8 @@ def test_unknown_experiment_is_refused(tmp_path: Path) -> None:
 def test_examples_in_multi_query_keys_start_with_the_context(tmp_path: Path) -> None:
     opts = AmortizationOptions(experiment="amortization", out=str(tmp_path), budgets=[1], queries=2)
     keys = amortization_keys(opts, tiny_multi_query()[0])
-    assert keys[0] == "tiny-mq-0|sleep-run|k1-r1" and all(k.startswith("tiny-mq-0|") for k in keys)
-    assert len(keys) == 1 + 2 * 2
+    assert keys[:2] == ["tiny-mq-0|multi-query", "tiny-mq-0|sleep-run|k1-r1"]
+    assert all(k.startswith("tiny-mq-0|") for k in keys) and len(keys) == 2 + 2 * 2
 
 
 def test_complete_only_compares_modes_on_the_same_examples() -> None:
