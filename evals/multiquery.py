@@ -109,6 +109,9 @@ class Generation:
                 "generated": len(self.verdicts), "kept": len(self.kept),
                 "dropped": count_reasons(self.verdicts, self.malformed_replies),
                 "expressions": [v.expression for v in self.kept],
+                # Each dropped item and why (the cache is git-ignored, so its text may stay here for audit).
+                "drops": [{"question": v.question, "expression": v.expression, "reason": v.reason,
+                           "detail": v.detail} for v in self.verdicts if not v.kept],
                 "input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
 
 

@@ -128,6 +128,8 @@ def test_a_malformed_reply_is_asked_again_and_counted() -> None:
     assert meta["generated"] == 8 and meta["kept"] == 2 and meta["expressions"] == ["n", "100 - (n + k)"]
     assert meta["dropped"] == {"malformed reply": 1, "value differs": 1, "does not evaluate": 1, "no expression": 1,
                                "uses no variable": 1, "duplicate": 1, "no stated answer": 1}
+    evil = next(d for d in meta["drops"] if d["expression"].startswith("__import__"))
+    assert evil["reason"] == "does not evaluate" and evil["detail"]
     prompt = model.calls[1][-1].text
     assert "- n = 12" in prompt and "- k = 3" in prompt and "Ana" not in prompt.split("Variables")[1]
 
