@@ -14,6 +14,7 @@ bytes.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +45,22 @@ def index_results(root: str | Path) -> ResultsIndex:
             index.run_dirs.append(d)
             continue
         notes = [f for f in sorted(d.glob("*.jsonl")) if f.name not in (RECORDS_FILE, TEXTS_FILE)
-                 and is_notes_records(read_notes_records(f))]
+                 and is_notes_records(_first_record(f))]
         index.notes_files += notes
         if not notes and any(f.suffix in (".json", ".jsonl") for f in d.iterdir() if f.is_file()):
             index.other_dirs.append(d)
     return index
+
+
+def _first_record(path: Path) -> list[dict[str, Any]]:
+    """The first line of a JSONL file as a record, to tell what wrote it (a corrupt file is read in full, and
+    refused, only when rendered)."""
+    with path.open(encoding="utf-8") as fh:
+        try:
+            row = json.loads(fh.readline())
+        except json.JSONDecodeError:
+            return []
+    return [row] if isinstance(row, dict) else []
 
 
 def notes_outputs(path: Path) -> dict[str, Path]:
