@@ -157,7 +157,8 @@ def _costs(rows: Iterable[Row], n: int) -> dict[tuple[str, int], tuple[float, fl
 
 def cost_rows(ev: Evidence) -> tuple[list[str], list[str]]:
     """Cost per query at QUERIES queries per context, t = the run's weight: measured on Multi-Query amortization
-    runs; else projected from single-question runs (labelled). Also returns the losses (sleep dearer)."""
+    runs (at fewer queries where the contexts have fewer questions, said so); else projected from single-question
+    runs (labelled). Also returns the losses: where sleep-time costs more, at that N and at 1 query per context."""
     measured: list[str] = []
     projected: list[str] = []
     losses: list[str] = []
@@ -165,13 +166,15 @@ def cost_rows(ev: Evidence) -> tuple[list[str], list[str]]:
         weight = float(run.run.get("options", {}).get("weight", 10.0))
         amort = run.experiment == "amortization"
         rows = amortization_table(run.records, weight) if amort else projected_amortization(run.records, weight)
-        for (_, b), (tt, sl) in _costs(rows, QUERIES).items():
-            text = (f"{name} budget {b}, t = {weight:g}: sleep-time {sl:.0f} vs test-time only {tt:.0f} "
+        n = min(QUERIES, max((int(r["queries_per_context"]) for r in rows), default=QUERIES))
+        at = "" if n == QUERIES else f" at {n} queries/context (the most its contexts have)"
+        for (_, b), (tt, sl) in _costs(rows, n).items():
+            text = (f"{name} budget {b}{at}, t = {weight:g}: sleep-time {sl:.0f} vs test-time only {tt:.0f} "
                     f"(test-time only / sleep-time = {tt / sl:.2f}x)")
             (measured if amort else projected).append(text)
-            if sl > tt:
-                losses.append(f"cost per query at {QUERIES} queries/context{'' if amort else ' (projected)'}: "
-                              f"{name} budget {b}, {sl:.0f} vs {tt:.0f}")
+        for q in sorted({1, n}) if amort else [n]:
+            losses += [f"cost per query at {q} queries/context{'' if amort else ' (projected)'}: {name} budget {b}, "
+                       f"{sl:.0f} vs {tt:.0f}" for (_, b), (tt, sl) in _costs(rows, q).items() if sl > tt]
     if measured:
         return measured, losses
     return [f"{NOT_YET} (no Multi-Query amortization run)"] + [f"projected from single-question records: {p}"

@@ -95,3 +95,18 @@ def test_update_readme_is_idempotent_and_needs_its_markers(tmp_path: Path) -> No
     readme.write_text("no markers\n")
     with pytest.raises(InvalidInputError, match="markers"):
         update_readme(readme, block)
+
+
+def test_amortization_with_fewer_questions_says_at_how_many(tmp_path: Path) -> None:
+    recs: list[dict[str, Any]] = [{"key": "c|sleep-run|k1-r1", "mode": "sleep-run", "context_id": "c",
+                                   "example_id": "c", "sleep_output_tokens": 500}]
+    for q in range(5):
+        for mode, toks in (("test-time", 40), ("sleep", 10)):
+            recs.append({"key": f"c|q{q}|{mode}|1", "example_id": f"c|q{q}", "context_id": "c", "query_index": q,
+                         "mode": mode, "budget": 1, "correct": True, "output_tokens": toks})
+    _write_run(tmp_path / "mq", "amortization", recs)
+    block = headline_block(tmp_path)
+    # 500/5 + 10 x 10 = 200 against 400 at 5 queries; at 1 query 500 + 100 = 600 against 400: a loss
+    assert "mq budget 1 at 5 queries/context (the most its contexts have), t = 10: sleep-time 200 vs " in block
+    assert "cost per query at 1 queries/context: mq budget 1, 600 vs 400" in block
+    assert "not measured yet (no Multi-Query" not in block
