@@ -137,3 +137,22 @@ def _paired(arm: Mapping[str, Mapping[str, Any]], none: Mapping[str, Mapping[str
         "token_ratio": ratio_of_means(num, den, range(len(ids))) if ids else math.nan,
         "token_ratio_lo": lo, "token_ratio_hi": hi,
     }
+
+
+def pool_notes(files: Sequence[Sequence[Mapping[str, Any]]]) -> tuple[list[NotesRecord], int]:
+    """The records of several notes files of one folder as one set, so an arm measured in one file (notes slept
+    on a bigger model) pairs with the test-time only and oracle arms measured in another, by example id.
+
+    The first record of each (id, kind, key) is kept, in the order given. Returns the pooled records and the
+    number of conflicts: an (id, key) answered in two files with a different grade, which means the files ran
+    the wake model differently, so pooling them would pair unlike answers (the caller must not pool then).
+    The records do not name the wake model: pooling assumes the files' wake settings are the same."""
+    seen: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    conflicts = 0
+    for records in files:
+        for r in records:
+            key = (str(r.get("id")), str(r.get("kind")), str(r.get("key")))
+            first = seen.setdefault(key, r)
+            if first is not r and r.get("kind") == "answer" and bool(first.get("correct")) != bool(r.get("correct")):
+                conflicts += 1
+    return [dict(r) for r in seen.values()], conflicts

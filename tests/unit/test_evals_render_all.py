@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,29 @@ def test_notes_records_are_checked(tmp_path: Path) -> None:
     assert index_results(tmp_path).notes_files == []
     with pytest.raises(InvalidInputError, match="not found"):
         index_results(tmp_path / "missing")
+
+
+def test_notes_files_of_a_folder_pool_by_example_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "results"
+    (root / "notes").mkdir(parents=True)
+    (root / "notes" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _notes_records()))
+    # notes slept on a bigger model, answered on the same wake model: no none arm of its own
+    big = [{"id": f"symbolic-{i}", "set": "symbolic", "kind": "answer", "key": "new/big/b1", "correct": i < 5,
+            "output_tokens": 30} for i in range(12)]
+    (root / "notes" / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in big))
+    assert main(["plot", "--results", str(root), "--readme", str(tmp_path / "none.md")]) == 0
+    assert "2 notes files pooled" in capsys.readouterr().out
+    rows = list(csv.DictReader((root / "notes" / "pooled_accuracy.csv").read_text().splitlines()))
+    pooled = next(r for r in rows if r["sleep_model"] == "big")
+    # paired on the 10 ids the none arm answered: right only with big notes on ids 2-4
+    assert (pooled["n"], pooled["n_paired"], pooled["right_only_arm"], pooled["right_only_none"]) == (
+        "12", "10", "3", "0")
+    alone = list(csv.DictReader((root / "notes" / "b_accuracy.csv").read_text().splitlines()))
+    assert [r["n_paired"] for r in alone] == [""]  # on its own, b.jsonl has nothing to pair with
+    # two files grading the same answer differently are not pooled
+    clash = [r | {"correct": not r["correct"]} for r in _notes_records() if r["key"] == "none/-/b1"]
+    (root / "notes" / "c.jsonl").write_text("".join(json.dumps(r) + "\n" for r in clash))
+    (root / "notes" / "pooled_accuracy.csv").unlink()
+    assert main(["plot", "--results", str(root), "--readme", str(tmp_path / "none.md")]) == 0
+    assert "not pooled, 10 answers graded differently" in capsys.readouterr().out
+    assert not (root / "notes" / "pooled_accuracy.csv").exists()
