@@ -1,10 +1,11 @@
-"""``python -m evals <experiment> [options]`` and ``python -m evals plot <run dir>``.
+"""``python -m evals <experiment> [options]``, ``python -m evals plot [path]`` and ``python -m evals headline``.
 
 Examples::
 
     python -m evals pareto --dataset gsm-p2 --limit 100 --model embedded:qwen2.5-coder-0.5b \\
         --budgets 0,1,4 --out evals/results/qwen05b-p2
     python -m evals plot evals/results/qwen05b-p2
+    python -m evals plot        # every results folder under evals/results, then the README headline
 """
 
 from __future__ import annotations
@@ -12,16 +13,27 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from evals.experiments import EXPERIMENTS
+from evals.headline import headline_block, update_readme
 from evals.plots import render_run
+from evals.records import RUN_FILE
+from evals.render_all import render_all, render_notes
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m evals", description="Sleep-time compute experiments.")
     sub = p.add_subparsers(dest="command", required=True)
-    plot = sub.add_parser("plot", help="rewrite a run's summary tables and figures from its JSONL (no model)")
-    plot.add_argument("run_dir")
+    plot = sub.add_parser("plot", help="rewrite summary tables and figures from the records (no model): one run "
+                          "dir or notes file, or (no path, --all) every folder under --results and the README headline")
+    plot.add_argument("run_dir", nargs="?", help="a run dir, a notes records file or a results folder")
+    plot.add_argument("--all", action="store_true", help="every folder under --results (the default with no path)")
+    head = sub.add_parser("headline", help="write the README headline block from the records (no model)")
+    for p_ in (plot, head):
+        p_.add_argument("--results", default="evals/results", help="the results folder (nothing else is read)")
+        p_.add_argument("--readme", default="README.md", help="the file holding the headline markers")
+    head.add_argument("--print", action="store_true", help="print the block instead of writing the README")
     for name, experiment in EXPERIMENTS.items():
         resumes = " (resumes an existing --out)" if experiment.runner is not None else ""
         experiment.add_arguments(sub.add_parser(name, help=experiment.help + resumes))
@@ -32,11 +44,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.command == "plot":
-        render_run(args.run_dir)
-        print(f"wrote summary and figures in {args.run_dir}")
-        return 0
+        return _plot(args)
+    if args.command == "headline":
+        return _headline(args.results, args.readme, print_only=args.print)
     where = EXPERIMENTS[args.command].run(args, argv)
     print(f"done: {where}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    target = Path(args.run_dir) if args.run_dir and not args.all else None
+    if target is not None and (target / RUN_FILE).is_file():
+        render_run(target)
+        print(f"wrote summary and figures in {target}")
+        return 0
+    if target is not None and target.is_file():
+        render_notes(target)
+        print(f"wrote note-quality tables and figure beside {target}")
+        return 0
+    for line in render_all(target or args.results):
+        print(line)
+    if target is None:
+        return _headline(args.results, args.readme, print_only=False)
+    return 0
+
+
+def _headline(results: str, readme: str, *, print_only: bool) -> int:
+    block = headline_block(results)
+    if print_only:
+        print(block)
+    elif not Path(readme).is_file():
+        print(f"no {readme} here: headline not written (--readme PATH, or python -m evals headline --print)")
+    else:
+        changed = update_readme(readme, block)
+        print(f"{'wrote' if changed else 'unchanged:'} headline block in {readme}")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +100,48 @@ def plot_budget_lines(rows: Sequence[TableRow], path: Path, title: str,
         xs = [float(r["mean_output_tokens"]) for r in pts]
         ys = [float(r["accuracy"]) for r in pts]
         style = "--" if label.startswith(("pass@", "majority@")) else "-"
-        ax.plot(xs, ys, style, marker="o", label=label)
+        ax.errorbar(xs, ys, yerr=_yerr(pts, ys), fmt=style, marker="o", capsize=3, label=label)
         for r, x, y in zip(pts, xs, ys, strict=True):
             ax.annotate(str(r["budget"]), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
     for p in points:
         ax.scatter([float(p["mean_output_tokens"])], [float(p["accuracy"])], marker="x", s=60, label=str(p["mode"]))
     ax.set_xlabel("avg. test-time tokens / question")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _yerr(rows: Sequence[TableRow], ys: Sequence[float]) -> list[list[float]] | None:
+    """Bootstrap 95% interval of each point's accuracy as error bars (None where a row has none)."""
+    lo = [float(r.get("accuracy_lo", math.nan)) for r in rows]
+    hi = [float(r.get("accuracy_hi", math.nan)) for r in rows]
+    if any(math.isnan(v) for v in lo + hi):
+        return None
+    return [[y - a for y, a in zip(ys, lo, strict=True)], [b - y for y, b in zip(ys, hi, strict=True)]]
+
+
+def plot_scaling(rows: Sequence[TableRow], path: Path, title: str) -> None:
+    """Accuracy vs mean sleep output tokens per context, one line per (sleep mode, budget), a point per sleep
+    setting (samples x rounds), with bootstrap 95% intervals: does more sleep-time compute buy accuracy?"""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    series: dict[str, list[TableRow]] = {}
+    for r in rows:
+        if r.get("mode") in ("sleep", "sleep+verified") and not math.isnan(float(r["mean_sleep_output_tokens"])):
+            series.setdefault(f"{r['mode']}, budget {r['budget']}", []).append(r)
+    for label, pts in sorted(series.items()):
+        pts = sorted(pts, key=lambda r: float(r["mean_sleep_output_tokens"]))
+        xs = [float(r["mean_sleep_output_tokens"]) for r in pts]
+        ys = [float(r["accuracy"]) for r in pts]
+        ax.errorbar(xs, ys, yerr=_yerr(pts, ys), marker="o", capsize=3, label=label)
+        for r, x, y in zip(pts, xs, ys, strict=True):
+            ax.annotate(str(r["setting"]), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    ax.set_xlabel("avg. sleep-time output tokens / context")
     ax.set_ylabel("accuracy")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
@@ -154,6 +191,35 @@ def plot_bins(rows: Sequence[TableRow], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def plot_notes(quality: Sequence[TableRow], accuracy: Sequence[TableRow], path: Path, title: str) -> None:
+    """Two bar panels from the note-quality tables: accuracy per (set, arm, budget) with bootstrap 95% intervals,
+    and note recall / precision per (set, prompt, sleep model)."""
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    labels = [f"{r['set']} {r['arm']}" + (f" ({r['sleep_model']})" if r["sleep_model"] != "-" else "")
+              + f" b{r['budget']}\nn={r['n']}" for r in accuracy]
+    ys = [float(r["accuracy"]) for r in accuracy]
+    left.bar(range(len(ys)), ys, yerr=_yerr(accuracy, ys), capsize=3, color="tab:blue")
+    left.set_xticks(range(len(ys)), labels, rotation=60, ha="right", fontsize=6)
+    left.set_ylabel("accuracy (bootstrap 95% interval)")
+    left.set_title("answers per arm", fontsize=9)
+    xs = range(len(quality))
+    right.bar([x - 0.2 for x in xs], [float(r["recall"] or 0) for r in quality], width=0.4, label="recall")
+    right.bar([x + 0.2 for x in xs], [float(r["precision"] or 0) for r in quality], width=0.4, label="precision")
+    right.set_xticks(list(xs), [f"{r['set']} {r['prompt']}\n{r['sleep_model']}" for r in quality], rotation=60,
+                     ha="right", fontsize=6)
+    right.set_title("note quality per prompt (precision 0: nothing stated)", fontsize=9)
+    if quality:
+        right.legend(fontsize=7)
+    for ax in (left, right):
+        ax.set_ylim(0, 1)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def _title(run: Mapping[str, Any], records: Sequence[TableRow]) -> str:
     o = run.get("options", {})
     n = len({r.get("example_id") for r in records if r.get("mode") in ("test-time", "sleep", "sample")})
@@ -171,16 +237,40 @@ def _at_run_budgets(records: Sequence[TableRow], budgets: Any) -> tuple[list[Tab
     return out, len(records) - len(out)
 
 
+@dataclass(frozen=True)
+class LoadedRun:
+    """A run dir's run.json and the records its tables use, with what was left out and why."""
+
+    run: dict[str, Any]
+    records: list[TableRow]
+    other_budgets: int
+    """Answer records at budget levels the latest command did not ask for."""
+    dropped: int
+    """Examples left out because not every mode/budget was measured yet."""
+
+    @property
+    def experiment(self) -> str:
+        return str(self.run.get("experiment"))
+
+
+def load_run(run_dir: str | Path) -> LoadedRun:
+    """The records of a run dir as its tables use them: the latest command's budget levels, and (but for
+    amortization, which counts contexts) only examples measured in every cell."""
+    out = Path(run_dir)
+    run = read_run_file(out)
+    records, other_budgets = _at_run_budgets(read_records(out / RECORDS_FILE), run.get("options", {}).get("budgets"))
+    dropped = 0
+    if run.get("experiment") != "amortization":
+        records, dropped = complete_only(records)
+    return LoadedRun(run, list(records), other_budgets, dropped)
+
+
 def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     """Write summary.md, summary*.csv and the figures of a run dir from its records; return the tables."""
     out = Path(run_dir)
-    run = read_run_file(out)
-    name = str(run.get("experiment"))
-    records: Sequence[TableRow] = read_records(out / RECORDS_FILE)
-    records, other_budgets = _at_run_budgets(records, run.get("options", {}).get("budgets"))
-    dropped = 0
-    if name != "amortization":
-        records, dropped = complete_only(records)
+    loaded = load_run(out)
+    run, records, other_budgets, dropped = loaded.run, loaded.records, loaded.other_budgets, loaded.dropped
+    name = loaded.experiment
     weight = float(run.get("options", {}).get("weight", 10.0))
     title = _title(run, records)
     tables: dict[str, list[dict[str, Any]]] = {}
@@ -210,6 +300,9 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
         plot_amortization(tables["amortization_projected"], out / "cost_per_query_projected.png",
                           f"{title}, t={weight:g} (projected)")
         figures.append("cost_per_query_projected.png")
+    if name == "scaling":
+        plot_scaling(budget_rows, out / "accuracy_vs_sleep_tokens.png", title)
+        figures.append("accuracy_vs_sleep_tokens.png")
     if name == "predictability":
         bins = int(run.get("options", {}).get("bins", 5))
         tables["predictability"] = predictability_table(records, bins)

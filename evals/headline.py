@@ -1,0 +1,302 @@
+"""The README headline: the paper's claims beside ours on the same measure, every number of ours computed from
+the committed records when the block is generated (``python -m evals headline``, also run by
+``python -m evals plot``).
+
+The block sits between :data:`START` and :data:`END` in README.md and is replaced whole, so regenerating it on
+the same records changes nothing. A measure without records says "not measured yet"; losses are listed, not
+left out. Only the results folder is read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evals.amortization import amortization_table
+from evals.notes_tables import BASELINE_ARM, accuracy_table, pool_notes, read_notes_records
+from evals.plots import LoadedRun, load_run
+from evals.render_all import ResultsIndex, index_results, notes_folders
+from evals.tables import budget_table, equal_accuracy_table, paired_table, projected_amortization
+from sleeptime.errors import InvalidInputError
+
+START = "<!-- headline:start -->"
+END = "<!-- headline:end -->"
+QUERIES = 10
+#: The modes whose accuracy and tokens are set against test-time only as "sleep-time compute".
+SLEEP_ARMS = ("sleep", "sleep+verified")
+NOT_YET = "not measured yet"
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the results folder holds, loaded once."""
+
+    root: Path
+    runs: list[tuple[str, LoadedRun]]
+    notes: list[tuple[str, list[dict[str, Any]]]]
+    """(file name, or folder for the pooled files of a folder; its accuracy table)."""
+    summaries: dict[str, dict[str, Any]]
+    """Folder name relative to root -> its summary.json (verified, adversarial, budget runs, swe)."""
+
+
+def load_evidence(root: str | Path) -> Evidence:
+    base = Path(root)
+    index: ResultsIndex = index_results(base)
+    runs = [(d.relative_to(base).as_posix(), load_run(d)) for d in index.run_dirs]
+    notes: list[tuple[str, list[dict[str, Any]]]] = []
+    pooled = notes_folders(index)
+    for f in index.notes_files:
+        if f.parent not in pooled:
+            notes.append((f.relative_to(base).as_posix(), accuracy_table(read_notes_records(f))))
+    for d, files in pooled.items():
+        records, conflicts = pool_notes([read_notes_records(f) for f in files])
+        if conflicts:  # the files answered differently: each stands alone
+            notes += [(f.relative_to(base).as_posix(), accuracy_table(read_notes_records(f))) for f in files]
+        else:
+            notes.append((f"{d.relative_to(base).as_posix()} (pooled)", accuracy_table(records)))
+    summaries: dict[str, dict[str, Any]] = {}
+    for d in index.other_dirs:
+        for f in sorted(d.rglob("summary.json")):
+            summaries[f.parent.relative_to(base).as_posix()] = json.loads(f.read_text(encoding="utf-8"))
+    return Evidence(base, runs, notes, summaries)
+
+
+def _k(acc: float, n: int) -> str:
+    return f"{round(acc * n)}/{n}"
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _x(ratio: float, lo: float, hi: float) -> str:
+    if math.isnan(ratio):
+        return "n/a"
+    return f"{ratio:.2f}x" + ("" if math.isnan(lo) else f" (95% CI {lo:.2f}-{hi:.2f})")
+
+
+def _served(run: LoadedRun, mode: str) -> bool:
+    """sleep+verified is its own arm only where a predicted answer was served; otherwise it is the sleep curve."""
+    return mode == "sleep" or any(r.get("mode") == mode and r.get("path") == "predicted" for r in run.records)
+
+
+def _sleep_rows(run: LoadedRun, rows: Iterable[Row]) -> list[Row]:
+    return [r for r in rows if r["mode"] in SLEEP_ARMS and _served(run, str(r["mode"]))]
+
+
+def _label(mode: str, setting: Any) -> str:
+    return mode + (f" {setting}" if setting not in (None, "None", "k1-r1") else "")
+
+
+def equal_accuracy(ev: Evidence) -> list[str]:
+    out: list[str] = []
+    for name, run in ev.runs:
+        for r in _sleep_rows(run, equal_accuracy_table(run.records)):
+            head = f"{name}, {_label(r['mode'], r['setting'])} budget {r['budget']} ({_k(r['accuracy'], r['n'])})"
+            if r["test_time_budget"] is None:
+                out.append(f"{head}: no test-time budget is as accurate")
+            else:
+                out.append(f"{head}: {_x(r['token_ratio'], r['ratio_lo'], r['ratio_hi'])}, against test-time "
+                           f"only at budget {r['test_time_budget']}")
+    return out or [NOT_YET]
+
+
+def _notes_rows(ev: Evidence, *, oracle: bool) -> list[tuple[str, Row]]:
+    """(file, row) for every notes arm paired with its file's none arm; oracle arms or the others."""
+    return [(name, r) for name, rows in ev.notes for r in rows
+            if r["n_paired"] and (r["arm"] == "oracle") == oracle]
+
+
+def _notes_vs_none(name: str, r: Row) -> str:
+    model = "" if r["sleep_model"] == "-" else f" ({r['sleep_model']} sleep)"
+    return (f"{name} {r['set']}, {r['arm']} notes{model} budget {r['budget']}: "
+            f"{_k(r['accuracy_arm'], r['n_paired'])} vs {_k(r['accuracy_none'], r['n_paired'])} test-time only "
+            f"({(r['accuracy_arm'] - r['accuracy_none']) * 100:+.1f} points, {_p(r['mcnemar_p'])})")
+
+
+def accuracy_gain(ev: Evidence) -> list[str]:
+    out: list[str] = []
+    for name, run in ev.runs:
+        paired = _sleep_rows(run, paired_table(run.records))
+        lowest = min((r["budget"] for r in paired), default=None)
+        for r in (r for r in paired if r["budget"] == lowest):
+            out.append(f"{name}, {_label(r['mode'], r['setting'])} budget {lowest}: "
+                       f"{_k(r['accuracy_sleep'], r['n'])} vs {_k(r['accuracy_test_time'], r['n'])} test-time only "
+                       f"({r['accuracy_diff'] * 100:+.1f} points, {_p(r['mcnemar_p'])})")
+    for name, rows in ev.notes:
+        slept = [r for r in rows if r["arm"] not in (BASELINE_ARM, "oracle")]
+        lowest = min((r["budget"] for r in slept), default=None)
+        for r in (r for r in slept if r["budget"] == lowest):
+            out.append(_notes_vs_none(name, r) if r["n_paired"] else
+                       f"{name} {r['set']}, {r['arm']} notes ({r['sleep_model']} sleep) budget {r['budget']}: "
+                       f"{r['correct']}/{r['n']} (no test-time only arm in this file to pair with)")
+    return (out or [NOT_YET]) + scaling_gain(ev)
+
+
+def scaling_gain(ev: Evidence) -> list[str]:
+    """More sleep-time compute: the most against the least sleep tokens per context, at each budget."""
+    out: list[str] = []
+    for name, run in ev.runs:
+        if run.experiment != "scaling":
+            continue
+        rows = [r for r in budget_table(run.records) if r["mode"] == "sleep"]
+        for b in sorted({r["budget"] for r in rows}):
+            at = sorted((r for r in rows if r["budget"] == b), key=lambda r: r["mean_sleep_output_tokens"])
+            if len(at) > 1:
+                lo, hi = at[0], at[-1]
+                out.append(f"{name}, more sleep compute at budget {b}: {hi['setting']} "
+                           f"({hi['mean_sleep_output_tokens']:.0f} sleep tokens) {_k(hi['accuracy'], hi['n'])} vs "
+                           f"{lo['setting']} ({lo['mean_sleep_output_tokens']:.0f}) {_k(lo['accuracy'], lo['n'])} "
+                           f"({(hi['accuracy'] - lo['accuracy']) * 100:+.1f} points)")
+    return out or [f"scaling sleep compute (`python -m evals scaling`): {NOT_YET}"]
+
+
+def _costs(rows: Iterable[Row], n: int) -> dict[tuple[str, int], tuple[float, float]]:
+    """(setting, budget) -> (test-time only cost, sleep cost) per query at n queries per context."""
+    by = {(str(r["mode"]), str(r.get("setting")), int(r["budget"])): float(r["cost_per_query"])
+          for r in rows if int(r["queries_per_context"]) == n}
+    tt = {b: c for (m, _, b), c in by.items() if m == "test-time"}
+    return {(s, b): (tt[b], c) for (m, s, b), c in sorted(by.items()) if m == "sleep" and b in tt}
+
+
+def cost_rows(ev: Evidence) -> tuple[list[str], list[str]]:
+    """Cost per query at QUERIES queries per context, t = the run's weight: measured on Multi-Query amortization
+    runs (at fewer queries where the contexts have fewer questions, said so); else projected from single-question
+    runs (labelled). Also returns the losses: where sleep-time costs more, at that N and at 1 query per context."""
+    measured: list[str] = []
+    projected: list[str] = []
+    losses: list[str] = []
+    for name, run in ev.runs:
+        weight = float(run.run.get("options", {}).get("weight", 10.0))
+        amort = run.experiment == "amortization"
+        rows = amortization_table(run.records, weight) if amort else projected_amortization(run.records, weight)
+        n = min(QUERIES, max((int(r["queries_per_context"]) for r in rows), default=QUERIES))
+        at = "" if n == QUERIES else f" at {n} queries/context (the most its contexts have)"
+        for (_, b), (tt, sl) in _costs(rows, n).items():
+            text = (f"{name} budget {b}{at}, t = {weight:g}: sleep-time {sl:.0f} vs test-time only {tt:.0f} "
+                    f"(test-time only / sleep-time = {tt / sl:.2f}x)")
+            (measured if amort else projected).append(text)
+        for q in sorted({1, n}) if amort else [n]:
+            losses += [f"cost per query at {q} queries/context{'' if amort else ' (projected)'}: {name} budget {b}, "
+                       f"{sl:.0f} vs {tt:.0f}" for (_, b), (tt, sl) in _costs(rows, q).items() if sl > tt]
+    if measured:
+        return measured, losses
+    return [f"{NOT_YET} (no Multi-Query amortization run)"] + [f"projected from single-question records: {p}"
+                                                             for p in projected], losses
+
+
+def losses(ev: Evidence, cost_losses: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for name, run in ev.runs:
+        for r in _sleep_rows(run, paired_table(run.records)):
+            what = f"{name}, {_label(r['mode'], r['setting'])} budget {r['budget']}"
+            if r["right_only_test_time"] > r["right_only_sleep"]:
+                out.append(f"accuracy: {what}, {_k(r['accuracy_sleep'], r['n'])} vs "
+                           f"{_k(r['accuracy_test_time'], r['n'])} ({_p(r['mcnemar_p'])})")
+            if not math.isnan(r["token_ratio"]) and r["token_ratio"] < 1:
+                out.append(f"test-time tokens: {what}, {1 / r['token_ratio']:.2f}x more than test-time only")
+    for name, r in _notes_rows(ev, oracle=False):
+        if r["right_only_none"] > r["right_only_arm"]:
+            out.append(f"accuracy: {_notes_vs_none(name, r)}")
+    return out + list(cost_losses) or ["no arm or budget in the records where sleep-time compute does worse"]
+
+
+def oracle(ev: Evidence) -> list[str]:
+    out: list[str] = []
+    for name, run in ev.runs:
+        rows = {(r["mode"], r["budget"]): r for r in budget_table(run.records)}
+        for (mode, b), r in sorted(rows.items()):
+            if mode == "oracle":
+                base = [f"{m} {_k(rows[(m, b)]['accuracy'], rows[(m, b)]['n'])}" for m in ("sleep", "test-time")
+                        if (m, b) in rows]
+                out.append(f"{name} budget {b}: oracle notes {_k(r['accuracy'], r['n'])} vs {', '.join(base)}")
+    for name, nr in _notes_rows(ev, oracle=True):
+        notes = dict(ev.notes)[name]
+        slept = [r for r in notes if r["arm"] not in (BASELINE_ARM, "oracle") and (r["set"], r["budget"])
+                 == (nr["set"], nr["budget"])]
+        best = max(slept, key=lambda r: (r["accuracy"], r["arm"], r["sleep_model"]), default=None)
+        out.append(_notes_vs_none(name, nr) + ("" if best is None else
+                   f"; best slept notes: {best['arm']} ({best['sleep_model']}) {best['correct']}/{best['n']}"))
+    return out or [NOT_YET]
+
+
+def beyond_the_paper(ev: Evidence) -> list[tuple[str, list[str]]]:
+    """Rows from the summary.json of the experiments beyond the paper, where present."""
+    rows: list[tuple[str, list[str]]] = []
+    serving: list[str] = []
+    for name, s in ev.summaries.items():
+        v = s.get("verified", {}).get("all")
+        if isinstance(v, dict) and "wrong_served" in v:
+            serving.append(f"{name}: {v['wrong_served']} wrong of {v['served']} served over {v['n']} "
+                           "perturbed questions")
+        a = s.get("all")
+        if isinstance(a, dict) and "wrong_served" in a and "rules_pass" in a:
+            serving.append(f"{name}: {a['wrong_served']} wrong served over {a['n']} swapped questions")
+    if serving:
+        rows.append(("Verified answers from predicted questions (not in the paper)", serving))
+    budget = [f"{name}: " + ", ".join(f"{arm} {a['correct']}/{a['n']}" for arm, a in sorted(s["arms"].items()))
+              for name, s in ev.summaries.items()
+              if isinstance(s.get("arms"), dict) and all("correct" in a for a in s["arms"].values())]
+    if budget:
+        rows.append(("Sleep budget split by predictability (not in the paper)", budget))
+    swe = [f"{name}: " + ", ".join(f"{arm} F1 {a['f1']:.2f} (n={a['n']})" for arm, a in sorted(s["arms"].items()))
+           for name, s in ev.summaries.items()
+           if isinstance(s.get("arms"), dict) and all("f1" in a for a in s["arms"].values())]
+    if swe:
+        rows.append(("SWE-Features, files a change touches (F1)", swe))
+    return rows
+
+
+PAPER = {
+    "eq": "about 5x fewer test-time tokens at equal accuracy (GSM, AIME), mostly at low budgets",
+    "gain": "up to +13% (Stateful GSM-Symbolic) and +18% (Stateful AIME) accuracy from more sleep-time compute",
+    "cost": f"up to 2.5x lower average cost per query at {QUERIES} queries per context, test-time tokens priced 10x",
+    "loss": "at the highest GSM budget test-time only slightly wins; with few queries per context it costs more",
+    "oracle": "(no oracle arm in the paper)",
+}
+
+
+def headline_block(root: str | Path) -> str:
+    """The markdown block (markers included) computed from the records under ``root``."""
+    ev = load_evidence(root)
+    cost, cost_losses = cost_rows(ev)
+    rows = [
+        ("Test-time tokens at equal accuracy (test-time only / sleep-time; above 1: sleep-time needs fewer)",
+         PAPER["eq"], equal_accuracy(ev)),
+        ("Accuracy gain at the lowest budget (exact McNemar p)", PAPER["gain"], accuracy_gain(ev)),
+        (f"Cost per query at {QUERIES} queries per context (sleep-time vs test-time only)", PAPER["cost"], cost),
+        ("Where sleep-time compute loses", PAPER["loss"], losses(ev, cost_losses)),
+        ("What the oracle arm (gold intermediate values as notes) says is left to gain", PAPER["oracle"],
+         oracle(ev)),
+    ]
+    rows += [(measure, "-", ours) for measure, ours in beyond_the_paper(ev)]
+    lines = [START, "",
+             f"Generated by `python -m evals headline` from the committed records under `{ev.root.as_posix()}` "
+             f"({len(ev.runs)} run folders, {len(ev.notes)} note-quality record sets); do not edit by hand. Paper: "
+             "Lin et al. 2025 on far larger models; ours: the runs named in each cell (folder, mode, budget). "
+             "Intervals: bootstrap 95%; p: exact McNemar, paired by example. Note-quality files of one folder are "
+             "pooled by example id (their wake settings assumed the same) unless they grade an answer differently.",
+             "",
+             "| measure | paper | ours |", "|---|---|---|"]
+    lines += [f"| {m} | {p} | {'<br>'.join(o)} |" for m, p, o in rows]
+    return "\n".join([*lines, "", END])
+
+
+def update_readme(readme: str | Path, block: str) -> bool:
+    """Replace the block between the markers in ``readme``; True when the file changed."""
+    path = Path(readme)
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise InvalidInputError(f"{path} has no {START} ... {END} markers to write the headline between")
+    new = text[:start] + block + text[end + len(END):]
+    if new == text:
+        return False
+    path.write_text(new, encoding="utf-8")
+    return True

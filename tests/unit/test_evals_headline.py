@@ -1,0 +1,112 @@
+"""The README headline block: computed from synthetic records, idempotent, and honest about what is missing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.headline import END, START, headline_block, update_readme
+from sleeptime.errors import InvalidInputError
+
+
+def _write_run(run: Path, experiment: str, records: list[dict[str, Any]]) -> None:
+    run.mkdir(parents=True)
+    meta = {"experiment": experiment, "options": {"dataset": "tiny", "model": "scripted", "weight": 10.0},
+            "invocations": []}
+    (run / "run.json").write_text(json.dumps(meta))
+    (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _rec(i: int, mode: str, budget: int, correct: bool, tokens: int, sleep: int = 0) -> dict[str, Any]:
+    return {"key": f"e{i}|{mode}|{budget}", "example_id": f"e{i}", "mode": mode, "budget": budget,
+            "setting": None if mode == "test-time" else "k1-r1", "correct": correct, "output_tokens": tokens,
+            "input_tokens": 100, "sleep_output_tokens": sleep}
+
+
+def _pareto(tt_tokens: tuple[int, int] = (10, 50)) -> list[dict[str, Any]]:
+    """20 examples. Test-time only: budget 0 right on 5 with tt_tokens[0] tokens, budget 1 right on 10 with
+    tt_tokens[1]. Sleep-time (300 sleep tokens a context): budget 0 right on 10 with 10 tokens, budget 1 on 12."""
+    recs: list[dict[str, Any]] = []
+    for i in range(20):
+        recs += [_rec(i, "test-time", 0, i < 5, tt_tokens[0]), _rec(i, "test-time", 1, i < 10, tt_tokens[1]),
+                 _rec(i, "sleep", 0, i < 10, 10, 300), _rec(i, "sleep", 1, i < 12, 20, 300)]
+    return recs
+
+
+def test_the_block_states_the_ratios_computed_from_the_records(tmp_path: Path) -> None:
+    _write_run(tmp_path / "run-a", "pareto", _pareto())
+    block = headline_block(tmp_path)
+    assert block.startswith(START) and block.endswith(END)
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in block.splitlines() if line.startswith("| ")}
+    # sleep budget 0 (10/20, 10 tokens) is matched by test-time budget 1 (10/20, 50 tokens): 50 / 10
+    assert "run-a, sleep budget 0 (10/20): 5.00x (95% CI" in rows["Test-time tokens at equal accuracy "
+                                                               "(test-time only / sleep-time; above 1: sleep-time "
+                                                               "needs fewer)"]
+    assert "run-a, sleep budget 1 (12/20): no test-time budget is as accurate" in block
+    gain = next(v for k, v in rows.items() if k.startswith("Accuracy gain"))
+    assert "run-a, sleep budget 0: 10/20 vs 5/20 test-time only (+25.0 points, p = 0.062)" in gain
+    # cost at 10 queries: sleep 300/10 + 10 x 10 = 130 against 10 x 10 = 100, projected and stated as a loss
+    assert "sleep-time 130 vs test-time only 100" in block and "(projected): run-a budget 0, 130 vs 100" in block
+    # missing experiments are said to be missing, not filled in
+    assert "not measured yet (no Multi-Query amortization run)" in block
+    assert "scaling sleep compute (`python -m evals scaling`): not measured yet" in block
+    oracle = next(v for k, v in rows.items() if k.startswith("What the oracle"))
+    assert oracle.endswith("| not measured yet |")
+
+
+def test_the_numbers_move_with_the_records(tmp_path: Path) -> None:
+    _write_run(tmp_path / "run-a", "pareto", _pareto(tt_tokens=(10, 80)))
+    assert "run-a, sleep budget 0 (10/20): 8.00x" in headline_block(tmp_path)
+
+
+def test_measured_amortization_and_oracle_and_losses(tmp_path: Path) -> None:
+    recs: list[dict[str, Any]] = []
+    for c in ("c1", "c2"):
+        recs.append({"key": f"{c}|sleep-run|k1-r1", "mode": "sleep-run", "context_id": c, "example_id": c,
+                     "sleep_output_tokens": 200})
+        for q in range(10):
+            for mode, toks in (("test-time", 40), ("sleep", 10)):
+                recs.append({"key": f"{c}|q{q}|{mode}|1", "example_id": f"{c}|q{q}", "context_id": c,
+                             "query_index": q, "mode": mode, "budget": 1, "correct": True, "output_tokens": toks})
+    _write_run(tmp_path / "mq", "amortization", recs)
+    oracle = [_rec(i, m, 0, ok, 10) for i in range(6) for m, ok in
+              (("test-time", i < 3), ("sleep", i < 1), ("oracle", True))]
+    _write_run(tmp_path / "orc", "pareto", oracle)
+    block = headline_block(tmp_path)
+    # 200/10 + 10 x 10 = 120 against 10 x 40 = 400
+    assert "mq budget 1, t = 10: sleep-time 120 vs test-time only 400 (test-time only / sleep-time = 3.33x)" in block
+    assert "not measured yet (no Multi-Query" not in block
+    assert "orc budget 0: oracle notes 6/6 vs sleep 1/6, test-time 3/6" in block
+    assert "accuracy: orc, sleep budget 0, 1/6 vs 3/6 (p = 0.500)" in block
+
+
+def test_update_readme_is_idempotent_and_needs_its_markers(tmp_path: Path) -> None:
+    _write_run(tmp_path / "results" / "run-a", "pareto", _pareto())
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{START}\ntyped-in figures\n{END}\noutro\n")
+    block = headline_block(tmp_path / "results")
+    assert update_readme(readme, block) is True
+    once = readme.read_bytes()
+    assert update_readme(readme, headline_block(tmp_path / "results")) is False
+    assert readme.read_bytes() == once and b"typed-in" not in once and once.endswith(b"outro\n")
+    readme.write_text("no markers\n")
+    with pytest.raises(InvalidInputError, match="markers"):
+        update_readme(readme, block)
+
+
+def test_amortization_with_fewer_questions_says_at_how_many(tmp_path: Path) -> None:
+    recs: list[dict[str, Any]] = [{"key": "c|sleep-run|k1-r1", "mode": "sleep-run", "context_id": "c",
+                                   "example_id": "c", "sleep_output_tokens": 500}]
+    for q in range(5):
+        for mode, toks in (("test-time", 40), ("sleep", 10)):
+            recs.append({"key": f"c|q{q}|{mode}|1", "example_id": f"c|q{q}", "context_id": "c", "query_index": q,
+                         "mode": mode, "budget": 1, "correct": True, "output_tokens": toks})
+    _write_run(tmp_path / "mq", "amortization", recs)
+    block = headline_block(tmp_path)
+    # 500/5 + 10 x 10 = 200 against 400 at 5 queries; at 1 query 500 + 100 = 600 against 400: a loss
+    assert "mq budget 1 at 5 queries/context (the most its contexts have), t = 10: sleep-time 200 vs " in block
+    assert "cost per query at 1 queries/context: mq budget 1, 600 vs 400" in block
+    assert "not measured yet (no Multi-Query" not in block
