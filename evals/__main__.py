@@ -15,11 +15,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from evals.errors import DatasetError
 from evals.experiments import EXPERIMENTS
 from evals.headline import headline_block, update_readme
 from evals.plots import render_run
 from evals.records import RUN_FILE
 from evals.render_all import render_all, render_notes
+from sleeptime.errors import InvalidInputError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _plot(args)
     if args.command == "headline":
         return _headline(args.results, args.readme, print_only=args.print)
-    where = EXPERIMENTS[args.command].run(args, argv)
+    try:
+        where = EXPERIMENTS[args.command].run(args, argv)
+    except (DatasetError, InvalidInputError) as e:
+        # Bad options or data the user can fix: one line naming it, not a traceback.
+        print(f"python -m evals {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
     print(f"done: {where}")
     return 0
 

@@ -440,3 +440,20 @@ def test_every_record_carries_the_commit_and_a_settings_hash(tmp_path: Path) -> 
     env.opts.budgets = [0, 4, 1]
     run_experiment(env.opts, env, argv=["pareto"])
     assert "**Mixed settings:**" in (Path(env.opts.out) / "summary.md").read_text()
+
+
+def test_cli_reports_a_fixable_error_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import dataclasses
+
+    import evals.__main__ as cli
+    from evals.errors import DatasetError
+
+    def fail(args: Any, argv: Any) -> str:
+        raise DatasetError("--dataset gsm-p2 has no template instance variables")
+
+    monkeypatch.setitem(cli.EXPERIMENTS, "pareto", dataclasses.replace(EXPERIMENTS["pareto"], run=fail))
+    assert cli.main(["pareto", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "DatasetError: --dataset gsm-p2 has no template instance variables" in err and "Traceback" not in err
