@@ -94,8 +94,7 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     revision = _revision(state, runtime)
     pieces: list[Piece] = index.search_chunks(context_id, revision, state["question"], cfg.wake_chunks)
     if state.get("path") == "learned":
-        keys = index.parts_of(context_id, revision)
-        notes = index.search_notes(context_id, keys, state["question"], max(1, cfg.wake_chunks // NOTES_SHARE))
+        notes = index.search_notes(context_id, revision, state["question"], max(1, cfg.wake_chunks // NOTES_SHARE))
         pieces += [Piece(n.text, f"notes on {n.source}", n.start_line, n.end_line, n.score) for n in notes]
     packed = pack(pieces, room, window.count)
     return {**update, "raw_context": packed.text, "sources": packed.sources,

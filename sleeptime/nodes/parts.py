@@ -137,6 +137,8 @@ def plan(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]
     context_id, revision = state["context_id"], state["revision"]
     chunks = _chunks_of(index, store, context_id, revision)
     parts = plan_parts(chunks, part_budget(cfg, window), window, _model_tag(cfg))
+    # Listed before any notes are written, so a collection keeps them even if this sleep stops.
+    index.set_parts(context_id, revision, [(p["key"], p["source"], p["start_line"], p["end_line"]) for p in parts])
     return {"parts": parts, "part_notes": index.part_notes(context_id, [p["key"] for p in parts])}
 
 
@@ -271,6 +273,4 @@ def reduce(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
     except ModelOutputError as error:  # the notes on every part are worth publishing without questions
         log.warning("sleep %s: no predicted questions: %s", state["context_id"], error)
         questions, q_usage = [], []
-    store = store_of(runtime)
-    PartIndex(store.store, store.tenant).set_parts(state["context_id"], state["revision"], [p["key"] for p in parts])
     return {"learned": [notes], "finished": [True], "questions": questions, "usage": usage + q_usage}
