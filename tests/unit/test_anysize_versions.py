@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.messages import BaseMessage
 from langgraph.store.memory import InMemoryStore
 
@@ -24,13 +25,13 @@ _HEADER = re.compile(r"^\[((?:notes on )?[\w./]+):(\d+)-(\d+)\]\n", re.M)
 WAIT_S = 30
 
 
-def _app(chat: ScriptedChatModel, store: InMemoryStore | None = None) -> SleepTime:
+def _app(chat: ScriptedChatModel, store: InMemoryStore | None = None, **options: Any) -> SleepTime:
     store = store or InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]})
-    return SleepTime(
-        store=store, sleep_model=chat, wake_model=chat, context_window=WINDOW,
-        max_tokens_sleep=SLEEP_REPLY, max_tokens_wake=WAKE_REPLY, learned_max_chars=600,
-        part_notes_chars=300, chunk_size=400, chunk_overlap=0, wake_chunks=8,
-    )
+    settings: dict[str, Any] = {
+        "context_window": WINDOW, "max_tokens_sleep": SLEEP_REPLY, "max_tokens_wake": WAKE_REPLY,
+        "learned_max_chars": 600, "part_notes_chars": 300, "chunk_size": 400, "chunk_overlap": 0, "wake_chunks": 8,
+    }
+    return SleepTime(store=store, sleep_model=chat, wake_model=chat, **{**settings, **options})
 
 
 def _notes_sources(store: Any) -> dict[str, str]:
@@ -242,3 +243,57 @@ def test_a_wake_during_a_reingest_and_a_resleep_reads_one_consistent_version(tmp
     _assert_reads_one_revision(app, answer, prompt, 2, rev2)
     assert any(s.startswith("pkg/beta.py") or s.startswith("notes on pkg/beta.py") for s in answer.sources)
 
+
+
+# verify="model" on a large context
+
+
+@pytest.mark.parametrize(("mode", "budget"), [("sleep", 4), ("test-time", 4), ("sleep", 1)])
+def test_the_model_check_prompt_fits_the_window_like_the_answer(tmp_path: Path, mode: str, budget: int) -> None:
+    from sleeptime.nodes.gather import reply_room
+    from sleeptime.prompts import verify as verify_prompt
+    from tests.unit.test_anysize import _prompt_tokens
+
+    # Replies long beside the window, small chunks so the packing fills the budget, and an answer as
+    # long as the answer step may ask for at this budget (levels 3-4: twice max_tokens_wake).
+    window, wake_reply = 800, 150
+    longest = wake_reply * (2 if budget >= 3 else 1)
+    verdicts: list[str] = []
+
+    def reply(messages: list[BaseMessage]) -> str:
+        if messages[0].text == verify_prompt.SYSTEM:
+            verdicts.append(messages[1].text)
+            return '{"verdict": "accept", "reason": "it follows"}'
+        if messages[0].text.startswith("You answer questions"):
+            return " ".join(["pkg/beta.py"] * (longest - 1)) + " done"
+        return _reply(messages)
+
+    chat = ScriptedChatModel(default=reply)
+    app = _app(chat, verify="model", context_window=window, max_tokens_wake=wake_reply, chunk_size=150,
+               wake_chunks=30)
+    app.ingest("code", folder=_codebase(tmp_path))
+    if mode == "sleep":
+        app.sleep("code")
+    answer = app.ask("Which function returns value plus 7 for beta?", "code", mode=mode, budget=budget)  # type: ignore[arg-type]
+    assert answer.verdict == "accept" and answer.sources
+    assert verdicts and chat.calls_for("verify")
+    for call in chat.calls_for("answer"):
+        assert _prompt_tokens(call) + reply_room(app.config) <= window
+    for call in chat.calls_for("verify"):
+        assert _prompt_tokens(call) + wake_reply <= window, _prompt_tokens(call)
+        assert "[pkg/" in call[1].text or "[notes on pkg/" in call[1].text  # the evidence is still there
+
+
+def test_the_model_check_cuts_the_context_and_skips_when_the_answer_leaves_no_room() -> None:
+    from sleeptime.config import SleepTimeConfig
+    from sleeptime.nodes.verify import check_messages
+    from tests.unit.test_anysize import _prompt_tokens
+
+    chat = ScriptedChatModel(default="unused")
+    cfg = SleepTimeConfig(wake_model=chat, sleep_model=chat, context_window=400, max_tokens_wake=100)
+    context = " ".join(f"fact{i}" for i in range(1000))
+    messages = check_messages(cfg, context, "Which fact?", "fact7")
+    assert messages is not None and _prompt_tokens(messages) + 100 <= 400
+    assert "fact0 fact1" in messages[1].text and "fact999" not in messages[1].text
+    assert check_messages(cfg, "short context", "Which fact?", "fact7 " * 10) is not None
+    assert check_messages(cfg, context, "Which fact?", "word " * 200) is None  # the answer alone fills it
