@@ -107,6 +107,11 @@ class PartIndex:
             for r, it in zip(refs, found, strict=True)
         ]
 
+    def digests(self, context_id: str, revision: int) -> list[str] | None:
+        """The chunk digests of `revision` in order (equal lists: equal contents); None when not recorded."""
+        value = self._manifest(context_id, revision)
+        return [str(r[0]) for r in value["chunks"]] if value is not None else None
+
     def search_chunks(self, context_id: str, revision: int, query: str, k: int) -> list[Piece]:
         """The `k` chunks of `revision` nearest to `query`, cited at their spans in `revision`."""
         value = self._manifest(context_id, revision)
