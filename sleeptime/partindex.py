@@ -21,6 +21,7 @@ write in flight).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -31,6 +32,8 @@ from sleeptime.packing import Piece
 from sleeptime.sources import SourceChunk
 from sleeptime.stores.batching import put_all
 from sleeptime.stores.learned import GRACE_S, KEEP_VERSIONS, ROOT, LearnedContextStore, validate_id
+
+log = logging.getLogger(__name__)
 
 KEEP_MANIFESTS = 6
 """Newest manifests kept per context (the current revision and those recent readers may still read),
@@ -91,7 +94,11 @@ class PartIndex:
             )
         manifest = [[c.digest, c.source, c.start_line, c.end_line] for c in chunks]
         self.store.put(self._ns("manifests", context_id), f"r{revision}", {"chunks": manifest}, index=False)
-        self.collect(context_id)
+        try:  # opportunistic, as after a publish: its failure must not fail the ingest
+            self.collect(context_id)
+        except Exception:
+            log.warning("collecting old chunks and part notes of %r failed; the next ingest retries", context_id,
+                        exc_info=True)
 
     def manifest(self, context_id: str, revision: int) -> list[SourceChunk] | None:
         """The chunks of `revision` with their spans and text, in order; None when not recorded."""

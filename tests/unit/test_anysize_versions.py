@@ -25,7 +25,7 @@ _HEADER = re.compile(r"^\[((?:notes on )?[\w./]+):(\d+)-(\d+)\]\n", re.M)
 WAIT_S = 30
 
 
-def _app(chat: ScriptedChatModel, store: InMemoryStore | None = None, **options: Any) -> SleepTime:
+def _app(chat: ScriptedChatModel, store: Any = None, **options: Any) -> SleepTime:
     store = store or InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]})
     settings: dict[str, Any] = {
         "context_window": WINDOW, "max_tokens_sleep": SLEEP_REPLY, "max_tokens_wake": WAKE_REPLY,
@@ -38,10 +38,20 @@ def _notes_sources(store: Any) -> dict[str, str]:
     return {i.key: i.value["source"] for i in store.search(NOTES_NS, limit=10_000)}
 
 
-def test_notes_of_replaced_parts_are_collected_once_no_kept_revision_lists_them(tmp_path: Path) -> None:
+def _store(kind: str, tmp_path: Path) -> Any:
+    index: Any = {"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]}
+    if kind == "chroma":
+        from sleeptime.stores.chroma import ChromaStore
+
+        return ChromaStore(path=tmp_path / "chroma", index=index)
+    return InMemoryStore(index=index)
+
+
+@pytest.mark.parametrize("kind", ["memory", "chroma"])
+def test_notes_of_replaced_parts_are_collected_once_no_kept_revision_lists_them(tmp_path: Path, kind: str) -> None:
     chat = ScriptedChatModel(default=_reply)
-    app = _app(chat)
-    root = _codebase(tmp_path)
+    app = _app(chat, _store(kind, tmp_path))
+    root = _codebase(tmp_path / "src")
     app.ingest("code", folder=root)
     app.sleep("code")
     first = _notes_sources(app.store)
