@@ -76,8 +76,10 @@ class PartIndex:
         return dict(item.value) if item is not None else None
 
     # chunks and manifests
-    def record_revision(self, context_id: str, revision: int, chunks: Sequence[SourceChunk]) -> None:
-        """Index the chunks of `revision` (only those not indexed yet) and write its manifest."""
+    def index_chunks(self, context_id: str, chunks: Sequence[SourceChunk]) -> None:
+        """Embed and store the chunks not indexed yet. Done before the revision is claimed, so a
+        reader of the new revision finds its chunks; until its manifest lists them, `collect`'s
+        grace keeps them."""
         ns = self._ns("pieces", context_id)
         digests = list(dict.fromkeys(c.digest for c in chunks))
         present = self.store.batch([GetOp(ns, d) for d in digests])
@@ -92,6 +94,9 @@ class PartIndex:
                     for d, c in new.items()
                 ]
             )
+
+    def record_manifest(self, context_id: str, revision: int, chunks: Sequence[SourceChunk]) -> None:
+        """Write the manifest of `revision` (its chunks, indexed first), then collect what is no longer kept."""
         manifest = [[c.digest, c.source, c.start_line, c.end_line] for c in chunks]
         self.store.put(self._ns("manifests", context_id), f"r{revision}", {"chunks": manifest}, index=False)
         try:  # opportunistic, as after a publish: its failure must not fail the ingest
@@ -99,6 +104,11 @@ class PartIndex:
         except Exception:
             log.warning("collecting old chunks and part notes of %r failed; the next ingest retries", context_id,
                         exc_info=True)
+
+    def record_revision(self, context_id: str, revision: int, chunks: Sequence[SourceChunk]) -> None:
+        """Index the chunks of `revision` (only those not indexed yet) and write its manifest."""
+        self.index_chunks(context_id, chunks)
+        self.record_manifest(context_id, revision, chunks)
 
     def manifest(self, context_id: str, revision: int) -> list[SourceChunk] | None:
         """The chunks of `revision` with their spans and text, in order; None when not recorded."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage
+from langgraph.store.base import PutOp
 from langgraph.store.memory import InMemoryStore
 
 from sleeptime.facade import Answer, SleepTime
@@ -117,7 +118,9 @@ def _files(root: Path) -> dict[str, list[str]]:
 
 
 def _situation(prompt: str) -> str:
-    body = prompt.split(answer_prompt.CONTEXT_BLOCK.split("{")[0], 1)[1]
+    marker = answer_prompt.CONTEXT_BLOCK.split("{")[0]
+    assert marker in prompt, "no context in the prompt"
+    body = prompt.split(marker, 1)[1]
     ends = [body.find(m) for m in ("\n\nYour notes from", "\n\nQuestions you expected", "\n\nQuestion: ")]
     return body[: min(e for e in ends if e >= 0)]
 
@@ -165,16 +168,24 @@ class _Gate:
 
 
 class _PausingStore(InMemoryStore):
-    """Pauses a chunk search for one question: the wake has read the head, and not the chunks yet."""
+    """Pauses a chunk search for one question (the wake has read the head, not the chunks yet),
+    and the first write of new chunks once `ingest_gate` is armed (an ingest embedding them)."""
 
-    def __init__(self, question: str, gate: _Gate, **kwargs: Any) -> None:
+    def __init__(self, question: str, gate: _Gate, ingest_gate: _Gate, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.question, self.gate = question, gate
+        self.question, self.gate, self.ingest_gate = question, gate, ingest_gate
 
     def search(self, namespace_prefix: tuple[str, ...], /, *, query: str | None = None, **kwargs: Any) -> Any:
         if query == self.question and namespace_prefix[2] == "pieces":
             self.gate.pause()
         return super().search(namespace_prefix, query=query, **kwargs)
+
+    def batch(self, ops: Any) -> Any:
+        ops = list(ops)
+        if any(isinstance(op, PutOp) and op.namespace[2:3] == ("pieces",) and op.value for op in ops):
+            self.ingest_gate.pause()
+            self.ingest_gate.armed = False
+        return super().batch(ops)
 
 
 def _thread(fn: Callable[[], Any], out: dict[str, Any], key: str) -> threading.Thread:
@@ -190,7 +201,7 @@ def _thread(fn: Callable[[], Any], out: dict[str, Any], key: str) -> threading.T
 
 
 def test_a_wake_during_a_reingest_and_a_resleep_reads_one_consistent_version(tmp_path: Path) -> None:
-    sleep_gate, wake_gate = _Gate(), _Gate()
+    sleep_gate, wake_gate, ingest_gate = _Gate(), _Gate(), _Gate()
     held_question = "Which beta function returns value plus 5 for beta while it changes?"
 
     def reply(messages: list[BaseMessage]) -> str:
@@ -199,7 +210,7 @@ def test_a_wake_during_a_reingest_and_a_resleep_reads_one_consistent_version(tmp
         return _reply(messages)
 
     chat = ScriptedChatModel(default=reply)
-    store = _PausingStore(held_question, wake_gate,
+    store = _PausingStore(held_question, wake_gate, ingest_gate,
                           index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]})
     app = _app(chat, store)
     root = _codebase(tmp_path)
@@ -219,8 +230,13 @@ def test_a_wake_during_a_reingest_and_a_resleep_reads_one_consistent_version(tmp
         return answer, next(c for c, n in zip(calls[n0:], nodes[n0:], strict=False) if n == "answer")[1].text
 
     results: dict[str, Any] = {}
-    sleep_gate.armed = True
+    sleep_gate.armed = ingest_gate.armed = True
     resleep = _thread(lambda: (app.ingest("code", folder=root), app.sleep("code")), results, "resleep")
+    assert ingest_gate.reached.wait(WAIT_S)  # the re-ingest is embedding revision 2's new chunks
+    for mode in ("sleep", "test-time"):  # both still read revision 1, whole
+        answer, prompt = ask(question, mode)
+        _assert_reads_one_revision(app, answer, prompt, 1, rev1)
+    ingest_gate.go.set()
     assert sleep_gate.reached.wait(WAIT_S)
     assert app.learned_store().context("code").revision == 2  # re-ingested; re-sleep under way
 
