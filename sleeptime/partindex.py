@@ -170,7 +170,7 @@ class PartIndex:
         dropped: dict[str, set[str]] = {"pieces": set(), "partnotes": set()}
         gone = [m for m in manifests if int(m.key[1:]) not in kept]
         for m in manifests:
-            into = dropped if m in gone else keep
+            into = keep if int(m.key[1:]) in kept else dropped
             into["pieces"].update(r[0] for r in m.value["chunks"])
             into["partnotes"].update(p[0] for p in _parts(m.value))
         if gone:
