@@ -48,10 +48,9 @@ def _store(kind: str, tmp_path: Path) -> Any:
     return InMemoryStore(index=index)
 
 
-@pytest.mark.parametrize("kind", ["memory", "chroma"])
-def test_notes_of_replaced_parts_are_collected_once_no_kept_revision_lists_them(tmp_path: Path, kind: str) -> None:
+def test_notes_of_replaced_parts_are_collected_once_no_kept_revision_lists_them(tmp_path: Path) -> None:
     chat = ScriptedChatModel(default=_reply)
-    app = _app(chat, _store(kind, tmp_path))
+    app = _app(chat)
     root = _codebase(tmp_path / "src")
     app.ingest("code", folder=root)
     app.sleep("code")
@@ -95,17 +94,31 @@ def test_a_published_head_keeps_its_revision_readable_past_the_manifest_window(t
     assert "OLDMARK" in chat.calls[n0][1].text and "NEWMARK" not in chat.calls[n0][1].text
 
 
-def test_unlisted_pieces_and_notes_wait_out_the_grace_period() -> None:
+@pytest.mark.parametrize("kind", ["memory", "chroma"])
+def test_part_index_collects_on_each_store_and_unlisted_items_wait_out_the_grace(tmp_path: Path, kind: str) -> None:
     from sleeptime.sources import split_source
 
-    store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text"]})
-    index = PartIndex(store)
-    index.record_revision("c", 1, split_source("first text\n", "a.txt"))
-    index.put_part_notes("c", "in-flight", "notes of a sleep whose manifest is not read yet", "a.txt", 1, 1)
-    assert index.collect("c")["partnotes"] == 0
-    assert index.part_notes("c", ["in-flight"])
+    index = PartIndex(_store(kind, tmp_path))
+
+    def revision(rev: int, a_text: str) -> None:
+        chunks = [*split_source(a_text, "a.txt"), *split_source("b stays the same\n", "b.txt")]
+        index.record_revision("c", rev, chunks)
+        parts = [(f"part-{c.digest[:12]}", c.source, c.start_line, c.end_line) for c in chunks]
+        index.set_parts("c", rev, parts)
+        for key, source, start, end in parts:
+            index.put_part_notes("c", key, f"notes on {source}", source, start, end)
+
+    revision(1, "a first\n")
+    a_key, b_key = index.parts_of("c", 1)
+    first_a = [a_key]
+    index.put_part_notes("c", "in-flight", "notes of a sleep whose plan is not seen yet", "a.txt", 1, 1)
+    for rev in range(2, KEEP_MANIFESTS + 2):
+        revision(rev, f"a changed {rev}\n")
+        assert bool(index.part_notes("c", first_a)) == (index.manifest("c", 1) is not None)
+    assert index.manifest("c", 1) is None and not index.part_notes("c", first_a)
+    assert index.part_notes("c", [b_key]) and index.part_notes("c", ["in-flight"])  # listed; young
     assert index.collect("c", grace_s=0.0)["partnotes"] == 1
-    assert not index.part_notes("c", ["in-flight"])
+    assert not index.part_notes("c", ["in-flight"]) and index.part_notes("c", [b_key])
 
 
 # A wake during a re-ingest and a re-sleep
