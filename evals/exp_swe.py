@@ -301,10 +301,13 @@ def run(args: argparse.Namespace) -> Path:
     """Run (or resume) the experiment, or one shard of it; returns the summary's path.
 
     A shard (``--shard i/n``) asks every n-th task (from the i-th) and writes its records under
-    `shards/<i>-of-<n>/`; shards may run at once, one per core, on one store: each starts at another
-    snapshot, and the first to reach a snapshot sleeps on it while the others wait. Re-sleeps after a
-    one-file change are left to a run with no shard (they change the store under the others' queries);
-    run one when the shards are done: it finds their records, asks nothing again, and re-sleeps."""
+    `shards/<i>-of-<n>/`; shards may run at once, one per core: each starts at another snapshot, and
+    the first to reach a snapshot sleeps on it while the others wait. Each snapshot has its own store
+    folder, opened only under its lock: embedded Chroma loads a store's vector index once per process,
+    so a process does not find vectors another process adds to a store it has open (checked: a
+    search in the first process missed all 199 items a second one put, which a third, fresh process
+    found). Re-sleeps after a one-file change write to the store, so they are left to a run with no
+    shard, once the shards are done: it finds their records, asks nothing again, and re-sleeps."""
     data, out = Path(args.data), Path(args.out)
     shard = parse_shard(getattr(args, "shard", None))
     here = _shard_dir(out, shard)
@@ -329,14 +332,15 @@ def run(args: argparse.Namespace) -> Path:
         folder = work / "src"
         shutil.copytree(src, folder)
         try:
-            app = _app(args.model, store_dir, None)
-            with _locked(store_dir.parent / f"{store_dir.name}.{context_id}.lock"):
+            snap_store = store_dir / context_id
+            with _locked(store_dir / f"{context_id}.lock"):
+                app = _app(args.model, snap_store, None)  # opened once any other process's sleep is done
                 slept = {r["snapshot"]: r for r in _jsonl(out / "sleeps.jsonl")}
                 _ensure_slept(app, snap, context_id, folder, include, out, slept, args.model, here / "texts.jsonl")
             for task in todo:
-                _ask(args, store_dir, snap, context_id, task, known, budgets, done, here)
+                _ask(args, snap_store, snap, context_id, task, known, budgets, done, here)
             if args.resleep and shard == (1, 1) and "resleep_in" not in slept[snap]:
-                with _locked(store_dir.parent / f"{store_dir.name}.{context_id}.lock"):
+                with _locked(store_dir / f"{context_id}.lock"):
                     _resleep(app, snap, context_id, folder, include, known, out, slept)
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -386,7 +390,8 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=str(DEFAULT_DATA), help="the swe-click folder (default: %(default)s)")
     p.add_argument("--out", default=str(DEFAULT_OUT))
-    p.add_argument("--store", default=str(ROOT / ".sleeptime" / "swe"), help="store folder (git-ignored)")
+    p.add_argument("--store", default=str(ROOT / ".sleeptime" / "swe"),
+                   help="folder of the stores, one per snapshot (default git-ignored: %(default)s)")
     p.add_argument("--model", default="embedded:qwen2.5-coder-0.5b", help="model spec, or 'scripted'")
     p.add_argument("--snapshots", nargs="*", default=None, help="snapshot names (default: all three)")
     p.add_argument("--tasks", type=int, default=0, help="first N tasks per snapshot (0: all)")

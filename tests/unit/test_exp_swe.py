@@ -132,7 +132,7 @@ def test_an_interrupted_run_resumes_without_sleeping_again_what_the_store_holds(
     counts = _counting(monkeypatch, fail_at=3)
     with pytest.raises(RuntimeError, match="middle of the sleep"):
         exp_swe.main(_argv(tmp_path, data, "--no-resleep"))
-    store = exp_swe._SCRIPTED_STORES[str(tmp_path / "store")]
+    store = exp_swe._SCRIPTED_STORES[str(tmp_path / "store" / "swe-click-1_0")]
     kept = len(store.search(("sleeptime", "default", "partnotes", "swe-click-1_0"), limit=1000))
     assert kept >= 2
     counts = _counting(monkeypatch)
