@@ -12,15 +12,23 @@ nearest part notes and chunks, within the same B). After the tasks of a snapshot
 changed and the context re-ingested and re-slept, to measure what a one-file change costs.
 
 Records (ids and numbers) go to `<out>/records.jsonl` and `<out>/sleeps.jsonl`; the model's text
-to `<out>/texts.jsonl` (git-ignored). A rerun skips what is recorded. `<out>/summary.md` holds the
-table: F1 per arm with a bootstrap 95% interval, tokens per query, sleep tokens per snapshot,
-re-sleep tokens after a one-file change, and the cost per query with the sleep amortized over the
-snapshot's real queries.
+to `<out>/texts.jsonl` (git-ignored). A rerun skips what is recorded, and sleeps on a snapshot only
+when the store holds no version built from exactly its files (a stopped sleep's finished part
+notes are reused). A long run splits across cores and sessions:
+
+    python -m evals swe --shard 1/2 &  python -m evals swe --shard 2/2   # records under shards/
+    python -m evals swe                 # then: the one-file re-sleeps and the summary of all shards
+
+`<out>/summary.md` holds the table: F1 per arm with a bootstrap 95% interval, tokens per query,
+sleep tokens per snapshot, re-sleep tokens after a one-file change, and the cost per query with the
+sleep amortized over the snapshot's real queries.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import random
 import re
@@ -28,7 +36,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,17 +166,159 @@ def _sleep(app: Any, context_id: str, folder: Path, include: list[str]) -> dict[
             "learned": result.learned, "questions": result.questions}
 
 
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"i/n"`` (1 <= i <= n) -> (i, n); None -> (1, 1), the whole run."""
+    if not text:
+        return 1, 1
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise argparse.ArgumentTypeError(f"--shard takes i/n with 1 <= i <= n, like 2/3; got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _shard_dir(out: Path, shard: tuple[int, int]) -> Path:
+    """Where a shard's records and texts go: the run's folder, or `shards/<i>-of-<n>/` in it."""
+    return out if shard == (1, 1) else out / "shards" / f"{shard[0]}-of-{shard[1]}"
+
+
+def _all_records(out: Path) -> list[dict[str, Any]]:
+    """Every record of the run, whichever shard wrote it."""
+    paths = [out / "records.jsonl", *sorted(out.glob("shards/*/records.jsonl"))]
+    return [r for p in paths for r in _jsonl(p)]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One process at a time (shards share the store): the first sleeps a snapshot, the others wait."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _in_store(app: Any, context_id: str, folder: Path, include: list[str]) -> tuple[bool, Any]:
+    """(whether the store's current revision is this folder, the latest version if built from it)."""
+    from sleeptime.corpus import load_context
+    from sleeptime.errors import UnknownContextError
+    from sleeptime.partindex import PartIndex
+
+    store = app.learned_store()
+    try:
+        current = store.context(context_id).revision
+    except UnknownContextError:
+        return False, None
+    cfg = app.config
+    loaded = load_context(folder=folder, include=include, chunk_size=cfg.chunk_size, chunk_overlap=cfg.chunk_overlap)
+    same = PartIndex(store.store, store.tenant).digests(context_id, current) == [c.digest for c in loaded.chunks]
+    latest = store.latest(context_id)
+    return same, latest if same and latest is not None and latest.source_revision == current else None
+
+
+def _ensure_slept(app: Any, snap: str, context_id: str, folder: Path, include: list[str], out: Path,
+                  slept: dict[str, dict[str, Any]], model: str, texts_path: Path) -> None:
+    """Sleep on the snapshot unless the store already holds a version built from exactly it (an
+    interrupted run, another shard): a full sleep is recorded once; a store left on the one-file
+    change is brought back by a re-ingest and a re-sleep of the changed parts, not recorded."""
+    same, learned = _in_store(app, context_id, folder, include)
+    if learned is not None:
+        if snap not in slept:  # slept, then stopped before recording: what it cost is in the store
+            from sleeptime.usage import summarize_usage
+
+            usage = summarize_usage(learned.sleep_usage, "sleep")
+            record = app.learned_store().context(context_id)
+            slept[snap] = {"snapshot": snap, "model": model, "include": include, "revision": record.revision,
+                           "chars": record.chars, "chunks": record.n_chunks, "files": len(record.sources),
+                           "ingest_s": None, "sleep_s": None, "published": True, "version": learned.version,
+                           "sleep_in": usage.input_tokens, "sleep_out": usage.output_tokens, "recovered": True}
+            _append(out / "sleeps.jsonl", slept[snap])
+        print(f"{snap}: learned version {learned.version} is in the store; not sleeping again", flush=True)
+        return
+    if same:  # the current revision is the snapshot: sleep on it without a new revision
+        start = time.perf_counter()
+        result = app.sleep(context_id)
+        row = {"revision": app.learned_store().context(context_id).revision, "published": result.published,
+               "version": result.version, "sleep_s": round(time.perf_counter() - start, 1),
+               "learned": result.learned, "questions": result.questions}
+        row["sleep_in"], row["sleep_out"] = _tokens(result.usage)
+        record = app.learned_store().context(context_id)
+        row |= {"chars": record.chars, "chunks": record.n_chunks, "files": len(record.sources), "ingest_s": 0.0}
+    else:
+        row = _sleep(app, context_id, folder, include)
+    _append(texts_path, {"snapshot": snap, "kind": "sleep", "learned": row.pop("learned"),
+                         "questions": row.pop("questions")})
+    if snap in slept:
+        print(f"{snap}: store brought back to the snapshot: {row['sleep_in']}+{row['sleep_out']} tokens", flush=True)
+        return
+    slept[snap] = {"snapshot": snap, "model": model, "include": include, **row}
+    _append(out / "sleeps.jsonl", slept[snap])
+    print(f"{snap}: slept {row['sleep_in']}+{row['sleep_out']} tokens in {row['sleep_s']} s", flush=True)
+
+
+def _ask(args: argparse.Namespace, store_dir: Path, snap: str, context_id: str, task: dict[str, Any],
+         known: list[str], budgets: list[int], done: set[tuple[str, str]], here: Path) -> None:
+    for mode in ("rag", "sleep"):
+        for budget in budgets:
+            arm = f"{mode}@{budget}"
+            if (task["id"], arm) in done:
+                continue
+            asker = _app(args.model, store_dir, budget)
+            start = time.perf_counter()
+            answer = asker.ask(question_of(task), context_id, mode="test-time" if mode == "rag" else "sleep")
+            seconds = time.perf_counter() - start
+            files = predicted_files(answer.answer, known)
+            tin, tout = _tokens(answer.wake_usage)
+            _append(here / "records.jsonl", {
+                "id": task["id"], "snapshot": snap, "arm": arm, "mode": mode, "budget": budget,
+                "gold": task["gold_files"], "predicted": files, "f1": round(f1(files, task["gold_files"]), 4),
+                "wake_in": tin, "wake_out": tout, "seconds": round(seconds, 2),
+                "n_sources": len(answer.sources), "model": args.model,
+            })
+            _append(here / "texts.jsonl", {"id": task["id"], "arm": arm, "answer": answer.answer,
+                                           "sources": answer.sources})
+            done.add((task["id"], arm))
+            print(f"{task['id']} {arm}: {files} gold {task['gold_files']}", flush=True)
+
+
+def _resleep(app: Any, snap: str, context_id: str, folder: Path, include: list[str], known: list[str],
+             out: Path, slept: dict[str, dict[str, Any]]) -> None:
+    """Change one file, re-ingest and re-sleep: what a one-file change costs."""
+    changed = "click/exceptions.py" if "click/exceptions.py" in known else known[0]
+    target = folder / changed
+    target.write_text(target.read_text() + "\n\ndef _changed_for_the_experiment() -> None:\n    pass\n")
+    row = _sleep(app, context_id, folder, include)
+    _append(out / "texts.jsonl", {"snapshot": snap, "kind": "resleep", "learned": row.pop("learned"),
+                                  "questions": row.pop("questions")})
+    slept[snap] = {**slept[snap], "resleep_in": row["sleep_in"], "resleep_out": row["sleep_out"],
+                   "resleep_s": row["sleep_s"], "resleep_changed": changed}
+    _append(out / "sleeps.jsonl", slept[snap])
+    print(f"{snap}: re-slept after a one-file change: {row['sleep_in']}+{row['sleep_out']} tokens", flush=True)
+
+
 def run(args: argparse.Namespace) -> Path:
+    """Run (or resume) the experiment, or one shard of it; returns the summary's path.
+
+    A shard (``--shard i/n``) asks every n-th task (from the i-th) and writes its records under
+    `shards/<i>-of-<n>/`; shards may run at once, one per core: each starts at another snapshot, and
+    the first to reach a snapshot sleeps on it while the others wait. Each snapshot has its own store
+    folder, opened only under its lock: embedded Chroma loads a store's vector index once per process,
+    so a process does not find vectors another process adds to a store it has open (checked: a
+    search in the first process missed all 199 items a second one put, which a third, fresh process
+    found). Re-sleeps after a one-file change write to the store, so they are left to a run with no
+    shard, once the shards are done: it finds their records, asks nothing again, and re-sleeps."""
     data, out = Path(args.data), Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    records_path, sleeps_path, texts_path = out / "records.jsonl", out / "sleeps.jsonl", out / "texts.jsonl"
-    done = {(r["id"], r["arm"]) for r in _jsonl(records_path)}
-    slept = {r["snapshot"]: r for r in _jsonl(sleeps_path)}
+    shard = parse_shard(getattr(args, "shard", None))
+    here = _shard_dir(out, shard)
+    here.mkdir(parents=True, exist_ok=True)
+    done = {(r["id"], r["arm"]) for r in _all_records(out)}
     tasks = load_tasks(data)
     snapshots = args.snapshots or sorted({t["snapshot"] for t in tasks})
+    offset = (shard[0] - 1) % len(snapshots) if snapshots else 0
     budgets = [int(b) for b in args.budgets.split(",")]
     store_dir = Path(args.store)
-    for snap in snapshots:
+    for snap in snapshots[offset:] + snapshots[:offset]:  # shards start at different snapshots
         src = data / "snapshots" / snap
         known = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py"))
         include = args.include or ["*.py"]
@@ -176,56 +326,22 @@ def run(args: argparse.Namespace) -> Path:
             spec = pathspec.GitIgnoreSpec.from_lines(args.include)
             known = [k for k in known if spec.match_file(k)]
         todo = [t for t in tasks if t["snapshot"] == snap and set(t["gold_files"]) <= set(known)]
-        todo = todo[: args.tasks or None]
+        todo = todo[: args.tasks or None][shard[0] - 1 :: shard[1]]
         context_id = "swe-" + snap.replace(".", "_")
         work = Path(tempfile.mkdtemp(prefix=f"swe-{snap}-"))
         folder = work / "src"
         shutil.copytree(src, folder)
         try:
-            app = _app(args.model, store_dir, None)
-            if snap not in slept or app.learned_store().latest(context_id) is None:
-                row = _sleep(app, context_id, folder, include)
-                _append(texts_path, {"snapshot": snap, "kind": "sleep", "learned": row.pop("learned"),
-                                     "questions": row.pop("questions")})
-                slept[snap] = {"snapshot": snap, "model": args.model, "include": include, **row}
-                _append(sleeps_path, slept[snap])
-                print(f"{snap}: slept {row['sleep_in']}+{row['sleep_out']} tokens in {row['sleep_s']} s", flush=True)
+            snap_store = store_dir / context_id
+            with _locked(store_dir / f"{context_id}.lock"):
+                app = _app(args.model, snap_store, None)  # opened once any other process's sleep is done
+                slept = {r["snapshot"]: r for r in _jsonl(out / "sleeps.jsonl")}
+                _ensure_slept(app, snap, context_id, folder, include, out, slept, args.model, here / "texts.jsonl")
             for task in todo:
-                for mode in ("rag", "sleep"):
-                    for budget in budgets:
-                        arm = f"{mode}@{budget}"
-                        if (task["id"], arm) in done:
-                            continue
-                        asker = _app(args.model, store_dir, budget)
-                        start = time.perf_counter()
-                        answer = asker.ask(question_of(task), context_id,
-                                           mode="test-time" if mode == "rag" else "sleep")
-                        seconds = time.perf_counter() - start
-                        files = predicted_files(answer.answer, known)
-                        tin, tout = _tokens(answer.wake_usage)
-                        _append(records_path, {
-                            "id": task["id"], "snapshot": snap, "arm": arm, "mode": mode, "budget": budget,
-                            "gold": task["gold_files"], "predicted": files,
-                            "f1": round(f1(files, task["gold_files"]), 4),
-                            "wake_in": tin, "wake_out": tout, "seconds": round(seconds, 2),
-                            "n_sources": len(answer.sources), "model": args.model,
-                        })
-                        _append(texts_path, {"id": task["id"], "arm": arm, "answer": answer.answer,
-                                             "sources": answer.sources})
-                        done.add((task["id"], arm))
-                        print(f"{task['id']} {arm}: {files} gold {task['gold_files']}", flush=True)
-            if args.resleep and "resleep_in" not in slept[snap]:
-                changed = "click/exceptions.py" if "click/exceptions.py" in known else known[0]
-                target = folder / changed
-                target.write_text(target.read_text() + "\n\ndef _changed_for_the_experiment() -> None:\n    pass\n")
-                row = _sleep(app, context_id, folder, include)
-                _append(texts_path, {"snapshot": snap, "kind": "resleep", "learned": row.pop("learned"),
-                                     "questions": row.pop("questions")})
-                slept[snap] = {**slept[snap], "resleep_in": row["sleep_in"], "resleep_out": row["sleep_out"],
-                               "resleep_s": row["sleep_s"], "resleep_changed": changed}
-                _append(sleeps_path, slept[snap])
-                print(f"{snap}: re-slept after a one-file change: {row['sleep_in']}+{row['sleep_out']} tokens",
-                      flush=True)
+                _ask(args, snap_store, snap, context_id, task, known, budgets, done, here)
+            if args.resleep and shard == (1, 1) and "resleep_in" not in slept[snap]:
+                with _locked(store_dir / f"{context_id}.lock"):
+                    _resleep(app, snap, context_id, folder, include, known, out, slept)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return summarize(out, tasks)
@@ -236,7 +352,7 @@ def _sleep_share(sleep: dict[str, Any], queries: int) -> float:
 
 
 def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
-    records = _jsonl(out / "records.jsonl")
+    records = _all_records(out)
     sleeps: dict[str, dict[str, Any]] = {}
     for row in _jsonl(out / "sleeps.jsonl"):
         sleeps[row["snapshot"]] = row  # the last row of a snapshot has everything
@@ -262,7 +378,8 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
     for snap, s in sorted(sleeps.items()):
         resleep = f"{s['resleep_in']}+{s['resleep_out']}" if "resleep_in" in s else "-"
         lines.append(f"| {snap} | {s['model']} | {s['files']} | {s['chars']} | {s['sleep_in']}+{s['sleep_out']} | "
-                     f"{s['sleep_s']} | {resleep} | {s.get('resleep_s', '-')} | {queries.get(snap, 0)} "
+                     f"{'-' if s['sleep_s'] is None else s['sleep_s']} |"
+                     f" {resleep} | {s.get('resleep_s', '-')} | {queries.get(snap, 0)} "
                      f"(of {sum(1 for t in tasks if t['snapshot'] == snap)}) |")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
@@ -273,7 +390,8 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=str(DEFAULT_DATA), help="the swe-click folder (default: %(default)s)")
     p.add_argument("--out", default=str(DEFAULT_OUT))
-    p.add_argument("--store", default=str(ROOT / ".sleeptime" / "swe"), help="store folder (git-ignored)")
+    p.add_argument("--store", default=str(ROOT / ".sleeptime" / "swe"),
+                   help="folder of the stores, one per snapshot (default git-ignored: %(default)s)")
     p.add_argument("--model", default="embedded:qwen2.5-coder-0.5b", help="model spec, or 'scripted'")
     p.add_argument("--snapshots", nargs="*", default=None, help="snapshot names (default: all three)")
     p.add_argument("--tasks", type=int, default=0, help="first N tasks per snapshot (0: all)")
@@ -281,6 +399,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="globs narrowing each snapshot to a reduced codebase (tasks outside it are left out)")
     p.add_argument("--budgets", default="1500,3000", help="wake context token budgets, comma-separated")
     p.add_argument("--no-resleep", dest="resleep", action="store_false", help="skip the one-file re-sleep")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="ask every N-th task from the I-th, recording under shards/I-of-N/ (one per core, one "
+                        "store); finish with a run without --shard, which re-sleeps and summarizes all shards")
 
 
 def run_cli(args: argparse.Namespace, argv: Sequence[str] = ()) -> str:

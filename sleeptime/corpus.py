@@ -106,6 +106,8 @@ def store_context(store: LearnedContextStore, context_id: str, loaded: Loaded) -
     if not loaded.chunks:
         where = f"; skipped: {', '.join(f'{s.path} ({s.reason})' for s in loaded.skipped)}" if loaded.skipped else ""
         raise EmptyContextError(f"context {context_id!r} is empty: give non-blank text, files or a folder{where}")
+    index = PartIndex(store.store, store.tenant)
+    index.index_chunks(context_id, loaded.chunks)  # before the claim: the new revision's readers find them
     record = store.put_chunks(context_id, [c.text for c in loaded.chunks], loaded.sources)
-    PartIndex(store.store, store.tenant).record_revision(context_id, record.revision, loaded.chunks)
+    index.record_manifest(context_id, record.revision, loaded.chunks)
     return IngestResult(**asdict(record), skipped=list(loaded.skipped))

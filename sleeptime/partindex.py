@@ -2,19 +2,28 @@
 
 Layout (under ("sleeptime", tenant), like `LearnedContextStore`):
 
-    (.., "pieces", context_id)         <chunk digest> -> chunk text, source path, line span (indexed)
-    (.., "manifests", context_id)      "r<rev>"       -> the digests and spans of revision rev's chunks
-    (.., "partnotes", context_id)      <part key>     -> one part's notes, source and span (indexed)
+    (.., "pieces", context_id)         <chunk digest> -> chunk text (indexed), source path, line span
+    (.., "manifests", context_id)      "r<rev>"       -> revision rev's chunks (digest, source, span, in
+                                                         order) and the parts its sleeps planned (key, span)
+    (.., "partnotes", context_id)      <part key>     -> one part's notes (indexed), source, span
 
 Chunks and part notes are content-addressed: a re-ingest that leaves a file unchanged re-embeds
 nothing for it, and a re-sleep finds that part's notes under the same key. A search over the
-pieces keeps only those the asked revision's manifest lists, so a reader holding an older version
-never sees text from a newer revision (or the other way round).
+pieces or notes keeps only those the asked revision's manifest lists and cites them at the spans
+that manifest gives (an unchanged chunk may sit at other lines in another revision), so a reader
+holding one version never sees text or spans from another.
+
+`collect` (run after each ingest) keeps the manifests of the newest `KEEP_MANIFESTS` revisions and
+of every revision a kept learned version was built from, and the pieces and part notes those list;
+what only dropped manifests listed goes at once, anything listed by none is kept `GRACE_S` (a
+write in flight).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
@@ -22,21 +31,34 @@ from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 from sleeptime.packing import Piece
 from sleeptime.sources import SourceChunk
 from sleeptime.stores.batching import put_all
-from sleeptime.stores.learned import ROOT, validate_id
+from sleeptime.stores.learned import GRACE_S, KEEP_VERSIONS, ROOT, LearnedContextStore, validate_id
+
+log = logging.getLogger(__name__)
 
 KEEP_MANIFESTS = 6
-"""Manifests kept per context (the current revision and those recent versions may still read)."""
+"""Newest manifests kept per context (the current revision and those recent readers may still read),
+besides those of the revisions kept learned versions were built from."""
 _OVERFETCH = 4
 
+PartRef = tuple[str, str, int, int]
+"""A planned part: its key, source, first and last line."""
 
-def _piece(value: dict[str, Any], score: float | None) -> Piece:
-    return Piece(
-        text=str(value["text"]),
-        source=str(value["source"]),
-        start_line=int(value.get("start_line", 0)),
-        end_line=int(value.get("end_line", 0)),
-        score=float(score) if score is not None else 0.0,
-    )
+
+def _piece(value: dict[str, Any], score: float | None, span: Sequence[Any] | None = None) -> Piece:
+    source, start, end = (span[1], span[2], span[3]) if span else (
+        value["source"], value.get("start_line", 0), value.get("end_line", 0))
+    return Piece(text=str(value["text"]), source=str(source), start_line=int(start), end_line=int(end),
+                 score=float(score) if score is not None else 0.0)
+
+
+def _parts(value: dict[str, Any]) -> list[list[Any]]:
+    # Manifests written before parts had spans list bare keys.
+    return [p if isinstance(p, list) else [p, "", 0, 0] for p in value.get("parts", [])]
+
+
+def _age_s(item: Item) -> float:
+    stamp = item.updated_at if item.updated_at.tzinfo else item.updated_at.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - stamp).total_seconds()
 
 
 class PartIndex:
@@ -49,9 +71,15 @@ class PartIndex:
     def _ns(self, kind: str, context_id: str) -> tuple[str, ...]:
         return (ROOT, self.tenant, kind, validate_id(context_id, "context_id"))
 
+    def _manifest(self, context_id: str, revision: int) -> dict[str, Any] | None:
+        item = self.store.get(self._ns("manifests", context_id), f"r{revision}")
+        return dict(item.value) if item is not None else None
+
     # chunks and manifests
-    def record_revision(self, context_id: str, revision: int, chunks: Sequence[SourceChunk]) -> None:
-        """Index the chunks of `revision` (only those not indexed yet) and write its manifest."""
+    def index_chunks(self, context_id: str, chunks: Sequence[SourceChunk]) -> None:
+        """Embed and store the chunks not indexed yet. Done before the revision is claimed, so a
+        reader of the new revision finds its chunks; until its manifest lists them, `collect`'s
+        grace keeps them."""
         ns = self._ns("pieces", context_id)
         digests = list(dict.fromkeys(c.digest for c in chunks))
         present = self.store.batch([GetOp(ns, d) for d in digests])
@@ -66,16 +94,28 @@ class PartIndex:
                     for d, c in new.items()
                 ]
             )
+
+    def record_manifest(self, context_id: str, revision: int, chunks: Sequence[SourceChunk]) -> None:
+        """Write the manifest of `revision` (its chunks, indexed first), then collect what is no longer kept."""
         manifest = [[c.digest, c.source, c.start_line, c.end_line] for c in chunks]
         self.store.put(self._ns("manifests", context_id), f"r{revision}", {"chunks": manifest}, index=False)
-        self._collect(context_id, revision)
+        try:  # opportunistic, as after a publish: its failure must not fail the ingest
+            self.collect(context_id)
+        except Exception:
+            log.warning("collecting old chunks and part notes of %r failed; the next ingest retries", context_id,
+                        exc_info=True)
+
+    def record_revision(self, context_id: str, revision: int, chunks: Sequence[SourceChunk]) -> None:
+        """Index the chunks of `revision` (only those not indexed yet) and write its manifest."""
+        self.index_chunks(context_id, chunks)
+        self.record_manifest(context_id, revision, chunks)
 
     def manifest(self, context_id: str, revision: int) -> list[SourceChunk] | None:
         """The chunks of `revision` with their spans and text, in order; None when not recorded."""
-        item = self.store.get(self._ns("manifests", context_id), f"r{revision}")
-        if item is None:
+        value = self._manifest(context_id, revision)
+        if value is None:
             return None
-        refs = item.value["chunks"]
+        refs = value["chunks"]
         ns = self._ns("pieces", context_id)
         found = cast(list[Item | None], self.store.batch([GetOp(ns, r[0]) for r in refs]))
         return [
@@ -84,31 +124,67 @@ class PartIndex:
             for r, it in zip(refs, found, strict=True)
         ]
 
+    def digests(self, context_id: str, revision: int) -> list[str] | None:
+        """The chunk digests of `revision` in order (equal lists: equal contents); None when not recorded."""
+        value = self._manifest(context_id, revision)
+        return [str(r[0]) for r in value["chunks"]] if value is not None else None
+
     def search_chunks(self, context_id: str, revision: int, query: str, k: int) -> list[Piece]:
-        """The `k` chunks of `revision` nearest to `query`, with their spans."""
-        item = self.store.get(self._ns("manifests", context_id), f"r{revision}")
-        if item is None or k <= 0:
+        """The `k` chunks of `revision` nearest to `query`, cited at their spans in `revision`."""
+        value = self._manifest(context_id, revision)
+        if value is None or k <= 0:
             return []
-        wanted = {r[0] for r in item.value["chunks"]}
+        spans: dict[str, list[Any]] = {}
+        for ref in value["chunks"]:
+            spans.setdefault(ref[0], ref)
         hits = self.store.search(self._ns("pieces", context_id), query=query, limit=k * _OVERFETCH + 8)
-        return [_piece(h.value, h.score) for h in hits if h.key in wanted][:k]
+        return [_piece(h.value, h.score, spans[h.key]) for h in hits if h.key in spans][:k]
 
-    def _collect(self, context_id: str, revision: int) -> None:
-        """Drop manifests older than the kept ones and chunks no kept manifest lists."""
-        mns = self._ns("manifests", context_id)
-        manifests = self.store.search(mns, limit=10_000)
-        keep_from = revision - KEEP_MANIFESTS + 1
-        kept: set[str] = set()
+    def _kept_revisions(self, context_id: str, newest: int) -> set[int]:
+        """The newest KEEP_MANIFESTS revisions and those the kept learned versions were built from."""
+        kept = set(range(newest - KEEP_MANIFESTS + 1, newest + 1))
+        learned = LearnedContextStore(self.store, self.tenant)
+        head = learned.head(context_id)
+        if head is not None:
+            kept.add(int(head["source_revision"]))
+            top = int(head["version"])
+            for n in range(max(1, top - KEEP_VERSIONS + 1), top + 1):
+                version = learned.version(context_id, n)
+                if version is not None:
+                    kept.add(version.source_revision)
+        return kept
+
+    def collect(self, context_id: str, *, grace_s: float = GRACE_S) -> dict[str, int]:
+        """Drop manifests no longer kept, and the pieces and part notes no kept manifest lists.
+
+        Pieces and notes are listed before the manifests are read: one written meanwhile by an
+        ingest or a sleep whose manifest this run does not see yet is listed by no manifest read
+        here, and so waits out `grace_s`. Returns deleted counts."""
+        pns, nns, mns = (self._ns(kind, context_id) for kind in ("pieces", "partnotes", "manifests"))
+        pieces, notes = list(self._all(pns)), list(self._all(nns))
+        manifests = list(self._all(mns))
+        if not manifests:
+            return {"manifests": 0, "pieces": 0, "partnotes": 0}
+        kept = self._kept_revisions(context_id, max(int(m.key[1:]) for m in manifests))
+        keep: dict[str, set[str]] = {"pieces": set(), "partnotes": set()}
+        dropped: dict[str, set[str]] = {"pieces": set(), "partnotes": set()}
+        gone = [m for m in manifests if int(m.key[1:]) not in kept]
         for m in manifests:
-            if int(m.key[1:]) < keep_from:
-                self.store.delete(mns, m.key)
-            else:
-                kept.update(r[0] for r in m.value["chunks"])
-        pns = self._ns("pieces", context_id)
-        for stale in [i.key for i in self._all(pns) if i.key not in kept]:
-            self.store.delete(pns, stale)
+            into = keep if int(m.key[1:]) in kept else dropped
+            into["pieces"].update(r[0] for r in m.value["chunks"])
+            into["partnotes"].update(p[0] for p in _parts(m.value))
+        if gone:
+            self.store.batch([PutOp(mns, m.key, None) for m in gone])
+        counts = {"manifests": len(gone)}
+        for kind, ns, items in (("pieces", pns, pieces), ("partnotes", nns, notes)):
+            stale = [i.key for i in items if i.key not in keep[kind]
+                     and (i.key in dropped[kind] or _age_s(i) >= grace_s)]
+            if stale:
+                self.store.batch([PutOp(ns, key, None) for key in stale])
+            counts[kind] = len(stale)
+        return counts
 
-    def _all(self, ns: tuple[str, ...]) -> Iterable[Any]:
+    def _all(self, ns: tuple[str, ...]) -> Iterable[Item]:
         offset = 0
         while batch := self.store.search(ns, limit=1000, offset=offset):
             yield from batch
@@ -123,16 +199,22 @@ class PartIndex:
                     self.store.delete(ns, item.key)
 
     # part notes
-    def set_parts(self, context_id: str, revision: int, keys: Sequence[str]) -> None:
-        """Record which part notes describe `revision` (the wake searches only those)."""
+    def set_parts(self, context_id: str, revision: int, parts: Sequence[PartRef]) -> None:
+        """Record the parts a sleep of `revision` planned, before their notes are written: the wake
+        searches only these, and `collect` keeps their notes while the manifest is kept (so an
+        interrupted sleep's notes wait for the next one). Another sleep of the same revision (say,
+        by another model) adds its parts to those listed."""
         ns = self._ns("manifests", context_id)
         item = self.store.get(ns, f"r{revision}")
-        if item is not None:
-            self.store.put(ns, f"r{revision}", {**item.value, "parts": list(keys)}, index=False)
+        if item is None:
+            return
+        listed = {p[0]: p for p in _parts(item.value)}
+        listed.update({p[0]: list(p) for p in parts})
+        self.store.put(ns, f"r{revision}", {**item.value, "parts": list(listed.values())}, index=False)
 
     def parts_of(self, context_id: str, revision: int) -> list[str]:
-        item = self.store.get(self._ns("manifests", context_id), f"r{revision}")
-        return list(item.value.get("parts", [])) if item is not None else []
+        value = self._manifest(context_id, revision)
+        return [p[0] for p in _parts(value)] if value is not None else []
 
     def part_notes(self, context_id: str, keys: Sequence[str]) -> dict[str, str]:
         """The stored notes of those `keys` that have them."""
@@ -146,10 +228,12 @@ class PartIndex:
             {"text": notes, "source": source, "start_line": start, "end_line": end}, index=["text"],
         )
 
-    def search_notes(self, context_id: str, keys: Iterable[str], query: str, k: int) -> list[Piece]:
-        """The `k` part notes among `keys` (the parts of one version) nearest to `query`."""
-        wanted = set(keys)
-        if not wanted or k <= 0:
+    def search_notes(self, context_id: str, revision: int, query: str, k: int) -> list[Piece]:
+        """The `k` notes on the parts of `revision` nearest to `query`, cited at their spans in it."""
+        value = self._manifest(context_id, revision)
+        spans = {p[0]: p for p in _parts(value)} if value is not None else {}
+        if not spans or k <= 0:
             return []
         hits = self.store.search(self._ns("partnotes", context_id), query=query, limit=k * _OVERFETCH + 8)
-        return [_piece(h.value, h.score) for h in hits if h.key in wanted][:k]
+        return [_piece(h.value, h.score, spans[h.key] if spans[h.key][1] else None)
+                for h in hits if h.key in spans][:k]

@@ -40,6 +40,16 @@ class Window:
         """Tokens left for the prompt (template margin included) when `reply_tokens` must fit after it."""
         return self.tokens - reply_tokens - TEMPLATE_MARGIN
 
+    def fit(self, text: str, tokens: int) -> str:
+        """The longest prefix of `text` within `tokens` (all of it when it fits)."""
+        if self.count(text) <= tokens:
+            return text
+        lo, hi = 0, len(text)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if self.count(text[:mid]) <= tokens else (lo, mid - 1)
+        return text[:lo]
+
 
 def _embedded_counter(model: BaseChatModel) -> TokenCounter | None:
     loaded_of = getattr(model, "_loaded", None)

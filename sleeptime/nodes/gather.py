@@ -47,14 +47,6 @@ def context_budget(cfg: SleepTimeConfig, window: Window, question: str) -> int:
     return max(room if cfg.wake_context_tokens is None else min(room, cfg.wake_context_tokens), 1)
 
 
-def _cut(text: str, budget: int, window: Window) -> str:
-    lo, hi = 0, len(text)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if window.count(text[:mid]) <= budget else (lo, mid - 1)
-    return text[:lo]
-
-
 def _revision(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> int:
     store = store_of(runtime)
     context_id = state["context_id"]
@@ -86,7 +78,7 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
         notes_cost -= window.count(dropped["question"] + dropped["answer"]) + 8
         update["related"] = related
     if window.count(learned) > budget // 2:
-        learned = _cut(learned, budget // 2, window)
+        learned = window.fit(learned, budget // 2)
         update["learned"] = learned
         notes_cost = window.count(learned) + sum(window.count(q["question"] + q["answer"]) + 8 for q in related)
     room = max(budget - notes_cost - 16, 1)
@@ -94,8 +86,7 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     revision = _revision(state, runtime)
     pieces: list[Piece] = index.search_chunks(context_id, revision, state["question"], cfg.wake_chunks)
     if state.get("path") == "learned":
-        keys = index.parts_of(context_id, revision)
-        notes = index.search_notes(context_id, keys, state["question"], max(1, cfg.wake_chunks // NOTES_SHARE))
+        notes = index.search_notes(context_id, revision, state["question"], max(1, cfg.wake_chunks // NOTES_SHARE))
         pieces += [Piece(n.text, f"notes on {n.source}", n.start_line, n.end_line, n.score) for n in notes]
     packed = pack(pieces, room, window.count)
     return {**update, "raw_context": packed.text, "sources": packed.sources,

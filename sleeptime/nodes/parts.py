@@ -77,18 +77,9 @@ def _model_tag(cfg: SleepTimeConfig) -> str:
     return spec if isinstance(spec, str) else type(spec).__name__
 
 
-def _cut(text: str, budget: int, window: Window) -> str:
-    lo, hi = 0, len(text)
-    while lo < hi:  # the longest prefix that fits
-        mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if window.count(text[:mid]) <= budget else (lo, mid - 1)
-    return text[:lo]
-
-
 def _part(group: list[SourceChunk], tag: str, budget: int, window: Window) -> PartSpec:
     text = "\n".join(c.text for c in group)
-    if window.count(text) > budget:  # one chunk larger than a part: keep what fits
-        text = _cut(text, budget, window)
+    text = window.fit(text, budget)  # one chunk larger than a part: keep what fits
     key = hashlib.sha256("\0".join([tag, *(c.digest for c in group)]).encode()).hexdigest()
     return PartSpec(key=key, source=group[0].source, start_line=group[0].start_line,
                     end_line=group[-1].end_line, text=text)
@@ -137,6 +128,8 @@ def plan(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]
     context_id, revision = state["context_id"], state["revision"]
     chunks = _chunks_of(index, store, context_id, revision)
     parts = plan_parts(chunks, part_budget(cfg, window), window, _model_tag(cfg))
+    # Listed before any notes are written, so a collection keeps them even if this sleep stops.
+    index.set_parts(context_id, revision, [(p["key"], p["source"], p["start_line"], p["end_line"]) for p in parts])
     return {"parts": parts, "part_notes": index.part_notes(context_id, [p["key"] for p in parts])}
 
 
@@ -200,8 +193,7 @@ def _batches(pieces: list[Piece], room: int, window: Window) -> list[list[Piece]
 
 def _reduce_once(cfg: SleepTimeConfig, pieces: list[Piece], room: int, window: Window) -> tuple[str, list[UsageRecord]]:
     text = _blocks(pieces)
-    if window.count(text) > room:
-        text = _cut(text, room, window)
+    text = window.fit(text, room)
     messages: list[BaseMessage] = [
         SystemMessage(prompt.REDUCE_SYSTEM),
         HumanMessage(prompt.REDUCE_USER.format(notes=text, max_chars=cfg.learned_max_chars)),
@@ -271,6 +263,4 @@ def reduce(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
     except ModelOutputError as error:  # the notes on every part are worth publishing without questions
         log.warning("sleep %s: no predicted questions: %s", state["context_id"], error)
         questions, q_usage = [], []
-    store = store_of(runtime)
-    PartIndex(store.store, store.tenant).set_parts(state["context_id"], state["revision"], [p["key"] for p in parts])
     return {"learned": [notes], "finished": [True], "questions": questions, "usage": usage + q_usage}

@@ -1,4 +1,10 @@
-"""Verify: accept the answer, or escalate (more budget, the raw context) within max_escalations."""
+"""Verify: accept the answer, or escalate (more budget, the raw context) within max_escalations.
+
+The model check's prompt holds the context, the question and the whole answer (up to twice
+`max_tokens_wake` at budget levels 3-4), so it may not fit where the answer's prompt did: the
+context is cut to what the wake window leaves, and a window too small for even the answer skips
+the model check and says so.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ import logging
 import re
 from typing import Any, Literal
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.nodes._runtime import config_of, wake_model
+from sleeptime.nodes.gather import wake_window
 from sleeptime.prompts import verify as prompt
 from sleeptime.state import WakeState
 from sleeptime.structured import ask_json, is_refusal
@@ -18,6 +25,8 @@ from sleeptime.usage import UsageRecord
 
 logger = logging.getLogger(__name__)
 
+_MIN_CONTEXT = 16
+"""Tokens of context below which a model check is not worth making."""
 _NO_ANSWER = re.compile(r"\b(i don'?t know|not enough information|cannot be determined|unknown)\b", re.I)
 
 
@@ -30,28 +39,47 @@ def check_format(answer: str) -> str | None:
     return None
 
 
+def check_messages(cfg: SleepTimeConfig, context: str, question: str, answer: str) -> list[BaseMessage] | None:
+    """The model check's prompt with `context` cut to fit the wake window beside its reply; None
+    when even the question and answer leave no room for context."""
+    window = wake_window(cfg)
+
+    def messages(text: str) -> list[BaseMessage]:
+        return [SystemMessage(prompt.SYSTEM),
+                HumanMessage(prompt.USER.format(context=text, question=question, answer=answer))]
+
+    room = window.room(cfg.max_tokens_wake) - window.prompt_tokens(messages(""))
+    if room < _MIN_CONTEXT:
+        return None
+    return messages(window.fit(context, room))
+
+
 def verify(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     cfg = config_of(runtime)
     answer_text = state.get("answer", "")
     usage: list[UsageRecord] = []
     problem: str | None = None
+    skipped = False
     if cfg.verify != "off":
         problem = check_format(answer_text)
     if problem is None and cfg.verify == "model":
         context = state.get("raw_context") or state.get("learned") or "(none)"
-        messages = [
-            SystemMessage(prompt.SYSTEM),
-            HumanMessage(prompt.USER.format(context=context, question=state["question"], answer=answer_text)),
-        ]
-        verdict, usage = ask_json(
-            wake_model(cfg), messages, prompt.Verdict, phase="wake", node="verify", retries=cfg.json_retries
-        )
-        if verdict.verdict == "reject":
-            problem = f"checker rejected it: {verdict.reason}"
+        messages = check_messages(cfg, context, state["question"], answer_text)
+        if messages is None:
+            logger.warning("model check skipped: the wake window leaves no room for the context beside the answer")
+            skipped = True
+        else:
+            verdict, usage = ask_json(
+                wake_model(cfg), messages, prompt.Verdict, phase="wake", node="verify", retries=cfg.json_retries
+            )
+            if verdict.verdict == "reject":
+                problem = f"checker rejected it: {verdict.reason}"
     escalations = state.get("escalations", 0)
     if problem is None:
-        return {"verdict": "accept", "reason": "checks passed" if cfg.verify != "off" else "not verified",
-                "usage": usage}
+        reason = "checks passed" if cfg.verify != "off" else "not verified"
+        if skipped:
+            reason = "format checks passed; model check skipped (no room in the wake window)"
+        return {"verdict": "accept", "reason": reason, "usage": usage}
     logger.info("answer not accepted (%s); escalations used %d of %d", problem, escalations, cfg.max_escalations)
     if escalations < cfg.max_escalations:
         return {

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
+
+import pytest
+from langchain_core.messages import BaseMessage
 
 from evals import exp_swe
 
@@ -56,3 +60,90 @@ def test_pipeline_runs_resumes_and_summarizes(tmp_path: Path) -> None:
     assert "texts.jsonl" in {p.name for p in out.iterdir()}
     exp_swe.main(argv)  # resumes: nothing new recorded
     assert len((out / "records.jsonl").read_text().splitlines()) == len(records)
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, fail_at: int | None = None) -> dict[str, int]:
+    """Count the scripted model's part and reduce calls; with `fail_at`, the part call of that
+    number raises (a run stopped in the middle of a sleep)."""
+    from sleeptime.prompts import parts as parts_prompt
+
+    counts = {"part": 0, "reduce": 0}
+    reply = exp_swe._scripted_reply
+
+    def counted(messages: list[BaseMessage]) -> str:
+        if messages[0].text == parts_prompt.PART_SYSTEM:
+            counts["part"] += 1
+            if counts["part"] == fail_at:
+                raise RuntimeError("stopped in the middle of the sleep")
+        elif messages[0].text == parts_prompt.REDUCE_SYSTEM:
+            counts["reduce"] += 1
+        return reply(messages)
+
+    monkeypatch.setattr(exp_swe, "_scripted_reply", counted)
+    return counts
+
+
+def _argv(tmp_path: Path, data: Path, *extra: str) -> list[str]:
+    return ["--model", "scripted", "--data", str(data), "--out", str(tmp_path / "out"),
+            "--store", str(tmp_path / "store"), "--budgets", "300", *extra]
+
+
+def test_shards_split_the_tasks_share_one_sleep_and_a_final_run_resleeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, out = _dataset(tmp_path / "data"), tmp_path / "out"
+    counts = _counting(monkeypatch)
+    exp_swe.main(_argv(tmp_path, data, "--shard", "1/2"))
+    slept_parts = counts["part"]
+    assert slept_parts > 0
+    exp_swe.main(_argv(tmp_path, data, "--shard", "2/2"))
+    assert counts["part"] == slept_parts  # the second shard found the snapshot slept in the store
+
+    def ids(path: Path) -> set[str]:
+        return {json.loads(line)["id"] for line in path.read_text().splitlines()}
+
+    assert ids(out / "shards" / "1-of-2" / "records.jsonl") == {"t1"}
+    assert ids(out / "shards" / "2-of-2" / "records.jsonl") == {"t2"}
+    sleeps = [json.loads(line) for line in (out / "sleeps.jsonl").read_text().splitlines()]
+    assert len(sleeps) == 1 and "resleep_in" not in sleeps[0]  # shards leave the store unchanged
+
+    exp_swe.main(_argv(tmp_path, data))  # the finishing run: asks nothing again, re-sleeps, merges
+    assert not (out / "records.jsonl").exists()
+    sleeps = [json.loads(line) for line in (out / "sleeps.jsonl").read_text().splitlines()]
+    assert "resleep_in" in sleeps[-1] and 0 < counts["part"] - slept_parts < slept_parts
+    summary = json.loads((out / "summary.json").read_text())
+    assert {arm: a["n"] for arm, a in summary["arms"].items()} == {"rag@300": 2, "sleep@300": 2}
+
+
+def test_a_bad_shard_is_refused() -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="1 <= i <= n"):
+        exp_swe.parse_shard("3/2")
+    assert exp_swe.parse_shard("2/3") == (2, 3) and exp_swe.parse_shard(None) == (1, 1)
+
+
+def test_an_interrupted_run_resumes_without_sleeping_again_what_the_store_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, out = _dataset(tmp_path / "data"), tmp_path / "out"
+    reference = _counting(monkeypatch)
+    exp_swe.main(_argv(tmp_path / "ref", data, "--no-resleep"))
+    total = reference["part"]
+
+    counts = _counting(monkeypatch, fail_at=3)
+    with pytest.raises(RuntimeError, match="middle of the sleep"):
+        exp_swe.main(_argv(tmp_path, data, "--no-resleep"))
+    store = exp_swe._SCRIPTED_STORES[str(tmp_path / "store" / "swe-click-1_0")]
+    kept = len(store.search(("sleeptime", "default", "partnotes", "swe-click-1_0"), limit=1000))
+    assert kept >= 2
+    counts = _counting(monkeypatch)
+    exp_swe.main(_argv(tmp_path, data, "--no-resleep"))
+    assert counts["part"] == total - kept  # the notes the stopped sleep finished are reused
+    first = json.loads((out / "sleeps.jsonl").read_text().splitlines()[0])
+
+    (out / "sleeps.jsonl").unlink()  # stopped after publishing, before recording it
+    counts = _counting(monkeypatch)
+    exp_swe.main(_argv(tmp_path, data, "--no-resleep"))
+    assert counts == {"part": 0, "reduce": 0}
+    recovered = json.loads((out / "sleeps.jsonl").read_text().splitlines()[0])
+    assert recovered["recovered"] and recovered["version"] == first["version"]
+    assert recovered["sleep_in"] > 0 and recovered["chars"] == first["chars"]
