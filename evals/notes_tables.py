@@ -10,12 +10,12 @@ file, so a torn last line is skipped. Pairing is within one records file: an arm
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evals.records import read_jsonl
 from evals.stats import bootstrap, mcnemar_exact, mean_interval, percentile_interval, ratio_of_means
 
 NotesRecord = dict[str, Any]
@@ -23,22 +23,9 @@ BASELINE_ARM = "none"
 
 
 def read_notes_records(path: Path) -> list[NotesRecord]:
-    """The complete records of a notes JSONL file; an unterminated last line (a write in progress) is skipped,
-    a corrupt line elsewhere is an error naming the line."""
-    lines = path.read_text(encoding="utf-8").split("\n")
-    out: list[NotesRecord] = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                break
-            raise ValueError(f"{path}:{i + 1}: corrupt notes record") from None
-        if isinstance(row, dict):
-            out.append(row)
-    return out
+    """The complete records of a notes JSONL file (the runs' reader: a torn last line skipped, a corrupt one
+    elsewhere an error naming the line)."""
+    return read_jsonl(path)
 
 
 def is_notes_records(records: Sequence[Mapping[str, Any]]) -> bool:

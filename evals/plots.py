@@ -105,12 +105,18 @@ def plot_budget_lines(rows: Sequence[TableRow], path: Path, title: str,
             ax.annotate(str(r["budget"]), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
     for p in points:
         ax.scatter([float(p["mean_output_tokens"])], [float(p["accuracy"])], marker="x", s=60, label=str(p["mode"]))
-    ax.set_xlabel("avg. test-time tokens / question")
-    ax.set_ylabel("accuracy")
+    _finish(plt, fig, ax, path, title, "avg. test-time tokens / question", "accuracy")
+
+
+def _finish(plt: Any, fig: Any, ax: Any, path: Path, title: str, xlabel: str, ylabel: str,
+            legend_size: int = 7) -> None:
+    """Labels, title, grid and legend (when anything is labelled) of a one-panel line figure; save and close."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=legend_size)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -141,15 +147,7 @@ def plot_scaling(rows: Sequence[TableRow], path: Path, title: str) -> None:
         ax.errorbar(xs, ys, yerr=_yerr(pts, ys), marker="o", capsize=3, label=label)
         for r, x, y in zip(pts, xs, ys, strict=True):
             ax.annotate(str(r["setting"]), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
-    ax.set_xlabel("avg. sleep-time output tokens / context")
-    ax.set_ylabel("accuracy")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, title, "avg. sleep-time output tokens / context", "accuracy")
 
 
 def plot_amortization(rows: Sequence[TableRow], path: Path, title: str) -> None:
@@ -164,15 +162,8 @@ def plot_amortization(rows: Sequence[TableRow], path: Path, title: str) -> None:
         pts = sorted(pts, key=lambda r: int(r["queries_per_context"]))
         ax.plot([int(r["queries_per_context"]) for r in pts], [float(r["cost_per_query"]) for r in pts],
                 "--" if label.startswith("test-time") else "-", marker="o", label=label)
-    ax.set_xlabel("questions per context")
-    ax.set_ylabel("avg. cost / query (tokens, test-time weighted)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, title, "questions per context", "avg. cost / query (tokens, test-time weighted)",
+            legend_size=6)
 
 
 def plot_bins(rows: Sequence[TableRow], path: Path, title: str) -> None:

@@ -34,7 +34,9 @@ Record = dict[str, Any]
 
 
 
-def _read_jsonl(p: Path) -> list[Record]:
+def read_jsonl(p: Path) -> list[Record]:
+    """The complete records of a JSONL file ([] when absent); an unterminated last line (a write in progress or
+    a killed append) is skipped, a corrupt line elsewhere is an error naming the line."""
     if not p.exists():
         return []
     out: list[Record] = []
@@ -59,8 +61,8 @@ def read_records(path: str | os.PathLike[str]) -> list[Record]:
     A torn (unterminated, unparsable) last line is ignored.
     """
     p = Path(path)
-    records = _read_jsonl(p)
-    texts = {str(t.pop("key")): t for t in _read_jsonl(p.with_name(TEXTS_FILE)) if "key" in t}
+    records = read_jsonl(p)
+    texts = {str(t.pop("key")): t for t in read_jsonl(p.with_name(TEXTS_FILE)) if "key" in t}
     for r in records:
         r.update(texts.get(str(r.get("key")), {}))
     return records

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +9,7 @@ import pytest
 
 from evals.headline import END, START, headline_block, update_readme
 from sleeptime.errors import InvalidInputError
-
-
-def _write_run(run: Path, experiment: str, records: list[dict[str, Any]]) -> None:
-    run.mkdir(parents=True)
-    meta = {"experiment": experiment, "options": {"dataset": "tiny", "model": "scripted", "weight": 10.0},
-            "invocations": []}
-    (run / "run.json").write_text(json.dumps(meta))
-    (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+from tests.eval_runs import write_run
 
 
 def _rec(i: int, mode: str, budget: int, correct: bool, tokens: int, sleep: int = 0) -> dict[str, Any]:
@@ -37,7 +29,7 @@ def _pareto(tt_tokens: tuple[int, int] = (10, 50)) -> list[dict[str, Any]]:
 
 
 def test_the_block_states_the_ratios_computed_from_the_records(tmp_path: Path) -> None:
-    _write_run(tmp_path / "run-a", "pareto", _pareto())
+    write_run(tmp_path / "run-a", "pareto", _pareto())
     block = headline_block(tmp_path)
     assert block.startswith(START) and block.endswith(END)
     rows = {line.split(" | ")[0].lstrip("| "): line for line in block.splitlines() if line.startswith("| ")}
@@ -58,7 +50,7 @@ def test_the_block_states_the_ratios_computed_from_the_records(tmp_path: Path) -
 
 
 def test_the_numbers_move_with_the_records(tmp_path: Path) -> None:
-    _write_run(tmp_path / "run-a", "pareto", _pareto(tt_tokens=(10, 80)))
+    write_run(tmp_path / "run-a", "pareto", _pareto(tt_tokens=(10, 80)))
     assert "run-a, sleep budget 0 (10/20): 8.00x" in headline_block(tmp_path)
 
 
@@ -71,10 +63,10 @@ def test_measured_amortization_and_oracle_and_losses(tmp_path: Path) -> None:
             for mode, toks in (("test-time", 40), ("sleep", 10)):
                 recs.append({"key": f"{c}|q{q}|{mode}|1", "example_id": f"{c}|q{q}", "context_id": c,
                              "query_index": q, "mode": mode, "budget": 1, "correct": True, "output_tokens": toks})
-    _write_run(tmp_path / "mq", "amortization", recs)
+    write_run(tmp_path / "mq", "amortization", recs)
     oracle = [_rec(i, m, 0, ok, 10) for i in range(6) for m, ok in
               (("test-time", i < 3), ("sleep", i < 1), ("oracle", True))]
-    _write_run(tmp_path / "orc", "pareto", oracle)
+    write_run(tmp_path / "orc", "pareto", oracle)
     block = headline_block(tmp_path)
     # 200/10 + 10 x 10 = 120 against 10 x 40 = 400
     assert "mq budget 1, t = 10: sleep-time 120 vs test-time only 400 (test-time only / sleep-time = 3.33x)" in block
@@ -84,7 +76,7 @@ def test_measured_amortization_and_oracle_and_losses(tmp_path: Path) -> None:
 
 
 def test_update_readme_is_idempotent_and_needs_its_markers(tmp_path: Path) -> None:
-    _write_run(tmp_path / "results" / "run-a", "pareto", _pareto())
+    write_run(tmp_path / "results" / "run-a", "pareto", _pareto())
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{START}\ntyped-in figures\n{END}\noutro\n")
     block = headline_block(tmp_path / "results")
@@ -104,7 +96,7 @@ def test_amortization_with_fewer_questions_says_at_how_many(tmp_path: Path) -> N
         for mode, toks in (("test-time", 40), ("sleep", 10)):
             recs.append({"key": f"c|q{q}|{mode}|1", "example_id": f"c|q{q}", "context_id": "c", "query_index": q,
                          "mode": mode, "budget": 1, "correct": True, "output_tokens": toks})
-    _write_run(tmp_path / "mq", "amortization", recs)
+    write_run(tmp_path / "mq", "amortization", recs)
     block = headline_block(tmp_path)
     # 500/5 + 10 x 10 = 200 against 400 at 5 queries; at 1 query 500 + 100 = 600 against 400: a loss
     assert "mq budget 1 at 5 queries/context (the most its contexts have), t = 10: sleep-time 200 vs " in block

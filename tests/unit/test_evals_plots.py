@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +9,7 @@ import pytest
 
 from evals.__main__ import main
 from evals.plots import markdown_table, render_run
-
-
-def _write_run(run: Path, experiment: str, records: list[dict[str, Any]], **options: Any) -> None:
-    run.mkdir(parents=True)
-    meta = {"experiment": experiment, "options": {"dataset": "tiny", "model": "scripted", "weight": 10, **options},
-            "invocations": [{"command": f"python -m evals {experiment}", "at": "now",
-                             "machine": {"cpu_count": 2, "load_at_start": [1.0]}}]}
-    (run / "run.json").write_text(json.dumps(meta))
-    with (run / "records.jsonl").open("w") as fh:
-        for r in records:
-            fh.write(json.dumps(r) + "\n")
-        fh.write('{"key": "torn')  # a killed run's last line
+from tests.eval_runs import write_run
 
 
 def _budget_records() -> list[dict[str, Any]]:
@@ -43,7 +31,7 @@ def _budget_records() -> list[dict[str, Any]]:
 
 def test_pareto_figure_and_tables_from_jsonl(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    _write_run(run, "pareto", _budget_records())
+    write_run(run, "pareto", _budget_records(), torn=True)
     tables = render_run(run)
     assert (run / "accuracy_vs_tokens.png").read_bytes()[:4] == b"\x89PNG"
     assert (run / "cost_per_query_projected.png").exists()
@@ -57,7 +45,7 @@ def test_pareto_figure_and_tables_from_jsonl(tmp_path: Path) -> None:
 
 def test_predictability_bars_and_cli_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "pred"
-    _write_run(run, "predictability", _budget_records(), bins=3)
+    write_run(run, "predictability", _budget_records(), bins=3, torn=True)
     assert main(["plot", str(run)]) == 0
     assert "wrote summary" in capsys.readouterr().out
     assert (run / "gain_by_predictability.png").exists()
@@ -73,7 +61,7 @@ def test_amortization_and_passk_figures(tmp_path: Path) -> None:
         for mode, toks in (("test-time", 40), ("sleep", 10)):
             recs.append({"key": f"c|q{i}|{mode}|1", "example_id": f"c|q{i}", "context_id": "c", "query_index": i,
                          "mode": mode, "budget": 1, "correct": True, "output_tokens": toks, "input_tokens": 1})
-    _write_run(amort, "amortization", recs)
+    write_run(amort, "amortization", recs, torn=True)
     tables = render_run(amort)
     assert (amort / "cost_per_query.png").exists()
     sleep = {r["queries_per_context"]: r["cost_per_query"] for r in tables["amortization"] if r["mode"] == "sleep"}
@@ -82,7 +70,7 @@ def test_amortization_and_passk_figures(tmp_path: Path) -> None:
     passk = tmp_path / "passk"
     recs = [{"key": f"e|sample|0|{s}", "example_id": "e", "mode": "sample", "budget": 0, "sample": s,
              "correct": s == 1, "extracted": str(s), "output_tokens": 5, "input_tokens": 1} for s in range(3)]
-    _write_run(passk, "passk", recs)
+    write_run(passk, "passk", recs, torn=True)
     tables = render_run(passk)
     assert {r["mode"] for r in tables["passk"]} >= {"pass@1", "pass@3", "majority@3"}
     assert (passk / "accuracy_vs_tokens.png").exists()
@@ -99,7 +87,7 @@ def test_tables_use_the_latest_commands_budgets(tmp_path: Path) -> None:
     # A run resumed with --budgets 0 after an earlier command measured budget 4 on the first examples only.
     records = [r for r in _budget_records() if r.get("budget") != 4 or r["example_id"] in ("e0", "e1")]
     run = tmp_path / "run"
-    _write_run(run, "pareto", records, budgets=[0])
+    write_run(run, "pareto", records, budgets=[0], torn=True)
     tables = render_run(run)
     rows = {(r["mode"], r["budget"]): r for r in tables["summary"]}
     assert set(rows) == {("test-time", 0), ("sleep", 0)} and rows[("sleep", 0)]["n"] == 6  # no example dropped

@@ -14,15 +14,7 @@ from evals.notes_tables import accuracy_table, quality_table, read_notes_records
 from evals.render_all import index_results, render_notes
 from evals.stats import mcnemar_exact
 from sleeptime.errors import InvalidInputError
-
-
-def _write_run(run: Path, experiment: str, records: list[dict[str, Any]], **options: Any) -> None:
-    run.mkdir(parents=True)
-    meta = {"experiment": experiment, "options": {"dataset": "tiny", "model": "scripted", "weight": 10, **options},
-            "invocations": [{"command": f"python -m evals {experiment}", "at": "now",
-                             "machine": {"cpu_count": 2, "load_at_start": [1.0]}}]}
-    (run / "run.json").write_text(json.dumps(meta))
-    (run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+from tests.eval_runs import write_run
 
 
 def _answers(settings: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -54,8 +46,8 @@ def _notes_records() -> list[dict[str, Any]]:
 
 
 def _results(root: Path) -> None:
-    _write_run(root / "p1", "pareto", _answers(("k1-r1",)), budgets=[0, 1])
-    _write_run(root / "scale", "scaling", _answers(("k1-r1", "k2-r1")), budgets=[0, 1])
+    write_run(root / "p1", "pareto", _answers(("k1-r1",)), budgets=[0, 1])
+    write_run(root / "scale", "scaling", _answers(("k1-r1", "k2-r1")), budgets=[0, 1])
     (root / "notes").mkdir()
     lines = [json.dumps(r) for r in _notes_records()]
     (root / "notes" / "run.jsonl").write_text("\n".join(lines) + '\n{"id": "symbolic-10", "se')  # still writing
