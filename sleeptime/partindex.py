@@ -105,11 +105,6 @@ class PartIndex:
             log.warning("collecting old chunks and part notes of %r failed; the next ingest retries", context_id,
                         exc_info=True)
 
-    def record_revision(self, context_id: str, revision: int, chunks: Sequence[SourceChunk]) -> None:
-        """Index the chunks of `revision` (only those not indexed yet) and write its manifest."""
-        self.index_chunks(context_id, chunks)
-        self.record_manifest(context_id, revision, chunks)
-
     def manifest(self, context_id: str, revision: int) -> list[SourceChunk] | None:
         """The chunks of `revision` with their spans and text, in order; None when not recorded."""
         value = self._manifest(context_id, revision)

@@ -239,7 +239,9 @@ def test_part_index_keeps_recent_manifests_and_drops_chunks_nobody_lists() -> No
     store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text"]})
     index = PartIndex(store)
     for rev in range(1, KEEP_MANIFESTS + 3):
-        index.record_revision("c", rev, split_source(f"version {rev} of the file\n", "a.txt"))
+        chunks = split_source(f"version {rev} of the file\n", "a.txt")
+        index.index_chunks("c", chunks)
+        index.record_manifest("c", rev, chunks)
     assert index.manifest("c", 1) is None and index.manifest("c", 2) is None
     kept = index.manifest("c", KEEP_MANIFESTS + 2)
     assert kept is not None and kept[0].text.startswith(f"version {KEEP_MANIFESTS + 2}")

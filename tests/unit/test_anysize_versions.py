@@ -102,7 +102,8 @@ def test_part_index_collects_on_each_store_and_unlisted_items_wait_out_the_grace
 
     def revision(rev: int, a_text: str) -> None:
         chunks = [*split_source(a_text, "a.txt"), *split_source("b stays the same\n", "b.txt")]
-        index.record_revision("c", rev, chunks)
+        index.index_chunks("c", chunks)
+        index.record_manifest("c", rev, chunks)
         parts = [(f"part-{c.digest[:12]}", c.source, c.start_line, c.end_line) for c in chunks]
         index.set_parts("c", rev, parts)
         for key, source, start, end in parts:
