@@ -55,9 +55,11 @@ def load_evidence(root: str | Path) -> Evidence:
         if f.parent not in pooled:
             notes.append((f.relative_to(base).as_posix(), accuracy_table(read_notes_records(f))))
     for d, files in pooled.items():
-        records, conflicts = pool_notes([read_notes_records(f) for f in files])
+        per_file = [read_notes_records(f) for f in files]
+        records, conflicts = pool_notes(per_file)
         if conflicts:  # the files answered differently: each stands alone
-            notes += [(f.relative_to(base).as_posix(), accuracy_table(read_notes_records(f))) for f in files]
+            notes += [(f.relative_to(base).as_posix(), accuracy_table(recs)) for f, recs in zip(files, per_file,
+                                                                                             strict=True)]
         else:
             notes.append((f"{d.relative_to(base).as_posix()} (pooled)", accuracy_table(records)))
     summaries: dict[str, dict[str, Any]] = {}
