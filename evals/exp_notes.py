@@ -5,15 +5,18 @@ Run: ``python -m evals notes --data-dir DIR --out evals/results/notes/RUN.jsonl`
 Per example (GSM-Symbolic base templates ``templates/symbolic`` and P1 ``templates/p1``, instances drawn with
 a seed as for P1, split into context and question by the sentence rule):
 
-- **sleep**: one reflect call per prompt, ``old`` (the reflect prompt before issue 12, free-text notes) and
-  ``new`` (``name = expression`` lines, cleaned and checked by ``sleeptime.notes``);
+- **sleep**: one reflect call per prompt, ``old`` (the reflect prompt before issue 12, free-text notes),
+  ``new`` (``name = expression`` lines, cleaned and checked by ``sleeptime.notes``) and ``worked``
+  (``notes_style="worked"``: the old prompt's worked items with placeholders for its example, arithmetic
+  recomputed where it can be read, the rest kept unchecked);
 - **note recall**: share of the gold intermediate values (the ``<<expr=value>>`` results of the instance's
   annotated solution) that the notes state with that value;
 - **note precision**: share of the notes' stated derived quantities whose value is a gold intermediate or a
   number of the problem text. Quantities on another valid path to the answer count as wrong, so this is a
   lower bound. Stated quantities: ``new``, every checked quantity whose expression has an operator; ``old``,
-  the last number of every line with an ``=`` in it (the result the model wrote);
-- **answer** arms at each budget: ``none`` (test-time only, raw context), ``old``/``new`` (notes beside the
+  and ``worked``, the last number of every line with an ``=`` in it (the result written, for ``worked`` the
+  one the evaluator computed where it could);
+- **answer** arms at each budget: ``none`` (test-time only, raw context), ``old``/``new``/``worked`` (notes beside the
   raw context, as the wake graph's answer step sends them) and ``oracle`` (the gold intermediate values as
   notes: the upper bound a perfect sleep gives this wake model).
 
@@ -175,21 +178,29 @@ def _output_tokens(reply: Any) -> int:
     return int(meta["output_tokens"]) if meta else 0
 
 
-def sleep(model: Any, prompt: str, item: Item, max_tokens: int) -> tuple[str, dict[str, Any]]:
+SLEPT = ("old", "new", "worked")
+"""Prompts (and the answer arms that use their notes)."""
+
+
+def sleep(model: Any, prompt: str, item: Item, max_tokens: int) -> tuple[str, str, dict[str, Any]]:
+    """(published notes, the raw reply, numbers) for one reflect call with ``prompt``."""
     user = (
-        reflect_prompt.format_user(item.context, "", MAX_CHARS)
-        if prompt == "new"
-        else OLD_REFLECT_USER.format(context=item.context, notes=reflect_prompt.EMPTY_NOTES, max_chars=MAX_CHARS)
+        OLD_REFLECT_USER.format(context=item.context, notes=reflect_prompt.EMPTY_NOTES, max_chars=MAX_CHARS)
+        if prompt == "old"
+        else reflect_prompt.format_user(item.context, "", MAX_CHARS, "worked" if prompt == "worked" else "expressions")
     )
     start = time.perf_counter()
     reply = model.invoke([SystemMessage(reflect_prompt.SYSTEM), HumanMessage(user)])
     seconds = time.perf_counter() - start
     notes, _ = reflect_prompt.parse_reflection(str(reply.text), MAX_CHARS)
     truncated = is_cut_off(reply, max_tokens)
-    if prompt == "new":
-        notes = clean_reply(notes, item.context, truncated=truncated).render()
-    tokens = _output_tokens(reply)
-    return notes, {"output_tokens": tokens, "truncated": truncated, "seconds": round(seconds, 1)}
+    raw = notes
+    unchecked = 0
+    if prompt != "old":
+        clean = clean_reply(notes, item.context, truncated=truncated, keep_unchecked=prompt == "worked")
+        notes, unchecked = clean.render(), len(clean.unchecked)
+    info = {"output_tokens": _output_tokens(reply), "truncated": truncated, "seconds": round(seconds, 1)}
+    return notes, raw, {**info, "unchecked": unchecked} if prompt == "worked" else info
 
 
 def note_scores(prompt: str, notes: str, item: Item) -> dict[str, Any]:
@@ -228,6 +239,11 @@ def _read(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
+def _append(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
 def run(args: argparse.Namespace) -> None:
     out: Path = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -242,26 +258,26 @@ def run(args: argparse.Namespace) -> None:
     )
 
     def write(item: Item, kind: str, key: str, record: dict[str, Any], text: str | None) -> None:
-        with out.open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"id": item.id, "set": item.set, "kind": kind, "key": key, **record}) + "\n")
+        _append(out, {"id": item.id, "set": item.set, "kind": kind, "key": key, **record})
         if text is not None:
-            with texts.open("a", encoding="utf-8") as f:
-                f.write(json.dumps({"id": item.id, "kind": kind, "key": key, "text": text}) + "\n")
+            _append(texts, {"id": item.id, "kind": kind, "key": key, "text": text})
         done.add((item.id, kind, key))
 
     for item in items:
         for prompt in args.prompts:
             key = f"{prompt}/{sleep_name}"
             if (item.id, "notes", key) not in done:
-                notes, info = sleep(sleep_model, prompt, item, args.max_tokens_sleep)
+                notes, raw, info = sleep(sleep_model, prompt, item, args.max_tokens_sleep)
                 notes_of[(item.id, key)] = notes
                 write(item, "notes", key, {**note_scores(prompt, notes, item), **info}, notes)
+                if raw != notes:
+                    _append(texts, {"id": item.id, "kind": "reply", "key": key, "text": raw})
         for arm in args.arms:
             for budget in args.budgets:
-                key = f"{arm}/{sleep_name if arm in ('old', 'new') else '-'}/b{budget}"
+                key = f"{arm}/{sleep_name if arm in SLEPT else '-'}/b{budget}"
                 if (item.id, "answer", key) in done:
                     continue
-                if arm in ("old", "new"):
+                if arm in SLEPT:
                     slept = notes_of.get((item.id, f"{arm}/{sleep_name}"))
                     if slept is None:
                         continue  # its notes were not made in this run (prompt not asked for)
@@ -305,9 +321,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sleep-model", default="embedded:qwen2.5-coder-0.5b")
     parser.add_argument("--wake-model", default="embedded:qwen2.5-coder-0.5b")
-    parser.add_argument("--prompts", nargs="*", default=["old", "new"], choices=["old", "new"])
+    parser.add_argument("--prompts", nargs="*", default=["old", "new"], choices=list(SLEPT))
     parser.add_argument("--arms", nargs="*", default=["none", "old", "new", "oracle"],
-                        choices=["none", "old", "new", "oracle"])
+                        choices=["none", *SLEPT, "oracle"])
     parser.add_argument("--budgets", nargs="*", type=int, default=[0, 1])
     parser.add_argument("--max-tokens-sleep", type=int, default=768)
     parser.add_argument("--max-tokens-wake", type=int, default=384)

@@ -25,6 +25,7 @@ BudgetLevel = Literal[0, 1, 2, 3, 4]
 VerifyMode = Literal["off", "format", "model"]
 PredictedCheck = Literal["rules", "model"]
 WarmPrefix = Literal["auto", "on", "off"]
+NotesStyle = Literal["expressions", "worked"]
 ModelSpec = Annotated[
     str | BaseChatModel,
     # A server's context is JSON: there it can only be a spec string (and Studio draws a text box).
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "BudgetLevel",
     "ModelSpec",
+    "NotesStyle",
     "PredictedCheck",
     "SleepTimeConfig",
     "SleeptimeConfig",
@@ -107,6 +109,12 @@ class SleepTimeConfig:
 
     max_rounds: int = 3
     """Rethink rounds per sample; the model may finish earlier."""
+
+    notes_style: NotesStyle = "expressions"
+    """How reflect writes derived quantities. ``expressions``: `name = expression` lines the evaluator
+    computes, the rest dropped; ``worked``: a numbered list of worked items ("label = calculation =
+    result") whose arithmetic is recomputed where it can be read, the rest published unchecked and
+    counted in the run's status (``sleeptime.quantities``)."""
 
     samples: int = 1
     """k independent reflect samples (a Send fan-out), merged by majority into one learned context (sleeptime.notes)."""
@@ -212,6 +220,7 @@ class SleepTimeConfig:
         _check_choice("verify", self.verify, VerifyMode)
         _check_choice("verify_predicted", self.verify_predicted, PredictedCheck)
         _check_choice("warm_prefix", self.warm_prefix, WarmPrefix)
+        _check_choice("notes_style", self.notes_style, NotesStyle)
         for name in ("raw_context_at_wake", "serve_predicted"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"{name} must be true or false, got {getattr(self, name)!r}")

@@ -36,7 +36,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
 
-from sleeptime.prompts.reflect import PLACEHOLDERS, USER
+from sleeptime.prompts.reflect import PLACEHOLDERS, USER, USER_WORKED
 from sleeptime.quantities import CheckedNotes, Quantity, Rejected, check_notes, normalise_name
 from sleeptime.structured import ask_text
 from sleeptime.usage import UsageRecord
@@ -77,14 +77,24 @@ def copies_context(line: str, sentences: Sequence[list[str]]) -> bool:
     return False
 
 
+_LABEL = re.compile(r"<label_([a-z][a-z0-9_]*)>", re.IGNORECASE)
+_PLACEHOLDER_WORDS = frozenset({"one", "two", "what_is_counted"})
+
+
+def unwrap_labels(line: str) -> str:
+    """A placeholder's form filled with a real name ("<label_dolphin_length> = ...") as that name: the
+    model followed the format literally, the content is its own. The prompt's own labels stay (a leak)."""
+    return _LABEL.sub(lambda m: m.group(0) if m.group(1).lower() in _PLACEHOLDER_WORDS else m.group(1), line)
+
+
 def is_leak(line: str) -> bool:
     """A line that carries the prompt's placeholder text rather than content."""
     lowered = line.lower()
     return any(p in lowered for p in PLACEHOLDERS)
 
 
-_INSTRUCTIONS = context_sentences(USER.split("{notes}", 1)[1])
-_HEADING = re.compile(r"^\W*(quantities|facts|notes|situation)\W*$", re.IGNORECASE)
+_INSTRUCTIONS = [s for user in (USER, USER_WORKED) for s in context_sentences(user.split("{notes}", 1)[1])]
+_HEADING = re.compile(r"^\W*(quantities|facts|notes|situation|inferences|calculations)\W*$", re.IGNORECASE)
 
 
 def _is_heading(line: str) -> bool:
@@ -148,24 +158,34 @@ class CleanNotes:
     truncated: bool = False
     dropped: list[Rejected] = field(default_factory=list)
 
+    @property
+    def unchecked(self) -> list[Rejected]:
+        """Lines published although the evaluator could not check them (``keep_unchecked``)."""
+        return self.notes.unchecked
+
     def render(self) -> str:
         return self.notes.render()
 
 
-def clean_reply(notes_text: str, context: str, *, truncated: bool = False) -> CleanNotes:
-    """Filter and check one reflect reply's notes (status line already removed). Never raises on model text."""
+def clean_reply(
+    notes_text: str, context: str, *, truncated: bool = False, keep_unchecked: bool = False
+) -> CleanNotes:
+    """Filter and check one reflect reply's notes (status line already removed). Never raises on model text.
+
+    ``keep_unchecked`` keeps calculations the evaluator cannot read as plain lines (the ``worked`` style).
+    """
     dropped: list[Rejected] = []
     if truncated:
         tail = notes_text.rstrip().splitlines()[-1:] if notes_text.strip() else []
         dropped += [Rejected(t[:200], "cut off at the token limit") for t in tail]
         notes_text = drop_cut_tail(notes_text)
     lines = []
-    for line in notes_text.splitlines():
+    for line in map(unwrap_labels, notes_text.splitlines()):
         if is_leak(line):
             dropped.append(Rejected(line.strip()[:200], "prompt placeholder"))
         else:
             lines.append(line)
-    checked = check_notes("\n".join(lines))
+    checked = check_notes("\n".join(lines), keep_unchecked=keep_unchecked)
     sentences = context_sentences(context)
     kept: list[str | Quantity] = []
     for item in checked.items:
@@ -181,6 +201,8 @@ def clean_reply(notes_text: str, context: str, *, truncated: bool = False) -> Cl
     labels = [i for i in kept if isinstance(i, str) and normalise_name(i) in names]
     dropped += [Rejected(label[:200], "repeats a quantity's label") for label in labels]
     checked.items = [i for i in kept if not (isinstance(i, str) and i in labels)]
+    published = {i[:200] for i in checked.items if isinstance(i, str)}
+    checked.unchecked = [u for u in checked.unchecked if u.line in published]
     return CleanNotes(checked, truncated, dropped + checked.rejected)
 
 

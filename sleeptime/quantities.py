@@ -9,6 +9,12 @@ length, tree size and line count are bounded, so no input can make the walker sl
 A line that does not evaluate is **dropped** from the published notes and kept, with the reason, in
 :attr:`CheckedNotes.rejected`: an unverifiable calculation is the kind of note that misled the wake model
 (issue 12), so it is not worth its tokens. Lines without ``=`` are facts and pass through unchanged.
+
+With ``keep_unchecked=True`` (the ``worked`` notes style) a line the evaluator cannot read is **kept as an
+unchecked plain line** instead, and listed with the reason in :attr:`CheckedNotes.unchecked`: measured on
+GSM-Symbolic, dropping what a 1.5B model writes in its own words lost more right quantities than the wrong
+ones it removed. Lines shown to be wrong (inline arithmetic that does not add up, a name defined twice, a
+division by zero, a value out of bounds) are dropped in both modes.
 """
 
 from __future__ import annotations
@@ -69,6 +75,8 @@ class CheckedNotes:
 
     items: list[str | Quantity] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    unchecked: list[Rejected] = field(default_factory=list)
+    """Lines kept as plain text although they hold a calculation the evaluator could not read (and why)."""
     ignored_lines: int = 0
 
     @property
@@ -127,11 +135,14 @@ def normalise_name(raw: str) -> str | None:
     return name
 
 
-def split_assignment(line: str) -> tuple[str | None, str] | None:
-    """(name, expression) for a `name = expression [= claimed value ...]` line, else None (a fact).
+def split_assignment(line: str) -> tuple[str | None, list[str]] | None:
+    """(name, expressions) for a `name = expression [= expression ...] [= claimed value]` line, else None
+    (a fact).
 
-    Anything after a second ``=`` is the model's own claim and is ignored: the evaluator computes it.
-    The name is None when the left side cannot be a name: the line is still a calculation, and rejected.
+    The expressions are the chain's steps to try in order ("shelter = baked - sold = 72 - 64 = 9" gives
+    "baked - sold" then "72 - 64"); a last step without an operator is the model's own claim and is
+    ignored: the evaluator computes it. The name is None when the left side cannot be a name: the line is
+    still a calculation, and rejected.
     """
     body = _AGREED.sub("", _BULLET.sub("", line, count=1))
     if "=" not in body or any(op in body for op in ("==", "<=", ">=", "!=")):
@@ -139,7 +150,8 @@ def split_assignment(line: str) -> tuple[str | None, str] | None:
     parts = body.split("=")
     if len(parts) > 2 and parts[0].strip().lower() in GENERIC_NAMES:
         parts = parts[1:]  # "name = shelter = a - b": the instructions' word copied as a prefix
-    return normalise_name(parts[0]), parts[1].strip()
+    steps = [parts[1].strip()] + [p.strip() for p in parts[2:] if _ARITHMETIC.search(p)]
+    return normalise_name(parts[0]), steps
 
 
 def _normalise_expression(text: str, known: Sequence[str]) -> str:
@@ -335,36 +347,101 @@ def _evaluate_line(expression: str, env: Mapping[str, Fraction]) -> tuple[str, F
 
 
 _INLINE = re.compile(r"([\d$(][\d\s.,+\-*/x\u00d7\u00f7()$%]*)$")
-_CLAIM = re.compile(r"^\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
+_LEADING = re.compile(r"^\s*(-?[\d$(][\d\s.,+\-*/x\u00d7\u00f7()$%]*)")
+_DECIMALS = re.compile(r"\.(\d+)\s*$")
+
+
+def _leading_value(segment: str) -> tuple[Fraction, int] | None:
+    """The value of the arithmetic a chain segment starts with ("154 - 141 " of "154 - 141 = 13", "6" of
+    "$6 each.") and how many decimals it shows when it is a bare number; None when it has none."""
+    found = _LEADING.match(segment)
+    if found is None:
+        return None
+    text = found.group(1).strip().rstrip(".,")
+    try:
+        value = evaluate(_normalise_expression(text, ()), {})
+    except QuantityError:
+        return None
+    shown = _DECIMALS.search(text) if not _ARITHMETIC.search(text) else None
+    return value, len(shown.group(1)) if shown else 0
+
+
+def _same(value: Fraction, claim: Fraction, decimals: int) -> bool:
+    """Equal, or a claim shown with decimals that is the value rounded to them (4.537 shown as 4.54)."""
+    return value == claim or (decimals > 0 and abs(value - claim) <= Fraction(1, 2 * 10**decimals))
 
 
 def check_inline(line: str) -> str | None:
     """For prose with a calculation in it ("Alice buys 3 pens: 3 x 2 = $6."): None when the arithmetic
-    right before the first '=' gives the number right after it, else why not (the line is then dropped)."""
-    left, _, right = line.partition("=")
-    found, claim = _INLINE.search(left.rstrip()), _CLAIM.match(right)
-    if found is None or claim is None or not _ARITHMETIC.search(found.group(1)):
+    right before the first '=' gives every step after it ("= 154 - 141 = 13"), else why not (the line is
+    then dropped when wrong, and unreadable when the arithmetic cannot be found)."""
+    left, *rights = line.split("=")
+    found = _INLINE.search(left.rstrip())
+    first = _leading_value(rights[0]) if rights else None
+    if found is None or first is None or not _ARITHMETIC.search(found.group(1)):
         return "left of '=' is not a name"
     try:
         value = evaluate(_normalise_expression(found.group(1), ()), {})
-        claimed = Fraction(claim.group(1).replace(",", ""))
-    except (QuantityError, ValueError):
+    except QuantityError:
         return "left of '=' is not a name"
-    if value != claimed:
-        return f"inline arithmetic is wrong: {found.group(1).strip()} is {format_value(value)}"
+    for right in rights:
+        step = _leading_value(right)
+        if step is None:
+            break  # prose after the result: nothing more to check
+        if not _same(value, *step):
+            return f"inline arithmetic is wrong: {found.group(1).strip()} is {format_value(value)}"
     return None
 
 
-def check_notes(text: str, *, env: Mapping[str, Fraction] | None = None, max_lines: int = MAX_LINES) -> CheckedNotes:
+def _evaluate_steps(steps: Sequence[str], defined: Mapping[str, Fraction]) -> tuple[str, Fraction]:
+    """The first step of a chain that evaluates; when none does, the first step's error."""
+    first: QuantityError | None = None
+    for step in steps:
+        try:
+            if len(step) > MAX_EXPRESSION_CHARS:
+                raise QuantityError("expression too long")
+            return _evaluate_line(_normalise_expression(step, list(defined)), defined)
+        except QuantityError as error:
+            first = first or error
+    raise first or QuantityError("empty expression")
+
+
+UNREADABLE = ("left of '=' is not a name", "not an arithmetic expression", "undefined name", "non-ASCII",
+              "expression too long")
+"""Reasons (prefixes) that say the evaluator could not read a line's words, not that the line is wrong.
+Code the walker refused (attribute access, lambdas, calls other than the five) is not a note: dropped."""
+
+
+def _unreadable(reason: str) -> bool:
+    return reason.startswith(UNREADABLE)
+
+
+def check_notes(
+    text: str,
+    *,
+    env: Mapping[str, Fraction] | None = None,
+    max_lines: int = MAX_LINES,
+    keep_unchecked: bool = False,
+) -> CheckedNotes:
     """Evaluate every `name = expression` line of ``text`` in order; never raises on model text.
 
     ``env`` holds names defined before this text (an earlier sample's or round's quantities need not be
     given; each text is checked on its own). A name defined twice keeps its first definition.
+    ``keep_unchecked`` keeps lines the evaluator cannot read as plain lines (see the module docstring).
     """
     out = CheckedNotes()
     defined: dict[str, Fraction] = dict(env or {})
     lines = text.splitlines()
     out.ignored_lines = max(0, len(lines) - max_lines)
+
+    def fail(line: str, reason: str) -> None:
+        if keep_unchecked and _unreadable(reason):
+            plain = _BULLET.sub("", line, count=1)
+            out.items.append(plain)
+            out.unchecked.append(Rejected(plain[:MAX_EXPRESSION_CHARS], reason))
+        else:
+            out.rejected.append(Rejected(line[:MAX_EXPRESSION_CHARS], reason))
+
     for raw in lines[:max_lines]:
         line = raw.strip()
         if not line:
@@ -373,23 +450,21 @@ def check_notes(text: str, *, env: Mapping[str, Fraction] | None = None, max_lin
         if parts is None:
             out.items.append(_BULLET.sub("", line, count=1))
             continue
-        name, expression = parts
+        name, steps = parts
         if name is None:
             problem = check_inline(_BULLET.sub("", line, count=1)[:MAX_EXPRESSION_CHARS * 2])
             if problem is None:
                 out.items.append(_BULLET.sub("", line, count=1))  # prose whose arithmetic checks out
             else:
-                out.rejected.append(Rejected(line[:MAX_EXPRESSION_CHARS], problem))
+                fail(line, problem)
             continue
         if name in defined:
             out.rejected.append(Rejected(line[:MAX_EXPRESSION_CHARS], f"redefined name {name}"))
             continue
         try:
-            if len(expression) > MAX_EXPRESSION_CHARS:
-                raise QuantityError("expression too long")
-            expression, value = _evaluate_line(_normalise_expression(expression, list(defined)), defined)
+            expression, value = _evaluate_steps(steps, defined)
         except QuantityError as error:
-            out.rejected.append(Rejected(line[:MAX_EXPRESSION_CHARS], str(error)))
+            fail(line, str(error))
             continue
         out.items.append(Quantity(name, expression, value, _substitute(expression, defined)))
         defined[name] = value

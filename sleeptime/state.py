@@ -63,6 +63,8 @@ class SampleNotes(TypedDict):
     """Still cut off at the token limit after a continuation call (its unfinished last line dropped)."""
     dropped: int
     """Lines left out: leaked, copied, cut off, or quantities that did not evaluate."""
+    unchecked: NotRequired[int]
+    """Lines published although their arithmetic could not be read (``notes_style="worked"``)."""
 
 
 def add_or_reset(left: list[SampleNotes] | None, right: list[SampleNotes] | None) -> list[SampleNotes]:

@@ -37,27 +37,30 @@ def reflect(state: SampleInput, runtime: Runtime[SleepTimeConfig]) -> dict[str, 
     i, context = state["sample"], state["raw_context"]
     # Sample 0 is deterministic at the configured temperature; the others explore.
     model = sleep_model(cfg, temperature=cfg.temperature if i == 0 else cfg.sample_temperature)
-    notes, truncated, dropped = "", False, 0
+    worked = cfg.notes_style == "worked"
+    notes, truncated, dropped, unchecked = "", False, 0, 0
     usage: list[UsageRecord] = []
     for _ in range(cfg.max_rounds):
         messages = [
             SystemMessage(prompt.system(cfg.sleep_instructions)),
-            HumanMessage(prompt.format_user(context, notes, cfg.learned_max_chars)),
+            HumanMessage(prompt.format_user(context, notes, cfg.learned_max_chars, cfg.notes_style)),
         ]
         reply, records, cut = ask_notes(
             model, messages, max_tokens=cfg.max_tokens_sleep, retries=cfg.json_retries
         )
         usage += records
         text, done = prompt.parse_reflection(reply, cfg.learned_max_chars)
-        clean = clean_reply(text, context, truncated=cut)
+        clean = clean_reply(text, context, truncated=cut, keep_unchecked=worked)
         # A round whose reply kept nothing keeps the previous notes rather than erasing them.
         if clean.notes.items:
-            notes, truncated, dropped = clean.render(), cut, len(clean.dropped)
+            notes, truncated, dropped, unchecked = clean.render(), cut, len(clean.dropped), len(clean.unchecked)
+            for line in clean.unchecked:
+                logger.info("reflect sample %d published unchecked (%s): %s", i, line.reason, line.line)
         if done:
             break
     if truncated:
         logger.info("reflect sample %d cut off at max_tokens_sleep=%d", i, cfg.max_tokens_sleep)
-    sample = SampleNotes(sample=i, notes=notes, truncated=truncated, dropped=dropped)
+    sample = SampleNotes(sample=i, notes=notes, truncated=truncated, dropped=dropped, unchecked=unchecked)
     return {"samples": [sample], "usage": usage}
 
 
@@ -65,8 +68,12 @@ def merge(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     """The samples' notes merged into one learned context; what was cut off or left out is reported."""
     samples = sorted(state.get("samples") or [], key=lambda s: s["sample"])
     # The rendered notes re-check to the same quantities (each line states its expression).
-    merged, dropped = merge_samples([check_notes(s["notes"]) for s in samples])
+    worked = config_of(runtime).notes_style == "worked"
+    merged, dropped = merge_samples([check_notes(s["notes"], keep_unchecked=worked) for s in samples])
     warnings = [f"sample {s['sample']} cut off at max_tokens_sleep" for s in samples if s["truncated"]]
+    unchecked = sum(s.get("unchecked", 0) for s in samples)
+    if unchecked:
+        warnings.append(f"{unchecked} note lines published unchecked: the evaluator could not read their arithmetic")
     if len(samples) > 1 and dropped:
         warnings.append(f"{len(dropped)} quantities dropped by the {len(samples)}-sample merge")
     text = merged.render()

@@ -36,6 +36,23 @@ Other useful inferences the situation does not state word for word go on plain l
 Do not copy sentences of the situation. At most 15 lines, under {max_chars} characters in all.
 Write the notes now."""
 
+USER_WORKED = """Situation:
+{context}
+
+Your notes so far:
+{notes}
+
+Rewrite the notes. Work out the quantities, inferences and calculations that questions about
+this situation are likely to need; double-check every number in the notes so far and fix mistakes;
+drop what is useless but keep everything useful, because your reply replaces the notes.
+Write the notes as a numbered list of at most twelve items, each one inference or one worked quantity
+with its calculation and result, in the form "<label_what_is_counted> = <number> x <number> = <number>".
+Do not repeat the situation. Keep the notes under {max_chars} characters.
+After the list, write STATUS: DONE if the notes are complete and checked,
+or STATUS: CONTINUE if another pass would improve them."""
+"""The ``worked`` notes style: the free-text worked items of the reflect prompt before issue 12 (better
+recall on small models), its content example replaced by placeholders; the arithmetic is checked afterwards."""
+
 EMPTY_NOTES = "(none yet)"
 
 _STATUS = re.compile(r"^\s*\**\s*STATUS\s*:\s*\**\s*(DONE|CONTINUE)\b.*$", re.IGNORECASE | re.MULTILINE)
@@ -62,8 +79,10 @@ def system(instructions: str | None = None) -> str:
     return f"{SYSTEM}\n\n{instructions.strip()}" if instructions and instructions.strip() else SYSTEM
 
 
-def format_user(context: str, notes: str, max_chars: int) -> str:
-    return USER.format(context=context, notes=notes or EMPTY_NOTES, max_chars=max_chars)
+def format_user(context: str, notes: str, max_chars: int, style: str = "expressions") -> str:
+    """The reflect user turn for a notes style (``SleepTimeConfig.notes_style``)."""
+    template = USER_WORKED if style == "worked" else USER
+    return template.format(context=context, notes=notes or EMPTY_NOTES, max_chars=max_chars)
 
 
 def parse_reflection(reply: str, max_chars: int) -> tuple[str, bool]:

@@ -54,6 +54,7 @@ def test_the_constructor_and_replace_run_the_same_key_check() -> None:
         ({"budget": True}, "budget"),
         ({"verify": "strict"}, "verify"),
         ({"verify_predicted": "maybe"}, "verify_predicted"),
+        ({"notes_style": "prose"}, "notes_style"),
         ({"max_rounds": "3"}, "max_rounds"),
         ({"max_rounds": 0}, "max_rounds"),
         ({"n_questions": -1}, "n_questions"),

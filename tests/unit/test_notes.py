@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from sleeptime.notes import clean_reply, context_sentences, copies_context, is_cut_off, merge_samples
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
-from sleeptime.quantities import check_notes
+from sleeptime.quantities import check_inline, check_notes
 
 CONTEXT = (
     "A bakery baked 72 muffins on Monday. By closing time it had sold 64 of them. "
@@ -17,11 +17,14 @@ CONTEXT = (
 
 def test_prompts_carry_no_example_content() -> None:
     # Any digit in the instructions is example content a small model can copy into its notes.
-    for text in (reflect_prompt.USER, reflect_prompt.SYSTEM, predict_prompt.SYSTEM, predict_prompt.USER):
+    for text in (reflect_prompt.USER, reflect_prompt.USER_WORKED, reflect_prompt.SYSTEM, predict_prompt.SYSTEM,
+                 predict_prompt.USER):
         assert not any(ch.isdigit() for ch in text.replace("{max_chars}", "").replace("15 lines", ""))
     assert all(p in reflect_prompt.USER for p in reflect_prompt.PLACEHOLDERS)
+    assert all(p in reflect_prompt.USER_WORKED for p in reflect_prompt.PLACEHOLDERS)
     user = reflect_prompt.format_user("ctx", "", 500)
     assert "ctx" in user and reflect_prompt.EMPTY_NOTES in user and "500" in user
+    assert "numbered list" in reflect_prompt.format_user("ctx", "", 500, "worked")
 
 
 def test_leaked_placeholders_are_dropped() -> None:
@@ -29,6 +32,12 @@ def test_leaked_placeholders_are_dropped() -> None:
     assert clean.render() == "- baked = 72"
     reasons = [d.reason for d in clean.dropped]
     assert reasons == ["prompt placeholder", "prompt placeholder", "left of '=' is not a name"]
+
+
+def test_placeholder_form_with_the_models_own_label_is_kept() -> None:
+    clean = clean_reply("1. <label_muffins_left> = 72 - 64 = 8\n2. <label_what_is_counted> = 3 x 2 = 6", CONTEXT)
+    assert clean.render() == "- muffins_left = 72 - 64 = 8"
+    assert [d.reason for d in clean.dropped] == ["prompt placeholder"]
 
 
 def test_copied_sentences_are_dropped_and_new_facts_kept() -> None:
@@ -132,3 +141,54 @@ def test_rendered_notes_check_back_to_the_same_quantities() -> None:
     again = check_notes(merged.render())
     assert again.values() == a.values() and again.rejected == []
     assert again.facts == ["A plain fact."]
+
+
+WORKED_REPLY = """1. The bakery kept none of the muffins.
+2. Muffins to the shelter = muffins baked - muffins sold = 72 - 64 = 9
+3. Money from sales = 64 muffins x $3 = $192
+4. Share sold = 64 out of 72, about eight ninths
+5. Sold per hour = sales / opening hours = 8
+6. Muffins baked on Monday = 72
+7. Muffins baked on Monday = 70
+8. A bakery baked 72 muffins on Monday.
+9. Unsold value: 8 x $3 = $25"""
+
+
+def test_worked_notes_keep_unreadable_lines_unchecked_and_recompute_the_rest() -> None:
+    clean = clean_reply(WORKED_REPLY, CONTEXT, keep_unchecked=True)
+    lines = clean.render().splitlines()
+    # Readable arithmetic is recomputed: the model's 9 is published as 8.
+    assert "- muffins_to_the_shelter = 72 - 64 = 8" in lines
+    assert "- money_from_sales = 64 * 3 = 192" in lines
+    # Lines the evaluator cannot read stay, as plain text, and are reported with the reason.
+    assert "- Share sold = 64 out of 72, about eight ninths" in lines
+    assert "- Sold per hour = sales / opening hours = 8" in lines
+    assert {u.line: u.reason for u in clean.unchecked} == {
+        "Share sold = 64 out of 72, about eight ninths": "not an arithmetic expression",
+        "Sold per hour = sales / opening hours = 8": "not an arithmetic expression",
+    }
+    # A chain's steps are each checked: "72 - 64 = 8" states 8, a rounded decimal is the value rounded.
+    assert check_inline("Left: 154 - (139 + 2) = 154 - 141 = 13 students") is None
+    assert check_inline("Each: 245 / 54 = 4.54 puppies") is None
+    assert check_inline("Each: 245 / 54 = 5 puppies") == "inline arithmetic is wrong: 245 / 54 is 245/54 (about 4.5370)"
+    assert check_inline("Left: 154 - (139 + 2) = 154 - 140 = 14") is not None
+    # Lines shown wrong go in both styles: a redefinition, a copy of the context, wrong inline arithmetic.
+    reasons = {d.line: d.reason for d in clean.dropped}
+    assert reasons["7. Muffins baked on Monday = 70"] == "redefined name muffins_baked_on_monday"
+    assert reasons["A bakery baked 72 muffins on Monday."] == "copies the context"
+    assert reasons["9. Unsold value: 8 x $3 = $25"].startswith("inline arithmetic is wrong")
+    assert not any("25" in line or "= 70" in line for line in lines)
+
+
+def test_expression_style_drops_what_the_worked_style_keeps_unchecked() -> None:
+    strict = clean_reply(WORKED_REPLY, CONTEXT)
+    assert strict.unchecked == []
+    assert "about eight ninths" not in strict.render() and "opening hours" not in strict.render()
+    assert "- muffins_to_the_shelter = 72 - 64 = 8" in strict.render().splitlines()
+
+
+def test_worked_style_still_drops_code() -> None:
+    reply = "a = __import__('os').system('echo hi')\nb = (lambda: 1)()\nc = [1][0]\nd = 2 * 3"
+    clean = clean_reply(reply, CONTEXT, keep_unchecked=True)
+    assert clean.render() == "- d = 2 * 3 = 6"
+    assert clean.unchecked == [] and len(clean.dropped) == 3

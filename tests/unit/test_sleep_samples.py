@@ -92,3 +92,22 @@ def test_nothing_left_publishes_an_explicit_empty_note(memory_store: InMemorySto
     result = app.sleep("bakery", CONTEXT)
     assert result.learned == [EMPTY_LEARNED]
     assert "no note survived checking" in result.status
+
+
+def test_worked_style_publishes_unreadable_lines_and_says_how_many(memory_store: InMemoryStore) -> None:
+    reply = (
+        "1. Muffins left = muffins baked - muffins sold = 72 - 64 = 9\n"
+        "2. Share sold = most of them, about nine in ten\n"
+        "3. Shelter muffins: 8 x 1 = 7\n"
+        "STATUS: DONE"
+    )
+    model = staged_model(reflect=reply)
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, notes_style="worked", n_questions=1)
+    result = app.sleep("bakery", CONTEXT)
+    assert "numbered list" in model.calls_for("reflect")[0][-1].text  # the worked prompt was sent
+    assert result.learned == ["- muffins_left = 72 - 64 = 8\n- Share sold = most of them, about nine in ten"]
+    assert "1 note lines published unchecked" in result.status
+    # The expressions style drops the line it cannot read, and says nothing about unchecked lines.
+    strict = SleepTime(store=memory_store, sleep_model=staged_model(reflect=reply), wake_model=model, n_questions=1)
+    again = strict.sleep("bakery-2", CONTEXT)
+    assert again.learned == ["- muffins_left = 72 - 64 = 8"] and "unchecked" not in again.status
