@@ -126,6 +126,30 @@ def _paired(arm: Mapping[str, Mapping[str, Any]], none: Mapping[str, Mapping[str
     }
 
 
+def head_to_head_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every two slept arms of one sleep model, set and budget against each other (old vs new, worked vs old,
+    ...) on the ids both answered: each one's right answers, the discordant pairs and the exact McNemar p.
+    The arms of one sleep model slept on the same examples, so which prompt is better is a paired question."""
+    cells = _answers(records)
+    rows: list[dict[str, Any]] = []
+    for (set_, arm, sleep_model, budget), recs in sorted(cells.items()):
+        if sleep_model == "-":
+            continue
+        for (set_b, other, model_b, budget_b), others in sorted(cells.items()):
+            if (set_b, model_b, budget_b) != (set_, sleep_model, budget) or other <= arm:
+                continue
+            paired = _paired(recs, others)  # "none" there is the other arm
+            rows.append({
+                "set": set_, "sleep_model": sleep_model, "budget": budget, "arm": arm, "other": other,
+                "n_paired": paired["n_paired"],
+                "correct_arm": round(paired["accuracy_arm"] * paired["n_paired"]) if paired["n_paired"] else 0,
+                "correct_other": round(paired["accuracy_none"] * paired["n_paired"]) if paired["n_paired"] else 0,
+                "right_only_arm": paired["right_only_arm"], "right_only_other": paired["right_only_none"],
+                "mcnemar_p": paired["mcnemar_p"],
+            })
+    return rows
+
+
 def pool_notes(files: Sequence[Sequence[Mapping[str, Any]]]) -> tuple[list[NotesRecord], int]:
     """The records of several notes files of one folder as one set, so an arm measured in one file (notes slept
     on a bigger model) pairs with the test-time only and oracle arms measured in another, by example id.

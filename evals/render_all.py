@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.notes_tables import accuracy_table, is_notes_records, pool_notes, quality_table, read_notes_records
+from evals.notes_tables import (
+    accuracy_table,
+    head_to_head_table,
+    is_notes_records,
+    pool_notes,
+    quality_table,
+    read_notes_records,
+)
 from evals.plots import markdown_table, plot_notes, render_run, write_csv
 from evals.records import RECORDS_FILE, RUN_FILE, TEXTS_FILE
 from sleeptime.errors import InvalidInputError
@@ -98,6 +105,7 @@ def _write_notes(records: list[dict[str, Any]], src: Path, what: str, whose: str
     out = notes_outputs(src)
     for name, rows in tables.items():
         write_csv(out[name], rows)
+    head_to_head = head_to_head_table(records)
     title = f"notes: {src.stem}, {len({r['id'] for r in records})} examples"
     plot_notes(tables["quality"], tables["accuracy"], out["figure"], title)
     md = [f"# {title}", "",
@@ -108,6 +116,9 @@ def _write_notes(records: list[dict[str, Any]], src: Path, what: str, whose: str
           "p; token_ratio = none's output tokens / the arm's.", ""]
     for name, rows in tables.items():
         md += [f"## {name}", "", markdown_table(rows)]
+    if head_to_head:
+        md += ["## head to head", "", "Two slept arms of one sleep model against each other on the ids both "
+               "answered (exact McNemar p).", "", markdown_table(head_to_head)]
     md += ["## Figure", "", f"![{out['figure'].name}]({out['figure'].name})", ""]
     out["summary"].write_text("\n".join(md), encoding="utf-8")
     return tables

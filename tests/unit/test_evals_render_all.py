@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from evals.__main__ import main
-from evals.notes_tables import accuracy_table, quality_table, read_notes_records
+from evals.notes_tables import accuracy_table, head_to_head_table, quality_table, read_notes_records
 from evals.render_all import index_results, render_notes
 from evals.stats import mcnemar_exact
 from sleeptime.errors import InvalidInputError
@@ -140,3 +140,17 @@ def test_notes_files_of_a_folder_pool_by_example_id(tmp_path: Path, capsys: pyte
     assert main(["plot", "--results", str(root), "--readme", str(tmp_path / "none.md")]) == 0
     assert "not pooled, 10 answers graded differently" in capsys.readouterr().out
     assert not (root / "notes" / "pooled_accuracy.csv").exists()
+
+
+def test_slept_arms_of_one_sleep_model_meet_head_to_head() -> None:
+    recs = _notes_records()
+    for i in range(9):  # one id fewer: pairs only on the ids both answered
+        recs.append({"id": f"symbolic-{i}", "set": "symbolic", "kind": "answer", "key": "old/m/b1",
+                     "correct": i in (0, 8), "output_tokens": 30})
+    recs.append({"id": "symbolic-0", "set": "symbolic", "kind": "answer", "key": "new/other/b1", "correct": True,
+                 "output_tokens": 30})  # another sleep model: never paired with m's arms
+    (row,) = head_to_head_table(recs)
+    assert (row["arm"], row["other"], row["sleep_model"], row["budget"]) == ("new", "old", "m", 1)
+    assert (row["n_paired"], row["correct_arm"], row["correct_other"]) == (9, 8, 2)
+    assert (row["right_only_arm"], row["right_only_other"]) == (7, 1)
+    assert row["mcnemar_p"] == mcnemar_exact(7, 1)
