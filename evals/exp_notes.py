@@ -42,6 +42,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from evals.errors import TemplateError
+from evals.exp_swe import parse_shard
 from evals.grading import grade_gsm, parse_number
 from evals.splitting import split_context_question
 from evals.templates import (
@@ -256,6 +257,8 @@ def run(args: argparse.Namespace) -> None:
     items = load_items(args.data_dir, "symbolic", args.n_base, args.seed) + load_items(
         args.data_dir, "p1", args.n_p1, args.seed
     )
+    index, count = args.shard
+    items = items[index - 1 :: count]  # shards append to the same --out: each example has one writer
 
     def write(item: Item, kind: str, key: str, record: dict[str, Any], text: str | None) -> None:
         _append(out, {"id": item.id, "set": item.set, "kind": kind, "key": key, **record})
@@ -327,6 +330,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budgets", nargs="*", type=int, default=[0, 1])
     parser.add_argument("--max-tokens-sleep", type=int, default=768)
     parser.add_argument("--max-tokens-wake", type=int, default=384)
+    parser.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="I/N",
+                        help="every N-th example from the I-th, so N processes (one per core) share a run")
     parser.add_argument("--summary", action="store_true", help="print the table of --out and exit")
 
 

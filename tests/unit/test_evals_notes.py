@@ -52,3 +52,18 @@ def test_worked_prompt_is_checked_scored_and_resumable(tmp_path: Path, monkeypat
     exp_notes.run(args)  # everything is on record: nothing is asked again
     assert len(model.calls) == calls
     assert "worked/sleepy" in exp_notes.summarize(args.out)
+
+
+def test_shards_split_the_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exp_notes, "resolve_chat_model", lambda *a, **k: staged_model(outside=_reply))
+    data = _fake_data_dir(tmp_path / "data")
+    ids = []
+    for shard in ("1/2", "2/2"):
+        args = _args(tmp_path, data)
+        args.n_base, args.shard = 3, exp_notes.parse_shard(shard)
+        exp_notes.run(args)
+        ids.append({json.loads(line)["id"] for line in args.out.read_text().splitlines()} - set().union(*ids))
+    assert len(ids[0]) == 2 and len(ids[1]) == 1  # every other example, none twice
+    exp_notes.add_arguments(parser := argparse.ArgumentParser())
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--shard", "3/2"])
