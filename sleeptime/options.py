@@ -18,6 +18,7 @@ from typing_extensions import TypedDict
 from sleeptime.config import (
     BudgetLevel,
     ModelSpec,
+    NotesStyle,
     PredictedCheck,
     SleepTimeConfig,
     VerifyMode,
@@ -46,6 +47,7 @@ class AskOptions(TypedDict, total=False):
     chunk_size: int
     chunk_overlap: int
     max_rounds: int
+    notes_style: NotesStyle
     samples: int
     learned_max_chars: int
     n_questions: int
