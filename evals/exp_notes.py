@@ -33,7 +33,7 @@ import random
 import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -44,6 +44,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from evals.errors import TemplateError
 from evals.exp_swe import parse_shard
 from evals.grading import grade_gsm, parse_number
+from evals.records import read_jsonl
 from evals.splitting import split_context_question
 from evals.templates import (
     _WORD_VALUES,
@@ -233,13 +234,6 @@ def answer(model: Any, item: Item, notes: str, budget: int) -> tuple[str, dict[s
     return str(reply.text), {"correct": grade_gsm(str(reply.text), item.answer), "output_tokens": tokens}
 
 
-def _read(path: Path) -> Iterator[dict[str, Any]]:
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                yield json.loads(line)
-
-
 def _append(path: Path, record: dict[str, Any]) -> None:
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
@@ -249,8 +243,8 @@ def run(args: argparse.Namespace) -> None:
     out: Path = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     texts = out.parent / "texts.jsonl"
-    done = {(r["id"], r["kind"], r["key"]) for r in _read(out)}
-    notes_of = {(t["id"], t["key"]): t["text"] for t in _read(texts) if t.get("kind") == "notes"}
+    done = {(r["id"], r["kind"], r["key"]) for r in read_jsonl(out)}
+    notes_of = {(t["id"], t["key"]): t["text"] for t in read_jsonl(texts) if t.get("kind") == "notes"}
     sleep_model = resolve_chat_model(args.sleep_model, max_tokens=args.max_tokens_sleep)
     wake_model = resolve_chat_model(args.wake_model, max_tokens=args.max_tokens_wake)
     sleep_name = args.sleep_model.split(":")[-1]
@@ -294,7 +288,7 @@ def run(args: argparse.Namespace) -> None:
 def summarize(path: Path) -> str:
     """A table of the records: note recall/precision per prompt, accuracy and tokens per answer arm."""
     rows: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for r in _read(path):
+    for r in read_jsonl(path):
         rows.setdefault((r["set"], r["kind"], r["key"]), []).append(r)
     lines = ["set        kind    key                          n   recall  precision  acc    out_tokens"]
     for (set_, kind, key), recs in sorted(rows.items()):

@@ -377,16 +377,17 @@ def check_inline(line: str) -> str | None:
     then dropped when wrong, and unreadable when the arithmetic cannot be found)."""
     left, *rights = line.split("=")
     found = _INLINE.search(left.rstrip())
-    first = _leading_value(rights[0]) if rights else None
-    if found is None or first is None or not _ARITHMETIC.search(found.group(1)):
+    if found is None or not rights or not _ARITHMETIC.search(found.group(1)):
         return "left of '=' is not a name"
     try:
         value = evaluate(_normalise_expression(found.group(1), ()), {})
     except QuantityError:
         return "left of '=' is not a name"
-    for right in rights:
+    for i, right in enumerate(rights):
         step = _leading_value(right)
         if step is None:
+            if i == 0:
+                return "left of '=' is not a name"  # no number stated after the arithmetic
             break  # prose after the result: nothing more to check
         if not _same(value, *step):
             return f"inline arithmetic is wrong: {found.group(1).strip()} is {format_value(value)}"

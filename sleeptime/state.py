@@ -63,7 +63,7 @@ class SampleNotes(TypedDict):
     """Still cut off at the token limit after a continuation call (its unfinished last line dropped)."""
     dropped: int
     """Lines left out: leaked, copied, cut off, or quantities that did not evaluate."""
-    unchecked: NotRequired[int]
+    unchecked: int
     """Lines published although their arithmetic could not be read (``notes_style="worked"``)."""
 
 

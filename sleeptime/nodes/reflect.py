@@ -71,7 +71,7 @@ def merge(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     worked = config_of(runtime).notes_style == "worked"
     merged, dropped = merge_samples([check_notes(s["notes"], keep_unchecked=worked) for s in samples])
     warnings = [f"sample {s['sample']} cut off at max_tokens_sleep" for s in samples if s["truncated"]]
-    unchecked = sum(s.get("unchecked", 0) for s in samples)
+    unchecked = sum(s["unchecked"] for s in samples)
     if unchecked:
         warnings.append(f"{unchecked} note lines published unchecked: the evaluator could not read their arithmetic")
     if len(samples) > 1 and dropped:

@@ -11,6 +11,10 @@ the model's own arithmetic is never published. The format is shown with neutral 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sleeptime.config import NotesStyle
 
 SYSTEM = """You are thinking about a situation before anyone asks about it. You write notes that make
 later questions quick to answer."""
@@ -79,7 +83,7 @@ def system(instructions: str | None = None) -> str:
     return f"{SYSTEM}\n\n{instructions.strip()}" if instructions and instructions.strip() else SYSTEM
 
 
-def format_user(context: str, notes: str, max_chars: int, style: str = "expressions") -> str:
+def format_user(context: str, notes: str, max_chars: int, style: NotesStyle = "expressions") -> str:
     """The reflect user turn for a notes style (``SleepTimeConfig.notes_style``)."""
     template = USER_WORKED if style == "worked" else USER
     return template.format(context=context, notes=notes or EMPTY_NOTES, max_chars=max_chars)
