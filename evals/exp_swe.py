@@ -18,10 +18,13 @@ notes are reused). A long run splits across cores and sessions:
 
     python -m evals swe --shard 1/2 &  python -m evals swe --shard 2/2   # records under shards/
     python -m evals swe                 # then: the one-file re-sleeps and the summary of all shards
+    python -m evals swe --summarize     # the summary of the records so far, while shards run
 
 `<out>/summary.md` holds the table: F1 per arm with a bootstrap 95% interval, tokens per query,
 sleep tokens per snapshot, re-sleep tokens after a one-file change, and the cost per query with the
-sleep amortized over the snapshot's real queries.
+sleep amortized over the snapshot's real queries; beside it a floor no model needs (each task
+answered with the file the other tasks changed most), sleep minus rag paired by task with a bootstrap
+interval, and `<out>/swe.png`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import argparse
 import contextlib
 import fcntl
 import json
-import random
 import re
 import shutil
 import statistics
@@ -42,6 +44,9 @@ from typing import Any
 
 import pathspec
 from langchain_core.messages import BaseMessage
+
+from evals.stats import bootstrap as resample
+from evals.stats import mean_interval, percentile_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "swe-click"
@@ -92,13 +97,27 @@ def f1(predicted: Sequence[str], gold: Sequence[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def bootstrap(values: Sequence[float], n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap(values: Sequence[float]) -> tuple[float, float, float]:
     """Mean and a percentile bootstrap 95% interval over tasks."""
     if not values:
         return 0.0, 0.0, 0.0
-    rng = random.Random(seed)
-    means = sorted(statistics.fmean(rng.choices(values, k=len(values))) for _ in range(n))
-    return statistics.fmean(values), means[int(0.025 * n)], means[int(0.975 * n) - 1]
+    lo, hi = mean_interval(values)
+    return statistics.fmean(values), lo, hi
+
+
+def prior_files(tasks: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """A floor no model needs: for each task, the file changed most often by the *other* tasks
+    (leave one out; ties by name). Whatever an arm scores above it, it learned from the question."""
+    counts: dict[str, int] = {}
+    for t in tasks:
+        for f in set(t["gold_files"]):
+            counts[f] = counts.get(f, 0) + 1
+    out: dict[str, list[str]] = {}
+    for t in tasks:
+        own = set(t["gold_files"])
+        best = min(counts, key=lambda f: (-(counts[f] - (f in own)), f), default=None)
+        out[t["id"]] = [best] if best is not None else []
+    return out
 
 
 def _scripted_reply(messages: list[BaseMessage]) -> str:
@@ -298,6 +317,13 @@ def _resleep(app: Any, snap: str, context_id: str, folder: Path, include: list[s
 
 
 def run(args: argparse.Namespace) -> Path:
+    """Run or resume the experiment (see `_run`), or with ``--summarize`` only write its summary."""
+    if getattr(args, "summarize_only", False):
+        return summarize(Path(args.out), load_tasks(Path(args.data)))
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> Path:
     """Run (or resume) the experiment, or one shard of it; returns the summary's path.
 
     A shard (``--shard i/n``) asks every n-th task (from the i-th) and writes its records under
@@ -351,6 +377,38 @@ def _sleep_share(sleep: dict[str, Any], queries: int) -> float:
     return float(sleep["sleep_in"] + sleep["sleep_out"]) / max(1, queries)
 
 
+def _arm_key(arm: str) -> tuple[str, int]:
+    mode, _, budget = arm.partition("@")
+    return mode, int(budget)
+
+
+def _paired(records: list[dict[str, Any]], budget: int) -> dict[str, Any] | None:
+    """sleep@B minus rag@B on the tasks both answered: mean F1 difference, its paired bootstrap 95%
+    interval, and the tasks each arm scored higher on."""
+    by_arm = {m: {r["id"]: r["f1"] for r in records if r["arm"] == f"{m}@{budget}"} for m in ("sleep", "rag")}
+    ids = sorted(by_arm["sleep"].keys() & by_arm["rag"].keys())
+    if not ids:
+        return None
+    diffs = [by_arm["sleep"][i] - by_arm["rag"][i] for i in ids]
+    lo, hi = percentile_interval(resample(len(diffs), lambda ix: statistics.fmean(diffs[i] for i in ix)))
+    return {"n": len(ids), "diff": statistics.fmean(diffs), "ci95": [lo, hi],
+            "sleep_higher": sum(d > 0 for d in diffs), "rag_higher": sum(d < 0 for d in diffs)}
+
+
+def plot_summary(summary: dict[str, Any], path: Path) -> None:
+    """F1 vs wake tokens per query, a line per arm (budgets annotated), the no-model prior a point."""
+    from evals.plots import plot_budget_lines
+
+    rows = [{"mode": "test-time" if arm.startswith("rag") else "sleep", "budget": _arm_key(arm)[1],
+             "mean_output_tokens": a["wake_tokens"], "accuracy": a["f1"], "accuracy_lo": a["ci95"][0],
+             "accuracy_hi": a["ci95"][1]} for arm, a in summary["arms"].items()]
+    prior = summary.get("prior")
+    points = [{"mode": "prior (no model)", "mean_output_tokens": 0, "accuracy": prior["f1"]}] if prior else []
+    n = max(a["n"] for a in summary["arms"].values())
+    plot_budget_lines(rows, path, f"SWE-Features on click: which files change ({n} tasks)", points,
+                      ylabel="F1 over files")
+
+
 def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
     records = _all_records(out)
     sleeps: dict[str, dict[str, Any]] = {}
@@ -359,8 +417,17 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
     queries = {s: sum(1 for r in {(r["id"], r["snapshot"]) for r in records} if r[1] == s) for s in sleeps}
     lines = ["| arm | tasks | F1 (95% CI) | wake tokens/query (in+out) | + sleep amortized/query | s/query |",
              "|---|---|---|---|---|---|"]
-    summary: dict[str, Any] = {"arms": {}, "snapshots": sleeps}
-    for arm in sorted({r["arm"] for r in records}, key=lambda a: (a.split("@")[0], int(a.split("@")[1]))):
+    summary: dict[str, Any] = {"arms": {}, "paired": {}, "snapshots": sleeps}
+    asked = {r["id"] for r in records}
+    if asked:  # the no-model floor, on the tasks the arms were asked
+        prior = prior_files(tasks)
+        scores = [f1(prior[t["id"]], t["gold_files"]) for t in tasks if t["id"] in asked]
+        mean, lo, hi = bootstrap(scores)
+        summary["prior"] = {"n": len(scores), "f1": mean, "ci95": [lo, hi]}
+        lines.append(f"| prior (no model: the file the other tasks changed most) | {len(scores)} | "
+                     f"{mean:.3f} ({lo:.3f}-{hi:.3f}) | 0 | 0 | 0 |")
+    arms = sorted({r["arm"] for r in records}, key=_arm_key)
+    for arm in arms:
         rows = [r for r in records if r["arm"] == arm]
         mean, lo, hi = bootstrap([r["f1"] for r in rows])
         wake = statistics.fmean(r["wake_in"] + r["wake_out"] for r in rows)
@@ -373,6 +440,15 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
                                 "sleep_amortized_tokens": amortized, "seconds": secs}
         lines.append(f"| {arm} | {len(rows)} | {mean:.3f} ({lo:.3f}-{hi:.3f}) | {wake:.0f} | "
                      f"{wake + amortized:.0f} | {secs:.1f} |")
+    budgets = sorted({_arm_key(a)[1] for a in arms})
+    pairs = {b: d for b in budgets if (d := _paired(records, b)) is not None}
+    if pairs:
+        lines += ["", "| budget | tasks | F1 sleep - rag (paired 95% CI) | sleep higher | rag higher |",
+                  "|---|---|---|---|---|"]
+        for b, d in pairs.items():
+            summary["paired"][str(b)] = d
+            lines.append(f"| {b} | {d['n']} | {d['diff']:+.3f} ({d['ci95'][0]:+.3f} to {d['ci95'][1]:+.3f}) | "
+                         f"{d['sleep_higher']} | {d['rag_higher']} |")
     lines += ["", "| snapshot | model | files | chars | sleep tokens (in+out) | sleep s | re-sleep tokens, one file | "
               "re-sleep s | queries here |", "|---|---|---|---|---|---|---|---|---|"]
     for snap, s in sorted(sleeps.items()):
@@ -383,6 +459,8 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
                      f"(of {sum(1 for t in tasks if t['snapshot'] == snap)}) |")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
+    if summary["arms"]:
+        plot_summary(summary, out / "swe.png")
     print("\n".join(lines))
     return out / "summary.md"
 
@@ -398,6 +476,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--include", nargs="*", default=None,
                    help="globs narrowing each snapshot to a reduced codebase (tasks outside it are left out)")
     p.add_argument("--budgets", default="1500,3000", help="wake context token budgets, comma-separated")
+    p.add_argument("--summarize", dest="summarize_only", action="store_true",
+                   help="only write the summary (and swe.png) from the records so far; no model")
     p.add_argument("--no-resleep", dest="resleep", action="store_false", help="skip the one-file re-sleep")
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="ask every N-th task from the I-th, recording under shards/I-of-N/ (one per core, one "

@@ -86,8 +86,9 @@ def _series_label(row: TableRow) -> str:
 
 
 def plot_budget_lines(rows: Sequence[TableRow], path: Path, title: str,
-                      points: Sequence[TableRow] = ()) -> None:
-    """Accuracy vs avg test-time tokens per question, one line per mode, budget levels annotated."""
+                      points: Sequence[TableRow] = (), ylabel: str = "accuracy") -> None:
+    """Accuracy (or another score in [0, 1], as ``ylabel`` says) vs avg test-time tokens per question,
+    one line per mode, budget levels annotated."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.2))
     series: dict[str, list[TableRow]] = {}
@@ -105,7 +106,7 @@ def plot_budget_lines(rows: Sequence[TableRow], path: Path, title: str,
             ax.annotate(str(r["budget"]), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
     for p in points:
         ax.scatter([float(p["mean_output_tokens"])], [float(p["accuracy"])], marker="x", s=60, label=str(p["mode"]))
-    _finish(plt, fig, ax, path, title, "avg. test-time tokens / question", "accuracy")
+    _finish(plt, fig, ax, path, title, "avg. test-time tokens / question", ylabel)
 
 
 def _finish(plt: Any, fig: Any, ax: Any, path: Path, title: str, xlabel: str, ylabel: str,

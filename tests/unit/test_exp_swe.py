@@ -147,3 +147,30 @@ def test_an_interrupted_run_resumes_without_sleeping_again_what_the_store_holds(
     recovered = json.loads((out / "sleeps.jsonl").read_text().splitlines()[0])
     assert recovered["recovered"] and recovered["version"] == first["version"]
     assert recovered["sleep_in"] > 0 and recovered["chars"] == first["chars"]
+
+
+def test_the_prior_floor_leaves_each_task_out() -> None:
+    tasks = [{"id": "a", "gold_files": ["core.py"]}, {"id": "b", "gold_files": ["core.py", "types.py"]},
+             {"id": "c", "gold_files": ["types.py"]}, {"id": "d", "gold_files": ["core.py"]}]
+    prior = exp_swe.prior_files(tasks)
+    # core.py is changed by three tasks, types.py by two; leaving "a" out makes it a tie, broken by name.
+    assert prior == {"a": ["core.py"], "b": ["core.py"], "c": ["core.py"], "d": ["core.py"]}
+    tasks.append({"id": "e", "gold_files": ["types.py"]})  # now 3 and 3: each task's own file loses a vote
+    assert exp_swe.prior_files(tasks)["a"] == ["types.py"] and exp_swe.prior_files(tasks)["c"] == ["core.py"]
+
+
+def test_summarize_pairs_sleep_with_rag_and_draws(tmp_path: Path) -> None:
+    data, out = _dataset(tmp_path / "data"), tmp_path / "out"
+    (out / "shards" / "1-of-2").mkdir(parents=True)
+    rows = [{"id": t, "snapshot": "click-1.0", "arm": f"{mode}@300", "f1": f1, "wake_in": 300, "wake_out": 5,
+             "seconds": 1.0} for t, mode, f1 in [("t1", "rag", 0.0), ("t1", "sleep", 1.0), ("t2", "rag", 1.0),
+                                                 ("t2", "sleep", 1.0)]]
+    (out / "shards" / "1-of-2" / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    exp_swe.main(["--data", str(data), "--out", str(out), "--summarize"])  # no model, no store
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["paired"]["300"]["diff"] == 0.5
+    assert (summary["paired"]["300"]["sleep_higher"], summary["paired"]["300"]["rag_higher"]) == (1, 0)
+    assert summary["prior"]["n"] == 2  # t1 is answered with core.py (t2's file), t2 with termui.py
+    assert summary["prior"]["f1"] == 0.0
+    assert (out / "swe.png").stat().st_size > 1000
+    assert not (tmp_path / "store").exists()
