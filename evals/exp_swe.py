@@ -56,8 +56,11 @@ DEFAULT_OUT = ROOT / "evals" / "results" / "swe"
 
 QUESTION = """Which source files of this codebase must change to implement the following change?
 Change: {title}
-{changelog}
-List only the file paths that must change, one per line, like click/core.py."""
+{changelog}"""
+
+# After the budget's own instruction, so it is the last thing read: with the format only in the
+# question, the 0.5B echoed the question in the one sentence budget 1 asks for (session 6).
+INSTRUCTIONS = "Reply with only the file paths that must change, one per line, like click/core.py."
 
 _PATH = re.compile(r"[\w./-]*\w\.py\b")
 
@@ -154,7 +157,8 @@ def _app(model: str, store_dir: Path, budget: int | None) -> Any:
     from sleeptime.facade import SleepTime
 
     common: dict[str, Any] = {"verify": "off", "max_escalations": 0, "n_questions": 3, "max_rounds": 1,
-                              "wake_context_tokens": budget, "budget": 1, "wake_chunks": 40}
+                              "wake_context_tokens": budget, "budget": 1, "wake_chunks": 40,
+                              "answer_instructions": INSTRUCTIONS}
     if model == "scripted":
         from langgraph.store.memory import InMemoryStore
 
