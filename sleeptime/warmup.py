@@ -39,8 +39,11 @@ _PROBES = ("What is asked first?", "Which value comes next?")
 def prompt_variants(
     cfg: SleepTimeConfig, store: LearnedContextStore, context_id: str, version: int
 ) -> list[list[BaseMessage]]:
-    """The version's wake prompt, as the answer step builds it, for two different questions."""
+    """The version's wake prompt, as the answer step builds it, for two different questions; none
+    when the raw context does not fit one wake prompt: each wake then retrieves its own pieces, which
+    come before the notes, so the prompts share no prefix worth saving."""
     from sleeptime.nodes.answer import build_answer_messages  # nodes import this module
+    from sleeptime.nodes.gather import context_budget, fits_whole, wake_window
 
     learned = store.version(context_id, version)
     if learned is None:
@@ -55,6 +58,12 @@ def prompt_variants(
         "related": questions if len(questions) <= shown else [],
         "current_budget": cfg.budget,
     }
+    window = wake_window(cfg)
+    if cfg.raw_context_at_wake and not fits_whole(
+        window, context_budget(cfg, window, _PROBES[0]), state["raw_context"], learned.text, state["related"]
+    ):
+        log.info("%s v%s: the raw context does not fit one wake prompt; no shared prefix to warm", context_id, version)
+        return []
     return [build_answer_messages({**state, "question": q}, cfg.answer_instructions)  # type: ignore[typeddict-item]
             for q in _PROBES]
 

@@ -14,6 +14,7 @@ and expected questions count against it first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -23,7 +24,7 @@ from sleeptime.nodes._runtime import config_of, store_of, wake_model
 from sleeptime.nodes.answer import build_answer_messages
 from sleeptime.packing import Piece, pack
 from sleeptime.partindex import PartIndex
-from sleeptime.state import WakeState
+from sleeptime.state import PredictedQuestion, WakeState
 from sleeptime.windows import Window, window_of
 
 NOTES_SHARE = 3
@@ -47,6 +48,16 @@ def context_budget(cfg: SleepTimeConfig, window: Window, question: str) -> int:
     return max(room if cfg.wake_context_tokens is None else min(room, cfg.wake_context_tokens), 1)
 
 
+def notes_cost(window: Window, learned: str, related: Sequence[PredictedQuestion]) -> int:
+    """Tokens the learned notes and expected questions take in a wake prompt."""
+    return window.count(learned) + sum(window.count(q["question"] + q["answer"]) + 8 for q in related)
+
+
+def fits_whole(window: Window, budget: int, raw: str, learned: str, related: Sequence[PredictedQuestion]) -> bool:
+    """Whether the raw context goes into the wake prompt whole (else retrieved pieces replace it)."""
+    return window.count(raw) + notes_cost(window, learned, related) + 16 <= budget
+
+
 def _revision(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> int:
     store = store_of(runtime)
     context_id = state["context_id"]
@@ -68,20 +79,20 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     budget = context_budget(cfg, window, state["question"])
     learned = state.get("learned") or ""
     related = list(state.get("related") or [])
-    # The learned context and expected questions come first; the raw text gets what they leave.
-    notes_cost = window.count(learned) + sum(window.count(q["question"] + q["answer"]) + 8 for q in related)
-    if window.count(raw) + notes_cost + 16 <= budget:
+    if fits_whole(window, budget, raw, learned, related):
         return {}  # fits whole: the small path, unchanged
+    # The learned context and expected questions come first; the raw text gets what they leave.
+    cost = notes_cost(window, learned, related)
     update: dict[str, Any] = {}
-    while related and notes_cost > budget // 2:  # keep room for retrieved text
+    while related and cost > budget // 2:  # keep room for retrieved text
         dropped = related.pop()
-        notes_cost -= window.count(dropped["question"] + dropped["answer"]) + 8
+        cost -= window.count(dropped["question"] + dropped["answer"]) + 8
         update["related"] = related
     if window.count(learned) > budget // 2:
         learned = window.fit(learned, budget // 2)
         update["learned"] = learned
-        notes_cost = window.count(learned) + sum(window.count(q["question"] + q["answer"]) + 8 for q in related)
-    room = max(budget - notes_cost - 16, 1)
+        cost = notes_cost(window, learned, related)
+    room = max(budget - cost - 16, 1)
     index = PartIndex(store_of(runtime).store, store_of(runtime).tenant)
     revision = _revision(state, runtime)
     pieces: list[Piece] = index.search_chunks(context_id, revision, state["question"], cfg.wake_chunks)

@@ -108,3 +108,19 @@ def test_only_embedded_learned_answers_get_a_prefix_key(tmp_path: Path) -> None:
     assert bind_prefix_state(embedded, off, learned) is embedded
     scripted = ScriptedChatModel()
     assert bind_prefix_state(scripted, cfg, learned) is scripted
+
+
+def test_a_context_larger_than_one_wake_prompt_is_not_warmed(memory_store: InMemoryStore) -> None:
+    # Its wakes put retrieved pieces first, different for each question: there is no shared prefix,
+    # and a warm-up would send the whole raw context (it failed so on a real 80k-token codebase).
+    model = staged_model()
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, max_rounds=1)
+    store = _published(app)
+    small = SleepTimeConfig(sleep_model=model, wake_model=model, warm_prefix="on", context_window=4096)
+    assert len(prompt_variants(small, store, "ctx", 1)) == 2
+    tiny = SleepTimeConfig(sleep_model=model, wake_model=model, warm_prefix="on", context_window=800,
+                           wake_context_tokens=8)
+    before = len(model.calls)
+    assert prompt_variants(tiny, store, "ctx", 1) == []
+    assert warm_published(tiny, store, "ctx", 1) == []
+    assert len(model.calls) == before
