@@ -352,10 +352,11 @@ def _run(args: argparse.Namespace) -> Path:
         src = data / "snapshots" / snap
         known = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py"))
         include = args.include or ["*.py"]
+        todo = [t for t in tasks if t["snapshot"] == snap]  # gold may name a file the change added
         if args.include:  # a reduced codebase: its files, and only the tasks whose files are all in it
             spec = pathspec.GitIgnoreSpec.from_lines(args.include)
             known = [k for k in known if spec.match_file(k)]
-        todo = [t for t in tasks if t["snapshot"] == snap and set(t["gold_files"]) <= set(known)]
+            todo = [t for t in todo if set(t["gold_files"]) <= set(known)]
         todo = todo[: args.tasks or None][shard[0] - 1 :: shard[1]]
         context_id = "swe-" + snap.replace(".", "_")
         work = Path(tempfile.mkdtemp(prefix=f"swe-{snap}-"))

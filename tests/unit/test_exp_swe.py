@@ -174,3 +174,19 @@ def test_summarize_pairs_sleep_with_rag_and_draws(tmp_path: Path) -> None:
     assert summary["prior"]["f1"] == 0.0
     assert (out / "swe.png").stat().st_size > 1000
     assert not (tmp_path / "store").exists()
+
+
+def test_a_task_whose_change_adds_a_file_is_asked_and_scored(tmp_path: Path) -> None:
+    data, out = _dataset(tmp_path / "data"), tmp_path / "out"
+    added = {"id": "t3", "snapshot": "click-1.0", "title": "split helpers", "changelog": [],
+             "gold_files": ["click/_helpers.py", "click/core.py"]}  # _helpers.py is not in the snapshot
+    with (data / "tasks.jsonl").open("a") as f:
+        f.write(json.dumps(added) + "\n")
+    exp_swe.main(_argv(tmp_path, data, "--no-resleep"))
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert {r["id"] for r in records} == {"t1", "t2", "t3"}
+    assert all(r["gold"] == added["gold_files"] for r in records if r["id"] == "t3")
+    # With --include, a reduced codebase keeps only the tasks whose files all lie in it.
+    exp_swe.main(_argv(tmp_path / "reduced", data, "--no-resleep", "--include", "click/core.py"))
+    reduced = (tmp_path / "reduced" / "out" / "records.jsonl").read_text().splitlines()
+    assert {json.loads(line)["id"] for line in reduced} == {"t2"}
