@@ -45,8 +45,7 @@ from typing import Any
 import pathspec
 from langchain_core.messages import BaseMessage
 
-from evals.stats import bootstrap as resample
-from evals.stats import mean_interval, percentile_interval
+from evals.stats import mean_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "swe-click"
@@ -395,7 +394,7 @@ def _paired(records: list[dict[str, Any]], budget: int) -> dict[str, Any] | None
     if not ids:
         return None
     diffs = [by_arm["sleep"][i] - by_arm["rag"][i] for i in ids]
-    lo, hi = percentile_interval(resample(len(diffs), lambda ix: statistics.fmean(diffs[i] for i in ix)))
+    lo, hi = mean_interval(diffs)  # the paired bootstrap: resampling tasks resamples their differences
     return {"n": len(ids), "diff": statistics.fmean(diffs), "ci95": [lo, hi],
             "sleep_higher": sum(d > 0 for d in diffs), "rag_higher": sum(d < 0 for d in diffs)}
 
