@@ -42,8 +42,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from evals.errors import TemplateError
-from evals.exp_swe import parse_shard
 from evals.grading import grade_gsm, parse_number
+from evals.options import parse_shard
 from evals.records import read_jsonl
 from evals.splitting import split_context_question
 from evals.templates import (

@@ -45,6 +45,7 @@ from typing import Any
 import pathspec
 from langchain_core.messages import BaseMessage
 
+from evals.options import parse_shard
 from evals.stats import mean_interval
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,16 +187,6 @@ def _sleep(app: Any, context_id: str, folder: Path, include: list[str]) -> dict[
             "sleep_s": round(time.perf_counter() - start - ingest_s, 1), "published": result.published,
             "version": result.version, "sleep_in": tokens_in, "sleep_out": tokens_out,
             "learned": result.learned, "questions": result.questions}
-
-
-def parse_shard(text: str | None) -> tuple[int, int]:
-    """``"i/n"`` (1 <= i <= n) -> (i, n); None -> (1, 1), the whole run."""
-    if not text:
-        return 1, 1
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise argparse.ArgumentTypeError(f"--shard takes i/n with 1 <= i <= n, like 2/3; got {text!r}")
-    return int(m.group(1)), int(m.group(2))
 
 
 def _shard_dir(out: Path, shard: tuple[int, int]) -> Path:

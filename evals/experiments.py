@@ -104,7 +104,9 @@ def run_experiment(opts: RunOptions, env: Env | None = None, argv: Sequence[str]
     opts.validate()
     env = env or Env(opts)
     write_run_file(opts, argv)
-    records = run_items(spec.items(opts, env), item_id=spec.item_id, expected_keys=lambda it: spec.keys(opts, it),
+    index, count = opts.shard
+    items = spec.items(opts, env)[index - 1 :: count]  # shards append to one records file, each item one writer
+    records = run_items(items, item_id=spec.item_id, expected_keys=lambda it: spec.keys(opts, it),
                         task=lambda it, done, emit: spec.task(env, it, done, emit),
                         records_path=Path(opts.out) / RECORDS_FILE, concurrency=opts.concurrency,
                         progress=opts.progress, desc=spec.desc)

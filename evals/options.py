@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,6 +23,16 @@ DATASET_CHOICES = ("gsm-base", "gsm-p1", "gsm-p2", "aime", "tiny")
 def parse_int_list(text: str) -> list[int]:
     """``"0,1,4"`` -> ``[0, 1, 4]``."""
     return [int(x) for x in text.split(",") if x.strip()]
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"i/n"`` (1 <= i <= n) -> (i, n); None -> (1, 1), the whole run."""
+    if not text:
+        return 1, 1
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise argparse.ArgumentTypeError(f"--shard takes i/n with 1 <= i <= n, like 2/3; got {text!r}")
+    return int(m.group(1)), int(m.group(2))
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,8 @@ class RunOptions:
     """Price of a test-time token in sleep tokens (cost per query in every run's tables)."""
     embeddings: str = "embedded:minilm"
     progress: bool = True
+    shard: tuple[int, int] = (1, 1)
+    """(i, n): run only every n-th item from the i-th, so n processes (one per core) share one run directory."""
 
     @property
     def wake_spec(self) -> str:
@@ -131,6 +144,9 @@ class RunOptions:
         p.add_argument("--weight", type=float, default=10.0, help="price of a test-time token in sleep tokens")
         p.add_argument("--embeddings", default="embedded:minilm")
         p.add_argument("--no-progress", dest="progress", action="store_false")
+        p.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="I/N",
+                       help="run every N-th example from the I-th; N processes with 1/N..N/N (one per core) append "
+                       "to the same --out, each example written by one of them")
 
 
 @dataclass

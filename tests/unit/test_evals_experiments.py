@@ -118,6 +118,18 @@ def test_rerun_resumes_and_redoes_only_missing_records(tmp_path: Path) -> None:
     assert len(run["invocations"]) == 3
 
 
+def test_shards_share_one_run_directory_and_together_make_the_whole_run(tmp_path: Path) -> None:
+    whole_env = _env(tmp_path / "whole", "pareto", staged_model())
+    whole = {r["key"]: r["settings_hash"] for r in run_experiment(whole_env.opts, whole_env)}
+    first = _env(tmp_path, "pareto", staged_model(), shard=(1, 2))
+    second = _env(tmp_path, "pareto", staged_model(), shard=(2, 2))
+    after_first = run_experiment(first.opts, first)
+    assert {r["example_id"] for r in after_first} == {"tiny-0"}  # every 2nd example from the 1st
+    sharded = {r["key"]: r["settings_hash"] for r in run_experiment(second.opts, second)}
+    assert sharded == whole  # the same keys, and the shard is not a setting that changes a measurement
+    assert _answers(first.sleep_model) > 0 and _answers(second.sleep_model) > 0
+
+
 def test_a_failing_call_is_recorded_wrong_without_tokens(tmp_path: Path) -> None:
     def answer(_: Any) -> str:
         raise RuntimeError("model fell over")

@@ -11,6 +11,7 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from evals import exp_notes
+from evals.options import parse_shard
 from tests.scripts import staged_model
 from tests.unit.test_evals_datasets import _fake_data_dir
 
@@ -60,7 +61,7 @@ def test_shards_split_the_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     ids = []
     for shard in ("1/2", "2/2"):
         args = _args(tmp_path, data)
-        args.n_base, args.shard = 3, exp_notes.parse_shard(shard)
+        args.n_base, args.shard = 3, parse_shard(shard)
         exp_notes.run(args)
         ids.append({json.loads(line)["id"] for line in args.out.read_text().splitlines()} - set().union(*ids))
     assert len(ids[0]) == 2 and len(ids[1]) == 1  # every other example, none twice

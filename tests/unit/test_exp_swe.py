@@ -10,6 +10,7 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from evals import exp_swe
+from evals.options import parse_shard
 
 
 def test_predicted_files_map_names_onto_the_snapshot() -> None:
@@ -117,8 +118,8 @@ def test_shards_split_the_tasks_share_one_sleep_and_a_final_run_resleeps(
 
 def test_a_bad_shard_is_refused() -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="1 <= i <= n"):
-        exp_swe.parse_shard("3/2")
-    assert exp_swe.parse_shard("2/3") == (2, 3) and exp_swe.parse_shard(None) == (1, 1)
+        parse_shard("3/2")
+    assert parse_shard("2/3") == (2, 3) and parse_shard(None) == (1, 1)
 
 
 def test_an_interrupted_run_resumes_without_sleeping_again_what_the_store_holds(
