@@ -272,7 +272,7 @@ def plot_budget(summary: Mapping[str, Any], path: Path) -> None:
                      label=arm, alpha=0.7)
     left.set_xlabel("predictability (agreement of probe questions)")
     left.set_ylabel("reflect units")
-    left.legend()
+    left.legend(loc="upper left")
     arms = summary["arms"]
     right.bar(list(arms), [a["accuracy"] or 0.0 for a in arms.values()])
     right.set_ylabel("accuracy")

@@ -91,13 +91,16 @@ def predicted_files(answer: str, known: Sequence[str]) -> list[str]:
     return found
 
 
-def f1(predicted: Sequence[str], gold: Sequence[str]) -> float:
+def precision_recall(predicted: Sequence[str], gold: Sequence[str]) -> tuple[float, float]:
+    """Of the files named, the share that changed; of the files that changed, the share named (0 when none)."""
     p, g = set(predicted), set(gold)
     hit = len(p & g)
-    if not p or not g or not hit:
-        return 0.0
-    precision, recall = hit / len(p), hit / len(g)
-    return 2 * precision * recall / (precision + recall)
+    return (hit / len(p) if p else 0.0), (hit / len(g) if g else 0.0)
+
+
+def f1(predicted: Sequence[str], gold: Sequence[str]) -> float:
+    precision, recall = precision_recall(predicted, gold)
+    return 2 * precision * recall / (precision + recall) if precision and recall else 0.0
 
 
 def bootstrap(values: Sequence[float]) -> tuple[float, float, float]:
@@ -404,23 +407,31 @@ def plot_summary(summary: dict[str, Any], path: Path) -> None:
                       ylabel="F1 over files")
 
 
+def _mean_precision_recall(answers: Sequence[tuple[Sequence[str], Sequence[str]]]) -> tuple[float, float]:
+    """Mean precision and mean recall over (predicted, gold) pairs: what F1 is built from, per task."""
+    scores = [precision_recall(p, g) for p, g in answers]
+    return statistics.fmean(s[0] for s in scores), statistics.fmean(s[1] for s in scores)
+
+
 def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
     records = _all_records(out)
     sleeps: dict[str, dict[str, Any]] = {}
     for row in _jsonl(out / "sleeps.jsonl"):
         sleeps[row["snapshot"]] = row  # the last row of a snapshot has everything
     queries = {s: sum(1 for r in {(r["id"], r["snapshot"]) for r in records} if r[1] == s) for s in sleeps}
-    lines = ["| arm | tasks | F1 (95% CI) | wake tokens/query (in+out) | + sleep amortized/query | s/query |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| arm | tasks | F1 (95% CI) | precision | recall | sources shown | wake tokens/query (in+out) | "
+             "+ sleep amortized/query | s/query |", "|---|---|---|---|---|---|---|---|---|"]
     summary: dict[str, Any] = {"arms": {}, "paired": {}, "snapshots": sleeps}
     asked = {r["id"] for r in records}
     if asked:  # the no-model floor, on the tasks the arms were asked
         prior = prior_files(tasks)
-        scores = [f1(prior[t["id"]], t["gold_files"]) for t in tasks if t["id"] in asked]
-        mean, lo, hi = bootstrap(scores)
-        summary["prior"] = {"n": len(scores), "f1": mean, "ci95": [lo, hi]}
-        lines.append(f"| prior (no model: the file the other tasks changed most) | {len(scores)} | "
-                     f"{mean:.3f} ({lo:.3f}-{hi:.3f}) | 0 | 0 | 0 |")
+        pairs_asked = [(prior[t["id"]], t["gold_files"]) for t in tasks if t["id"] in asked]
+        mean, lo, hi = bootstrap([f1(p, g) for p, g in pairs_asked])
+        precision, recall = _mean_precision_recall(pairs_asked)
+        summary["prior"] = {"n": len(pairs_asked), "f1": mean, "ci95": [lo, hi], "precision": precision,
+                            "recall": recall}
+        lines.append(f"| prior (no model: the file the other tasks changed most) | {len(pairs_asked)} | "
+                     f"{mean:.3f} ({lo:.3f}-{hi:.3f}) | {precision:.3f} | {recall:.3f} | 0 | 0 | 0 | 0 |")
     arms = sorted({r["arm"] for r in records}, key=_arm_key)
     for arm in arms:
         rows = [r for r in records if r["arm"] == arm]
@@ -431,10 +442,14 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
             shares = [_sleep_share(sleeps[s], queries[s]) for s in (r["snapshot"] for r in rows) if s in sleeps]
             amortized = statistics.fmean(shares) if shares else 0.0
         secs = statistics.fmean(r["seconds"] for r in rows)
-        summary["arms"][arm] = {"n": len(rows), "f1": mean, "ci95": [lo, hi], "wake_tokens": wake,
+        # Why an arm scores as it does: what it names, what it finds, and how many sources its budget showed.
+        precision, recall = _mean_precision_recall([(r["predicted"], r["gold"]) for r in rows])
+        sources = statistics.fmean(r["n_sources"] for r in rows)
+        summary["arms"][arm] = {"n": len(rows), "f1": mean, "ci95": [lo, hi], "precision": precision,
+                                "recall": recall, "sources": sources, "wake_tokens": wake,
                                 "sleep_amortized_tokens": amortized, "seconds": secs}
-        lines.append(f"| {arm} | {len(rows)} | {mean:.3f} ({lo:.3f}-{hi:.3f}) | {wake:.0f} | "
-                     f"{wake + amortized:.0f} | {secs:.1f} |")
+        lines.append(f"| {arm} | {len(rows)} | {mean:.3f} ({lo:.3f}-{hi:.3f}) | {precision:.3f} | {recall:.3f} | "
+                     f"{sources:.1f} | {wake:.0f} | {wake + amortized:.0f} | {secs:.1f} |")
     budgets = sorted({_arm_key(a)[1] for a in arms})
     pairs = {b: d for b in budgets if (d := _paired(records, b)) is not None}
     if pairs:

@@ -116,8 +116,8 @@ def _finish(plt: Any, fig: Any, ax: Any, path: Path, title: str, xlabel: str, yl
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=legend_size)
+    if ax.get_legend_handles_labels()[0]:  # a fixed place: "best" is a search that warns when slow (a loaded machine)
+        ax.legend(fontsize=legend_size, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -202,7 +202,7 @@ def plot_notes(quality: Sequence[TableRow], accuracy: Sequence[TableRow], path: 
                      ha="right", fontsize=6)
     right.set_title("note quality per prompt (precision 0: nothing stated)", fontsize=9)
     if quality:
-        right.legend(fontsize=7)
+        right.legend(fontsize=7, loc="upper right")
     for ax in (left, right):
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)

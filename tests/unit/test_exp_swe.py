@@ -22,6 +22,8 @@ def test_predicted_files_map_names_onto_the_snapshot() -> None:
 def test_f1_and_bootstrap() -> None:
     assert exp_swe.f1(["a.py", "b.py"], ["a.py"]) == 2 * 0.5 * 1 / 1.5
     assert exp_swe.f1([], ["a.py"]) == 0.0
+    assert exp_swe.f1(["b.py"], ["a.py"]) == 0.0
+    assert exp_swe.precision_recall(["a.py", "b.py", "c.py"], ["a.py", "d.py"]) == (1 / 3, 1 / 2)
     mean, lo, hi = exp_swe.bootstrap([0.0, 1.0, 1.0, 0.0])
     assert mean == 0.5 and 0.0 <= lo < mean < hi <= 1.0
     assert exp_swe.bootstrap([0.7] * 5) == (0.7, 0.7, 0.7)
@@ -58,6 +60,8 @@ def test_pipeline_runs_resumes_and_summarizes(tmp_path: Path) -> None:
     assert sleeps[-1]["resleep_in"] < sleeps[-1]["sleep_in"] / 2  # one changed file: one part re-reflected
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["arms"]) == {"rag@300", "rag@900", "sleep@300", "sleep@900"}
+    for arm in summary["arms"].values():  # precision and recall are the per-task means F1 is built from
+        assert 0 <= arm["precision"] <= 1 and 0 <= arm["recall"] <= 1 and arm["sources"] >= 1
     assert "texts.jsonl" in {p.name for p in out.iterdir()}
     exp_swe.main(argv)  # resumes: nothing new recorded
     assert len((out / "records.jsonl").read_text().splitlines()) == len(records)
@@ -164,12 +168,13 @@ def test_summarize_pairs_sleep_with_rag_and_draws(tmp_path: Path) -> None:
     data, out = _dataset(tmp_path / "data"), tmp_path / "out"
     (out / "shards" / "1-of-2").mkdir(parents=True)
     rows = [{"id": t, "snapshot": "click-1.0", "arm": f"{mode}@300", "f1": f1, "wake_in": 300, "wake_out": 5,
-             "seconds": 1.0} for t, mode, f1 in [("t1", "rag", 0.0), ("t1", "sleep", 1.0), ("t2", "rag", 1.0),
-                                                 ("t2", "sleep", 1.0)]]
+             "seconds": 1.0, "gold": ["a.py"], "predicted": ["a.py"] if f1 else ["b.py"], "n_sources": 3}
+            for t, mode, f1 in [("t1", "rag", 0.0), ("t1", "sleep", 1.0), ("t2", "rag", 1.0), ("t2", "sleep", 1.0)]]
     (out / "shards" / "1-of-2" / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     exp_swe.main(["--data", str(data), "--out", str(out), "--summarize"])  # no model, no store
     summary = json.loads((out / "summary.json").read_text())
     assert summary["paired"]["300"]["diff"] == 0.5
+    assert (summary["arms"]["rag@300"]["precision"], summary["arms"]["sleep@300"]["recall"]) == (0.5, 1.0)
     assert (summary["paired"]["300"]["sleep_higher"], summary["paired"]["300"]["rag_higher"]) == (1, 0)
     assert summary["prior"]["n"] == 2  # t1 is answered with core.py (t2's file), t2 with termui.py
     assert summary["prior"]["f1"] == 0.0
