@@ -115,6 +115,9 @@ def _headline_lines(rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]]
     # tokens at equal accuracy: for each sleep point, the cheapest test-time budget at least as accurate
     for b in sorted(sl):
         c = sl[b]
+        if not c["accuracy"]:
+            lines.append(f"{mode} budget {b} ({s}): accuracy 0, at the floor: no equal-accuracy comparison")
+            continue
         better = [r for r in tt.values() if r["accuracy"] >= c["accuracy"]]
         if not better:
             lines.append(f"{mode} budget {b} ({s}, accuracy {c['accuracy']:.3f}): no test-time budget "
@@ -194,9 +197,12 @@ def _point(r: Mapping[str, Any]) -> tuple[float, float | None]:
 def _equal_accuracy_ratio(sleep: Sequence[tuple[float, float | None]],
                           tt: Mapping[int, Sequence[tuple[float, float | None]]], ix: Sequence[int]) -> float:
     """On the examples ``ix``: mean test-time tokens of the cheapest test-time budget at least as accurate as the
-    sleep point, over the sleep point's mean test-time tokens; NaN when no budget is as accurate."""
+    sleep point, over the sleep point's mean test-time tokens; NaN when no budget is as accurate, or when the sleep
+    point is at the floor (accuracy 0 is "as accurate" for any budget: no comparison)."""
     acc = mean(sleep[i][0] for i in ix)
     toks = mean(sleep[i][1] for i in ix)
+    if not acc:
+        return math.nan
     best = math.nan
     for points in tt.values():
         if mean(points[i][0] for i in ix) >= acc:
@@ -222,7 +228,7 @@ def equal_accuracy_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str,
         tt = {bb: [_point(v[e]) for e in ids] for bb, v in tt_cells.items()}
         whole = list(range(len(ids)))
         acc = mean(p[0] for p in sleep)
-        better = [bb for bb, pts in tt.items() if mean(p[0] for p in pts) >= acc]
+        better = [bb for bb, pts in tt.items() if mean(p[0] for p in pts) >= acc] if acc else []
         match = min(better, key=lambda bb: mean(p[1] for p in tt[bb])) if better else None
         boot = bootstrap(len(ids), functools.partial(_equal_accuracy_ratio, sleep, tt))
         lo, hi = percentile_interval(boot)

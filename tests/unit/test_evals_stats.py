@@ -80,3 +80,15 @@ def test_budget_table_has_accuracy_intervals_and_the_headline_states_them() -> N
     lines = headline(_records())
     assert "exact McNemar p = 0.002" in lines[0] and "95% CI" in lines[0]
     assert any("test-time only needs budget 1" in s and "matched in" in s for s in lines)
+
+
+def test_a_sleep_point_at_the_floor_gets_no_equal_accuracy_comparison() -> None:
+    # Everything wrong: accuracy 0 is "as accurate" as any test-time budget, so a token ratio would mean nothing.
+    recs = [_rec(f"e{i}", mode, b, False, 10 * (b + 1)) for i in range(10) for mode in ("test-time", "sleep")
+            for b in (0, 1)]
+    rows = equal_accuracy_table(recs)
+    assert rows and all(r["test_time_budget"] is None and math.isnan(r["token_ratio"]) for r in rows)
+    assert all(r["matched_share"] == 0.0 for r in rows)
+    lines = headline(recs)
+    assert sum("at the floor: no equal-accuracy comparison" in s for s in lines) == 2
+    assert not any("test-time only needs" in s for s in lines)
