@@ -118,7 +118,7 @@ def _headline_lines(rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]]
         if not c["accuracy"]:
             lines.append(f"{mode} budget {b} ({s}): accuracy 0, at the floor: no equal-accuracy comparison")
             continue
-        better = [r for r in tt.values() if r["accuracy"] >= c["accuracy"]]
+        better = [r for r in tt.values() if _as_accurate(r["accuracy"], c["accuracy"])]
         if not better:
             lines.append(f"{mode} budget {b} ({s}, accuracy {c['accuracy']:.3f}): no test-time budget "
                          "reaches this accuracy")
@@ -194,18 +194,21 @@ def _point(r: Mapping[str, Any]) -> tuple[float, float | None]:
     return _grade(r), None if t is None else float(t)
 
 
+def _as_accurate(candidate: float, target: float) -> bool:
+    """Whether a test-time point matches a sleep point's accuracy. Never at the floor: accuracy 0 is matched by any
+    budget, so a token ratio there would mean nothing."""
+    return target > 0 and candidate >= target
+
+
 def _equal_accuracy_ratio(sleep: Sequence[tuple[float, float | None]],
                           tt: Mapping[int, Sequence[tuple[float, float | None]]], ix: Sequence[int]) -> float:
     """On the examples ``ix``: mean test-time tokens of the cheapest test-time budget at least as accurate as the
-    sleep point, over the sleep point's mean test-time tokens; NaN when no budget is as accurate, or when the sleep
-    point is at the floor (accuracy 0 is "as accurate" for any budget: no comparison)."""
+    sleep point, over the sleep point's mean test-time tokens; NaN when no budget is as accurate (see _as_accurate)."""
     acc = mean(sleep[i][0] for i in ix)
     toks = mean(sleep[i][1] for i in ix)
-    if not acc:
-        return math.nan
     best = math.nan
     for points in tt.values():
-        if mean(points[i][0] for i in ix) >= acc:
+        if _as_accurate(mean(points[i][0] for i in ix), acc):
             t = mean(points[i][1] for i in ix)
             best = t if math.isnan(best) else min(best, t)
     return best / toks if toks else math.nan
@@ -228,7 +231,7 @@ def equal_accuracy_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str,
         tt = {bb: [_point(v[e]) for e in ids] for bb, v in tt_cells.items()}
         whole = list(range(len(ids)))
         acc = mean(p[0] for p in sleep)
-        better = [bb for bb, pts in tt.items() if mean(p[0] for p in pts) >= acc] if acc else []
+        better = [bb for bb, pts in tt.items() if _as_accurate(mean(p[0] for p in pts), acc)]
         match = min(better, key=lambda bb: mean(p[1] for p in tt[bb])) if better else None
         boot = bootstrap(len(ids), functools.partial(_equal_accuracy_ratio, sleep, tt))
         lo, hi = percentile_interval(boot)
