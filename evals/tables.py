@@ -234,10 +234,13 @@ def equal_accuracy_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str,
         better = [bb for bb, pts in tt.items() if _as_accurate(mean(p[0] for p in pts), acc)]
         match = min(better, key=lambda bb: mean(p[1] for p in tt[bb])) if better else None
         boot = bootstrap(len(ids), functools.partial(_equal_accuracy_ratio, sleep, tt))
-        lo, hi = percentile_interval(boot)
+        ratio = _equal_accuracy_ratio(sleep, tt, whole)
+        # No interval around a ratio the data leave undefined (no test-time budget as accurate): the few
+        # resamples that do match would print a range for a comparison that did not happen.
+        lo, hi = percentile_interval(boot) if not math.isnan(ratio) else (math.nan, math.nan)
         rows.append({
             "mode": mode, "setting": setting, "budget": b, "n": len(ids), "accuracy": acc,
-            "test_time_budget": match, "token_ratio": _equal_accuracy_ratio(sleep, tt, whole),
+            "test_time_budget": match, "token_ratio": ratio,
             "ratio_lo": lo, "ratio_hi": hi,
             "matched_share": sum(1 for v in boot if not math.isnan(v)) / len(boot) if boot else math.nan,
         })

@@ -72,6 +72,8 @@ def test_equal_accuracy_matches_the_cheapest_test_time_budget_as_accurate() -> N
     assert rows[1]["test_time_budget"] is None and math.isnan(rows[1]["token_ratio"])
     # Right on a superset of test-time's examples: matched only in resamples that miss both extra examples.
     assert 0 < rows[1]["matched_share"] < 0.5
+    # ...yet no interval is printed around a ratio the whole sample leaves undefined.
+    assert math.isnan(rows[1]["ratio_lo"]) and math.isnan(rows[1]["ratio_hi"])
 
 
 def test_budget_table_has_accuracy_intervals_and_the_headline_states_them() -> None:
