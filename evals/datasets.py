@@ -153,6 +153,7 @@ def _generated_examples(pairs: Sequence[tuple[int, Instance]], source: str, pref
                     "answer_expr_agrees": agrees,
                     "variables": inst.variables,
                     "solution": inst.solution,
+                    "expressions": list(inst.expressions),
                 },
             )
         )

@@ -30,6 +30,7 @@ DROP_REASONS = ("malformed item", "no stated answer", "duplicate", "no expressio
 """Why a generated item was dropped, in the order they are checked ("malformed reply": a whole reply)."""
 
 _NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+_INT_CALL = re.compile(r"^int\((.*)\)$", re.DOTALL)
 
 
 def instance_values(variables: Mapping[str, str]) -> dict[str, Fraction]:
@@ -79,6 +80,23 @@ def parse_items(text: str) -> list[Any] | None:
         return None
     items = obj.get("questions") if isinstance(obj, dict) else None
     return items if isinstance(items, list) else None
+
+
+def worked_expression(expressions: Iterable[str], values: Mapping[str, Fraction], gold: str) -> str | None:
+    """The original question's answer over the instance's variable names, to show the generator what an
+    "expression" is: the first template expression ('####', then '#answer:') that computes ``gold`` exactly and
+    names a variable. An outer ``int(...)`` is dropped (the checker has no int; on an exact integer it is a no-op)."""
+    target = parse_number(gold)
+    for text in expressions if target is not None else ():
+        outer_int = _INT_CALL.match(text.strip())
+        for candidate in (text, *(outer_int.groups() if outer_int else ())):
+            try:
+                computes = evaluate(candidate, values) == target
+            except QuantityError:
+                continue
+            if computes and set(_NAME.findall(candidate)) & set(values):
+                return candidate
+    return None
 
 
 def normalise_question(text: str) -> str:

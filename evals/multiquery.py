@@ -42,6 +42,7 @@ from evals.mqcheck import (
     instance_values,
     normalise_question,
     parse_items,
+    worked_expression,
 )
 from evals.options import AmortizationOptions
 from evals.runner import Env, load_examples
@@ -115,13 +116,21 @@ class Generation:
                 "input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
 
 
-def _messages(ex: Example, n: int, checked: bool, kept: Sequence[Verdict]) -> list[BaseMessage]:
+def _messages(ex: Example, n: int, checked: bool, written: Sequence[Verdict]) -> list[BaseMessage]:
     full = str(ex.meta.get("solution", "")) or f"#### {ex.answer}"
     user = f"Situation:\n{ex.context}\n\nQuestion: {ex.question}\nAnswer: {full}"
     if checked:
-        user += f"\n\nVariables (use these names in \"expression\"):\n{describe_values(ex.meta['variables'])}"
-    if kept:
-        user += "\n\nQuestions already written (write different ones):\n" + "\n".join(f"- {v.question}" for v in kept)
+        variables = ex.meta["variables"]
+        worked = worked_expression(ex.meta.get("expressions") or (), instance_values(variables), ex.answer)
+        # A small model shown only the rule wrote "9 * 8" for most items; one worked example in the instance's own
+        # names is what it copies.
+        user += f"\nExpression: {worked}" if worked else ""
+        user += f"\n\nVariables (use these names in \"expression\", not their values):\n{describe_values(variables)}"
+    # Every question written so far, dropped ones too: listing only the kept ones had the model repeat the same
+    # dropped question on every later call.
+    shown = list(dict.fromkeys(v.question for v in written if v.question))
+    if shown:
+        user += "\n\nQuestions already written (write different ones):\n" + "\n".join(f"- {q}" for q in shown)
     system = GENERATE_CHECKED_SYSTEM if checked else GENERATE_SYSTEM
     return [SystemMessage(system.format(n=n)), HumanMessage(user)]
 
@@ -137,7 +146,7 @@ def generate_for(model: Any, ex: Example, want: int, *, checked: bool = True, sp
     seen = {normalise_question(ex.question)}
     while len(gen.kept) < want and gen.calls < max_calls:
         gen.calls += 1
-        reply = model.invoke(_messages(ex, want - len(gen.kept) + spare, checked, gen.kept))
+        reply = model.invoke(_messages(ex, want - len(gen.kept) + spare, checked, gen.verdicts))
         usage = record_usage(reply, phase="sleep", node="multiquery")
         gen.input_tokens += usage["input_tokens"]
         gen.output_tokens += usage["output_tokens"]

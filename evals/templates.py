@@ -745,6 +745,7 @@ class Instance:
     variables: dict[str, str]
     attempts: int
     solution: str = ""  # the worked solution with this instance's values ("" when it does not render)
+    expressions: tuple[str, ...] = ()  # the template's answer expressions in its variable names ('####', '#answer:')
 
 
 def instantiate(template: Template, rng: random.Random, max_attempts: int = 20_000) -> Instance:
@@ -780,6 +781,7 @@ def instantiate(template: Template, rng: random.Random, max_attempts: int = 20_0
             variables={k: _render(v) for k, v in env.items()},
             attempts=attempt,
             solution=_rendered_solution(template, env),
+            expressions=tuple(ast.unparse(e.body) for e in (template.solution_expr, template.answer_expr) if e),
         )
     raise TemplateError(f"{template.id}: no valid instance in {max_attempts} attempts ({last_error})")
 

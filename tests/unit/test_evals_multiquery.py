@@ -14,9 +14,10 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from evals.amortization import amortization_keys
+from evals.datasets import load_gsm_generated
 from evals.examples import Example
 from evals.experiments import run_experiment
-from evals.mqcheck import check_item, instance_values
+from evals.mqcheck import check_item, instance_values, worked_expression
 from evals.multiquery import UncheckableGoldError, cache_path, generate_for, load_multi_query
 from evals.options import AmortizationOptions
 from evals.runner import Env
@@ -140,12 +141,43 @@ def test_generation_stops_at_max_calls_when_too_few_are_kept() -> None:
     assert gen.calls == 3 and gen.kept == [] and gen.meta("m", "checked", 4)["dropped"] == {"malformed reply": 3}
 
 
-def test_a_later_call_lists_the_questions_already_kept() -> None:
-    one = json.dumps({"questions": [_item("How many before?", 12, "n")]})
+def test_a_later_call_lists_every_question_already_written_dropped_ones_too() -> None:
+    one = json.dumps({"questions": [_item("How many before?", 12, "n"), _item("Nine times eight?", 72, "9 * 8")]})
     model = ScriptedChatModel(replies=[one, _reply])
     gen = generate_for(model, _example(), 3, spare=0)
     assert gen.calls == 2 and len(gen.kept) == 3
-    assert "Questions already written" in model.calls[1][-1].text and "- How many before?" in model.calls[1][-1].text
+    assert "Questions already written" not in model.calls[0][-1].text
+    later = model.calls[1][-1].text.split("Questions already written")[1]
+    assert "- How many before?" in later and "- Nine times eight?" in later
+
+
+def test_the_prompt_shows_the_original_questions_expression_in_the_instances_names() -> None:
+    ex = _example()
+    ex.meta["expressions"] = ["int(n + k)", "n + k"]
+    model = ScriptedChatModel(replies=[_reply])
+    generate_for(model, ex, 2, max_calls=1)
+    assert "Answer: 12+3=15\n#### 15\nExpression: n + k\n" in model.calls[0][-1].text
+
+
+def test_the_worked_expression_is_one_that_computes_the_gold_exactly() -> None:
+    values = {"n": Fraction(12), "k": Fraction(3), "h": Fraction(1, 2)}
+    assert worked_expression(["int(n * h)", "n * h"], values, "6") == "n * h"  # the outer int() is dropped
+    assert worked_expression(["n // k", "n / k"], values, "4") == "n // k"  # the first that computes it
+    assert worked_expression(["int(n / 5)"], values, "2") is None  # 12/5 is not 2: int() truncated it
+    assert worked_expression(["n - k", "k - n"], values, "15") is None  # neither computes the gold
+    assert worked_expression(["5 * 3"], values, "15") is None  # names no variable
+    assert worked_expression(["n +", "import os"], values, "15") is None  # does not parse or is not allowed
+    assert worked_expression(["n + k"], values, "many") is None
+    model = ScriptedChatModel(replies=[_reply])
+    assert len(generate_for(model, _example(), 2, max_calls=1).kept) == 2  # no template expressions: no example
+    assert "Expression:" not in model.calls[0][-1].text
+
+
+def test_generated_examples_carry_their_templates_answer_expressions(tmp_path: Path) -> None:
+    ex = load_gsm_generated("gsm-base", _data_dir(tmp_path), limit=1)[0]
+    assert ex.meta["expressions"] == ["n + k", "n + k"]  # '#### {n+k}' and '#answer: n + k'
+    values = instance_values(ex.meta["variables"])
+    assert worked_expression(ex.meta["expressions"], values, ex.answer) == "n + k"
 
 
 # ------------------------------------------------------------------ the amortization run
