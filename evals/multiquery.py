@@ -71,9 +71,6 @@ GENERATE_CHECKED_SYSTEM = (
     '{{"questions": [{{"question": "...", "answer": "<reasoning> #### <number>", "expression": "..."}}]}}'
 )
 
-RETRY_TEMPERATURE = 0.7
-"""Sampling temperature of a context's second and later generation calls."""
-
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -149,10 +146,7 @@ def generate_for(model: Any, ex: Example, want: int, *, checked: bool = True, sp
     seen = {normalise_question(ex.question)}
     while len(gen.kept) < want and gen.calls < max_calls:
         gen.calls += 1
-        # Greedy first; asked again at temperature 0 the model wrote the same questions again, so later calls sample
-        # (seeded by the call number, which keeps the embedded model's replies reproducible).
-        sampling = {} if gen.calls == 1 else {"temperature": RETRY_TEMPERATURE, "seed": gen.calls}
-        reply = model.invoke(_messages(ex, want - len(gen.kept) + spare, checked, gen.verdicts), **sampling)
+        reply = model.invoke(_messages(ex, want - len(gen.kept) + spare, checked, gen.verdicts))
         usage = record_usage(reply, phase="sleep", node="multiquery")
         gen.input_tokens += usage["input_tokens"]
         gen.output_tokens += usage["output_tokens"]

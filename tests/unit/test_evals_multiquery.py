@@ -18,7 +18,7 @@ from evals.datasets import load_gsm_generated
 from evals.examples import Example
 from evals.experiments import run_experiment
 from evals.mqcheck import check_item, instance_values, worked_expression
-from evals.multiquery import RETRY_TEMPERATURE, UncheckableGoldError, cache_path, generate_for, load_multi_query
+from evals.multiquery import UncheckableGoldError, cache_path, generate_for, load_multi_query
 from evals.options import AmortizationOptions
 from evals.runner import Env
 from sleeptime.errors import InvalidInputError
@@ -149,19 +149,6 @@ def test_a_later_call_lists_every_question_already_written_dropped_ones_too() ->
     assert "Questions already written" not in model.calls[0][-1].text
     later = model.calls[1][-1].text.split("Questions already written")[1]
     assert "- How many before?" in later and "- Nine times eight?" in later
-
-
-def test_later_calls_sample_with_a_seed_the_first_is_greedy() -> None:
-    sampled: list[dict[str, Any]] = []
-
-    class Recording(ScriptedChatModel):
-        def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                      **kwargs: Any) -> Any:
-            sampled.append(kwargs)
-            return super()._generate(messages, stop, run_manager, **kwargs)
-
-    generate_for(Recording(replies=["not json"], cycle=True), _example(), 2, max_calls=3)
-    assert sampled == [{}, {"temperature": RETRY_TEMPERATURE, "seed": 2}, {"temperature": RETRY_TEMPERATURE, "seed": 3}]
 
 
 def test_the_prompt_shows_the_original_questions_expression_in_the_instances_names() -> None:
