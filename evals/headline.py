@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from evals.amortization import amortization_table
 from evals.notes_tables import BASELINE_ARM, accuracy_table, pool_notes, read_notes_records
 from evals.plots import LoadedRun, load_run
+from evals.predictability import predictability_table
 from evals.render_all import ResultsIndex, index_results, notes_folders
 from evals.tables import budget_table, equal_accuracy_table, paired_table, projected_amortization
 from sleeptime.errors import InvalidInputError
@@ -43,12 +44,19 @@ class Evidence:
     """(file name, or folder for the pooled files of a folder; its accuracy table)."""
     summaries: dict[str, dict[str, Any]]
     """Folder name relative to root -> its summary.json (verified, adversarial, budget runs, swe)."""
+    predictability: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    """(run folder, its predictability bins) for predictability runs."""
 
 
 def load_evidence(root: str | Path) -> Evidence:
     base = Path(root)
     index: ResultsIndex = index_results(base)
-    runs = [(d.relative_to(base).as_posix(), load_run(d)) for d in index.run_dirs]
+    loaded = [(d.relative_to(base).as_posix(), load_run(d)) for d in index.run_dirs]
+    predictability = [(name, predictability_table(run.records)) for name, run in loaded
+                      if run.experiment == "predictability"]
+    # Answers a predictability run copied from another (--from-run) are that run's evidence: count them once.
+    runs = [(name, replace(run, records=[r for r in run.records if not r.get("copied_from")]))
+            for name, run in loaded]
     notes: list[tuple[str, list[dict[str, Any]]]] = []
     pooled = notes_folders(index)
     for f in index.notes_files:
@@ -66,7 +74,7 @@ def load_evidence(root: str | Path) -> Evidence:
     for d in index.other_dirs:
         for f in sorted(d.rglob("summary.json")):
             summaries[f.parent.relative_to(base).as_posix()] = json.loads(f.read_text(encoding="utf-8"))
-    return Evidence(base, runs, notes, summaries)
+    return Evidence(base, runs, notes, summaries, predictability)
 
 
 def _k(acc: float, n: int) -> str:
@@ -228,6 +236,16 @@ def oracle(ev: Evidence) -> list[str]:
     return out or [NOT_YET]
 
 
+def predictability_gain(ev: Evidence) -> list[str]:
+    """Per run, the sleep-time gain in each bin of log p(question | context), least predictable first."""
+    out = []
+    for name, bins in ev.predictability:
+        if bins:
+            cells = ", ".join(f"bin {b['bin']} {b['gain'] * 100:+.1f} (n={b['n']})" for b in bins)
+            out.append(f"{name}: accuracy gain in points by predictability bin, least predictable first: {cells}")
+    return out or [NOT_YET]
+
+
 def beyond_the_paper(ev: Evidence) -> list[tuple[str, list[str]]]:
     """Rows from the summary.json of the experiments beyond the paper, where present."""
     rows: list[tuple[str, list[str]]] = []
@@ -261,6 +279,7 @@ PAPER = {
     "cost": f"up to 2.5x lower average cost per query at {QUERIES} queries per context, test-time tokens priced 10x",
     "loss": "at the highest GSM budget test-time only slightly wins; with few queries per context it costs more",
     "oracle": "(no oracle arm in the paper)",
+    "pred": "the gain grows with predictability (5 quantile bins of log p(question | context))",
 }
 
 
@@ -276,6 +295,7 @@ def headline_block(root: str | Path) -> str:
         ("Where sleep-time compute loses", PAPER["loss"], losses(ev, cost_losses)),
         ("What the oracle arm (gold intermediate values as notes) says is left to gain", PAPER["oracle"],
          oracle(ev)),
+        ("Gain by how predictable the question is", PAPER["pred"], predictability_gain(ev)),
     ]
     rows += [(measure, "-", ours) for measure, ours in beyond_the_paper(ev)]
     lines = [START, "",

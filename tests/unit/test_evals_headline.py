@@ -102,3 +102,28 @@ def test_amortization_with_fewer_questions_says_at_how_many(tmp_path: Path) -> N
     assert "mq budget 1 at 5 queries/context (the most its contexts have), t = 10: sleep-time 200 vs " in block
     assert "cost per query at 1 queries/context: mq budget 1, 600 vs 400" in block
     assert "not measured yet (no Multi-Query" not in block
+
+
+def test_predictability_bins_are_stated_and_copied_answers_count_once(tmp_path: Path) -> None:
+    write_run(tmp_path / "run-a", "pareto", _pareto())
+    # The predictability run copies run-a's answers (--from-run) and adds log p(question | context): the 10 least
+    # predictable examples are those sleep-time did not help at budget 0.
+    copied = [r | {"copied_from": "run-a"} for r in _pareto()]
+    logprobs = [{"key": f"e{i}|logprob", "example_id": f"e{i}", "mode": "logprob", "logprob": -float(20 - i)}
+                for i in range(20)]
+    write_run(tmp_path / "pred", "predictability", copied + logprobs)
+    block = headline_block(tmp_path)
+    row = next(line for line in block.splitlines() if line.startswith("| Gain by how predictable"))
+    assert "pred: accuracy gain in points by predictability bin, least predictable first:" in row
+    # bin 1 = e0-e3 (logprob -20..-17): right with both at budgets 0 and 1, so no gain; bin 3 = e8-e11: sleep
+    # right on e8-e9 at budget 0 and all four at 1, test-time on e8-e9 at budget 1 only:
+    # (2/4 + 4/4) / 2 - (0 + 2/4) / 2 = +50 points
+    assert "bin 1 +0.0 (n=4)" in row and "bin 3 +50.0 (n=4)" in row
+    # run-a's answers are stated once, under run-a: the copies add no second "pred, sleep budget 0" line
+    assert "run-a, sleep budget 0 (10/20)" in block and "pred, sleep budget 0" not in block
+
+
+def test_without_a_predictability_run_the_row_says_so(tmp_path: Path) -> None:
+    write_run(tmp_path / "run-a", "pareto", _pareto())
+    row = next(line for line in headline_block(tmp_path).splitlines() if line.startswith("| Gain by how predictable"))
+    assert row.endswith("| not measured yet |")
