@@ -5,15 +5,15 @@ and asked for more questions about the same context, of the same difficulty and 
 with reasoning then ``#### <answer>``. The original question stays first.
 
 Checked gold (the default): the paper takes the generator's own ``#### <number>`` as gold, unchecked. Here the
-prompt also lists the instance's numeric variables (``n_1 = 139``), shows the original question's answer as such
-an expression where the template's computes it (:func:`evals.mqcheck.worked_expression`), and asks, per
-question, for an answer expression over their names; :mod:`evals.mqcheck` computes it with the instance's values
-and keeps the question only when the value equals the stated number exactly. A malformed reply is asked again, and a context short of
-questions gets another call for what is missing, up to ``--mq-calls`` calls. Per context the cache records how
-many items were generated, kept, and dropped for which reason. Only template-generated datasets (gsm-base,
-gsm-p1) carry instance variables; on gsm-p2 (Apple's released instances, no variable values) and aime a checked
-run raises :class:`UncheckableGoldError`, and ``--mq-unchecked`` runs the paper's recipe instead, its gold
-flagged ``unchecked`` in the cache and in every record.
+prompt also lists the instance's numeric variables (``n_1 = 139``), shows the original question's answer as such an
+expression where the template's computes it (:func:`evals.mqcheck.worked_expression`), and asks, per question, for
+an answer expression over their names; :mod:`evals.mqcheck` computes it with the instance's values and keeps the
+question only when the value equals the stated number exactly. A malformed reply is asked again, and a context short
+of questions gets another call for what is missing, up to ``--mq-calls`` calls. Per context the cache records how
+many items were generated, kept, and dropped for which reason. Only template-generated datasets (gsm-base, gsm-p1)
+carry instance variables; on gsm-p2 (Apple's released instances, no variable values) and aime a checked run raises
+:class:`UncheckableGoldError`, and ``--mq-unchecked`` runs the paper's recipe instead, its gold flagged
+``unchecked`` in the cache and in every record.
 
 The ``tiny`` dataset uses :func:`evals.tiny.tiny_multi_query` (hand-written gold) and generates nothing.
 Items are appended to the cache as they are generated (resumable); the cache lives under a git-ignored folder
