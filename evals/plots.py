@@ -168,11 +168,17 @@ def plot_amortization(rows: Sequence[TableRow], path: Path, title: str) -> None:
 
 
 def plot_bins(rows: Sequence[TableRow], path: Path, title: str) -> None:
-    """One bar per predictability bin: sleep-time accuracy gain over test-time only."""
+    """One bar per predictability bin: sleep-time accuracy gain over test-time only, with its bootstrap 95%
+    interval (examples resampled) as error bars."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.2))
     xs = [f"{r['bin']}\n(n={r['n']})" for r in rows]
-    ax.bar(xs, [float(r["gain"]) for r in rows], color="tab:blue")
+    ys = [float(r["gain"]) for r in rows]
+    lo = [float(r.get("gain_lo", math.nan)) for r in rows]
+    hi = [float(r.get("gain_hi", math.nan)) for r in rows]
+    yerr = None if any(math.isnan(v) for v in lo + hi) else [
+        [max(0.0, y - a) for y, a in zip(ys, lo, strict=True)], [max(0.0, b - y) for y, b in zip(ys, hi, strict=True)]]
+    ax.bar(xs, ys, yerr=yerr, capsize=3, color="tab:blue")
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel("log p(question | context) quantile bin (1 = least predictable)")
     ax.set_ylabel("accuracy gain, sleep-time minus test-time")
@@ -215,7 +221,9 @@ def plot_notes(quality: Sequence[TableRow], accuracy: Sequence[TableRow], path: 
 def _title(run: Mapping[str, Any], records: Sequence[TableRow]) -> str:
     o = run.get("options", {})
     n = len({r.get("example_id") for r in records if r.get("mode") in ("test-time", "sleep", "sample")})
-    return f"{run.get('experiment')}: {o.get('dataset')}, {o.get('model')}, n={n}"
+    sleeper = o.get("sleep_model")
+    models = f"{o.get('model')}" + (f" (sleep: {sleeper})" if sleeper and sleeper != o.get("model") else "")
+    return f"{run.get('experiment')}: {o.get('dataset')}, {models}, n={n}"
 
 
 def _at_run_budgets(records: Sequence[TableRow], budgets: Any) -> tuple[list[TableRow], int]:

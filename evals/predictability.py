@@ -20,6 +20,7 @@ from evals.options import PredictabilityOptions, RunOptions, expect
 from evals.pareto import budget_keys, budget_task
 from evals.records import RECORDS_FILE, Record, read_records
 from evals.runner import Emit, Env, RunnerSpec, base_record, error_record, make_key, timed
+from evals.stats import mean_interval
 from evals.tables import mean
 from sleeptime.local.gguf import REGISTRY, ensure_gguf
 
@@ -132,7 +133,7 @@ def quantile_bins(values: Sequence[float], bins: int) -> list[int]:
 
 def predictability_table(records: Iterable[Mapping[str, Any]], bins: int = 5) -> list[dict[str, Any]]:
     """Examples binned by log p(question | context); per bin the accuracy of both modes and the gain
-    (sleep minus test-time, averaged over the budgets both modes were measured at)."""
+    (sleep minus test-time, averaged over the budgets both modes were measured at), with a bootstrap 95% interval."""
     recs = list(records)
     lp = {str(r["example_id"]): float(r["logprob"]) for r in recs if r.get("mode") == "logprob"
           and r.get("logprob") is not None}
@@ -148,16 +149,22 @@ def predictability_table(records: Iterable[Mapping[str, Any]], bins: int = 5) ->
     rows: list[dict[str, Any]] = []
     for b in range(min(bins, len(ids))):
         members = [e for e, w in zip(ids, which, strict=True) if w == b]
-        tt, sl = [], []
+        tt, sl, per_example = [], [], []
         for e in members:
             cells = by_ex[e]
+            diffs = []
             for (mode, budget), vals in cells.items():
                 if mode == "sleep" and ("test-time", budget) in cells:
                     sl.append(mean(1.0 if v else 0.0 for v in vals))
                     tt.append(mean(1.0 if v else 0.0 for v in cells[("test-time", budget)]))
+                    diffs.append(sl[-1] - tt[-1])
+            if diffs:
+                per_example.append(mean(diffs))
+        # The interval resamples examples (an example's budgets move together), not (example, budget) cells.
+        lo, hi = mean_interval(per_example)
         rows.append({"bin": b + 1, "n": len(members), "logprob_min": min(lp[e] for e in members),
                      "logprob_max": max(lp[e] for e in members), "accuracy_test_time": mean(tt),
-                     "accuracy_sleep": mean(sl), "gain": mean(sl) - mean(tt)})
+                     "accuracy_sleep": mean(sl), "gain": mean(sl) - mean(tt), "gain_lo": lo, "gain_hi": hi})
     return rows
 
 

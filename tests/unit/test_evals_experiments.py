@@ -310,6 +310,11 @@ def test_quantile_bins_and_predictability_table() -> None:
     assert [r["n"] for r in rows] == [2] * 5
     assert [r["gain"] for r in rows] == [0.0, 0.0, 0.0, 1.0, 1.0]
     assert rows[0]["logprob_max"] <= rows[-1]["logprob_min"]
+    # every example of a bin gained alike, so each resample does too: the intervals are points
+    assert [(r["gain_lo"], r["gain_hi"]) for r in rows] == [(r["gain"], r["gain"]) for r in rows]
+    mixed = [dict(r, correct=r["example_id"] == "e0") if r["mode"] == "sleep" else r for r in recs]
+    top = predictability_table(mixed, 5)[-1]  # e0 gained, e1 did not
+    assert top["gain"] == 0.5 and top["gain_lo"] == 0.0 and top["gain_hi"] == 1.0
     assert predictability_table([], 5) == []
 
 
