@@ -104,13 +104,30 @@ def _label(mode: str, setting: Any) -> str:
     return mode + (f" {setting}" if setting not in (None, "None", "k1-r1") else "")
 
 
+def _past_test_time(points: Sequence[Row], r: Row) -> str:
+    """For a sleep point more accurate than every test-time budget: the most accurate of those, and how many
+    times the sleep point's test-time tokens it used."""
+    tt = [p for p in points if p["mode"] == "test-time"]
+    best = max(tt, key=lambda p: (p["accuracy"], -p["mean_output_tokens"]), default=None)
+    own = next((p for p in points if (p["mode"], p["setting"], p["budget"]) == (r["mode"], r["setting"],
+                                                                               r["budget"])), None)
+    if best is None or own is None or not own["mean_output_tokens"]:
+        return ""
+    return (f"; the most accurate, budget {best['budget']} ({_k(best['accuracy'], best['n'])}), used "
+            f"{best['mean_output_tokens'] / own['mean_output_tokens']:.2f}x its test-time tokens "
+            f"({best['mean_output_tokens']:.1f} vs {own['mean_output_tokens']:.1f})")
+
+
 def equal_accuracy(ev: Evidence) -> list[str]:
     out: list[str] = []
     for name, run in ev.runs:
+        points = budget_table(run.records)
         for r in _sleep_rows(run, equal_accuracy_table(run.records)):
             head = f"{name}, {_label(r['mode'], r['setting'])} budget {r['budget']} ({_k(r['accuracy'], r['n'])})"
-            if r["test_time_budget"] is None:
-                out.append(f"{head}: no test-time budget is as accurate")
+            if r["accuracy"] == 0:
+                out.append(f"{head}: at the floor, no equal-accuracy comparison")
+            elif r["test_time_budget"] is None:
+                out.append(f"{head}: no test-time budget is as accurate{_past_test_time(points, r)}")
             else:
                 out.append(f"{head}: {_x(r['token_ratio'], r['ratio_lo'], r['ratio_hi'])}, against test-time "
                            f"only at budget {r['test_time_budget']}")

@@ -37,7 +37,9 @@ def test_the_block_states_the_ratios_computed_from_the_records(tmp_path: Path) -
     assert "run-a, sleep budget 0 (10/20): 5.00x (95% CI" in rows["Test-time tokens at equal accuracy "
                                                                "(test-time only / sleep-time; above 1: sleep-time "
                                                                "needs fewer)"]
-    assert "run-a, sleep budget 1 (12/20): no test-time budget is as accurate" in block
+    # sleep budget 1 (12/20, 20 tokens) beats test-time's best, budget 1 (10/20, 50 tokens)
+    assert ("run-a, sleep budget 1 (12/20): no test-time budget is as accurate; the most accurate, budget 1 "
+            "(10/20), used 2.50x its test-time tokens (50.0 vs 20.0)") in block
     gain = next(v for k, v in rows.items() if k.startswith("Accuracy gain"))
     assert "run-a, sleep budget 0: 10/20 vs 5/20 test-time only (+25.0 points, p = 0.062)" in gain
     # cost at 10 queries: sleep 300/10 + 10 x 10 = 130 against 10 x 10 = 100, projected and stated as a loss
@@ -127,3 +129,11 @@ def test_without_a_predictability_run_the_row_says_so(tmp_path: Path) -> None:
     write_run(tmp_path / "run-a", "pareto", _pareto())
     row = next(line for line in headline_block(tmp_path).splitlines() if line.startswith("| Gain by how predictable"))
     assert row.endswith("| not measured yet |")
+
+
+def test_a_sleep_point_at_the_floor_is_said_to_be_at_the_floor(tmp_path: Path) -> None:
+    recs = [_rec(i, m, b, False, 10) for i in range(5) for m in ("test-time", "sleep") for b in (0, 1)]
+    write_run(tmp_path / "floor", "pareto", recs)
+    block = headline_block(tmp_path)
+    assert "floor, sleep budget 0 (0/5): at the floor, no equal-accuracy comparison" in block
+    assert "no test-time budget is as accurate" not in block
