@@ -123,13 +123,16 @@ def _finish(plt: Any, fig: Any, ax: Any, path: Path, title: str, xlabel: str, yl
     plt.close(fig)
 
 
-def _yerr(rows: Sequence[TableRow], ys: Sequence[float]) -> list[list[float]] | None:
-    """Bootstrap 95% interval of each point's accuracy as error bars (None where a row has none)."""
-    lo = [float(r.get("accuracy_lo", math.nan)) for r in rows]
-    hi = [float(r.get("accuracy_hi", math.nan)) for r in rows]
+def _yerr(rows: Sequence[TableRow], ys: Sequence[float], field: str = "accuracy") -> list[list[float]] | None:
+    """Bootstrap 95% interval of each point's ``field`` (``<field>_lo`` / ``_hi``) as error bars (None where a row
+    has none)."""
+    lo = [float(r.get(f"{field}_lo", math.nan)) for r in rows]
+    hi = [float(r.get(f"{field}_hi", math.nan)) for r in rows]
     if any(math.isnan(v) for v in lo + hi):
         return None
-    return [[y - a for y, a in zip(ys, lo, strict=True)], [b - y for y, b in zip(ys, hi, strict=True)]]
+    # Clipped at 0: a percentile interval can miss a point that is not the resamples' mean by a hair.
+    return [[max(0.0, y - a) for y, a in zip(ys, lo, strict=True)],
+            [max(0.0, b - y) for y, b in zip(ys, hi, strict=True)]]
 
 
 def plot_scaling(rows: Sequence[TableRow], path: Path, title: str) -> None:
@@ -174,11 +177,7 @@ def plot_bins(rows: Sequence[TableRow], path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 4.2))
     xs = [f"{r['bin']}\n(n={r['n']})" for r in rows]
     ys = [float(r["gain"]) for r in rows]
-    lo = [float(r.get("gain_lo", math.nan)) for r in rows]
-    hi = [float(r.get("gain_hi", math.nan)) for r in rows]
-    yerr = None if any(math.isnan(v) for v in lo + hi) else [
-        [max(0.0, y - a) for y, a in zip(ys, lo, strict=True)], [max(0.0, b - y) for y, b in zip(ys, hi, strict=True)]]
-    ax.bar(xs, ys, yerr=yerr, capsize=3, color="tab:blue")
+    ax.bar(xs, ys, yerr=_yerr(rows, ys, "gain"), capsize=3, color="tab:blue")
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel("log p(question | context) quantile bin (1 = least predictable)")
     ax.set_ylabel("accuracy gain, sleep-time minus test-time")
