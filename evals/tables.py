@@ -115,7 +115,7 @@ def _headline_lines(rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]]
     # tokens at equal accuracy: for each sleep point, the cheapest test-time budget at least as accurate
     for b in sorted(sl):
         c = sl[b]
-        if not c["accuracy"]:
+        if at_the_floor(c["accuracy"]):
             lines.append(f"{mode} budget {b} ({s}): accuracy 0, at the floor: no equal-accuracy comparison")
             continue
         better = [r for r in tt.values() if _as_accurate(r["accuracy"], c["accuracy"])]
@@ -194,10 +194,14 @@ def _point(r: Mapping[str, Any]) -> tuple[float, float | None]:
     return _grade(r), None if t is None else float(t)
 
 
+def at_the_floor(accuracy: float) -> bool:
+    """Accuracy 0: any budget is "as accurate", so no equal-accuracy comparison is made there."""
+    return not accuracy > 0
+
+
 def _as_accurate(candidate: float, target: float) -> bool:
-    """Whether a test-time point matches a sleep point's accuracy. Never at the floor: accuracy 0 is matched by any
-    budget, so a token ratio there would mean nothing."""
-    return target > 0 and candidate >= target
+    """Whether a test-time point matches a sleep point's accuracy (never at the floor, see at_the_floor)."""
+    return not at_the_floor(target) and candidate >= target
 
 
 def _equal_accuracy_ratio(sleep: Sequence[tuple[float, float | None]],
