@@ -5,7 +5,7 @@ once, then each of its questions is answered with and without the learned contex
 Every context first gets a ``multi-query`` record: how many questions were generated, kept (gold checked, see
 :mod:`evals.multiquery`) and dropped per reason. A context with fewer than ``--queries`` questions is skipped there
 (``skipped: true``) and counted in ``summary_multi_query.csv``; every answer record carries ``mq_gold``
-(``checked``, ``unchecked`` or ``hand-written``)."""
+(``checked``, ``unchecked``, ``worked-step`` or ``hand-written``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 
 from evals.examples import Example, MultiQueryExample
 from evals.mqcheck import DROP_REASONS, MALFORMED_REPLY
+from evals.mqsteps import STEP_DROP_REASONS
 from evals.multiquery import UNCHECKED, load_multi_query, usable
 from evals.options import AmortizationOptions, RunOptions, expect
 from evals.pareto import ask_records
@@ -83,7 +84,7 @@ def multiquery_record(group: Example, opts: AmortizationOptions, item: MultiQuer
                        mq_output_tokens=meta.get("output_tokens"))
 
 
-ALL_REASONS = (MALFORMED_REPLY, *DROP_REASONS)
+ALL_REASONS = (MALFORMED_REPLY, *DROP_REASONS, *STEP_DROP_REASONS)
 
 
 def multiquery_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

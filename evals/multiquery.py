@@ -45,6 +45,7 @@ from evals.mqcheck import (
     parse_items,
     worked_expression,
 )
+from evals.mqsteps import check_step_item, steps_messages, worked_steps
 from evals.options import AmortizationOptions
 from evals.runner import Env, load_examples
 from evals.tiny import tiny_multi_query
@@ -53,7 +54,7 @@ from sleeptime.models import resolve_chat_model
 from sleeptime.usage import record_usage
 
 DEFAULT_CACHE_DIR = Path(".sleeptime") / "evals-cache"
-CHECKED, UNCHECKED, HAND_WRITTEN = "checked", "unchecked", "hand-written"
+CHECKED, UNCHECKED, HAND_WRITTEN, WORKED_STEP = "checked", "unchecked", "hand-written", "worked-step"
 
 GENERATE_SYSTEM = (
     "You write math word problem questions. You are given a situation, one question about it and that "
@@ -82,6 +83,8 @@ class UncheckableGoldError(DatasetError, InvalidInputError):
 def gold_kind(opts: AmortizationOptions) -> str:
     if opts.dataset == "tiny":
         return HAND_WRITTEN
+    if opts.mq_steps:
+        return WORKED_STEP
     return UNCHECKED if opts.mq_unchecked else CHECKED
 
 
@@ -159,17 +162,50 @@ def generate_for(model: Any, ex: Example, want: int, *, checked: bool = True, sp
     return gen
 
 
+def generate_from_steps(model: Any, ex: Example, want: int, *, spare: int = 2, max_calls: int = 3) -> Generation:
+    """Questions about the worked answer's intermediate results (:mod:`evals.mqsteps`): each call shows the steps
+    not yet asked about (what is missing plus ``spare``). A context with fewer than ``want`` steps costs no call."""
+    steps = worked_steps(str(ex.meta.get("solution", "")), ex.answer)
+    gen = Generation()
+    if len(steps) < want:
+        return gen
+    seen = {normalise_question(ex.question)}
+    answered: set[int] = set()
+    while len(gen.kept) < want and gen.calls < max_calls:
+        pending = [i for i in range(len(steps)) if i not in answered][: want - len(gen.kept) + spare]
+        gen.calls += 1
+        reply = model.invoke(steps_messages(ex, [steps[i] for i in pending]))
+        usage = record_usage(reply, phase="sleep", node="multiquery")
+        gen.input_tokens += usage["input_tokens"]
+        gen.output_tokens += usage["output_tokens"]
+        items = parse_items(reply.text)
+        if items is None:
+            gen.malformed_replies += 1
+            continue
+        for item in items:
+            index, verdict = check_step_item(item, [steps[i] for i in pending], seen)
+            if verdict.kept and index is not None:
+                if pending[index] in answered:  # a second question for one step: the first one stands
+                    verdict = Verdict(verdict.question, verdict.gold, verdict.expression, "duplicate")
+                else:
+                    answered.add(pending[index])
+            gen.verdicts.append(verdict)
+    return gen
+
+
 def generate_multi_query(examples: Sequence[Example], model: Any, want: int, path: Path, model_label: str = "",
-                         progress: bool = True, *, checked: bool = True, spare: int = 2,
+                         progress: bool = True, *, gold: str = CHECKED, spare: int = 2,
                          max_calls: int = 3) -> list[MultiQueryExample]:
     """Generate (or resume generating) a multi-query set into ``path``; return every cached item in order, short
-    ones included (the amortization run skips and counts those)."""
+    ones included (the amortization run skips and counts those). ``gold`` is how generated answers are checked:
+    CHECKED, UNCHECKED or WORKED_STEP."""
     have = {it.context_id for it in read_multi_query(path)}
     groups = group_by_context(examples)
     by_id = {ex.id: ex for ex in examples}
-    gold = CHECKED if checked else UNCHECKED
     for g in tqdm([g for g in groups if g.context_id not in have], desc="multi-query", disable=not progress):
-        gen = generate_for(model, by_id[g.context_id], want, checked=checked, spare=spare, max_calls=max_calls)
+        ex = by_id[g.context_id]
+        gen = (generate_from_steps(model, ex, want, spare=spare, max_calls=max_calls) if gold == WORKED_STEP
+               else generate_for(model, ex, want, checked=gold == CHECKED, spare=spare, max_calls=max_calls))
         append_multi_query(path, MultiQueryExample(
             context_id=g.context_id, context=g.context,
             questions=list(g.questions) + [(v.question, str(v.gold)) for v in gen.kept],
@@ -185,7 +221,7 @@ def load_multi_query(opts: AmortizationOptions, env: Env | None = None) -> list[
         items = [MultiQueryExample(it.context_id, it.context, it.questions, it.source, {"gold": HAND_WRITTEN})
                  for it in tiny_multi_query()]
         return items[: opts.limit] if opts.limit is not None else items
-    if not opts.mq_unchecked and opts.dataset not in GENERATED:
+    if gold_kind(opts) in (CHECKED, WORKED_STEP) and opts.dataset not in GENERATED:
         raise UncheckableGoldError(
             f"--dataset {opts.dataset} has no template instance variables, so generated answers cannot be "
             f"checked; use {' or '.join(GENERATED)}, or pass --mq-unchecked for the paper's recipe (the "
@@ -196,7 +232,7 @@ def load_multi_query(opts: AmortizationOptions, env: Env | None = None) -> list[
     if model is None:
         model = resolve_chat_model(label, base_url=opts.base_url, max_tokens=1024)
     items = generate_multi_query(load_examples(opts), model, max(0, opts.queries - 1), cache_path(opts, label),
-                                 label, opts.progress, checked=not opts.mq_unchecked, spare=opts.mq_spare,
+                                 label, opts.progress, gold=gold_kind(opts), spare=opts.mq_spare,
                                  max_calls=opts.mq_calls)
     short = sum(1 for it in items if not usable(it, opts.queries))
     print(f"multi-query: {len(items)} contexts, {len(items) - short} with >= {opts.queries} "

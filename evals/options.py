@@ -184,6 +184,8 @@ class AmortizationOptions(RunOptions):
     cache_dir: str | None = None
     mq_unchecked: bool = False
     """The paper's recipe: the generator's own answers as gold, unchecked (flagged in every record)."""
+    mq_steps: bool = False
+    """Questions about the worked answer's intermediate results, gold from the template (:mod:`evals.mqsteps`)."""
     mq_spare: int = 2
     mq_calls: int = 3
 
@@ -192,6 +194,8 @@ class AmortizationOptions(RunOptions):
         if self.queries < 1 or self.mq_spare < 0 or self.mq_calls < 1:
             raise InvalidInputError(f"--queries and --mq-calls must be >= 1 and --mq-spare >= 0, got {self.queries}, "
                                     f"{self.mq_calls} and {self.mq_spare}")
+        if self.mq_steps and self.mq_unchecked:
+            raise InvalidInputError("--mq-steps and --mq-unchecked are two ways to get gold: pass one")
 
     @classmethod
     def add_arguments(cls, p: argparse.ArgumentParser) -> None:
@@ -202,6 +206,8 @@ class AmortizationOptions(RunOptions):
         p.add_argument("--cache-dir", default=None, help="multi-query cache (default .sleeptime/evals-cache)")
         p.add_argument("--mq-unchecked", action="store_true", help="keep the generator's own '#### <number>' as "
                        "gold unchecked (the paper's recipe; needed for gsm-p2, which has no instance variables)")
+        p.add_argument("--mq-steps", action="store_true", help="ask for questions about the worked answer's "
+                       "intermediate results, gold from the template (the model computes nothing; gsm-base, gsm-p1)")
         p.add_argument("--mq-spare", type=int, default=2, help="questions asked for beyond those missing (some are "
                        "dropped)")
         p.add_argument("--mq-calls", type=int, default=3, help="generation calls per context at most (malformed "

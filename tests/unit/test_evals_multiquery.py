@@ -18,7 +18,8 @@ from evals.datasets import load_gsm_generated
 from evals.examples import Example
 from evals.experiments import run_experiment
 from evals.mqcheck import check_item, instance_values, worked_expression
-from evals.multiquery import UncheckableGoldError, cache_path, generate_for, load_multi_query
+from evals.mqsteps import worked_steps
+from evals.multiquery import UncheckableGoldError, cache_path, generate_for, generate_from_steps, load_multi_query
 from evals.options import AmortizationOptions
 from evals.runner import Env
 from sleeptime.errors import InvalidInputError
@@ -232,3 +233,79 @@ def test_datasets_without_instance_variables_need_the_unchecked_mode(tmp_path: P
 def test_queries_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="--queries"):
         _opts(tmp_path, queries=0).validate()
+
+
+# ------------------------------------------------------------------ worked-step questions
+
+_SOLUTION = ("She buys 3 * 4 = <<3*4=12>>12 plums.\nShe eats <<12/6>>2 of them, then 1 more: 2+1=<<2+1=3>>3.\n"
+             "Wrong: 5+5=<<5+5=11>>11. Again: 4*3=<<4*3=12>>12.\nShe has 12 - 3 = <<12-3=9>>9 left.\n#### 9")
+
+
+def _steps_example(solution: str = _SOLUTION) -> Example:
+    return Example("base-0001-0", "Ana buys 3 bags of 4 plums.", "How many plums are left?", "9", "gsm-base",
+                   {"solution": solution, "variables": {"n": "3"}})
+
+
+def test_worked_steps_are_the_checked_intermediate_results_once_each() -> None:
+    steps = worked_steps(_SOLUTION, "9")
+    # '<<12/6>>2' (value after the brackets) counts; 5+5 is not 11; 12 twice once; 9 is the final answer.
+    assert [(s.expression, s.value) for s in steps] == [("3*4", 12), ("12/6", 2), ("2+1", 3)]
+    assert steps[0].text == "She buys 3 * 4 = 12 plums." and "<<" not in steps[1].text
+
+
+def _step_reply(messages: list[BaseMessage]) -> str:
+    """A question per listed step, plus one of each way to be dropped; numbers come from the listed steps."""
+    listed = re.findall(r"^(\d+)\. .*\(result: (\d+)\)$", messages[-1].text, re.MULTILINE)
+    items: list[Any] = [{"step": int(i), "question": f"What is result {'abc'[int(i) - 1]} of the plums?"}
+                        for i, _ in listed]
+    items += [{"step": 1, "question": "Another question about the first step?"},
+              {"step": 9, "question": "Which step is this?"},
+              {"step": 1, "question": f"Given {listed[0][1]} plums, what is it?"},
+              {"step": 2, "question": "What is result a of the plums?"},
+              "not an object"]
+    return json.dumps({"questions": items})
+
+
+def test_worked_step_questions_take_their_gold_from_the_step() -> None:
+    model = ScriptedChatModel(replies=[_step_reply])
+    gen = generate_from_steps(model, _steps_example(), 2, spare=1)
+    assert gen.calls == 1
+    assert [(v.question, v.gold) for v in gen.kept] == [("What is result a of the plums?", "12"),
+                                                         ("What is result b of the plums?", "2"),
+                                                         ("What is result c of the plums?", "3")]
+    assert "2. She eats 2 of them, then 1 more: 2+1=3. (result: 2)" in model.calls[0][-1].text
+    meta = gen.meta("scripted", "worked-step", 2)
+    assert meta["dropped"] == {"duplicate": 2, "unknown step": 1, "states its answer": 1, "malformed item": 1}
+
+
+def test_a_later_worked_step_call_asks_only_for_the_steps_still_missing() -> None:
+    first = json.dumps({"questions": [{"step": 2, "question": "How many does she eat at first?"}]})
+    model = ScriptedChatModel(replies=[first, _step_reply])
+    gen = generate_from_steps(model, _steps_example(), 3, spare=0)
+    assert gen.calls == 2 and [v.gold for v in gen.kept] == ["2", "12", "3"]
+    later = model.calls[1][-1].text
+    assert "(result: 12)" in later and "(result: 3)" in later and "(result: 2)" not in later
+
+
+def test_a_context_with_too_few_steps_costs_no_call() -> None:
+    model = ScriptedChatModel(replies=[_step_reply])
+    gen = generate_from_steps(model, _steps_example("She has <<12-3=9>>9.\n#### 9"), 1)
+    assert gen.calls == 0 and model.calls == [] and gen.kept == []
+
+
+def test_an_amortization_run_with_worked_step_gold(tmp_path: Path) -> None:
+    two_steps = {**_TEMPLATE, "answer_annotated": ("She had {n} and bought {k}: {n}+{k}=<<{n}+{k}={n+k}>>{n+k}. "
+                                                   "Twice that is <<2*({n}+{k})={2*(n+k)}>>{2*(n+k)}.\n"
+                                                   "#### {2*(n+k)}")}
+    model = staged_model(outside=_step_reply)
+    opts = _opts(tmp_path, limit=1, queries=2, mq_steps=True)
+    data = _data_dir(tmp_path) / "gsm-symbolic" / "templates" / "symbolic" / "0000.json"
+    data.write_text(json.dumps(two_steps))
+    records = run_experiment(opts, Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings()))
+    mq = next(r for r in records if r["mode"] == "multi-query")
+    assert mq["mq_gold"] == "worked-step" and mq["questions"] == 2 and not mq["skipped"]
+    answers = [r for r in records if r["mode"] in ("test-time", "sleep")]
+    assert len(answers) == 2 * 2 and {r["mq_gold"] for r in answers} == {"worked-step"}
+    assert cache_path(opts, "x").name.endswith("-worked-step.jsonl")
+    with pytest.raises(InvalidInputError, match="--mq-steps and --mq-unchecked"):
+        _opts(tmp_path, mq_steps=True, mq_unchecked=True).validate()
