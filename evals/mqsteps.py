@@ -4,9 +4,12 @@ worked answer.
 Asked to invent questions with answer expressions, the 1.5B kept about one of four (see :mod:`evals.mqcheck`).
 Here the model computes nothing: each GSM-Symbolic worked answer marks its calculations (``<<9*8=72>>``), the
 template computed them from the instance's values, and :func:`worked_steps` keeps those whose expression gives
-their stated value exactly (not the final answer, no value twice). The model is shown the steps with their results
-and writes one question per step; the gold is the step's value. What stays unchecked is whether the question asks
-for exactly that quantity. A kept question is one that names a known step, is new, and does not state its answer.
+their stated value exactly (not the final answer, no value twice). The model is shown the situation and one step
+with its result (one call per step, the reply a plain question: asked for all steps at once in JSON, the 1.5B
+copied the original question) and writes one question; the gold is the step's value. What stays unchecked is
+whether the question asks for exactly that quantity. A question is kept when it is new, is not the original
+question again, and states no computed result (a number a step or the final answer computes that the situation
+does not state).
 
 These questions need fewer steps than the original (each is a part of its solution): runs that use them say so.
 """
@@ -16,29 +19,31 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from fractions import Fraction
-from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from evals.examples import Example
-from evals.grading import format_number, parse_number
+from evals.grading import _NUMBER, format_number, parse_number
 from evals.mqcheck import Verdict, normalise_question
 from sleeptime.quantities import QuantityError, evaluate
 
-STEP_DROP_REASONS = ("unknown step", "states its answer")
-"""Why a worked-step item was dropped, beside "malformed item" and "duplicate" (:data:`evals.mqcheck.DROP_REASONS`)."""
+STEP_DROP_REASONS = ("no question", "repeats the original", "states a result")
+"""Why a worked-step question was dropped, beside "duplicate" (:data:`evals.mqcheck.DROP_REASONS`)."""
 
-STEPS_SYSTEM = (
-    "You write math word problem questions. You are given a situation, one question about it, and numbered steps "
-    "of that question's worked answer, each with its result. For each step, write one question about the "
-    "situation whose answer is exactly that step's result, in the step's unit. Each question must make sense on "
-    "its own after the situation and must not state the result. Reply with JSON only: "
-    '{"questions": [{"step": 1, "question": "..."}]}'
+STEP_SYSTEM = (
+    "You write one math word problem question. You are given a situation and one calculation from a worked "
+    "answer about it. Write a question about the situation whose answer is exactly the calculation's result, in "
+    "its unit. The question must make sense after the situation and must not state the result. Reply with the "
+    "question only."
 )
+SIMILAR = 0.8
+"""A question this similar (difflib ratio) to the original or to one already kept asks it again."""
 
 # '<<9*8=72>>72' or '<<72/12>>6': the expression, then its value inside the brackets or right after them.
 _ANNOTATION = re.compile(r"<<([^<>=]+)(?:=([^<>]*))?>>\s*(-?\$?[\d,]*\.?\d+)?")
+_PREFIX = re.compile(r"^\s*(?:\**\s*(?:new\s+)?question\s*\d*\s*\**\s*[:.-]\s*)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -71,28 +76,43 @@ def worked_steps(solution: str, answer: str) -> list[Step]:
     return steps
 
 
-def steps_messages(ex: Example, steps: Sequence[Step]) -> list[BaseMessage]:
-    listed = "\n".join(f"{i}. {s.text} (result: {format_number(s.value)})" for i, s in enumerate(steps, 1))
-    user = f"Situation:\n{ex.context}\n\nQuestion: {ex.question}\n\nSteps:\n{listed}"
-    return [SystemMessage(STEPS_SYSTEM), HumanMessage(user)]
+def step_messages(ex: Example, step: Step) -> list[BaseMessage]:
+    user = (f"Situation:\n{ex.context}\n\nCalculation: {step.text}\nResult: {format_number(step.value)}\n\n"
+            "Question:")
+    return [SystemMessage(STEP_SYSTEM), HumanMessage(user)]
 
 
-def check_step_item(item: Any, steps: Sequence[Step], seen: set[str]) -> tuple[int | None, Verdict]:
-    """(index of the step it answers, verdict); a kept question's normalised text is added to ``seen``."""
-    if not isinstance(item, dict) or not str(item.get("question", "")).strip():
-        return None, Verdict("", None, "", "malformed item")
-    question = str(item["question"]).strip()
-    try:
-        index = int(item.get("step", 0)) - 1
-    except (TypeError, ValueError):
-        index = -1
-    if not 0 <= index < len(steps):
-        return None, Verdict(question, None, "", "unknown step", f"step {item.get('step')!r}")
-    step = steps[index]
+def reply_question(text: str) -> str:
+    """The question in a reply: its first line with a '?', up to it, without a "Question:" label or quotes."""
+    for line in text.splitlines():
+        line = _PREFIX.sub("", line).strip().strip('"*').strip()
+        if "?" in line:
+            return line[: line.index("?") + 1].strip('"* ')
+    return ""
+
+
+def _similar(a: str, b: str) -> bool:
+    return SequenceMatcher(None, normalise_question(a), normalise_question(b)).ratio() >= SIMILAR
+
+
+def _numbers(text: str) -> set[Fraction]:
+    return {v for m in _NUMBER.finditer(text) if (v := parse_number(m.group(0))) is not None}
+
+
+def check_step_question(reply: str, step: Step, ex: Example, results: Sequence[Fraction], seen: set[str]) -> Verdict:
+    """Keep the reply's question for ``step`` (gold: the step's value) or say why not; ``results`` are every value
+    the worked answer computes (the final answer too), ``seen`` the questions kept so far (a kept one is added)."""
+    question = reply_question(reply)
     gold = format_number(step.value)
-    if normalise_question(question) in seen:
-        return index, Verdict(question, gold, step.expression, "duplicate")
-    if re.search(rf"(?<![\d.]){re.escape(gold)}(?![\d])", question.replace(",", "")):
-        return index, Verdict(question, gold, step.expression, "states its answer")
+    if not question:
+        return Verdict(reply.strip()[:200], None, step.expression, "no question")
+    if _similar(question, ex.question):
+        return Verdict(question, gold, step.expression, "repeats the original")
+    if any(_similar(question, other) for other in seen):  # "muffin" and "muffins" asked two different steps
+        return Verdict(question, gold, step.expression, "duplicate")
+    stated = (_numbers(question) & set(results)) - _numbers(ex.context)
+    if stated:
+        shown = ", ".join(sorted(format_number(v) for v in stated))
+        return Verdict(question, gold, step.expression, "states a result", shown)
     seen.add(normalise_question(question))
-    return index, Verdict(question, gold, step.expression)
+    return Verdict(question, gold, step.expression)

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from evals.datasets import GENERATED, append_multi_query, group_by_context, read_multi_query
 from evals.errors import DatasetError
 from evals.examples import Example, MultiQueryExample
+from evals.grading import parse_number
 from evals.mqcheck import (
     Verdict,
     check_item,
@@ -45,7 +46,7 @@ from evals.mqcheck import (
     parse_items,
     worked_expression,
 )
-from evals.mqsteps import check_step_item, steps_messages, worked_steps
+from evals.mqsteps import check_step_question, step_messages, worked_steps
 from evals.options import AmortizationOptions
 from evals.runner import Env, load_examples
 from evals.tiny import tiny_multi_query
@@ -162,34 +163,22 @@ def generate_for(model: Any, ex: Example, want: int, *, checked: bool = True, sp
     return gen
 
 
-def generate_from_steps(model: Any, ex: Example, want: int, *, spare: int = 2, max_calls: int = 3) -> Generation:
-    """Questions about the worked answer's intermediate results (:mod:`evals.mqsteps`): each call shows the steps
-    not yet asked about (what is missing plus ``spare``). A context with fewer than ``want`` steps costs no call."""
+def generate_from_steps(model: Any, ex: Example, want: int) -> Generation:
+    """Questions about the worked answer's intermediate results (:mod:`evals.mqsteps`), one call per step in order
+    until ``want`` are kept. A context with fewer than ``want`` steps costs no call."""
     steps = worked_steps(str(ex.meta.get("solution", "")), ex.answer)
+    results = [s.value for s in steps] + [v for v in (parse_number(ex.answer),) if v is not None]
     gen = Generation()
-    if len(steps) < want:
-        return gen
-    seen = {normalise_question(ex.question)}
-    answered: set[int] = set()
-    while len(gen.kept) < want and gen.calls < max_calls:
-        pending = [i for i in range(len(steps)) if i not in answered][: want - len(gen.kept) + spare]
+    seen: set[str] = set()
+    for step in steps if len(steps) >= want else ():
+        if len(gen.kept) >= want:
+            break
         gen.calls += 1
-        reply = model.invoke(steps_messages(ex, [steps[i] for i in pending]))
+        reply = model.invoke(step_messages(ex, step))
         usage = record_usage(reply, phase="sleep", node="multiquery")
         gen.input_tokens += usage["input_tokens"]
         gen.output_tokens += usage["output_tokens"]
-        items = parse_items(reply.text)
-        if items is None:
-            gen.malformed_replies += 1
-            continue
-        for item in items:
-            index, verdict = check_step_item(item, [steps[i] for i in pending], seen)
-            if verdict.kept and index is not None:
-                if pending[index] in answered:  # a second question for one step: the first one stands
-                    verdict = Verdict(verdict.question, verdict.gold, verdict.expression, "duplicate")
-                else:
-                    answered.add(pending[index])
-            gen.verdicts.append(verdict)
+        gen.verdicts.append(check_step_question(reply.text, step, ex, results, seen))
     return gen
 
 
@@ -204,7 +193,7 @@ def generate_multi_query(examples: Sequence[Example], model: Any, want: int, pat
     by_id = {ex.id: ex for ex in examples}
     for g in tqdm([g for g in groups if g.context_id not in have], desc="multi-query", disable=not progress):
         ex = by_id[g.context_id]
-        gen = (generate_from_steps(model, ex, want, spare=spare, max_calls=max_calls) if gold == WORKED_STEP
+        gen = (generate_from_steps(model, ex, want) if gold == WORKED_STEP
                else generate_for(model, ex, want, checked=gold == CHECKED, spare=spare, max_calls=max_calls))
         append_multi_query(path, MultiQueryExample(
             context_id=g.context_id, context=g.context,

@@ -207,7 +207,8 @@ class AmortizationOptions(RunOptions):
         p.add_argument("--mq-unchecked", action="store_true", help="keep the generator's own '#### <number>' as "
                        "gold unchecked (the paper's recipe; needed for gsm-p2, which has no instance variables)")
         p.add_argument("--mq-steps", action="store_true", help="ask for questions about the worked answer's "
-                       "intermediate results, gold from the template (the model computes nothing; gsm-base, gsm-p1)")
+                       "intermediate results, gold from the template (one call per step, the model computes "
+                       "nothing; --mq-spare and --mq-calls do not apply; gsm-base, gsm-p1)")
         p.add_argument("--mq-spare", type=int, default=2, help="questions asked for beyond those missing (some are "
                        "dropped)")
         p.add_argument("--mq-calls", type=int, default=3, help="generation calls per context at most (malformed "

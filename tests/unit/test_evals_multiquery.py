@@ -18,7 +18,7 @@ from evals.datasets import load_gsm_generated
 from evals.examples import Example
 from evals.experiments import run_experiment
 from evals.mqcheck import check_item, instance_values, worked_expression
-from evals.mqsteps import worked_steps
+from evals.mqsteps import check_step_question, step_messages, worked_steps
 from evals.multiquery import UncheckableGoldError, cache_path, generate_for, generate_from_steps, load_multi_query
 from evals.options import AmortizationOptions
 from evals.runner import Env
@@ -253,42 +253,48 @@ def test_worked_steps_are_the_checked_intermediate_results_once_each() -> None:
     assert steps[0].text == "She buys 3 * 4 = 12 plums." and "<<" not in steps[1].text
 
 
+_STEP_QUESTIONS = {12: "How many plums does Ana buy in all?", 2: "How many does she eat first?",
+                   3: "What is the total number of plums eaten?"}
+
+
 def _step_reply(messages: list[BaseMessage]) -> str:
-    """A question per listed step, plus one of each way to be dropped; numbers come from the listed steps."""
-    listed = re.findall(r"^(\d+)\. .*\(result: (\d+)\)$", messages[-1].text, re.MULTILINE)
-    items: list[Any] = [{"step": int(i), "question": f"What is result {'abc'[int(i) - 1]} of the plums?"}
-                        for i, _ in listed]
-    items += [{"step": 1, "question": "Another question about the first step?"},
-              {"step": 9, "question": "Which step is this?"},
-              {"step": 1, "question": f"Given {listed[0][1]} plums, what is it?"},
-              {"step": 2, "question": "What is result a of the plums?"},
-              "not an object"]
-    return json.dumps({"questions": items})
+    """The question for the step whose result the prompt shows, labelled and quoted as small models do."""
+    result = int(re.search(r"^Result: (\d+)$", messages[-1].text, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    question = _STEP_QUESTIONS.get(result, "How many plums does she have before doubling them?")
+    return f'Question: "{question}"\nThe answer is {result}.'
 
 
 def test_worked_step_questions_take_their_gold_from_the_step() -> None:
-    model = ScriptedChatModel(replies=[_step_reply])
-    gen = generate_from_steps(model, _steps_example(), 2, spare=1)
-    assert gen.calls == 1
-    assert [(v.question, v.gold) for v in gen.kept] == [("What is result a of the plums?", "12"),
-                                                         ("What is result b of the plums?", "2"),
-                                                         ("What is result c of the plums?", "3")]
-    assert "2. She eats 2 of them, then 1 more: 2+1=3. (result: 2)" in model.calls[0][-1].text
-    meta = gen.meta("scripted", "worked-step", 2)
-    assert meta["dropped"] == {"duplicate": 2, "unknown step": 1, "states its answer": 1, "malformed item": 1}
+    model = ScriptedChatModel(replies=[_step_reply], cycle=True)
+    gen = generate_from_steps(model, _steps_example(), 2)
+    assert gen.calls == 2  # one call per step, until two are kept
+    assert [(v.question, v.gold) for v in gen.kept] == [("How many plums does Ana buy in all?", "12"),
+                                                         ("How many does she eat first?", "2")]
+    prompt = model.calls[1][-1].text
+    assert "Calculation: She eats 2 of them, then 1 more: 2+1=3.\nResult: 2\n" in prompt
 
 
-def test_a_later_worked_step_call_asks_only_for_the_steps_still_missing() -> None:
-    first = json.dumps({"questions": [{"step": 2, "question": "How many does she eat at first?"}]})
-    model = ScriptedChatModel(replies=[first, _step_reply])
-    gen = generate_from_steps(model, _steps_example(), 3, spare=0)
-    assert gen.calls == 2 and [v.gold for v in gen.kept] == ["2", "12", "3"]
-    later = model.calls[1][-1].text
-    assert "(result: 12)" in later and "(result: 3)" in later and "(result: 2)" not in later
+def test_a_worked_step_question_is_dropped_when_it_repeats_or_states_a_result() -> None:
+    replies = ["How many plums does she have now in all?",  # close to the original: asks it again
+               "Sure, here you go.",  # no question at all
+               "If she bought 12 plums, how many did she eat?",  # 12 is computed, not stated in the situation
+               "How many bags of 4 plums does Ana buy?",  # 4 and 3 are in the situation: fine
+               "How many bags of 4 plums did Ana buy?"]  # one word from a kept question: asked again
+    model = ScriptedChatModel(replies=replies)
+    ex = _steps_example()
+    ex = Example(ex.id, ex.context, "How many plums does she have now?", ex.answer, ex.source, ex.meta)
+    steps = worked_steps(_SOLUTION, "9")
+    results = [s.value for s in steps] + [Fraction(9)]
+    seen: set[str] = set()
+    verdicts = [check_step_question(model.invoke(step_messages(ex, steps[0])).text, steps[0], ex, results, seen)
+                for _ in replies]
+    assert [v.reason for v in verdicts] == ["repeats the original", "no question", "states a result", None,
+                                            "duplicate"]
+    assert verdicts[2].detail == "12" and verdicts[3].gold == "12"
 
 
 def test_a_context_with_too_few_steps_costs_no_call() -> None:
-    model = ScriptedChatModel(replies=[_step_reply])
+    model = ScriptedChatModel(replies=[_step_reply], cycle=True)
     gen = generate_from_steps(model, _steps_example("She has <<12-3=9>>9.\n#### 9"), 1)
     assert gen.calls == 0 and model.calls == [] and gen.kept == []
 
