@@ -39,7 +39,8 @@ STEP_SYSTEM = (
     "question only."
 )
 SIMILAR = 0.8
-"""A question this similar (difflib ratio) to the original or to one already kept asks it again."""
+"""A question this similar (difflib ratio) to the original asks it again. Not used between generated questions:
+"pounds of wheat" and "pounds of beets" differ by one word and ask two steps."""
 
 # '<<9*8=72>>72' or '<<72/12>>6': the expression, then its value inside the brackets or right after them.
 _ANNOTATION = re.compile(r"<<([^<>=]+)(?:=([^<>]*))?>>\s*(-?\$?[\d,]*\.?\d+)?")
@@ -91,6 +92,11 @@ def reply_question(text: str) -> str:
     return ""
 
 
+def _stem(question: str) -> str:
+    """Words without a plural 's' or punctuation: questions equal under it ask the same."""
+    return " ".join(w.rstrip("s") for w in re.findall(r"[a-z0-9.]+", question.lower()))
+
+
 def _similar(a: str, b: str) -> bool:
     return SequenceMatcher(None, normalise_question(a), normalise_question(b)).ratio() >= SIMILAR
 
@@ -101,18 +107,18 @@ def _numbers(text: str) -> set[Fraction]:
 
 def check_step_question(reply: str, step: Step, ex: Example, results: Sequence[Fraction], seen: set[str]) -> Verdict:
     """Keep the reply's question for ``step`` (gold: the step's value) or say why not; ``results`` are every value
-    the worked answer computes (the final answer too), ``seen`` the questions kept so far (a kept one is added)."""
+    the worked answer computes (the final answer too), ``seen`` the kept questions' stems (a kept one is added)."""
     question = reply_question(reply)
     gold = format_number(step.value)
     if not question:
         return Verdict(reply.strip()[:200], None, step.expression, "no question")
     if _similar(question, ex.question):
         return Verdict(question, gold, step.expression, "repeats the original")
-    if any(_similar(question, other) for other in seen):  # "muffin" and "muffins" asked two different steps
+    if _stem(question) in seen:  # "muffin" and "muffins": one question for two steps, one gold wrong
         return Verdict(question, gold, step.expression, "duplicate")
     stated = (_numbers(question) & set(results)) - _numbers(ex.context)
     if stated:
         shown = ", ".join(sorted(format_number(v) for v in stated))
         return Verdict(question, gold, step.expression, "states a result", shown)
-    seen.add(normalise_question(question))
+    seen.add(_stem(question))
     return Verdict(question, gold, step.expression)
