@@ -274,6 +274,17 @@ def test_worked_step_questions_take_their_gold_from_the_step() -> None:
     assert "Calculation: She eats 2 of them, then 1 more: 2+1=3.\nResult: 2\n" in prompt
 
 
+def test_a_dropped_step_is_asked_again_and_later_calls_list_the_kept_questions() -> None:
+    replies = ["How many plums are left now?", "How many plums does Ana buy in all?", "How many does she eat first?"]
+    model = ScriptedChatModel(replies=replies)
+    gen = generate_from_steps(model, _steps_example(), 2)
+    assert gen.calls == 3 and [v.reason for v in gen.verdicts] == ["repeats the original", None, None]
+    assert [v.gold for v in gen.kept] == ["12", "2"]  # the first step's second try kept, then the second step
+    assert "Result: 12" in model.calls[1][-1].text and "Result: 2" in model.calls[2][-1].text
+    asked = model.calls[2][-1].text.split("Questions already asked")[1].split("Calculation")[0]
+    assert "- How many plums are left?" in asked and "- How many plums does Ana buy in all?" in asked
+
+
 def test_a_worked_step_question_is_dropped_when_it_repeats_or_states_a_result() -> None:
     replies = ["How many plums does she have now in all?",  # close to the original: asks it again
                "Sure, here you go.",  # no question at all
