@@ -163,26 +163,23 @@ def generate_for(model: Any, ex: Example, want: int, *, checked: bool = True, sp
     return gen
 
 
-def generate_from_steps(model: Any, ex: Example, want: int, tries: int = 2) -> Generation:
+def generate_from_steps(model: Any, ex: Example, want: int) -> Generation:
     """Questions about the worked answer's intermediate results (:mod:`evals.mqsteps`), one call per step in order
-    (a step whose question is dropped gets up to ``tries`` calls) until ``want`` are kept. A context with fewer than
-    ``want`` steps costs no call."""
+    until ``want`` are kept (a dropped step is not asked again: greedy decoding would repeat it). A context with
+    fewer than ``want`` steps costs no call."""
     steps = worked_steps(str(ex.meta.get("solution", "")), ex.answer)
     results = [s.value for s in steps] + [v for v in (parse_number(ex.answer),) if v is not None]
     gen = Generation()
     seen: set[str] = set()
     for step in steps if len(steps) >= want else ():
-        for _ in range(tries):
-            if len(gen.kept) >= want:
-                return gen
-            gen.calls += 1
-            reply = model.invoke(step_messages(ex, step, [v.question for v in gen.kept]))
-            usage = record_usage(reply, phase="sleep", node="multiquery")
-            gen.input_tokens += usage["input_tokens"]
-            gen.output_tokens += usage["output_tokens"]
-            gen.verdicts.append(check_step_question(reply.text, step, ex, results, seen))
-            if gen.verdicts[-1].kept:
-                break
+        if len(gen.kept) >= want:
+            break
+        gen.calls += 1
+        reply = model.invoke(step_messages(ex, step))
+        usage = record_usage(reply, phase="sleep", node="multiquery")
+        gen.input_tokens += usage["input_tokens"]
+        gen.output_tokens += usage["output_tokens"]
+        gen.verdicts.append(check_step_question(reply.text, step, ex, results, seen))
     return gen
 
 
