@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,14 +111,14 @@ def plot_budget_lines(rows: Sequence[TableRow], path: Path, title: str,
 
 
 def _finish(plt: Any, fig: Any, ax: Any, path: Path, title: str, xlabel: str, ylabel: str,
-            legend_size: int = 7) -> None:
+            legend_size: int = 7, legend_loc: str = "lower right") -> None:
     """Labels, title, grid and legend (when anything is labelled) of a one-panel line figure; save and close."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(textwrap.fill(title, 72), fontsize=9)  # a run's title names two models: one line was cut off
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:  # a fixed place: "best" is a search that warns when slow (a loaded machine)
-        ax.legend(fontsize=legend_size, loc="lower right")
+        ax.legend(fontsize=legend_size, loc=legend_loc)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -166,8 +167,12 @@ def plot_amortization(rows: Sequence[TableRow], path: Path, title: str) -> None:
         pts = sorted(pts, key=lambda r: int(r["queries_per_context"]))
         ax.plot([int(r["queries_per_context"]) for r in pts], [float(r["cost_per_query"]) for r in pts],
                 "--" if label.startswith("test-time") else "-", marker="o", label=label)
+    from matplotlib.ticker import MaxNLocator  # matplotlib is imported lazily (pyplot)
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # Costs fall as questions share a sleep, so the upper right is where the lines are not.
     _finish(plt, fig, ax, path, title, "questions per context", "avg. cost / query (tokens, test-time weighted)",
-            legend_size=6)
+            legend_size=6, legend_loc="upper right")
 
 
 def plot_bins(rows: Sequence[TableRow], path: Path, title: str) -> None:
