@@ -61,6 +61,11 @@ def parse_number(text: str) -> Fraction | None:
         return None
 
 
+def numbers_in(text: str) -> set[Fraction]:
+    """Every number written in ``text`` (as the graders read numbers), as exact values."""
+    return {v for m in _NUMBER.finditer(text) if (v := parse_number(m.group(0))) is not None}
+
+
 def format_number(value: Fraction) -> str:
     """Exact canonical text: ``"12"``, ``"-0.75"``, or ``"1/3"`` when no finite decimal exists."""
     if value.denominator == 1:

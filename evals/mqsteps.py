@@ -25,7 +25,7 @@ from fractions import Fraction
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from evals.examples import Example
-from evals.grading import _NUMBER, format_number, parse_number
+from evals.grading import format_number, numbers_in, parse_number
 from evals.mqcheck import Verdict, normalise_question
 from sleeptime.quantities import QuantityError, evaluate
 
@@ -103,10 +103,6 @@ def _similar(a: str, b: str) -> bool:
     return SequenceMatcher(None, normalise_question(a), normalise_question(b)).ratio() >= SIMILAR
 
 
-def _numbers(text: str) -> set[Fraction]:
-    return {v for m in _NUMBER.finditer(text) if (v := parse_number(m.group(0))) is not None}
-
-
 def check_step_question(reply: str, step: Step, ex: Example, results: Sequence[Fraction], seen: set[str]) -> Verdict:
     """Keep the reply's question for ``step`` (gold: the step's value) or say why not; ``results`` are every value
     the worked answer computes (the final answer too), ``seen`` the kept questions' stems (a kept one is added)."""
@@ -118,7 +114,7 @@ def check_step_question(reply: str, step: Step, ex: Example, results: Sequence[F
         return Verdict(question, gold, step.expression, "repeats the original")
     if _stem(question) in seen:  # "muffin" and "muffins": one question for two steps, one gold wrong
         return Verdict(question, gold, step.expression, "duplicate")
-    stated = (_numbers(question) & set(results)) - _numbers(ex.context)
+    stated = (numbers_in(question) & set(results)) - numbers_in(ex.context)
     if stated:
         shown = ", ".join(sorted(format_number(v) for v in stated))
         return Verdict(question, gold, step.expression, "states a result", shown)
