@@ -110,6 +110,15 @@ class Generation:
     def kept(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.kept]
 
+    def ask(self, model: Any, messages: list[BaseMessage]) -> str:
+        """One generation call, counted with its tokens; the reply's text."""
+        self.calls += 1
+        reply = model.invoke(messages)
+        usage = record_usage(reply, phase="sleep", node="multiquery")
+        self.input_tokens += usage["input_tokens"]
+        self.output_tokens += usage["output_tokens"]
+        return str(reply.text)
+
     def meta(self, generator: str, gold: str, want: int) -> dict[str, Any]:
         return {"generator": generator, "gold": gold, "want": want, "calls": self.calls,
                 "generated": len(self.verdicts), "kept": len(self.kept),
@@ -150,12 +159,7 @@ def generate_for(model: Any, ex: Example, want: int, *, checked: bool = True, sp
     gen = Generation()
     seen = {normalise_question(ex.question)}
     while len(gen.kept) < want and gen.calls < max_calls:
-        gen.calls += 1
-        reply = model.invoke(_messages(ex, want - len(gen.kept) + spare, checked, gen.verdicts))
-        usage = record_usage(reply, phase="sleep", node="multiquery")
-        gen.input_tokens += usage["input_tokens"]
-        gen.output_tokens += usage["output_tokens"]
-        items = parse_items(reply.text)
+        items = parse_items(gen.ask(model, _messages(ex, want - len(gen.kept) + spare, checked, gen.verdicts)))
         if items is None:
             gen.malformed_replies += 1
             continue
@@ -174,12 +178,8 @@ def generate_from_steps(model: Any, ex: Example, want: int) -> Generation:
     for step in steps if len(steps) >= want else ():
         if len(gen.kept) >= want:
             break
-        gen.calls += 1
-        reply = model.invoke(step_messages(ex, step))
-        usage = record_usage(reply, phase="sleep", node="multiquery")
-        gen.input_tokens += usage["input_tokens"]
-        gen.output_tokens += usage["output_tokens"]
-        gen.verdicts.append(check_step_question(reply.text, step, ex, results, seen))
+        reply = gen.ask(model, step_messages(ex, step))
+        gen.verdicts.append(check_step_question(reply, step, ex, results, seen))
     return gen
 
 
