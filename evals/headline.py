@@ -30,6 +30,8 @@ QUERIES = 10
 #: The modes whose accuracy and tokens are set against test-time only as "sleep-time compute".
 SLEEP_ARMS = ("sleep", "sleep+verified")
 NOT_YET = "not measured yet"
+#: A run or summary with fewer graded examples is a smoke run, not evidence: named in the block, left out of it.
+MIN_EXAMPLES = 5
 
 Row = Mapping[str, Any]
 
@@ -46,12 +48,33 @@ class Evidence:
     """Folder name relative to root -> its summary.json (verified, adversarial, budget runs, swe)."""
     predictability: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     """(run folder, its predictability bins) for predictability runs."""
+    left_out: list[tuple[str, int]] = field(default_factory=list)
+    """(folder, graded examples) for runs and summaries under :data:`MIN_EXAMPLES` examples."""
+
+
+def _graded_examples(run: LoadedRun) -> int:
+    return len({r.get("example_id") for r in run.records if "correct" in r})
+
+
+def _summary_examples(summary: Mapping[str, Any]) -> int | None:
+    """The most examples an arm of a summary with per-arm counts graded; None for other summaries."""
+    arms = summary.get("arms")
+    if not isinstance(arms, dict) or not all(isinstance(a, dict) and "n" in a for a in arms.values()):
+        return None
+    return max((int(a["n"]) for a in arms.values()), default=0)
 
 
 def load_evidence(root: str | Path) -> Evidence:
     base = Path(root)
     index: ResultsIndex = index_results(base)
-    loaded = [(d.relative_to(base).as_posix(), load_run(d)) for d in index.run_dirs]
+    left_out: list[tuple[str, int]] = []
+    loaded = []
+    for d in index.run_dirs:
+        name, run = d.relative_to(base).as_posix(), load_run(d)
+        if (n := _graded_examples(run)) < MIN_EXAMPLES:
+            left_out.append((name, n))
+        else:
+            loaded.append((name, run))
     predictability = [(name, predictability_table(run.records)) for name, run in loaded
                       if run.experiment == "predictability"]
     # Answers a predictability run copied from another (--from-run) are that run's evidence: count them once.
@@ -73,8 +96,12 @@ def load_evidence(root: str | Path) -> Evidence:
     summaries: dict[str, dict[str, Any]] = {}
     for d in index.other_dirs:
         for f in sorted(d.rglob("summary.json")):
-            summaries[f.parent.relative_to(base).as_posix()] = json.loads(f.read_text(encoding="utf-8"))
-    return Evidence(base, runs, notes, summaries, predictability)
+            name, summary = f.parent.relative_to(base).as_posix(), json.loads(f.read_text(encoding="utf-8"))
+            if (arm_n := _summary_examples(summary)) is not None and arm_n < MIN_EXAMPLES:
+                left_out.append((name, arm_n))
+            else:
+                summaries[name] = summary
+    return Evidence(base, runs, notes, summaries, predictability, sorted(left_out))
 
 
 def _k(acc: float, n: int) -> str:
@@ -320,11 +347,19 @@ def headline_block(root: str | Path) -> str:
              f"({len(ev.runs)} run folders, {len(ev.notes)} note-quality record sets); do not edit by hand. Paper: "
              "Lin et al. 2025 on far larger models; ours: the runs named in each cell (folder, mode, budget). "
              "Intervals: bootstrap 95%; p: exact McNemar, paired by example. Note-quality files of one folder are "
-             "pooled by example id (their wake settings assumed the same) unless they grade an answer differently.",
+             "pooled by example id (their wake settings assumed the same) unless they grade an answer differently."
+             + _left_out_sentence(ev),
              "",
              "| measure | paper | ours |", "|---|---|---|"]
     lines += [f"| {m} | {p} | {'<br>'.join(o)} |" for m, p, o in rows]
     return "\n".join([*lines, "", END])
+
+
+def _left_out_sentence(ev: Evidence) -> str:
+    if not ev.left_out:
+        return ""
+    named = ", ".join(f"{name} ({n})" for name, n in ev.left_out)
+    return f" Left out as smoke runs (fewer than {MIN_EXAMPLES} graded examples): {named}."
 
 
 def update_readme(readme: str | Path, block: str) -> bool:

@@ -137,3 +137,13 @@ def test_a_sleep_point_at_the_floor_is_said_to_be_at_the_floor(tmp_path: Path) -
     block = headline_block(tmp_path)
     assert "floor, sleep budget 0 (0/5): at the floor, no equal-accuracy comparison" in block
     assert "no test-time budget is as accurate" not in block
+
+
+def test_a_smoke_run_is_named_and_left_out_of_the_cells(tmp_path: Path) -> None:
+    write_run(tmp_path / "run-a", "pareto", _pareto())
+    smoke = [_rec(i, m, 0, True, 10) for i in range(2) for m in ("test-time", "sleep")]
+    write_run(tmp_path / "smoke", "pareto", smoke)
+    block = headline_block(tmp_path)
+    assert "Left out as smoke runs (fewer than 5 graded examples): smoke (2)." in block
+    assert "smoke, sleep budget 0" not in block and "run-a, sleep budget 0 (10/20)" in block
+    assert "(1 run folders," in block
