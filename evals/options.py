@@ -65,6 +65,8 @@ class RunOptions:
     concurrency: int = 1
     max_rounds: int = 1
     samples: int = 1
+    sample_merge: str = "majority"
+    """How k samples merge (``SleepTimeConfig.sample_merge``): ``majority`` or the paper's ``concat``."""
     n_questions: int = 1
     verify: str = "off"
     verified: bool = False
@@ -127,6 +129,8 @@ class RunOptions:
                        "serialise calls, so >1 only helps with a server)")
         p.add_argument("--max-rounds", type=int, default=1)
         p.add_argument("--samples", type=int, default=1, help="k learned contexts per sleep")
+        p.add_argument("--sample-merge", default="majority", choices=["majority", "concat"],
+                       help="how k samples merge: values most samples computed, or the paper's concatenation")
         p.add_argument("--n-questions", type=int, default=1, help="predicted questions per sleep")
         p.add_argument("--verify", default="off", choices=["off", "format", "model"])
         p.add_argument("--verified", action="store_true",

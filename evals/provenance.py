@@ -23,6 +23,10 @@ NOT_SETTINGS = frozenset({"out", "progress", "concurrency", "limit", "data_dir",
                           "budgets", "scale_samples", "scale_rounds", "k", "queries", "guesses", "bins", "weight",
                           "verified", "oracle", "shard"})
 
+#: Settings added after records were written, at the default those records ran with: left out of the hash at
+#: that value, so a run resumed with the default keeps its hash and one that changes it does not.
+ADDED_LATER = {"sample_merge": "majority"}
+
 
 @functools.cache
 def commit() -> str | None:
@@ -40,6 +44,7 @@ def commit() -> str | None:
 
 def settings_hash(settings: Mapping[str, Any]) -> str:
     """12 hex digits of sha256 over the settings (sorted JSON) less :data:`NOT_SETTINGS`."""
-    kept = {k: v for k, v in settings.items() if k not in NOT_SETTINGS}
+    kept = {k: v for k, v in settings.items()
+            if k not in NOT_SETTINGS and not (k in ADDED_LATER and v == ADDED_LATER[k])}
     text = json.dumps(kept, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

@@ -98,6 +98,7 @@ class Env:
             "base_url": o.base_url,
             "max_rounds": o.max_rounds,
             "samples": o.samples,
+            "sample_merge": o.sample_merge,
             "n_questions": o.n_questions,
             "verify": o.verify,
             "max_tokens_sleep": o.max_tokens_sleep,

@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     slp.add_argument("context_id")
     slp.add_argument("--rounds", type=int, default=3, help="max rethink rounds")
     slp.add_argument("--samples", type=int, default=1, help="independent learned contexts (k)")
+    slp.add_argument("--sample-merge", choices=["majority", "concat"], default="majority",
+                     help="keep the values most samples computed, or concatenate the samples (the paper)")
     slp.add_argument("--questions", type=int, default=3, help="predicted questions")
     slp.add_argument("--notes-style", choices=["expressions", "worked"], default="expressions",
                      help="name = expression lines, or worked items checked where readable (see SleepTimeConfig)")
@@ -155,7 +157,7 @@ def _run(args: argparse.Namespace) -> None:
             print(f"skipped {skip.path}: {skip.reason}")
     elif args.command == "sleep":
         app = _app(args, max_rounds=args.rounds, samples=args.samples, n_questions=args.questions,
-                   notes_style=args.notes_style)
+                   notes_style=args.notes_style, sample_merge=args.sample_merge)
         result = app.sleep(args.context_id, progress=True)
         print(result.status)
         for i, notes in enumerate(result.learned, 1):

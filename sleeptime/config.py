@@ -26,6 +26,7 @@ VerifyMode = Literal["off", "format", "model"]
 PredictedCheck = Literal["rules", "model"]
 WarmPrefix = Literal["auto", "on", "off"]
 NotesStyle = Literal["expressions", "worked"]
+SampleMerge = Literal["majority", "concat"]
 ModelSpec = Annotated[
     str | BaseChatModel,
     # A server's context is JSON: there it can only be a spec string (and Studio draws a text box).
@@ -117,7 +118,11 @@ class SleepTimeConfig:
     counted in the run's status (``sleeptime.quantities``)."""
 
     samples: int = 1
-    """k independent reflect samples (a Send fan-out), merged by majority into one learned context (sleeptime.notes)."""
+    """k independent reflect samples (a Send fan-out), merged into one learned context (sleeptime.notes)."""
+
+    sample_merge: SampleMerge = "majority"
+    """How the k samples merge: ``majority`` keeps values most samples computed (precision); ``concat`` is the
+    paper's concatenation, each note once (recall). Rules in ``sleeptime.notes``."""
 
     learned_max_chars: int = 5000
     """Limit of one learned-context block, as in the paper."""
@@ -221,6 +226,7 @@ class SleepTimeConfig:
         _check_choice("verify_predicted", self.verify_predicted, PredictedCheck)
         _check_choice("warm_prefix", self.warm_prefix, WarmPrefix)
         _check_choice("notes_style", self.notes_style, NotesStyle)
+        _check_choice("sample_merge", self.sample_merge, SampleMerge)
         for name in ("raw_context_at_wake", "serve_predicted"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"{name} must be true or false, got {getattr(self, name)!r}")

@@ -21,6 +21,12 @@ Merge rule for k samples (`merge_samples`), documented here because it decides w
    a majority of samples state them (same words, case and spacing aside).
 
 With k = 1 the merge returns the sample unchanged (nothing is marked agreed).
+
+The other rule, ``concat`` (``SleepTimeConfig.sample_merge``), is the paper's: the k learned contexts are
+concatenated, each quantity and fact kept once (same name and value; same words), in sample order, values
+with majority support marked agreed and nothing else dropped. Measured in issue 16, the majority rule cost a
+weak sleep model its recall (the 1.5B's samples at temperature rarely agree, so notes shrank as k grew); the
+concatenation keeps every sample's notes and leaves the disagreements for the wake model to read.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
 
+from sleeptime.config import SampleMerge
 from sleeptime.prompts.reflect import PLACEHOLDERS, USER, USER_WORKED
 from sleeptime.quantities import CheckedNotes, Quantity, Rejected, check_notes, normalise_name
 from sleeptime.structured import ask_text
@@ -210,17 +217,47 @@ def _fact_key(fact: str) -> str:
     return " ".join(_words(fact))
 
 
-def merge_samples(samples: Sequence[CheckedNotes]) -> tuple[CheckedNotes, list[Rejected]]:
+def _support(samples: Sequence[CheckedNotes]) -> Counter[Fraction]:
+    """How many samples computed each value, under any name."""
+    support: Counter[Fraction] = Counter()
+    for sample in samples:
+        support.update({q.value for q in sample.quantities})
+    return support
+
+
+def concat_samples(samples: Sequence[CheckedNotes]) -> CheckedNotes:
+    """The paper's rule: every sample's notes in order, each quantity (name and value) and fact once."""
+    if len(samples) == 1:
+        return samples[0]
+    k, support = len(samples), _support(samples)
+    merged = CheckedNotes()
+    seen: set[object] = set()
+    for sample in samples:
+        for item in sample.items:
+            key: object = _fact_key(item) if isinstance(item, str) else (item.name, item.value)
+            if key in seen:
+                continue
+            seen.add(key)
+            if not isinstance(item, str) and support[item.value] * 2 > k:
+                item = replace(item, agreed=True)
+            merged.items.append(item)
+    return merged
+
+
+def merge_samples(
+    samples: Sequence[CheckedNotes], rule: SampleMerge = "majority"
+) -> tuple[CheckedNotes, list[Rejected]]:
     """One set of notes from k samples by the rule in the module docstring, and what it dropped."""
     k = len(samples)
     if k == 0:
         return CheckedNotes(), []
+    if rule == "concat":
+        return concat_samples(samples), []
     if k == 1:
         return samples[0], []
-    support: Counter[Fraction] = Counter()
+    support = _support(samples)
     by_name: dict[str, Counter[Fraction]] = {}
     for sample in samples:
-        support.update({q.value for q in sample.quantities})
         for q in sample.quantities:
             by_name.setdefault(q.name, Counter())[q.value] += 1
     winner: dict[str, Fraction | None] = {}

@@ -68,8 +68,10 @@ def merge(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     """The samples' notes merged into one learned context; what was cut off or left out is reported."""
     samples = sorted(state.get("samples") or [], key=lambda s: s["sample"])
     # The rendered notes re-check to the same quantities (each line states its expression).
-    worked = config_of(runtime).notes_style == "worked"
-    merged, dropped = merge_samples([check_notes(s["notes"], keep_unchecked=worked) for s in samples])
+    cfg = config_of(runtime)
+    worked = cfg.notes_style == "worked"
+    merged, dropped = merge_samples([check_notes(s["notes"], keep_unchecked=worked) for s in samples],
+                                    cfg.sample_merge)
     warnings = [f"sample {s['sample']} cut off at max_tokens_sleep" for s in samples if s["truncated"]]
     unchecked = sum(s["unchecked"] for s in samples)
     if unchecked:

@@ -55,6 +55,7 @@ def test_the_constructor_and_replace_run_the_same_key_check() -> None:
         ({"verify": "strict"}, "verify"),
         ({"verify_predicted": "maybe"}, "verify_predicted"),
         ({"notes_style": "prose"}, "notes_style"),
+        ({"sample_merge": "vote"}, "sample_merge"),
         ({"max_rounds": "3"}, "max_rounds"),
         ({"max_rounds": 0}, "max_rounds"),
         ({"n_questions": -1}, "n_questions"),

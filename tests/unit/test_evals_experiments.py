@@ -450,6 +450,9 @@ def test_every_record_carries_the_commit_and_a_settings_hash(tmp_path: Path) -> 
     assert settings_hash(base) == settings_hash({**base, "out": "b", "concurrency": 8, "progress": False})
     assert settings_hash(base) == settings_hash({**base, "budgets": [0, 2]})  # each record states its budget
     assert settings_hash(base) != settings_hash({**base, "model": "n"})
+    # A setting added later keeps older runs' hash at its default, and changes it otherwise.
+    assert settings_hash(base) == settings_hash({**base, "sample_merge": "majority"})
+    assert settings_hash(base) != settings_hash({**base, "sample_merge": "concat"})
     # A resume with another token cap into the same run is flagged in the summary.
     env.opts.max_tokens_wake = 100
     run_experiment(env.opts, env, argv=["pareto"])

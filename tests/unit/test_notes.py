@@ -93,6 +93,23 @@ def test_merge_keeps_majority_values_under_any_name() -> None:
     ]
 
 
+def test_concat_merge_keeps_every_samples_notes_once() -> None:
+    a = check_notes("baked = 72\nsold = 64\nshelter = baked - sold\nThe shelter gets muffins.")
+    b = check_notes("baked = 72\nsold = 60\nleftover = baked - sold\nthe shelter  gets muffins.")
+    merged, dropped = merge_samples([a, b], "concat")
+    assert dropped == []
+    assert merged.render().splitlines() == [
+        "- baked = 72 (agreed)",
+        "- sold = 64",  # 1 of 2 samples: kept, not agreed (the majority rule drops it)
+        "- shelter = baked - sold = 72 - 64 = 8",
+        "- The shelter gets muffins.",
+        "- sold = 60",  # the samples disagree on sold: both stated, as concatenation does
+        "- leftover = baked - sold = 72 - 60 = 12",
+    ]
+    assert merge_samples([a, b])[0].render().splitlines() == ["- baked = 72 (agreed)", "- The shelter gets muffins."]
+    assert merge_samples([a], "concat")[0] is a
+
+
 def test_merge_of_one_sample_is_the_sample() -> None:
     a = check_notes("x = 1 + 1\nfact line")
     merged, dropped = merge_samples([a])

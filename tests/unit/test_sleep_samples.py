@@ -34,6 +34,17 @@ def test_three_samples_fan_out_and_merge_by_majority(memory_store: InMemoryStore
     assert shelter[0][2:] in model.calls_for("predict")[0][-1].text
 
 
+def test_concat_merge_publishes_what_only_one_sample_computed(memory_store: InMemoryStore) -> None:
+    model = staged_model(reflect=[SAMPLE_A, SAMPLE_B, SAMPLE_C])
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=3, n_questions=1,
+                    sample_merge="concat")
+    lines = app.sleep("bakery", CONTEXT).learned[0].splitlines()
+    assert "- baked = 72 (agreed)" in lines and "- sold = 64 (agreed)" in lines
+    # The minority sample is kept, not agreed: the samples' disagreement on sold is left for the wake model.
+    assert "- sold = 60" in lines and "- shelter = baked - sold = 72 - 60 = 12" in lines
+    assert sum(line.startswith("- shelter = ") for line in lines) == 2  # 8 (agreed, two samples) and 12
+
+
 def test_each_sample_runs_its_own_rounds(memory_store: InMemoryStore) -> None:
     rounds = ["a = 1\nSTATUS: CONTINUE", "a = 1\nb = a + 1\nSTATUS: DONE"]
     model = staged_model(reflect=rounds)
