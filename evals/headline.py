@@ -337,7 +337,8 @@ def headline_block(root: str | Path) -> str:
         ("Accuracy gain at the lowest budget (exact McNemar p)", PAPER["gain"], accuracy_gain(ev)),
         (f"Cost per query at {QUERIES} queries per context (sleep-time vs test-time only)", PAPER["cost"], cost),
         ("Where sleep-time compute loses", PAPER["loss"], losses(ev, cost_losses)),
-        ("What the oracle arm (gold intermediate values as notes) says is left to gain", PAPER["oracle"],
+        ("What the oracle arm (gold intermediate values as notes; the last is often the answer itself) says is "
+         "left to gain", PAPER["oracle"],
          oracle(ev)),
         ("Gain by how predictable the question is", PAPER["pred"], predictability_gain(ev)),
     ]
