@@ -20,6 +20,7 @@ from sleeptime.config import (
     ModelSpec,
     NotesStyle,
     PredictedCheck,
+    SampleMerge,
     SleepTimeConfig,
     VerifyMode,
     WarmPrefix,
@@ -49,6 +50,7 @@ class AskOptions(TypedDict, total=False):
     max_rounds: int
     notes_style: NotesStyle
     samples: int
+    sample_merge: SampleMerge
     learned_max_chars: int
     n_questions: int
     verify: VerifyMode
