@@ -225,10 +225,9 @@ def _support(samples: Sequence[CheckedNotes]) -> Counter[Fraction]:
     return support
 
 
-def concat_samples(samples: Sequence[CheckedNotes]) -> CheckedNotes:
-    """The paper's rule: every sample's notes in order, each quantity (name and value) and fact once."""
-    if len(samples) == 1:
-        return samples[0]
+def _concat(samples: Sequence[CheckedNotes]) -> CheckedNotes:
+    """The paper's rule for k >= 2 samples: every sample's notes in order, each quantity (name and value) and
+    fact once."""
     k, support = len(samples), _support(samples)
     merged = CheckedNotes()
     seen: set[object] = set()
@@ -251,10 +250,10 @@ def merge_samples(
     k = len(samples)
     if k == 0:
         return CheckedNotes(), []
-    if rule == "concat":
-        return concat_samples(samples), []
     if k == 1:
         return samples[0], []
+    if rule == "concat":
+        return _concat(samples), []
     support = _support(samples)
     by_name: dict[str, Counter[Fraction]] = {}
     for sample in samples:
