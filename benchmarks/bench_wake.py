@@ -83,7 +83,7 @@ def model_part(args: argparse.Namespace) -> dict[str, Any]:
 
     from sleeptime.local import kv_state
     from sleeptime.local.prefix_cache import PrefixKey, configure_prefix_cache
-    from sleeptime.nodes._runtime import wake_model
+    from sleeptime.models import wake_model
     from sleeptime.testing import HashEmbeddings
     from sleeptime.warmup import warm_published
 

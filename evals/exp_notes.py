@@ -6,7 +6,7 @@ Per example (GSM-Symbolic base templates ``templates/symbolic`` and P1 ``templat
 a seed as for P1, split into context and question by the sentence rule):
 
 - **sleep**: one reflect call per prompt, ``old`` (the reflect prompt before issue 12, free-text notes),
-  ``new`` (``name = expression`` lines, cleaned and checked by ``sleeptime.notes``) and ``worked``
+  ``new`` (``name = expression`` lines, cleaned and checked by ``sleeptime.notes.hygiene``) and ``worked``
   (``notes_style="worked"``: the old prompt's worked items with placeholders for its example, arithmetic
   recomputed where it can be read, the rest kept unchecked);
 - **note recall**: share of the gold intermediate values (the ``<<expr=value>>`` results of the instance's
@@ -55,10 +55,10 @@ from evals.templates import (
     render_text,
 )
 from sleeptime.models import resolve_chat_model
-from sleeptime.nodes.answer import build_answer_messages
-from sleeptime.notes import clean_reply, is_cut_off
+from sleeptime.notes.hygiene import clean_reply, is_cut_off
+from sleeptime.notes.quantities import QuantityError, evaluate
 from sleeptime.prompts import reflect as reflect_prompt
-from sleeptime.quantities import QuantityError, evaluate
+from sleeptime.prompts.answer import build_answer_messages
 from sleeptime.state import WakeState
 
 # The reflect instructions before issue 12, kept verbatim as the baseline ("today's reflect").

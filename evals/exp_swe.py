@@ -217,9 +217,9 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _in_store(app: Any, context_id: str, folder: Path, include: list[str]) -> tuple[bool, Any]:
     """(whether the store's current revision is this folder, the latest version if built from it)."""
-    from sleeptime.corpus import load_context
     from sleeptime.errors import UnknownContextError
-    from sleeptime.partindex import PartIndex
+    from sleeptime.large.corpus import load_context
+    from sleeptime.stores.parts import PartIndex
 
     store = app.learned_store()
     try:

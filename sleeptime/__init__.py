@@ -6,14 +6,14 @@ then answer real questions with fewer test-time tokens. See README.md for the qu
 
 from __future__ import annotations
 
-from sleeptime.config import SleepTimeConfig, SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import (
     EmptyContextError,
     InvalidInputError,
     ModelOutputError,
     ModelSetupError,
     NotSleptError,
-    SleeptimeError,
+    SleepTimeError,
     StaleVersionError,
     StoreError,
     UnknownContextError,
@@ -40,8 +40,7 @@ __all__ = [
     "SleepResult",
     "SleepTime",
     "SleepTimeConfig",
-    "SleeptimeConfig",
-    "SleeptimeError",
+    "SleepTimeError",
     "StaleVersionError",
     "StoreError",
     "UnknownContextError",

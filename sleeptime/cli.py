@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sleeptime.config import DEFAULT_MODEL
-from sleeptime.errors import InvalidInputError, SleeptimeError
+from sleeptime.errors import InvalidInputError, SleepTimeError
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         _run(args)
-    except (SleeptimeError, OSError) as error:
+    except (SleepTimeError, OSError) as error:
         print(f"sleeptime: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

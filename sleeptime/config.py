@@ -6,8 +6,6 @@ of a dict context and ``dataclasses.replace`` are covered) and values (``__post_
 :meth:`SleepTimeConfig.from_mapping` is the entry point for untyped input (a server's JSON
 context, CLI options, keyword overrides). Nothing here is read from environment variables: what
 the caller passes is what runs.
-
-The class was called ``SleeptimeConfig``; that name stays as an alias.
 """
 
 from __future__ import annotations
@@ -43,7 +41,6 @@ __all__ = [
     "NotesStyle",
     "PredictedCheck",
     "SleepTimeConfig",
-    "SleeptimeConfig",
     "VerifyMode",
     "WarmPrefix",
     "check_budget",
@@ -115,14 +112,14 @@ class SleepTimeConfig:
     """How reflect writes derived quantities. ``expressions``: `name = expression` lines the evaluator
     computes, the rest dropped; ``worked``: a numbered list of worked items ("label = calculation =
     result") whose arithmetic is recomputed where it can be read, the rest published unchecked and
-    counted in the run's status (``sleeptime.quantities``)."""
+    counted in the run's status (``sleeptime.notes.quantities``)."""
 
     samples: int = 1
-    """k independent reflect samples (a Send fan-out), merged into one learned context (sleeptime.notes)."""
+    """k independent reflect samples (a Send fan-out), merged into one learned context (sleeptime.notes.hygiene)."""
 
     sample_merge: SampleMerge = "majority"
     """How the k samples merge: ``majority`` keeps values most samples computed (precision); ``concat`` is the
-    paper's concatenation, each note once (recall). Rules in ``sleeptime.notes``."""
+    paper's concatenation, each note once (recall). Rules in ``sleeptime.notes.hygiene``."""
 
     learned_max_chars: int = 5000
     """Limit of one learned-context block, as in the paper."""
@@ -257,6 +254,3 @@ def _check_choice(name: str, value: object, choices: Any) -> None:
     if value not in allowed:
         raise InvalidInputError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
 
-
-SleeptimeConfig = SleepTimeConfig
-"""The former name of :class:`SleepTimeConfig`, kept so existing code keeps working."""

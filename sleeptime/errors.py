@@ -1,13 +1,13 @@
-"""Typed errors. Every failure a caller can act on has its own class under SleeptimeError."""
+"""Typed errors. Every failure a caller can act on has its own class under SleepTimeError."""
 
 from __future__ import annotations
 
 
-class SleeptimeError(Exception):
+class SleepTimeError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
-class InvalidInputError(SleeptimeError, ValueError):
+class InvalidInputError(SleepTimeError, ValueError):
     """Input the caller gave cannot be used (empty context, bad id, bad option)."""
 
 
@@ -19,7 +19,7 @@ class UnreadableFileError(InvalidInputError):
     """A file given as context could not be read or parsed."""
 
 
-class UnknownContextError(SleeptimeError, KeyError):
+class UnknownContextError(SleepTimeError, KeyError):
     """No context with this id exists for this tenant."""
 
     def __init__(self, tenant: str, context_id: str) -> None:
@@ -31,11 +31,11 @@ class UnknownContextError(SleeptimeError, KeyError):
         return str(self.args[0])
 
 
-class NotSleptError(SleeptimeError, LookupError):
+class NotSleptError(SleepTimeError, LookupError):
     """The context exists but has no published learned context yet."""
 
 
-class ModelOutputError(SleeptimeError):
+class ModelOutputError(SleepTimeError):
     """The model's reply could not be used after the allowed retries (malformed JSON, refusal, empty)."""
 
     def __init__(self, message: str, *, attempts: int, last_output: str) -> None:
@@ -44,13 +44,13 @@ class ModelOutputError(SleeptimeError):
         self.last_output = last_output
 
 
-class ModelSetupError(SleeptimeError):
+class ModelSetupError(SleepTimeError):
     """A model spec could not be resolved (unknown name, missing package, checksum mismatch)."""
 
 
-class StoreError(SleeptimeError):
+class StoreError(SleepTimeError):
     """The backing store failed (server unreachable, corrupt record)."""
 
 
-class StaleVersionError(SleeptimeError):
+class StaleVersionError(SleepTimeError):
     """A sleep run tried to publish over a newer version of the same context."""

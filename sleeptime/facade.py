@@ -20,17 +20,17 @@ from typing_extensions import Unpack
 from sleeptime import isolation
 from sleeptime.config import SleepTimeConfig
 from sleeptime.contexts import ContextInfo, ContextSummary, describe, summarize
-from sleeptime.corpus import IngestResult
 from sleeptime.errors import InvalidInputError
 from sleeptime.graphs.sleep import build_sleep_graph
 from sleeptime.graphs.wake import build_wake_graph
 from sleeptime.inputs import check_context_id, check_question
-from sleeptime.nodes.ingest import ingest_context
-from sleeptime.options import AskOptions, SleeptimeOptions, validate_budget, validate_mode, validate_options
+from sleeptime.large.corpus import IngestResult
+from sleeptime.nodes.sleep.ingest import ingest_context
+from sleeptime.options import AskOptions, SleepTimeOptions, validate_budget, validate_mode, validate_options
 from sleeptime.options import Mode as Mode  # re-exported: callers import it from here
-from sleeptime.partindex import PartIndex
 from sleeptime.state import AnswerPath, PredictedQuestion, SleepInput, WakeInput
 from sleeptime.stores.learned import LearnedContext, LearnedContextStore, validate_id
+from sleeptime.stores.parts import PartIndex
 from sleeptime.usage import Usage, UsageRecord, summarize_usage
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class SleepTime:
     `store` may be any LangGraph BaseStore; by default an on-disk Chroma store at `path`
     (or a Chroma server at `url`) indexed with the embedded MiniLM embeddings.
     Keyword options are SleepTimeConfig fields (models, budget, samples, ...), typed by
-    `SleeptimeOptions`; an unknown one raises InvalidInputError listing the known ones.
+    `SleepTimeOptions`; an unknown one raises InvalidInputError listing the known ones.
 
     Every call runs the app's graphs as their own top-level runs over this app's store, so it
     behaves the same from a script, a LangChain agent's tool or another LangGraph graph's node.
@@ -140,7 +140,7 @@ class SleepTime:
         url: str | None = None,
         embeddings: Any = None,
         config: SleepTimeConfig | None = None,
-        **options: Unpack[SleeptimeOptions],
+        **options: Unpack[SleepTimeOptions],
     ) -> None:
         self.config = validate_options(options, config)
         if store is None:
@@ -152,7 +152,7 @@ class SleepTime:
         self.wake_graph = build_wake_graph().compile(store=store, name="wake")
 
     # helpers
-    def _cfg(self, options: SleeptimeOptions | AskOptions) -> SleepTimeConfig:
+    def _cfg(self, options: SleepTimeOptions | AskOptions) -> SleepTimeConfig:
         return validate_options(options, self.config) if options else self.config
 
     def learned_store(self, tenant: str | None = None) -> LearnedContextStore:
@@ -240,7 +240,7 @@ class SleepTime:
         *,
         files: Sequence[str | Path] = (),
         progress: bool = False,
-        **options: Unpack[SleeptimeOptions],
+        **options: Unpack[SleepTimeOptions],
     ) -> SleepResult:
         """Reflect on the context (ingesting `text`/`files` first when given) and publish a new version.
 
@@ -276,7 +276,7 @@ class SleepTime:
         text: str | None = None,
         *,
         files: Sequence[str | Path] = (),
-        **options: Unpack[SleeptimeOptions],
+        **options: Unpack[SleepTimeOptions],
     ) -> SleepResult:
         cfg = self._cfg(options)
         inputs = self._sleep_input(context_id, text, files)

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 
+from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import ModelSetupError
 from sleeptime.local.chat import LLAMA_CPP_MISSING, EmbeddedChatModel
 from sleeptime.local.gguf import REGISTRY, ensure_gguf
@@ -210,3 +211,25 @@ def resolve_embeddings(
     except Exception as exc:  # unknown provider, missing package, no key
         first = " ".join(str(exc).split()) or type(exc).__name__
         raise ModelSetupError(f"cannot create embeddings {kind}:{model}: {first}; {forms}") from exc
+
+
+def sleep_model(cfg: SleepTimeConfig, *, temperature: float | None = None) -> BaseChatModel:
+    """The run's sleep model (reflect, predict), bounded by ``max_tokens_sleep``."""
+    return resolve_chat_model(
+        cfg.sleep_model,
+        base_url=cfg.base_url,
+        reasoning_effort=cfg.sleep_reasoning_effort,
+        temperature=cfg.temperature if temperature is None else temperature,
+        max_tokens=cfg.max_tokens_sleep,
+    )
+
+
+def wake_model(cfg: SleepTimeConfig, *, max_tokens: int | None = None) -> BaseChatModel:
+    """The run's wake model (answer, verify, match), bounded by ``max_tokens_wake`` unless told otherwise."""
+    return resolve_chat_model(
+        cfg.wake_model,
+        base_url=cfg.base_url,
+        reasoning_effort=cfg.reasoning_effort,
+        temperature=cfg.temperature,
+        max_tokens=max_tokens or cfg.max_tokens_wake,
+    )

@@ -1,6 +1,6 @@
 """Typed, validated keyword options of the facade: one check shared by every entry point.
 
-`SleeptimeOptions` mirrors the fields of `SleepTimeConfig` so IDEs complete `SleepTime(...)`,
+`SleepTimeOptions` mirrors the fields of `SleepTimeConfig` so IDEs complete `SleepTime(...)`,
 `ask(...)` and `sleep(...)` keywords and mypy rejects a typo; a test keeps the two in step.
 `validate_options`, `validate_budget` and `validate_mode` are the facade's names for the shared
 checks (`SleepTimeConfig.from_mapping`, `check_budget`, `sleeptime.inputs.check_mode`), so the
@@ -28,7 +28,7 @@ from sleeptime.config import (
 )
 from sleeptime.inputs import Mode, check_mode
 
-__all__ = ["MODES", "AskOptions", "Mode", "SleeptimeOptions", "known_options", "validate_budget", "validate_mode",
+__all__ = ["MODES", "AskOptions", "Mode", "SleepTimeOptions", "known_options", "validate_budget", "validate_mode",
            "validate_options"]
 
 MODES: tuple[str, ...] = get_args(Mode)
@@ -73,7 +73,7 @@ class AskOptions(TypedDict, total=False):
     part_concurrency: int
 
 
-class SleeptimeOptions(AskOptions, total=False):
+class SleepTimeOptions(AskOptions, total=False):
     """Every `SleepTimeConfig` field as an optional keyword (see that class for what each means)."""
 
     budget: BudgetLevel

@@ -41,7 +41,7 @@ class SleepInput(TypedDict):
     files: NotRequired[list[str]]
     """Files to load as context (text, Markdown, PDF, ... through langchain-community loaders)."""
     folder: NotRequired[str]
-    """A folder to load as context (recursive, .gitignore honoured; see `sleeptime.sources`)."""
+    """A folder to load as context (recursive, .gitignore honoured; see `sleeptime.large.sources`)."""
     include: NotRequired[list[str]]
     exclude: NotRequired[list[str]]
     """Gitignore-style globs, relative to `folder`, narrowing what is loaded from it."""
@@ -55,7 +55,7 @@ class SampleInput(TypedDict):
 
 
 class SampleNotes(TypedDict):
-    """One sample's checked notes, as rendered by ``sleeptime.notes``."""
+    """One sample's checked notes, as rendered by ``sleeptime.notes.hygiene``."""
 
     sample: int
     notes: str
@@ -95,7 +95,7 @@ class SleepState(SleepInput):
     skipped: NotRequired[list[str]]
     """Files of the folder left out, as "path: reason"."""
     parts: NotRequired[list[PartSpec]]
-    """A context too large for one sleep prompt, in parts (empty: it fits; see `sleeptime.nodes.parts`)."""
+    """A context too large for one sleep prompt, in parts (empty: it fits; see `sleeptime.nodes.sleep.parts`)."""
     part_notes: Annotated[dict[str, str], merge_notes]
     """Notes per part key: reused from an earlier sleep or written by this one."""
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 from langgraph.store.base import BaseStore, GetOp, Op, PutOp, Result
 
-from sleeptime.errors import SleeptimeError
+from sleeptime.errors import SleepTimeError
 from sleeptime.stores.learned import LearnedContextStore
 
 __all__ = ["context_key", "head_key", "learned_key"]
@@ -40,7 +40,7 @@ class _KeyRecorder(BaseStore):
 def learned_key(tenant: str, read: Callable[[LearnedContextStore], object]) -> tuple[tuple[str, ...], str]:
     """The (namespace, key) that `read` looks up first on tenant's `LearnedContextStore`."""
     recorder = _KeyRecorder()
-    with contextlib.suppress(SleeptimeError):  # e.g. UnknownContextError: it holds nothing, but saw the key
+    with contextlib.suppress(SleepTimeError):  # e.g. UnknownContextError: it holds nothing, but saw the key
         read(LearnedContextStore(recorder, tenant))
     if not recorder.gets:
         raise RuntimeError("the LearnedContextStore read looked up no single key")

@@ -186,7 +186,7 @@ def _first_fact(messages: list[BaseMessage]) -> str:
 
 
 def _demo_notes(messages: list[BaseMessage]) -> str:
-    # Named numbers, not a quoted sentence: notes that copy the context are dropped (sleeptime.notes).
+    # Named numbers, not a quoted sentence: notes that copy the context are dropped (sleeptime.notes.hygiene).
     numbers = re.findall(r"\d+(?:\.\d+)?", _first_fact(messages))
     return "\n".join([*(f"key_number_{i + 1} = {n}" for i, n in enumerate(numbers[:5])), "STATUS: DONE"])
 

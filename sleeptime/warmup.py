@@ -11,7 +11,8 @@ expected questions); only the question and its instruction differ. At publish:
 
 Set ``SleepTimeConfig(warm_prefix=...)``: ``"auto"`` (default: embedded models only), ``"on"``
 (servers too) or ``"off"`` (neither). Warm-up is an optimisation: a failure is logged and
-never fails the publish; a wake without a usable state prefills cold.
+never fails the publish; a wake without a usable state prefills cold. The wake side,
+:func:`bind_prefix_state`, tells the answer step's model which version's state to load.
 """
 
 from __future__ import annotations
@@ -20,15 +21,20 @@ import asyncio
 import logging
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import Runnable
 
 from sleeptime.config import SleepTimeConfig
+from sleeptime.large.wake_budget import context_budget, fits_whole, wake_window
 from sleeptime.local.chat import EmbeddedChatModel
 from sleeptime.local.prefix_cache import PrefixKey
+from sleeptime.models import wake_model
+from sleeptime.prompts.answer import build_answer_messages
 from sleeptime.stores.learned import LearnedContextStore
 from sleeptime.usage import UsageRecord, record_usage
 
-__all__ = ["awarm_published", "prompt_variants", "warm_published"]
+__all__ = ["awarm_published", "bind_prefix_state", "prompt_variants", "warm_published"]
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +48,6 @@ def prompt_variants(
     """The version's wake prompt, as the answer step builds it, for two different questions; none
     when the raw context does not fit one wake prompt: each wake then retrieves its own pieces, which
     come before the notes, so the prompts share no prefix worth saving."""
-    from sleeptime.nodes.answer import build_answer_messages  # nodes import this module
-    from sleeptime.nodes.gather import context_budget, fits_whole, wake_window
-
     learned = store.version(context_id, version)
     if learned is None:
         return []
@@ -64,7 +67,7 @@ def prompt_variants(
     ):
         log.info("%s v%s: the raw context does not fit one wake prompt; no shared prefix to warm", context_id, version)
         return []
-    return [build_answer_messages({**state, "question": q}, cfg.answer_instructions)  # type: ignore[typeddict-item]
+    return [build_answer_messages({**state, "question": q}, cfg.answer_instructions)
             for q in _PROBES]
 
 
@@ -75,8 +78,6 @@ def warm_published(
     if cfg.warm_prefix == "off":
         return []
     try:
-        from sleeptime.nodes._runtime import wake_model
-
         model = wake_model(cfg, max_tokens=1)
         if not isinstance(model, EmbeddedChatModel) and cfg.warm_prefix != "on":
             return []
@@ -103,3 +104,18 @@ async def awarm_published(
 ) -> list[UsageRecord]:
     """Async twin of :func:`warm_published` (runs in a worker thread)."""
     return await asyncio.to_thread(warm_published, cfg, store, context_id, version)
+
+
+def bind_prefix_state(model: BaseChatModel, cfg: SleepTimeConfig, state: Any) -> Runnable[Any, BaseMessage]:
+    """The wake model, told which version's saved prompt state to use (embedded models only)."""
+    version = state.get("version")
+    context_id = state.get("context_id")
+    if (
+        isinstance(model, EmbeddedChatModel)
+        and cfg.warm_prefix != "off"
+        and state.get("path") == "learned"
+        and context_id
+        and isinstance(version, int)
+    ):
+        return model.bind(prefix_key=PrefixKey(cfg.tenant, context_id, version))
+    return model

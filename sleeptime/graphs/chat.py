@@ -22,7 +22,8 @@ from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.nodes._runtime import config_of, wake_model
+from sleeptime.models import wake_model
+from sleeptime.nodes._runtime import config_of
 from sleeptime.stores.learned import LearnedContextStore
 from sleeptime.usage import UsageRecord, record_usage
 

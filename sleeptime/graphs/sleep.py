@@ -10,11 +10,11 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.nodes.ingest import ingest
-from sleeptime.nodes.parts import PartTask, plan, reduce, reflect_part, route_after_plan
-from sleeptime.nodes.predict import predict
-from sleeptime.nodes.publish import publish
-from sleeptime.nodes.reflect import merge, reflect
+from sleeptime.nodes.sleep.ingest import ingest
+from sleeptime.nodes.sleep.parts import PartTask, plan, reduce, reflect_part, route_after_plan
+from sleeptime.nodes.sleep.predict import predict
+from sleeptime.nodes.sleep.publish import publish
+from sleeptime.nodes.sleep.reflect import merge, reflect
 from sleeptime.state import SleepInput, SleepOutput, SleepState
 
 SleepGraph = StateGraph[SleepState, SleepTimeConfig, SleepInput, SleepOutput]

@@ -12,11 +12,11 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.nodes.answer import answer
-from sleeptime.nodes.gather import gather
-from sleeptime.nodes.match import match_predicted, route_after_match
-from sleeptime.nodes.retrieve import retrieve
-from sleeptime.nodes.verify import route_after_verify, verify
+from sleeptime.nodes.wake.answer import answer
+from sleeptime.nodes.wake.gather import gather
+from sleeptime.nodes.wake.match import match_predicted, route_after_match
+from sleeptime.nodes.wake.retrieve import retrieve
+from sleeptime.nodes.wake.verify import route_after_verify, verify
 from sleeptime.state import WakeInput, WakeOutput, WakeState
 
 WakeGraph = StateGraph[WakeState, SleepTimeConfig, WakeInput, WakeOutput]

@@ -1,4 +1,4 @@
-"""What every node needs from the LangGraph runtime: the run config, the store, the models.
+"""What every node needs from the LangGraph runtime: the run config and the store (models: ``sleeptime.models``).
 
 LangGraph itself turns a dict context into a `SleepTimeConfig` (validated by its constructor);
 `config_of` only covers what LangGraph leaves: no context at all (the defaults) and a graph run
@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.errors import InvalidInputError, SleeptimeError
-from sleeptime.models import resolve_chat_model
+from sleeptime.errors import InvalidInputError, SleepTimeError
 from sleeptime.stores.learned import LearnedContextStore
 
 _DEFAULT = SleepTimeConfig()
@@ -37,28 +35,8 @@ def config_of(runtime: Runtime[SleepTimeConfig]) -> SleepTimeConfig:
 
 def store_of(runtime: Runtime[SleepTimeConfig]) -> LearnedContextStore:
     if runtime.store is None:
-        raise SleeptimeError(
+        raise SleepTimeError(
             "this graph was compiled without a store: compile it with store=ChromaStore(...) "
             "(or any BaseStore), or use sleeptime.SleepTime which does"
         )
     return LearnedContextStore(runtime.store, config_of(runtime).tenant)
-
-
-def sleep_model(cfg: SleepTimeConfig, *, temperature: float | None = None) -> BaseChatModel:
-    return resolve_chat_model(
-        cfg.sleep_model,
-        base_url=cfg.base_url,
-        reasoning_effort=cfg.sleep_reasoning_effort,
-        temperature=cfg.temperature if temperature is None else temperature,
-        max_tokens=cfg.max_tokens_sleep,
-    )
-
-
-def wake_model(cfg: SleepTimeConfig, *, max_tokens: int | None = None) -> BaseChatModel:
-    return resolve_chat_model(
-        cfg.wake_model,
-        base_url=cfg.base_url,
-        reasoning_effort=cfg.reasoning_effort,
-        temperature=cfg.temperature,
-        max_tokens=max_tokens or cfg.max_tokens_wake,
-    )

@@ -10,7 +10,9 @@ the predicted-question block otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 _QA = TypeVar("_QA", bound=Mapping[str, object])
 
@@ -56,3 +58,23 @@ def stable_order(related: Iterable[_QA]) -> list[_QA]:
     predicted questions are all shown (``top_questions >= n_questions``, the default) the block is
     then byte-identical for every question, and its saved prompt state covers it."""
     return sorted(related, key=lambda qa: (str(qa["question"]), str(qa["answer"])))
+
+
+def build_answer_messages(state: Mapping[str, Any], instructions: str | None = None) -> list[BaseMessage]:
+    """The answer prompt for a wake state (question, learned, related, raw_context, ...);
+    ``instructions`` (``SleepTimeConfig.answer_instructions``) follow the budget's own."""
+    learned = state.get("learned", "")
+    blocks: list[str] = []
+    if state.get("with_raw_context") and state.get("raw_context"):
+        blocks.append(CONTEXT_BLOCK.format(context=state["raw_context"]))
+    if learned:
+        blocks.append(NOTES_BLOCK.format(notes=learned))
+    related = state.get("related") or []
+    if related:
+        items = "\n".join(RELATED_ITEM.format(question=qa["question"], answer=qa["answer"])
+                          for qa in stable_order(related))
+        blocks.append(RELATED_BLOCK.format(related=items))
+    blocks.append(QUESTION_BLOCK.format(question=state["question"],
+                                        instruction=instruction(state.get("current_budget", 1), instructions)))
+    system = SYSTEM_LEARNED if learned else SYSTEM_BASELINE
+    return [SystemMessage(system), HumanMessage("\n\n".join(blocks))]

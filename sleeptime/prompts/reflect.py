@@ -3,7 +3,7 @@
 The instructions sit in the user turn, after the situation: small local models follow them
 far better there than in a system prompt they have long forgotten by the end of the context.
 
-Derived quantities are asked for as `name = expression` lines, which ``sleeptime.quantities`` computes;
+Derived quantities are asked for as `name = expression` lines, which ``sleeptime.notes.quantities`` computes;
 the model's own arithmetic is never published. The format is shown with neutral placeholders only
 (``PLACEHOLDERS``): a worked example with real content turned up, copied, in published notes (issue 12).
 """

@@ -1,6 +1,6 @@
 """Sleep on a context while it is idle: the `Scheduler` contract, the in-process `IdleScheduler`, clocks.
 
-The server-side scheduler is `sleeptime.remote.RemoteScheduler`; the demo timeline is
+The server-side scheduler is `sleeptime.scheduler.remote.RemoteScheduler`; the demo timeline is
 `sleeptime.demo.run_timeline` (``sleeptime timeline``).
 """
 

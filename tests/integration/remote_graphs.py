@@ -11,7 +11,7 @@ from typing import Any
 from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.graphs.sleep import build_sleep_graph
 from sleeptime.state import SleepInput, SleepOutput
 from sleeptime.testing import HashEmbeddings
@@ -27,7 +27,7 @@ async def embed(texts: list[str]) -> list[list[float]]:
 
 async def run_sleep(state: SleepInput, runtime: Runtime[Any]) -> dict[str, Any]:
     inner = build_sleep_graph().compile(store=runtime.store)
-    cfg = SleeptimeConfig(sleep_model=MODEL, wake_model=MODEL, max_rounds=1)
+    cfg = SleepTimeConfig(sleep_model=MODEL, wake_model=MODEL, max_rounds=1)
     return dict(await inner.ainvoke(state, context=cfg))
 
 

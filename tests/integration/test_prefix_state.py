@@ -18,7 +18,7 @@ from sleeptime.local import prefix_cache
 from sleeptime.local.chat import EmbeddedChatModel
 from sleeptime.local.prefix_cache import PrefixCache, PrefixKey, PrefixState
 from sleeptime.models import resolve_chat_model
-from sleeptime.nodes.answer import build_answer_messages
+from sleeptime.prompts.answer import build_answer_messages
 from sleeptime.testing import HashEmbeddings
 from tests.scripts import staged_model
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sleeptime.remote import RemoteScheduler, context_thread_id
 from sleeptime.scheduler import Scheduler
+from sleeptime.scheduler.remote import RemoteScheduler, context_thread_id
 from sleeptime.store_keys import context_key
 from tests.servers import ROOT, langgraph_dev
 

@@ -13,7 +13,7 @@ from langgraph.store.memory import InMemoryStore
 from evals.exp_verified import run as run_verified
 from evals.perturb import perturbation_set
 from evals.tiny import tiny_examples
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.facade import SleepTime
 from sleeptime.local.embeddings import MiniLMEmbeddings
 from tests.scripts import staged_model
@@ -58,7 +58,7 @@ def test_similarity_alone_would_serve_wrong_answers(minilm: MiniLMEmbeddings, tm
     assert summary["verified"]["all"]["hits"] >= len(tiny_examples())
     # The failure the checks exist for: a cosine threshold alone serves changed questions.
     fixed = run_verified(dataset="tiny", data_dir=None, limit=None, out=tmp_path,
-                         threshold=SleeptimeConfig().match_threshold, tokens_from=tmp_path / "none.jsonl",
+                         threshold=SleepTimeConfig().match_threshold, tokens_from=tmp_path / "none.jsonl",
                          budget=1, embeddings=minilm)
     assert fixed["verified"]["all"]["wrong_served"] == 0
     assert fixed["similarity_only"]["all"]["wrong_served"] > 0

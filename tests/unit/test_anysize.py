@@ -12,13 +12,13 @@ from langgraph.store.memory import InMemoryStore
 
 from sleeptime.errors import EmptyContextError, InvalidInputError, UnreadableFileError
 from sleeptime.facade import SleepTime
-from sleeptime.nodes.gather import reply_room
-from sleeptime.partindex import PartIndex
+from sleeptime.large.wake_budget import reply_room
+from sleeptime.large.windows import TEMPLATE_MARGIN
 from sleeptime.prompts import parts as parts_prompt
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
+from sleeptime.stores.parts import PartIndex
 from sleeptime.testing import HashEmbeddings, ScriptedChatModel, count_tokens
-from sleeptime.windows import TEMPLATE_MARGIN
 
 WINDOW = 600
 SLEEP_REPLY = 80
@@ -222,7 +222,7 @@ def test_async_twins_on_a_large_context(tiny: SleepTime, tmp_path: Path) -> None
 
 
 def test_window_of_a_scripted_model_and_a_bad_window(scripted: ScriptedChatModel) -> None:
-    from sleeptime.windows import UNBOUNDED, window_of
+    from sleeptime.large.windows import UNBOUNDED, window_of
 
     assert window_of(scripted).tokens == UNBOUNDED
     window = window_of(scripted, 500)
@@ -233,8 +233,8 @@ def test_window_of_a_scripted_model_and_a_bad_window(scripted: ScriptedChatModel
 
 
 def test_part_index_keeps_recent_manifests_and_drops_chunks_nobody_lists() -> None:
-    from sleeptime.partindex import KEEP_MANIFESTS
-    from sleeptime.sources import split_source
+    from sleeptime.large.sources import split_source
+    from sleeptime.stores.parts import KEEP_MANIFESTS
 
     store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text"]})
     index = PartIndex(store)

@@ -14,9 +14,9 @@ from langgraph.store.base import PutOp
 from langgraph.store.memory import InMemoryStore
 
 from sleeptime.facade import Answer, SleepTime
-from sleeptime.partindex import KEEP_MANIFESTS, PartIndex
 from sleeptime.prompts import answer as answer_prompt
 from sleeptime.prompts import parts as parts_prompt
+from sleeptime.stores.parts import KEEP_MANIFESTS, PartIndex
 from sleeptime.testing import HashEmbeddings, ScriptedChatModel
 from tests.unit.test_anysize import SLEEP_REPLY, WAKE_REPLY, WINDOW, _codebase, _module, _reply
 
@@ -96,7 +96,7 @@ def test_a_published_head_keeps_its_revision_readable_past_the_manifest_window(t
 
 @pytest.mark.parametrize("kind", ["memory", "chroma"])
 def test_part_index_collects_on_each_store_and_unlisted_items_wait_out_the_grace(tmp_path: Path, kind: str) -> None:
-    from sleeptime.sources import split_source
+    from sleeptime.large.sources import split_source
 
     index = PartIndex(_store(kind, tmp_path))
 
@@ -290,7 +290,7 @@ def test_a_wake_during_a_reingest_and_a_resleep_reads_one_consistent_version(tmp
 
 @pytest.mark.parametrize(("mode", "budget"), [("sleep", 4), ("test-time", 4), ("sleep", 1)])
 def test_the_model_check_prompt_fits_the_window_like_the_answer(tmp_path: Path, mode: str, budget: int) -> None:
-    from sleeptime.nodes.gather import reply_room
+    from sleeptime.large.wake_budget import reply_room
     from sleeptime.prompts import verify as verify_prompt
     from tests.unit.test_anysize import _prompt_tokens
 
@@ -326,7 +326,7 @@ def test_the_model_check_prompt_fits_the_window_like_the_answer(tmp_path: Path, 
 
 def test_the_model_check_cuts_the_context_and_skips_when_the_answer_leaves_no_room() -> None:
     from sleeptime.config import SleepTimeConfig
-    from sleeptime.nodes.verify import check_messages
+    from sleeptime.nodes.wake.verify import check_messages
     from tests.unit.test_anysize import _prompt_tokens
 
     chat = ScriptedChatModel(default="unused")

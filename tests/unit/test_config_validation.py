@@ -11,7 +11,7 @@ from langgraph.store.memory import InMemoryStore
 from langgraph_sdk.runtime import _ExecutionRuntime, _ReadRuntime
 
 import sleeptime
-from sleeptime.config import SleepTimeConfig, SleeptimeConfig, check_keys
+from sleeptime.config import SleepTimeConfig, check_keys
 from sleeptime.errors import InvalidInputError
 from sleeptime.facade import SleepTime
 from sleeptime.graphs import server
@@ -24,9 +24,10 @@ from tests.scripts import staged_model
 CONTEXT = "Pens cost $2 each. Alice buys 3 pens."
 
 
-def test_old_name_is_an_alias_exported_at_the_top() -> None:
-    assert SleeptimeConfig is SleepTimeConfig
-    assert sleeptime.SleeptimeConfig is sleeptime.SleepTimeConfig is SleepTimeConfig
+def test_config_is_exported_at_the_top_and_old_names_are_gone() -> None:
+    assert sleeptime.SleepTimeConfig is SleepTimeConfig
+    for old in ("SleeptimeConfig", "SleeptimeError", "SleeptimeOptions"):
+        assert not hasattr(sleeptime, old)
 
 
 def test_unknown_key_lists_the_known_ones() -> None:

@@ -12,7 +12,7 @@ from langgraph.store.memory import InMemoryStore
 from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import InvalidInputError
 from sleeptime.facade import SleepTime
-from sleeptime.options import AskOptions, SleeptimeOptions, known_options, validate_options
+from sleeptime.options import AskOptions, SleepTimeOptions, known_options, validate_options
 from tests.scripts import staged_model
 
 CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens."
@@ -20,12 +20,12 @@ CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens."
 
 def test_options_typed_dict_matches_the_config_dataclass() -> None:
     config = get_type_hints(SleepTimeConfig)
-    options = get_type_hints(SleeptimeOptions)
+    options = get_type_hints(SleepTimeOptions)
     assert set(options) == {f.name for f in fields(SleepTimeConfig)} == set(known_options())
     for name, hint in options.items():
         assert hint == config[name], name
     assert set(get_type_hints(AskOptions)) == set(options) - {"budget"}  # ask's budget is its own argument
-    assert SleeptimeOptions.__total__ is False
+    assert SleepTimeOptions.__total__ is False
 
 
 def test_unknown_option_lists_the_known_ones(app: SleepTime) -> None:
@@ -96,7 +96,7 @@ def test_logs_sleep_publish_and_answer_without_adding_handlers(
         app.ask("How much does Alice pay?", "shop")
     messages = [(r.name, r.getMessage()) for r in caplog.records]
     assert ("sleeptime.facade", "sleep start 'shop' (tenant 'default', 2 round(s), k=1)") in messages
-    assert ("sleeptime.nodes.publish", "published 'shop' version 1") in messages
+    assert ("sleeptime.nodes.sleep.publish", "published 'shop' version 1") in messages
     facade = [m for n, m in messages if n == "sleeptime.facade"]
     assert any(m.startswith("sleep end 'shop': published version 1") for m in facade)
     assert any(m.startswith("answered from learned (version 1): accept") for m in facade)
@@ -125,5 +125,5 @@ def test_logs_stale_skip(memory_store: InMemoryStore, caplog: pytest.LogCaptureF
     app.ingest("shop", CONTEXT)
     with caplog.at_level(logging.INFO, logger="sleeptime"):
         app.sleep("shop")
-    assert any(r.name == "sleeptime.nodes.publish" and r.getMessage().startswith("stale skip 'shop'")
+    assert any(r.name == "sleeptime.nodes.sleep.publish" and r.getMessage().startswith("stale skip 'shop'")
                for r in caplog.records)

@@ -26,7 +26,7 @@ from sleeptime.matching import (
 from sleeptime.state import PredictedQuestion
 
 BASE = "How many rolls does Mira have left after she sells 15 rolls on Monday?"
-THRESHOLD = 0.97  # SleeptimeConfig().match_threshold
+THRESHOLD = 0.97  # SleepTimeConfig().match_threshold
 
 
 def qa(question: str, answer: str = "4 x 12 = 48; 48 - 15 = 33. #### 33") -> PredictedQuestion:

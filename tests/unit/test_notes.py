@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from sleeptime.notes import clean_reply, context_sentences, copies_context, is_cut_off, merge_samples
+from sleeptime.notes.hygiene import clean_reply, context_sentences, copies_context, is_cut_off, merge_samples
+from sleeptime.notes.quantities import check_inline, check_notes
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
-from sleeptime.quantities import check_inline, check_notes
 
 CONTEXT = (
     "A bakery baked 72 muffins on Monday. By closing time it had sold 64 of them. "
@@ -138,7 +138,7 @@ def test_copied_instructions_and_headings_are_dropped() -> None:
 
 
 def test_cut_off_reply_is_continued_then_reported() -> None:
-    from sleeptime.notes import ask_notes
+    from sleeptime.notes.hygiene import ask_notes
     from sleeptime.testing import ScriptedChatModel
 
     # Four words is the limit: the first reply is cut, its continuation is not.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sleeptime.errors import InvalidInputError
-from sleeptime.packing import Piece, approx_tokens, pack
+from sleeptime.large.packing import Piece, approx_tokens, pack
 
 
 def words(text: str) -> int:

@@ -6,7 +6,7 @@ import pytest
 from langgraph.store.memory import InMemoryStore
 
 from sleeptime.errors import InvalidInputError
-from sleeptime.remote import RemoteScheduler, context_thread_id
+from sleeptime.scheduler.remote import RemoteScheduler, context_thread_id
 from sleeptime.store_keys import context_key, head_key
 from sleeptime.stores.learned import LearnedContextStore
 

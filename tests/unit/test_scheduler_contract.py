@@ -13,7 +13,6 @@ from langgraph.store.memory import InMemoryStore
 
 from sleeptime.errors import InvalidInputError
 from sleeptime.facade import SleepTime
-from sleeptime.remote import RemoteScheduler
 from sleeptime.scheduler import (
     BackgroundScheduler,
     FakeClock,
@@ -22,6 +21,7 @@ from sleeptime.scheduler import (
     Scheduler,
     SleepOutcome,
 )
+from sleeptime.scheduler.remote import RemoteScheduler
 from tests.scripts import NOTES, staged_model
 
 CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens and a notebook that costs $4."

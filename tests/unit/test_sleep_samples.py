@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.store.memory import InMemoryStore
 
 from sleeptime.facade import SleepTime
-from sleeptime.notes import EMPTY_LEARNED
+from sleeptime.notes.hygiene import EMPTY_LEARNED
 from tests.scripts import staged_model
 
 CONTEXT = "A bakery baked 72 muffins. It sold 64 of them by closing time. The rest went to a shelter."

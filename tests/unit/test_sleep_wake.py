@@ -52,7 +52,7 @@ def test_reflect_loops_until_max_rounds_when_never_done(memory_store: InMemorySt
 
 
 def test_k_samples_are_merged_into_one_block(memory_store: InMemoryStore) -> None:
-    # Facts of samples other than the first need a majority (sleeptime.notes); see test_sleep_samples.py.
+    # Facts of samples other than the first need a majority (sleeptime.notes.hygiene); see test_sleep_samples.py.
     replies = ["first fact\nSTATUS: DONE", "shared fact\nSTATUS: DONE", "shared fact\nSTATUS: DONE"]
     model = staged_model(reflect=replies)
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=3)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sleeptime.errors import InvalidInputError, UnreadableFileError
-from sleeptime.sources import load_folder, split_source
+from sleeptime.large.sources import load_folder, split_source
 
 
 def _tree(root: Path) -> None:

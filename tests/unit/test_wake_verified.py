@@ -7,7 +7,7 @@ import json
 import pytest
 from langgraph.store.memory import InMemoryStore
 
-from sleeptime.config import SleeptimeConfig
+from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import InvalidInputError
 from sleeptime.facade import SleepTime
 from tests.scripts import staged_model
@@ -34,7 +34,7 @@ def make_app(store: InMemoryStore, **overrides: object) -> tuple[SleepTime, obje
 
 
 def test_serve_predicted_is_off_by_default() -> None:
-    cfg = SleeptimeConfig()
+    cfg = SleepTimeConfig()
     assert cfg.serve_predicted is False
     assert cfg.verify_predicted == "rules"
     assert 0.0 < cfg.match_threshold <= 1.0
@@ -43,12 +43,12 @@ def test_serve_predicted_is_off_by_default() -> None:
 @pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
 def test_bad_threshold_is_rejected(bad: float) -> None:
     with pytest.raises(InvalidInputError, match="match_threshold"):
-        SleeptimeConfig(match_threshold=bad)
+        SleepTimeConfig(match_threshold=bad)
 
 
 def test_bad_verify_predicted_is_rejected() -> None:
     with pytest.raises(InvalidInputError, match="verify_predicted"):
-        SleeptimeConfig(verify_predicted="maybe")  # type: ignore[arg-type]
+        SleepTimeConfig(verify_predicted="maybe")  # type: ignore[arg-type]
 
 
 def test_verified_match_is_served_with_zero_wake_tokens(memory_store: InMemoryStore) -> None:

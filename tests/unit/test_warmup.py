@@ -11,11 +11,10 @@ from sleeptime.config import SleepTimeConfig
 from sleeptime.facade import SleepTime
 from sleeptime.local.chat import EmbeddedChatModel
 from sleeptime.local.prefix_cache import PrefixKey
-from sleeptime.nodes.answer import build_answer_messages
+from sleeptime.prompts.answer import build_answer_messages
 from sleeptime.stores.learned import LearnedContextStore
 from sleeptime.testing import ScriptedChatModel
-from sleeptime.wake_prefix import bind_prefix_state
-from sleeptime.warmup import prompt_variants, warm_published
+from sleeptime.warmup import bind_prefix_state, prompt_variants, warm_published
 from tests.scripts import staged_model
 
 QA = [

@@ -2,8 +2,8 @@
 
 Each sample is its own `reflect` task (traced, streamed and retried on its own) that rethinks its notes
 for up to ``max_rounds`` rounds or until the model says it is done. Every round's reply is cleaned and its
-quantities computed (``sleeptime.notes``); the next round sees the checked notes. `merge` then keeps what a
-majority of samples computed (rule in ``sleeptime.notes``).
+quantities computed (``sleeptime.notes.hygiene``); the next round sees the checked notes. `merge` then keeps what a
+majority of samples computed (rule in ``sleeptime.notes.hygiene``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.nodes._runtime import config_of, sleep_model
-from sleeptime.notes import EMPTY_LEARNED, ask_notes, clean_reply, merge_samples
+from sleeptime.models import sleep_model
+from sleeptime.nodes._runtime import config_of
+from sleeptime.notes.hygiene import EMPTY_LEARNED, ask_notes, clean_reply, merge_samples
+from sleeptime.notes.quantities import check_notes
 from sleeptime.prompts import reflect as prompt
-from sleeptime.quantities import check_notes
 from sleeptime.state import SampleInput, SampleNotes, SleepState
 from sleeptime.usage import UsageRecord
 

@@ -24,19 +24,20 @@ from typing_extensions import TypedDict
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import InvalidInputError, ModelOutputError
-from sleeptime.nodes._runtime import config_of, sleep_model, store_of
-from sleeptime.nodes.reflect import fan_out
-from sleeptime.packing import Piece, pack
-from sleeptime.partindex import PartIndex
+from sleeptime.large.packing import Piece, pack
+from sleeptime.large.sources import SourceChunk
+from sleeptime.large.windows import Window, window_of
+from sleeptime.models import sleep_model
+from sleeptime.nodes._runtime import config_of, store_of
+from sleeptime.nodes.sleep.reflect import fan_out
 from sleeptime.prompts import parts as prompt
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
-from sleeptime.sources import SourceChunk
 from sleeptime.state import PartSpec, PredictedQuestion, SleepState
 from sleeptime.stores.learned import LearnedContextStore
+from sleeptime.stores.parts import PartIndex
 from sleeptime.structured import ask_json, ask_text
 from sleeptime.usage import UsageRecord
-from sleeptime.windows import Window, window_of
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ Each step drops a kind of line that made published notes wrong in issue 12, and 
 - a line holding the prompt's placeholders is a leak of the prompt, not a note (`is_leak`);
 - a plain line that copies a sentence of the context adds nothing the wake model does not already read;
 - a plain line that copies the instructions (or is a bare heading such as "Quantities:") is not a note;
-- `name = expression` lines are computed by ``sleeptime.quantities`` (unevaluable ones dropped there).
+- `name = expression` lines are computed by ``sleeptime.notes.quantities`` (unevaluable ones dropped there).
 
 Merge rule for k samples (`merge_samples`), documented here because it decides what is published:
 
@@ -43,8 +43,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
 
 from sleeptime.config import SampleMerge
+from sleeptime.notes.quantities import CheckedNotes, Quantity, Rejected, check_notes, normalise_name
 from sleeptime.prompts.reflect import PLACEHOLDERS, USER, USER_WORKED
-from sleeptime.quantities import CheckedNotes, Quantity, Rejected, check_notes, normalise_name
 from sleeptime.structured import ask_text
 from sleeptime.usage import UsageRecord
 

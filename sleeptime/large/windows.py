@@ -14,7 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
 from sleeptime.errors import InvalidInputError
-from sleeptime.packing import TokenCounter, approx_tokens
+from sleeptime.large.packing import TokenCounter, approx_tokens
 
 DEFAULT_WINDOW = 32_768
 """Window assumed for a remote model when none is configured."""

@@ -9,8 +9,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.corpus import IngestResult, load_context, load_file, store_context
 from sleeptime.inputs import check_context_id
+from sleeptime.large.corpus import IngestResult, load_context, load_file, store_context
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import SleepState
 from sleeptime.stores.learned import ContextRecord, LearnedContextStore
@@ -32,7 +32,7 @@ def ingest_context(
 ) -> IngestResult:
     """Read everything first, then store: a bad file or empty text changes nothing stored.
 
-    A folder is walked with `sleeptime.sources.load_folder` (globs, .gitignore; binary and huge
+    A folder is walked with `sleeptime.large.sources.load_folder` (globs, .gitignore; binary and huge
     files are skipped and listed in the result); every chunk keeps its source path and line span.
     """
     loaded = load_context(

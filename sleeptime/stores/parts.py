@@ -28,8 +28,8 @@ from typing import Any, cast
 
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
-from sleeptime.packing import Piece
-from sleeptime.sources import SourceChunk
+from sleeptime.large.packing import Piece
+from sleeptime.large.sources import SourceChunk
 from sleeptime.stores.batching import put_all
 from sleeptime.stores.learned import GRACE_S, KEEP_VERSIONS, ROOT, LearnedContextStore, validate_id
 

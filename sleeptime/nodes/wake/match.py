@@ -11,7 +11,8 @@ from langgraph.runtime import Runtime
 from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import ModelOutputError
 from sleeptime.matching import Check, CheckResult, MatchDecision, decide
-from sleeptime.nodes._runtime import config_of, wake_model
+from sleeptime.models import wake_model
+from sleeptime.nodes._runtime import config_of
 from sleeptime.prompts import match as prompt
 from sleeptime.state import WakeState
 from sleeptime.structured import ask_text

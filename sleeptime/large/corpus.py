@@ -1,6 +1,6 @@
 """A context's chunks from text, files and folders, stored as one raw revision with their sources.
 
-Every chunk keeps its source path, line span and digest (see `sleeptime.sources`): the raw
+Every chunk keeps its source path, line span and digest (see `sleeptime.large.sources`): the raw
 revision goes to the learned-context store as before, and the chunks with their spans to the
 `PartIndex`, which makes them searchable at wake and lets a re-sleep see which parts changed.
 Everything is read before anything is stored, so a bad file or an empty context changes nothing.
@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sleeptime.errors import EmptyContextError, UnreadableFileError
-from sleeptime.partindex import PartIndex
-from sleeptime.sources import SkippedFile, SourceChunk, load_folder, split_source
+from sleeptime.large.sources import SkippedFile, SourceChunk, load_folder, split_source
 from sleeptime.stores.learned import ContextRecord, LearnedContextStore
+from sleeptime.stores.parts import PartIndex
 
 log = logging.getLogger("sleeptime.ingest")
 

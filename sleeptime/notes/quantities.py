@@ -50,7 +50,7 @@ class Quantity:
     substituted: str
     """The expression with every name replaced by its value ("72 - 64")."""
     agreed: bool = False
-    """Set by :func:`sleeptime.notes.merge_samples` when a majority of the k samples computed this value."""
+    """Set by :func:`sleeptime.notes.hygiene.merge_samples` when a majority of the k samples computed this value."""
 
     def render(self) -> str:
         parts = [self.name, self.expression]

@@ -80,7 +80,7 @@ def _outcome(context_id: str, run: Run, out: Any) -> SleepOutcome:
 class RemoteScheduler:
     """Schedules sleep runs on a LangGraph server (`langgraph dev`, or a deployment).
 
-    `context` is sent as the run's context (SleeptimeConfig fields as JSON, e.g. model specs);
+    `context` is sent as the run's context (SleepTimeConfig fields as JSON, e.g. model specs);
     its ``tenant`` (default ``"default"``) also names the store namespace read by the status helpers.
     Text passed to an earlier change whose run is still pending is carried into the next change
     that gives none, so dropping the pending run never loses new text.

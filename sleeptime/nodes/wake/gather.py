@@ -14,48 +14,19 @@ and expected questions count against it first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.nodes._runtime import config_of, store_of, wake_model
-from sleeptime.nodes.answer import build_answer_messages
-from sleeptime.packing import Piece, pack
-from sleeptime.partindex import PartIndex
-from sleeptime.state import PredictedQuestion, WakeState
-from sleeptime.windows import Window, window_of
+from sleeptime.large.packing import Piece, pack
+from sleeptime.large.wake_budget import context_budget, fits_whole, notes_cost, wake_window
+from sleeptime.nodes._runtime import config_of, store_of
+from sleeptime.state import WakeState
+from sleeptime.stores.parts import PartIndex
 
 NOTES_SHARE = 3
 """At most 1/NOTES_SHARE of the retrieved pieces are part notes; the rest is raw text."""
-
-
-def wake_window(cfg: SleepTimeConfig) -> Window:
-    return window_of(wake_model(cfg), cfg.context_window)
-
-
-def reply_room(cfg: SleepTimeConfig) -> int:
-    """The largest answer an escalation may ask for (see `answer`: levels 3-4 double it)."""
-    return cfg.max_tokens_wake * 2
-
-
-def context_budget(cfg: SleepTimeConfig, window: Window, question: str) -> int:
-    """Tokens of context one wake prompt may hold beside the question, its instructions and the answer."""
-    bare = build_answer_messages(WakeState(question=question, current_budget=4, usage=[]))
-    # 32: the headers of the context blocks ("Situation:", "Your notes ...") around what is packed.
-    room = window.room(reply_room(cfg)) - window.prompt_tokens(bare) - 32
-    return max(room if cfg.wake_context_tokens is None else min(room, cfg.wake_context_tokens), 1)
-
-
-def notes_cost(window: Window, learned: str, related: Sequence[PredictedQuestion]) -> int:
-    """Tokens the learned notes and expected questions take in a wake prompt."""
-    return window.count(learned) + sum(window.count(q["question"] + q["answer"]) + 8 for q in related)
-
-
-def fits_whole(window: Window, budget: int, raw: str, learned: str, related: Sequence[PredictedQuestion]) -> bool:
-    """Whether the raw context goes into the wake prompt whole (else retrieved pieces replace it)."""
-    return window.count(raw) + notes_cost(window, learned, related) + 16 <= budget
 
 
 def _revision(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> int:

@@ -8,7 +8,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.nodes._runtime import config_of, sleep_model
+from sleeptime.models import sleep_model
+from sleeptime.nodes._runtime import config_of
 from sleeptime.prompts import predict as prompt
 from sleeptime.state import PredictedQuestion, SleepState
 from sleeptime.structured import ask_json

@@ -1,0 +1,1 @@
+"""Contexts of any size: reading sources, splitting into parts, packing retrieved pieces into a window."""
