@@ -5,7 +5,7 @@ Examples::
     python -m evals pareto --dataset gsm-p2 --limit 100 --model embedded:qwen2.5-coder-0.5b \\
         --budgets 0,1,4 --out evals/results/qwen05b-p2
     python -m evals plot evals/results/qwen05b-p2
-    python -m evals plot        # every results folder under evals/results, then the README headline
+    python -m evals plot        # every results folder under evals/results, then the headline block in its README
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from evals.errors import DatasetError
 from evals.experiments import EXPERIMENTS
-from evals.headline import headline_block, update_readme
+from evals.headline import headline_block, results_readme, update_readme
 from evals.plots import render_run
 from evals.records import RUN_FILE
 from evals.render_all import render_all, render_notes
@@ -28,14 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m evals", description="Sleep-time compute experiments.")
     sub = p.add_subparsers(dest="command", required=True)
     plot = sub.add_parser("plot", help="rewrite summary tables and figures from the records (no model): one run "
-                          "dir or notes file, or (no path, --all) every folder under --results and the README headline")
+                          "dir or notes file, or (no path, --all) every folder under --results and the headline block")
     plot.add_argument("run_dir", nargs="?", help="a run dir, a notes records file or a results folder")
     plot.add_argument("--all", action="store_true", help="every folder under --results (the default with no path)")
-    head = sub.add_parser("headline", help="write the README headline block from the records (no model)")
+    head = sub.add_parser("headline", help="write the headline block into the results README from the records "
+                          "(no model)")
     for p_ in (plot, head):
         p_.add_argument("--results", default="evals/results", help="the results folder (nothing else is read)")
-        p_.add_argument("--readme", default="README.md", help="the file holding the headline markers")
-    head.add_argument("--print", action="store_true", help="print the block instead of writing the README")
+        p_.add_argument("--readme", default=None, help="the file holding the headline markers (default: "
+                        "README.md in --results, i.e. evals/results/README.md)")
+    head.add_argument("--print", action="store_true", help="print the block instead of writing it")
     for name, experiment in EXPERIMENTS.items():
         resumes = " (resumes an existing --out)" if experiment.runner is not None else ""
         experiment.add_arguments(sub.add_parser(name, help=experiment.help + resumes))
@@ -76,7 +78,8 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _headline(results: str, readme: str, *, print_only: bool) -> int:
+def _headline(results: str, readme_arg: str | None, *, print_only: bool) -> int:
+    readme = readme_arg or results_readme(results).as_posix()
     block = headline_block(results)
     if print_only:
         print(block)

@@ -1,10 +1,11 @@
-"""The README headline: the paper's claims beside ours on the same measure, every number of ours computed from
-the committed records when the block is generated (``python -m evals headline``, also run by
+"""The headline of the reference results: the paper's claims beside ours on the same measure, every number of ours
+computed from the committed records when the block is generated (``python -m evals headline``, also run by
 ``python -m evals plot``).
 
-The block sits between :data:`START` and :data:`END` in README.md and is replaced whole, so regenerating it on
-the same records changes nothing. A measure without records says "not measured yet"; losses are listed, not
-left out. Only the results folder is read.
+The block sits between :data:`START` and :data:`END` in the results folder's README (``evals/results/README.md``,
+:func:`results_readme`; the package README links to it) and is replaced whole, so regenerating it on the same
+records changes nothing. A measure without records says "not measured yet"; losses are listed, not left out. Only
+the results folder is read. Cells are escaped (:func:`cell`), so a ``|`` in a cell does not split the table.
 """
 
 from __future__ import annotations
@@ -352,7 +353,7 @@ def headline_block(root: str | Path) -> str:
              + _left_out_sentence(ev),
              "",
              "| measure | paper | ours |", "|---|---|---|"]
-    lines += [f"| {m} | {p} | {'<br>'.join(o)} |" for m, p, o in rows]
+    lines += [f"| {cell(m)} | {cell(p)} | {'<br>'.join(cell(x) for x in o)} |" for m, p, o in rows]
     return "\n".join([*lines, "", END])
 
 
@@ -361,6 +362,17 @@ def _left_out_sentence(ev: Evidence) -> str:
         return ""
     named = ", ".join(f"{name} ({n})" for name, n in ev.left_out)
     return f" Left out as smoke runs (fewer than {MIN_EXAMPLES} graded examples): {named}."
+
+
+def cell(text: str) -> str:
+    """``text`` as one markdown table cell: every ``|`` escaped (also inside code spans, as GFM reads it) and line
+    breaks as ``<br>``, so the row keeps its three columns."""
+    return text.replace("\\|", "|").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def results_readme(root: str | Path) -> Path:
+    """Where the block is written by default: the README of the results folder ``root``."""
+    return Path(root) / "README.md"
 
 
 def update_readme(readme: str | Path, block: str) -> bool:

@@ -1,13 +1,15 @@
-"""The README headline block: computed from synthetic records, idempotent, and honest about what is missing."""
+"""The headline block of evals/results/README.md: computed from synthetic records, idempotent, honest about what is
+missing, and a well-formed table."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from evals.headline import END, START, headline_block, update_readme
+from evals.headline import END, START, cell, headline_block, results_readme, update_readme
 from sleeptime.errors import InvalidInputError
 from tests.eval_runs import write_run
 
@@ -147,3 +149,28 @@ def test_a_smoke_run_is_named_and_left_out_of_the_cells(tmp_path: Path) -> None:
     assert "Left out as smoke runs (fewer than 5 graded examples): smoke (2)." in block
     assert "smoke, sleep budget 0" not in block and "run-a, sleep budget 0 (10/20)" in block
     assert "(1 run folders," in block
+
+
+def _cells(row: str) -> list[str]:
+    """A markdown table row split on its unescaped pipes, as GFM splits it."""
+    return [c.strip() for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]]
+
+
+def test_a_pipe_inside_a_cell_is_escaped() -> None:
+    assert cell("log p(question | context)") == "log p(question \\| context)"
+    assert cell(cell("a | b")) == cell("a | b")  # escaping twice changes nothing
+    assert cell("one\ntwo") == "one<br>two" and cell("plain") == "plain"
+
+
+def test_every_row_of_the_table_has_three_cells(tmp_path: Path) -> None:
+    write_run(tmp_path / "run|a", "pareto", _pareto())  # a folder name with a pipe lands in the "ours" cells
+    rows = [line for line in headline_block(tmp_path).splitlines() if line.startswith("|")]
+    assert len(rows) > 3 and all(len(_cells(r)) == 3 for r in rows), [r for r in rows if len(_cells(r)) != 3]
+    pred = next(r for r in rows if r.startswith("| Gain by how predictable"))
+    assert "log p(question \\| context)" in _cells(pred)[1]
+    assert "run\\|a, sleep budget 0 (10/20)" in headline_block(tmp_path)
+
+
+def test_the_block_is_written_into_the_results_readme_by_default(tmp_path: Path) -> None:
+    assert results_readme(tmp_path / "results") == tmp_path / "results" / "README.md"
+    assert results_readme("evals/results").as_posix() == "evals/results/README.md"

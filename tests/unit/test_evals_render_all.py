@@ -65,12 +65,16 @@ def test_plot_all_regenerates_every_folder_byte_for_byte(tmp_path: Path, monkeyp
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     _results(tmp_path / "results")
-    readme = tmp_path / "README.md"
-    readme.write_text("# x\n\n<!-- headline:start -->\nSTALE\n<!-- headline:end -->\n\nrest\n")
-    assert main(["plot", "--results", "results", "--readme", "README.md"]) == 0
+    stale = "# x\n\n<!-- headline:start -->\nSTALE\n<!-- headline:end -->\n\nrest\n"
+    package_readme = tmp_path / "README.md"
+    package_readme.write_text(stale)
+    readme = tmp_path / "results" / "README.md"  # where the block goes with no --readme
+    readme.write_text(stale)
+    assert main(["plot", "--results", "results"]) == 0
     out = capsys.readouterr().out
     assert "results/p1: run dir" in out and "results/notes/run.jsonl: notes records" in out
-    assert "results/verified: left as it is" in out and "wrote headline block in README.md" in out
+    assert "results/verified: left as it is" in out and "wrote headline block in results/README.md" in out
+    assert package_readme.read_text() == stale  # the package README holds no generated block
     root = tmp_path / "results"
     assert (root / "scale" / "accuracy_vs_sleep_tokens.png").read_bytes()[:4] == b"\x89PNG"
     assert (root / "p1" / "accuracy_vs_tokens.png").exists() and (root / "notes" / "run.png").exists()
@@ -82,6 +86,9 @@ def test_plot_all_regenerates_every_folder_byte_for_byte(tmp_path: Path, monkeyp
     assert "unchanged: headline block" in capsys.readouterr().out
     assert _outputs(root) == first and readme.read_text() == text
     assert text.endswith("<!-- headline:end -->\n\nrest\n") and "STALE" not in text
+    assert main(["headline", "--results", "results"]) == 0
+    assert "unchanged: headline block in results/README.md" in capsys.readouterr().out
+    assert package_readme.read_text() == stale
 
 
 def test_notes_tables_pair_each_arm_with_the_files_none_arm(tmp_path: Path) -> None:
