@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.inputs import check_context_id
-from sleeptime.large.corpus import IngestResult, load_context, load_file, store_context
+from sleeptime.stores.corpus import IngestResult, load_context, load_file, store_context
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import SleepState
 from sleeptime.stores.learned import ContextRecord, LearnedContextStore
