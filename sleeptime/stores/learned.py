@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -37,7 +38,11 @@ __all__ = ["GRACE_S", "KEEP_VERSIONS", "ROOT", "ContextRecord", "LearnedContext"
 
 log = logging.getLogger(__name__)
 
-_SHARED_ATTR = "_sleeptime_context_stores"
+#: Context stores shared by (id of BaseStore, tenant), newest use last. An entry holds its BaseStore,
+#: so the id is not reused while it is here; the bound keeps stores an app dropped from living on
+#: (a weak-keyed map would not: each value refers to its key).
+_shared: OrderedDict[tuple[int, str], LearnedContextStore] = OrderedDict()
+_SHARED_MAX = 16
 _shared_guard = threading.Lock()
 
 
@@ -55,19 +60,16 @@ class LearnedContextStore:
 
     @classmethod
     def shared(cls, store: BaseStore, tenant: str = "default") -> LearnedContextStore:
-        """The one context store of (store, tenant): built on first use and kept on the BaseStore
-        itself (so it lives exactly as long as the store), for every node of every run to share."""
+        """The one context store of (store, tenant), built on first use, for every node of every
+        run (and the `SleepTime` facade) to share; the last `_SHARED_MAX` pairs used are kept."""
+        key = (id(store), tenant)
         with _shared_guard:
-            cache: dict[str, LearnedContextStore] | None = getattr(store, _SHARED_ATTR, None)
-            if cache is None:
-                cache = {}
-                try:
-                    setattr(store, _SHARED_ATTR, cache)
-                except (AttributeError, TypeError):  # a store that takes no attributes: build per call
-                    return cls(store, tenant)
-            found = cache.get(tenant)
+            found = _shared.get(key)
             if found is None:
-                found = cache[tenant] = cls(store, tenant)
+                found = _shared[key] = cls(store, tenant)
+                while len(_shared) > _SHARED_MAX:
+                    _shared.popitem(last=False)
+            _shared.move_to_end(key)
             return found
 
     # raw context

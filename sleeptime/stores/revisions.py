@@ -17,8 +17,8 @@ from sleeptime.errors import EmptyContextError, UnknownContextError
 from sleeptime.stores.layout import KeyLayout, chunk_key, validate_id
 from sleeptime.stores.versions import Chain, new_attempt
 
-_READ_BATCH = 32
-"""Chunks read per store batch when a reader may stop early (`iter_chunks`)."""
+_FIRST_BATCH, _MAX_BATCH = 8, 256
+"""Chunks read per store batch when a reader may stop early (`iter_chunks`): doubling from the first."""
 
 
 @dataclass(frozen=True)
@@ -110,13 +110,15 @@ class RawRevisions:
             yield from self.chunks_of(context_id, attempt)
             return
         ns = self.layout.ns("chunks", context_id, attempt)
-        for start in range(0, n_chunks, _READ_BATCH):
-            keys = [chunk_key(i) for i in range(start, min(start + _READ_BATCH, n_chunks))]
+        start, size = 0, _FIRST_BATCH
+        while start < n_chunks:
+            keys = [chunk_key(i) for i in range(start, min(start + size, n_chunks))]
             got = [r for r in self.store.batch([GetOp(ns, k) for k in keys]) if isinstance(r, Item)]
             if len(got) != len(keys):  # not laid out by index: read them all by listing
                 yield from self.chunks_of(context_id, attempt)[start:]
                 return
             yield from (i.value["text"] for i in got)
+            start, size = start + len(keys), min(size * 2, _MAX_BATCH)
 
     def raw_text(self, context_id: str, revision: int | None = None) -> str:
         return "\n".join(self.chunks(context_id, revision))

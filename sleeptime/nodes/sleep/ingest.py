@@ -65,6 +65,4 @@ def ingest(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
         "learned": [],
         "samples": [],  # resets the fan-out's reducer for this run
         "warnings": [],
-        "finished": [],
-        "round": 0,
     }

@@ -262,4 +262,4 @@ def reduce(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
     except ModelOutputError as error:  # the notes on every part are worth publishing without questions
         log.warning("sleep %s: no predicted questions: %s", state["context_id"], error)
         questions, q_usage = [], []
-    return {"learned": [notes], "finished": [True], "questions": questions, "usage": usage + q_usage}
+    return {"learned": [notes], "questions": questions, "usage": usage + q_usage}
