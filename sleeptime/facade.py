@@ -24,11 +24,11 @@ from sleeptime.errors import InvalidInputError
 from sleeptime.graphs.sleep import build_sleep_graph
 from sleeptime.graphs.wake import build_wake_graph
 from sleeptime.inputs import check_context_id, check_question
-from sleeptime.stores.corpus import IngestResult
 from sleeptime.nodes.sleep.ingest import ingest_context
 from sleeptime.options import AskOptions, SleepTimeOptions, validate_budget, validate_mode, validate_options
 from sleeptime.options import Mode as Mode  # re-exported: callers import it from here
 from sleeptime.state import AnswerPath, PredictedQuestion, SleepInput, WakeInput
+from sleeptime.stores.corpus import IngestResult
 from sleeptime.stores.learned import LearnedContext, LearnedContextStore, validate_id
 from sleeptime.usage import Usage, UsageRecord, summarize_usage
 
