@@ -104,7 +104,7 @@ def check(target: str) -> list[str]:
     if CONTEXT not in lc.list_contexts() and lc.head(CONTEXT) is None:
         return problems
     record = lc.context(CONTEXT)
-    if any(lc._revisions(CONTEXT).get(n) is None for n in range(max(1, record.revision - 3), record.revision + 1)):
+    if any(lc.raw.chain(CONTEXT).get(n) is None for n in range(max(1, record.revision - 3), record.revision + 1)):
         problems.append(f"a revision below {record.revision} is missing")
     raw = lc.raw_text(CONTEXT).split("\n")
     if (p := _single(raw, f"revision {record.revision}")) is not None or len(raw) != record.n_chunks:
@@ -113,7 +113,7 @@ def check(target: str) -> list[str]:
     if learned is None:
         return problems
     v = learned.version
-    if any(lc._versions(CONTEXT).get(n) is None for n in range(max(1, v - 3), v + 1)):
+    if any(lc.published.chain(CONTEXT).get(n) is None for n in range(max(1, v - 3), v + 1)):
         problems.append(f"a version below {v} is missing")
     tag = learned.samples[0].split(" ")[0]
     questions = [q["question"] for q in lc.questions(CONTEXT, learned)]

@@ -218,8 +218,7 @@ def _locked(path: Path) -> Iterator[None]:
 def _in_store(app: Any, context_id: str, folder: Path, include: list[str]) -> tuple[bool, Any]:
     """(whether the store's current revision is this folder, the latest version if built from it)."""
     from sleeptime.errors import UnknownContextError
-    from sleeptime.large.corpus import load_context
-    from sleeptime.stores.parts import PartIndex
+    from sleeptime.stores.corpus import load_context
 
     store = app.learned_store()
     try:
@@ -228,7 +227,7 @@ def _in_store(app: Any, context_id: str, folder: Path, include: list[str]) -> tu
         return False, None
     cfg = app.config
     loaded = load_context(folder=folder, include=include, chunk_size=cfg.chunk_size, chunk_overlap=cfg.chunk_overlap)
-    same = PartIndex(store.store, store.tenant).digests(context_id, current) == [c.digest for c in loaded.chunks]
+    same = store.parts.digests(context_id, current) == [c.digest for c in loaded.chunks]
     latest = store.latest(context_id)
     return same, latest if same and latest is not None and latest.source_revision == current else None
 

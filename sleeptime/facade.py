@@ -24,13 +24,12 @@ from sleeptime.errors import InvalidInputError
 from sleeptime.graphs.sleep import build_sleep_graph
 from sleeptime.graphs.wake import build_wake_graph
 from sleeptime.inputs import check_context_id, check_question
-from sleeptime.large.corpus import IngestResult
 from sleeptime.nodes.sleep.ingest import ingest_context
 from sleeptime.options import AskOptions, SleepTimeOptions, validate_budget, validate_mode, validate_options
 from sleeptime.options import Mode as Mode  # re-exported: callers import it from here
 from sleeptime.state import AnswerPath, PredictedQuestion, SleepInput, WakeInput
+from sleeptime.stores.corpus import IngestResult
 from sleeptime.stores.learned import LearnedContext, LearnedContextStore, validate_id
-from sleeptime.stores.parts import PartIndex
 from sleeptime.usage import Usage, UsageRecord, summarize_usage
 
 logger = logging.getLogger(__name__)
@@ -156,7 +155,7 @@ class SleepTime:
         return validate_options(options, self.config) if options else self.config
 
     def learned_store(self, tenant: str | None = None) -> LearnedContextStore:
-        return LearnedContextStore(self.store, tenant or self.config.tenant)
+        return LearnedContextStore.shared(self.store, tenant or self.config.tenant)
 
     @staticmethod
     def _run_config(cfg: SleepTimeConfig) -> RunnableConfig:
@@ -371,8 +370,7 @@ class SleepTime:
         """
         store = self.learned_store(tenant)
         if version is None:
-            store.delete_context(context_id)
-            PartIndex(store.store, store.tenant).delete_context(context_id)
+            store.delete_context(context_id)  # parts too
             logger.info("deleted context %r (tenant %r)", context_id, store.tenant)
             return
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:

@@ -82,8 +82,6 @@ class SleepState(SleepInput):
     """Each reflect sample's notes, merged into `learned` by the merge node."""
     learned: NotRequired[list[str]]
     """The learned context: one block, the k samples' merged notes."""
-    finished: NotRequired[list[bool]]
-    round: NotRequired[int]
     questions: NotRequired[list[PredictedQuestion]]
     warnings: NotRequired[list[str]]
     """What the run could not do fully (notes cut off, fewer predicted questions than asked); publish
@@ -135,8 +133,12 @@ class WakeInput(TypedDict):
 
 class WakeState(WakeInput):
     version: NotRequired[int | None]
+    revision: NotRequired[int]
+    """The raw revision the answer reads (the version's source, or the current one at test time):
+    a reference, read through the store by `gather`."""
     learned: NotRequired[str]
     raw_context: NotRequired[str]
+    """What the answer prompt shows of `revision`: all of it when it fits, else retrieved pieces."""
     related: NotRequired[list[PredictedQuestion]]
     current_budget: NotRequired[int]
     with_raw_context: NotRequired[bool]

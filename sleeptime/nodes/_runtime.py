@@ -34,9 +34,11 @@ def config_of(runtime: Runtime[SleepTimeConfig]) -> SleepTimeConfig:
 
 
 def store_of(runtime: Runtime[SleepTimeConfig]) -> LearnedContextStore:
+    """The run's context store (raw revisions, versions, parts) for the run's tenant."""
     if runtime.store is None:
         raise SleepTimeError(
             "this graph was compiled without a store: compile it with store=ChromaStore(...) "
             "(or any BaseStore), or use sleeptime.SleepTime which does"
         )
-    return LearnedContextStore(runtime.store, config_of(runtime).tenant)
+    # One per (store, tenant), shared by every node of every run: nodes never rebuild it.
+    return LearnedContextStore.shared(runtime.store, config_of(runtime).tenant)

@@ -32,8 +32,7 @@ from langgraph_sdk.schema import Run
 
 from sleeptime.errors import InvalidInputError
 from sleeptime.scheduler.protocol import ScheduledSleep, SleepOutcome
-from sleeptime.store_keys import head_key
-from sleeptime.stores.learned import validate_id
+from sleeptime.stores.layout import KeyLayout, validate_id
 
 if TYPE_CHECKING:
     from sleeptime.scheduler.protocol import Scheduler
@@ -263,7 +262,7 @@ class RemoteScheduler:
 
     def head(self, context_id: str) -> dict[str, Any] | None:
         """The published pointer of the context in the server's store ({"version": n, ...}), or None."""
-        namespace, key = head_key(self.tenant, context_id)
+        namespace, key = KeyLayout(self.tenant).head_key(context_id)
         try:
             item = self.client.store.get_item(list(namespace), key)
         except NotFoundError:
@@ -272,7 +271,7 @@ class RemoteScheduler:
 
     async def ahead(self, context_id: str) -> dict[str, Any] | None:
         """Async `head`."""
-        namespace, key = head_key(self.tenant, context_id)
+        namespace, key = KeyLayout(self.tenant).head_key(context_id)
         try:
             item = await self.aclient.store.get_item(list(namespace), key)
         except NotFoundError:

@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sleeptime.errors import InvalidInputError
+from sleeptime.stores.layout import KeyLayout
 from sleeptime.stores.learned import ContextRecord, LearnedContext, LearnedContextStore
 
 if TYPE_CHECKING:
     from sleeptime.stores.chroma import ChromaStore
 
-__all__ = ["ChromaStore", "ContextRecord", "LearnedContext", "LearnedContextStore", "open_store"]
+__all__ = ["ChromaStore", "ContextRecord", "KeyLayout", "LearnedContext", "LearnedContextStore", "open_store"]
 
 #: Fields embedded for search: predicted questions (raw chunks are stored unindexed: nothing
 #: searches them).

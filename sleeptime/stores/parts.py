@@ -1,6 +1,6 @@
 """Searchable raw chunks and per-part notes of large contexts, beside the learned-context store.
 
-Layout (under ("sleeptime", tenant), like `LearnedContextStore`):
+Layout (the "pieces", "manifests" and "partnotes" kinds of `sleeptime.stores.layout`):
 
     (.., "pieces", context_id)         <chunk digest> -> chunk text (indexed), source path, line span
     (.., "manifests", context_id)      "r<rev>"       -> revision rev's chunks (digest, source, span, in
@@ -31,7 +31,9 @@ from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 from sleeptime.large.packing import Piece
 from sleeptime.large.sources import SourceChunk
 from sleeptime.stores.batching import put_all
-from sleeptime.stores.learned import GRACE_S, KEEP_VERSIONS, ROOT, LearnedContextStore, validate_id
+from sleeptime.stores.collection import GRACE_S, KEEP_VERSIONS, delete_namespace
+from sleeptime.stores.layout import PART_KINDS, KeyLayout, Kind, revision_key
+from sleeptime.stores.published import PublishedVersions
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +64,17 @@ def _age_s(item: Item) -> float:
 
 
 class PartIndex:
-    """Chunks with their spans, revision manifests and part notes of one tenant."""
+    """Chunks with their spans, revision manifests and part notes of one tenant (reached as
+    `LearnedContextStore.parts`, which builds it once)."""
 
-    def __init__(self, store: BaseStore, tenant: str = "default") -> None:
-        self.store = store
-        self.tenant = validate_id(tenant, "tenant")
+    def __init__(self, store: BaseStore, layout: KeyLayout, published: PublishedVersions) -> None:
+        self.store, self.layout, self.published = store, layout, published
 
-    def _ns(self, kind: str, context_id: str) -> tuple[str, ...]:
-        return (ROOT, self.tenant, kind, validate_id(context_id, "context_id"))
+    def _ns(self, kind: Kind, context_id: str) -> tuple[str, ...]:
+        return self.layout.ns(kind, context_id)
 
     def _manifest(self, context_id: str, revision: int) -> dict[str, Any] | None:
-        item = self.store.get(self._ns("manifests", context_id), f"r{revision}")
+        item = self.store.get(self._ns("manifests", context_id), revision_key(revision))
         return dict(item.value) if item is not None else None
 
     # chunks and manifests
@@ -98,7 +100,7 @@ class PartIndex:
     def record_manifest(self, context_id: str, revision: int, chunks: Sequence[SourceChunk]) -> None:
         """Write the manifest of `revision` (its chunks, indexed first), then collect what is no longer kept."""
         manifest = [[c.digest, c.source, c.start_line, c.end_line] for c in chunks]
-        self.store.put(self._ns("manifests", context_id), f"r{revision}", {"chunks": manifest}, index=False)
+        self.store.put(self._ns("manifests", context_id), revision_key(revision), {"chunks": manifest}, index=False)
         try:  # opportunistic, as after a publish: its failure must not fail the ingest
             self.collect(context_id)
         except Exception:
@@ -138,7 +140,7 @@ class PartIndex:
     def _kept_revisions(self, context_id: str, newest: int) -> set[int]:
         """The newest KEEP_MANIFESTS revisions and those the kept learned versions were built from."""
         kept = set(range(newest - KEEP_MANIFESTS + 1, newest + 1))
-        learned = LearnedContextStore(self.store, self.tenant)
+        learned = self.published
         head = learned.head(context_id)
         if head is not None:
             kept.add(int(head["source_revision"]))
@@ -187,11 +189,8 @@ class PartIndex:
 
     def delete_context(self, context_id: str) -> None:
         """Every chunk, manifest and part note of the context (when the context itself is deleted)."""
-        for kind in ("pieces", "manifests", "partnotes"):
-            ns = self._ns(kind, context_id)
-            while items := self.store.search(ns, limit=500):
-                for item in items:
-                    self.store.delete(ns, item.key)
+        for kind in PART_KINDS:
+            delete_namespace(self.store, self._ns(kind, context_id))
 
     # part notes
     def set_parts(self, context_id: str, revision: int, parts: Sequence[PartRef]) -> None:
@@ -200,12 +199,12 @@ class PartIndex:
         interrupted sleep's notes wait for the next one). Another sleep of the same revision (say,
         by another model) adds its parts to those listed."""
         ns = self._ns("manifests", context_id)
-        item = self.store.get(ns, f"r{revision}")
+        item = self.store.get(ns, revision_key(revision))
         if item is None:
             return
         listed = {p[0]: p for p in _parts(item.value)}
         listed.update({p[0]: list(p) for p in parts})
-        self.store.put(ns, f"r{revision}", {**item.value, "parts": list(listed.values())}, index=False)
+        self.store.put(ns, revision_key(revision), {**item.value, "parts": list(listed.values())}, index=False)
 
     def parts_of(self, context_id: str, revision: int) -> list[str]:
         value = self._manifest(context_id, revision)

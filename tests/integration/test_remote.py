@@ -9,7 +9,7 @@ import pytest
 
 from sleeptime.scheduler import Scheduler
 from sleeptime.scheduler.remote import RemoteScheduler, context_thread_id
-from sleeptime.store_keys import context_key
+from sleeptime.stores.layout import KeyLayout
 from tests.servers import ROOT, langgraph_dev
 
 OLD = "A shop sells pens at $2 each."
@@ -47,7 +47,7 @@ def test_newer_change_drops_the_pending_run_rollback(server: str) -> None:
         assert out.tokens is not None and out.tokens > 0
         assert remote.published_version("shop") == 1
         # Only the newer text was ever ingested: the dropped run never ran.
-        record = remote.client.store.get_item(list(context_key("default", "shop")[0]), "shop")
+        record = remote.client.store.get_item(list(KeyLayout("default").context_key("shop")[0]), "shop")
         assert record["value"]["revision"] == 1
         assert [r["status"] for r in remote.runs("shop")] == ["success"]
 
@@ -74,7 +74,7 @@ def test_change_without_text_carries_the_pending_text(server: str) -> None:
         assert touched is not None
         out = remote.join("bakery")
         assert out is not None and out.published
-        record = remote.client.store.get_item(list(context_key("default", "bakery")[0]), "bakery")
+        record = remote.client.store.get_item(list(KeyLayout("default").context_key("bakery")[0]), "bakery")
         assert record["value"]["chars"] == len(NEW)
 
 
@@ -101,7 +101,7 @@ async def test_async_twins_schedule_drop_and_join(server: str) -> None:
         assert out is not None and out.published and await remote.apublished_version("diner") == 1
         assert (await remote.ahead("diner") or {}).get("version") == 1
         assert not await remote.ain_flight("diner") and await remote.acancel("diner") == 0
-        record = await remote.aclient.store.get_item(list(context_key("default", "diner")[0]), "diner")
+        record = await remote.aclient.store.get_item(list(KeyLayout("default").context_key("diner")[0]), "diner")
         assert record["value"]["chars"] == len(OLD)
 
 

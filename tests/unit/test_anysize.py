@@ -17,7 +17,7 @@ from sleeptime.large.windows import TEMPLATE_MARGIN
 from sleeptime.prompts import parts as parts_prompt
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
-from sleeptime.stores.parts import PartIndex
+from sleeptime.stores.learned import LearnedContextStore
 from sleeptime.testing import HashEmbeddings, ScriptedChatModel, count_tokens
 
 WINDOW = 600
@@ -94,7 +94,7 @@ def test_folder_ingest_takes_globs_and_skips_binary_huge_and_ignored(tiny: Sleep
 
     narrowed = tiny.ingest("code", folder=root, include=["pkg/*.py"], exclude=["pkg/gamma.py"])
     assert sorted(narrowed.sources) == ["pkg/alpha.py", "pkg/beta.py"]
-    manifest = PartIndex(tiny.store).manifest("code", narrowed.revision)
+    manifest = LearnedContextStore(tiny.store).parts.manifest("code", narrowed.revision)
     assert manifest is not None and {c.source for c in manifest} == {"pkg/alpha.py", "pkg/beta.py"}
     first = manifest[0]
     lines = (root / first.source).read_text().splitlines()
@@ -182,7 +182,7 @@ def test_wake_reads_the_revision_its_version_was_built_from(
     assert "NEWMARK" in baseline_prompt and "OLDMARK" not in baseline_prompt
     assert slept.version == 1
     assert any("beta" in s for s in slept.sources) and any("beta" in s for s in baseline.sources)
-    index = PartIndex(tiny.store)
+    index = LearnedContextStore(tiny.store).parts
     old_rev = tiny.learned_store().version("code", 1).source_revision  # type: ignore[union-attr]
     assert old_rev == 1 and tiny.learned_store().context("code").revision == 2
     old_texts = {c.text for c in index.search_chunks("code", 1, question, 40)}
@@ -237,7 +237,7 @@ def test_part_index_keeps_recent_manifests_and_drops_chunks_nobody_lists() -> No
     from sleeptime.stores.parts import KEEP_MANIFESTS
 
     store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text"]})
-    index = PartIndex(store)
+    index = LearnedContextStore(store).parts
     for rev in range(1, KEEP_MANIFESTS + 3):
         chunks = split_source(f"version {rev} of the file\n", "a.txt")
         index.index_chunks("c", chunks)

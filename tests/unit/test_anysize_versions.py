@@ -16,7 +16,8 @@ from langgraph.store.memory import InMemoryStore
 from sleeptime.facade import Answer, SleepTime
 from sleeptime.prompts import answer as answer_prompt
 from sleeptime.prompts import parts as parts_prompt
-from sleeptime.stores.parts import KEEP_MANIFESTS, PartIndex
+from sleeptime.stores.learned import LearnedContextStore
+from sleeptime.stores.parts import KEEP_MANIFESTS
 from sleeptime.testing import HashEmbeddings, ScriptedChatModel
 from tests.unit.test_anysize import SLEEP_REPLY, WAKE_REPLY, WINDOW, _codebase, _module, _reply
 
@@ -58,7 +59,7 @@ def test_notes_of_replaced_parts_are_collected_once_no_kept_revision_lists_them(
     old_beta = {k for k, s in first.items() if s == "pkg/beta.py"}
     unchanged = set(first) - old_beta
     assert old_beta and unchanged
-    index = PartIndex(app.store)
+    index = LearnedContextStore(app.store).parts
     for i in range(1, KEEP_MANIFESTS + 1):
         (root / "pkg" / "beta.py").write_text(_module("beta", 30, f"change {i}"))
         n0 = len(chat.calls)
@@ -86,7 +87,7 @@ def test_a_published_head_keeps_its_revision_readable_past_the_manifest_window(t
     for i in range(KEEP_MANIFESTS + 1):  # re-ingested often, never slept on again
         (root / "pkg" / "beta.py").write_text(_module("beta", 30, f"NEWMARK{i}"))
         app.ingest("code", folder=root)
-    index = PartIndex(app.store)
+    index = LearnedContextStore(app.store).parts
     assert index.manifest("code", 2) is None and index.manifest("code", 1) is not None
     n0 = len(chat.calls)
     answer = app.ask("Which beta function returns value plus 3 for beta OLDMARK?", "code")
@@ -98,7 +99,7 @@ def test_a_published_head_keeps_its_revision_readable_past_the_manifest_window(t
 def test_part_index_collects_on_each_store_and_unlisted_items_wait_out_the_grace(tmp_path: Path, kind: str) -> None:
     from sleeptime.large.sources import split_source
 
-    index = PartIndex(_store(kind, tmp_path))
+    index = LearnedContextStore(_store(kind, tmp_path)).parts
 
     def revision(rev: int, a_text: str) -> None:
         chunks = [*split_source(a_text, "a.txt"), *split_source("b stays the same\n", "b.txt")]

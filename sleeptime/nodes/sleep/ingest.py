@@ -10,9 +10,9 @@ from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.inputs import check_context_id
-from sleeptime.large.corpus import IngestResult, load_context, load_file, store_context
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import SleepState
+from sleeptime.stores.corpus import IngestResult, load_context, load_file, store_context
 from sleeptime.stores.learned import ContextRecord, LearnedContextStore
 
 __all__ = ["ingest", "ingest_context", "load_file"]
@@ -65,6 +65,4 @@ def ingest(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
         "learned": [],
         "samples": [],  # resets the fan-out's reducer for this run
         "warnings": [],
-        "finished": [],
-        "round": 0,
     }

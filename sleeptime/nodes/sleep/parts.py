@@ -35,7 +35,6 @@ from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
 from sleeptime.state import PartSpec, PredictedQuestion, SleepState
 from sleeptime.stores.learned import LearnedContextStore
-from sleeptime.stores.parts import PartIndex
 from sleeptime.structured import ask_json, ask_text
 from sleeptime.usage import UsageRecord
 
@@ -104,8 +103,8 @@ def plan_parts(chunks: Sequence[SourceChunk], budget: int, window: Window, tag: 
     return parts
 
 
-def _chunks_of(index: PartIndex, store: LearnedContextStore, context_id: str, revision: int) -> list[SourceChunk]:
-    manifest = index.manifest(context_id, revision)
+def _chunks_of(store: LearnedContextStore, context_id: str, revision: int) -> list[SourceChunk]:
+    manifest = store.parts.manifest(context_id, revision)
     if manifest is not None:
         return manifest
     # Ingested before chunks had sources: one unnamed source, lines counted through it.
@@ -125,9 +124,9 @@ def plan(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]
     if whole_fits(state.get("raw_context", ""), cfg, window):
         return {"parts": []}
     store = store_of(runtime)
-    index = PartIndex(store.store, store.tenant)
+    index = store.parts
     context_id, revision = state["context_id"], state["revision"]
-    chunks = _chunks_of(index, store, context_id, revision)
+    chunks = _chunks_of(store, context_id, revision)
     parts = plan_parts(chunks, part_budget(cfg, window), window, _model_tag(cfg))
     # Listed before any notes are written, so a collection keeps them even if this sleep stops.
     index.set_parts(context_id, revision, [(p["key"], p["source"], p["start_line"], p["end_line"]) for p in parts])
@@ -168,8 +167,7 @@ def reflect_part(state: PartTask, runtime: Runtime[SleepTimeConfig]) -> dict[str
                                 retries=cfg.json_retries)
     notes, _ = reflect_prompt.parse_reflection(reply, cfg.part_notes_chars)
     notes = notes or reply.strip()[: cfg.part_notes_chars]
-    store = store_of(runtime)
-    PartIndex(store.store, store.tenant).put_part_notes(
+    store_of(runtime).parts.put_part_notes(
         state["context_id"], part["key"], notes, part["source"], part["start_line"], part["end_line"]
     )
     return {"part_notes": {part["key"]: notes}, "usage": usage}
@@ -264,4 +262,4 @@ def reduce(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
     except ModelOutputError as error:  # the notes on every part are worth publishing without questions
         log.warning("sleep %s: no predicted questions: %s", state["context_id"], error)
         questions, q_usage = [], []
-    return {"learned": [notes], "finished": [True], "questions": questions, "usage": usage + q_usage}
+    return {"learned": [notes], "questions": questions, "usage": usage + q_usage}

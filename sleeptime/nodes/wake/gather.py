@@ -1,11 +1,12 @@
-"""Wake at any size: when the raw context does not fit the wake prompt, answer from what is retrieved.
+"""Wake at any size: read the raw context the answer needs through the store, whole when it fits.
 
-`gather` runs after `retrieve`. A raw context that fits the budget passes unchanged (the small
-path). A larger one is replaced by the nearest raw chunks of the revision being read (the learned
-version's source revision, or the current one at test time) and, with a learned context, the
-nearest part notes, packed by relevance into the budget under `[path:start-end]` headers; their
-citations go out as `sources`. Test-time runs get the same retrieval over raw chunks only, with the
-same budget: the fair baseline is plain RAG.
+`gather` runs after `retrieve`, which names the raw revision being read (the learned version's
+source revision, or the current one at test time). Its chunks are read a batch at a time while
+their tokens are counted: a raw context that fits the budget goes into the state whole (the small
+path). A larger one is never loaded whole: reading stops once it cannot fit, and the nearest raw
+chunks of that revision and, with a learned context, the nearest part notes are packed by relevance
+into the budget under `[path:start-end]` headers; their citations go out as `sources`. Test-time
+runs get the same retrieval over raw chunks only, with the same budget: the fair baseline is plain RAG.
 
 The budget is `wake_context_tokens`, or what the wake window leaves after the answer (at the
 largest reply an escalation may ask for) and the fixed prompt text. In sleep mode the learned notes
@@ -14,44 +15,63 @@ and expected questions count against it first.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.large.packing import Piece, pack
-from sleeptime.large.wake_budget import context_budget, fits_whole, notes_cost, wake_window
+from sleeptime.large.wake_budget import context_budget, notes_cost, wake_window
+from sleeptime.large.windows import Window
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.state import WakeState
-from sleeptime.stores.parts import PartIndex
+from sleeptime.stores.learned import LearnedContextStore
 
 NOTES_SHARE = 3
 """At most 1/NOTES_SHARE of the retrieved pieces are part notes; the rest is raw text."""
 
 
-def _revision(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> int:
-    store = store_of(runtime)
-    context_id = state["context_id"]
-    version = state.get("version")
+def _chunks(store: LearnedContextStore, state: WakeState) -> Iterator[str]:
+    """The chunks of the revision `retrieve` named: as the learned version recorded its source (the
+    notes and the raw text come from one version), else that revision's claim."""
+    context_id, version = state["context_id"], state.get("version")
     if state.get("path") == "learned" and version is not None:
         learned = store.version(context_id, version)
         if learned is not None:
-            return learned.source_revision
-    return store.context(context_id).revision
+            return store.source_chunks(learned)
+    return store.revision_chunks(context_id, state["revision"])
+
+
+def read_within(chunks: Iterable[str], window: Window, limit: int) -> str | None:
+    """The text of `chunks` joined by newlines when it holds at most `limit` tokens, else None,
+    having stopped reading once the chunks read so far cannot fit (a chunk's own token count may
+    differ from its count inside the joined text by a token or two at each joint: hence the slack)."""
+    read: list[str] = []
+    tokens = 0
+    for chunk in chunks:
+        read.append(chunk)
+        tokens += window.count(chunk)
+        if tokens - 2 * len(read) - 16 > limit:
+            return None
+    text = "\n".join(read)
+    return text if window.count(text) <= limit else None
 
 
 def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
-    raw = state.get("raw_context") or ""
     context_id = state.get("context_id")
-    if not raw or not context_id or state.get("path") == "predicted":
+    if not context_id or state.get("revision") is None or state.get("path") == "predicted":
         return {}
     cfg = config_of(runtime)
+    store = store_of(runtime)
     window = wake_window(cfg)
     budget = context_budget(cfg, window, state["question"])
     learned = state.get("learned") or ""
     related = list(state.get("related") or [])
-    if fits_whole(window, budget, raw, learned, related):
-        return {}  # fits whole: the small path, unchanged
+    # As `fits_whole`: the raw text, the notes, the questions and 16 tokens of headers.
+    raw = read_within(_chunks(store, state), window, budget - notes_cost(window, learned, related) - 16)
+    if raw is not None:
+        return {"raw_context": raw} if raw else {}  # fits whole: the small path, unchanged
     # The learned context and expected questions come first; the raw text gets what they leave.
     cost = notes_cost(window, learned, related)
     update: dict[str, Any] = {}
@@ -64,8 +84,8 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
         update["learned"] = learned
         cost = notes_cost(window, learned, related)
     room = max(budget - cost - 16, 1)
-    index = PartIndex(store_of(runtime).store, store_of(runtime).tenant)
-    revision = _revision(state, runtime)
+    index = store.parts
+    revision = state["revision"]
     pieces: list[Piece] = index.search_chunks(context_id, revision, state["question"], cfg.wake_chunks)
     if state.get("path") == "learned":
         notes = index.search_notes(context_id, revision, state["question"], max(1, cfg.wake_chunks // NOTES_SHARE))

@@ -1,4 +1,5 @@
-"""Retrieve: the latest published learned context and the nearest predicted questions."""
+"""Retrieve: the latest published learned context, the nearest predicted questions, and which raw
+revision the answer reads (`gather` reads its text through the store: a large one is never loaded whole)."""
 
 from __future__ import annotations
 
@@ -20,23 +21,21 @@ def retrieve(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
     question = check_question(state.get("question"))
     mode = check_mode(state.get("mode", "sleep"))
     budget = wake_budget(state.get("budget"), cfg.budget)
-    base: dict[str, Any] = {"current_budget": budget, "escalations": 0, "with_raw_context": False}
+    # raw_context starts empty: `gather` fills it from `revision`.
+    base: dict[str, Any] = {"current_budget": budget, "escalations": 0, "with_raw_context": False, "raw_context": ""}
     context_id = state.get("context_id")
     if not context_id:
         if mode == "sleep":
             check_context_id(None, run="mode 'sleep'")
-        return {**base, "path": "test-time", "version": None, "learned": "", "raw_context": "", "related": []}
+        return {**base, "path": "test-time", "version": None, "learned": "", "related": []}
     context_id = check_context_id(context_id)
     store = store_of(runtime)
     if mode == "test-time":
-        raw = store.raw_text(context_id)  # raises UnknownContextError for an unknown id
-        return {**base, "path": "test-time", "version": None, "learned": "", "raw_context": raw,
+        revision = store.context(context_id).revision  # raises UnknownContextError for an unknown id
+        return {**base, "path": "test-time", "version": None, "revision": revision, "learned": "",
                 "related": [], "with_raw_context": True}
     learned = store.require_latest(context_id)  # one head read: this version, whole
     logger.debug("answering %r from learned version %d", context_id, learned.version)
-    # Loaded either way: an escalation falls back to it even when it is not sent at first. The
-    # revision this version was built from, so notes and raw text come from one version.
-    raw = store.source_text(learned)
     # One search serves the answer step and, with serve_predicted, the match step (which needs the
     # scores, and at least one question even with top_questions=0).
     k = max(cfg.top_questions, 1) if cfg.serve_predicted else cfg.top_questions
@@ -46,8 +45,9 @@ def retrieve(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
         **base,
         "path": "learned",
         "version": learned.version,
+        # The revision this version was built from, so notes and raw text come from one version.
+        "revision": learned.source_revision,
         "learned": learned.text,
-        "raw_context": raw,
         "with_raw_context": cfg.raw_context_at_wake,
         "related": [qa for qa, _ in scored],
         "sleep_usage": learned.sleep_usage,

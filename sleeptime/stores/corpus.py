@@ -1,8 +1,8 @@
 """A context's chunks from text, files and folders, stored as one raw revision with their sources.
 
 Every chunk keeps its source path, line span and digest (see `sleeptime.large.sources`): the raw
-revision goes to the learned-context store as before, and the chunks with their spans to the
-`PartIndex`, which makes them searchable at wake and lets a re-sleep see which parts changed.
+revision goes to the context store, and the chunks with their spans to its part index
+(`LearnedContextStore.parts`), which makes them searchable at wake and lets a re-sleep see which parts changed.
 Everything is read before anything is stored, so a bad file or an empty context changes nothing.
 """
 
@@ -16,7 +16,6 @@ from pathlib import Path
 from sleeptime.errors import EmptyContextError, UnreadableFileError
 from sleeptime.large.sources import SkippedFile, SourceChunk, load_folder, split_source
 from sleeptime.stores.learned import ContextRecord, LearnedContextStore
-from sleeptime.stores.parts import PartIndex
 
 log = logging.getLogger("sleeptime.ingest")
 
@@ -106,7 +105,7 @@ def store_context(store: LearnedContextStore, context_id: str, loaded: Loaded) -
     if not loaded.chunks:
         where = f"; skipped: {', '.join(f'{s.path} ({s.reason})' for s in loaded.skipped)}" if loaded.skipped else ""
         raise EmptyContextError(f"context {context_id!r} is empty: give non-blank text, files or a folder{where}")
-    index = PartIndex(store.store, store.tenant)
+    index = store.parts
     index.index_chunks(context_id, loaded.chunks)  # before the claim: the new revision's readers find them
     record = store.put_chunks(context_id, [c.text for c in loaded.chunks], loaded.sources)
     index.record_manifest(context_id, record.revision, loaded.chunks)
