@@ -58,7 +58,7 @@ def respond(state: ChatState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
     version: int | None = None
     context_id = context_id_of(state, config)
     if runtime.store is not None and context_id:
-        learned = LearnedContextStore(runtime.store, cfg.tenant).latest(context_id)
+        learned = LearnedContextStore.shared(runtime.store, cfg.tenant).latest(context_id)
         if learned is not None:
             version = learned.version
             messages.append(SystemMessage(NOTES_BLOCK.format(version=version, notes=learned.text)))
