@@ -27,6 +27,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from sleeptime.prompts import parts as parts_prompt
+
 __all__ = ["OUTSIDE_GRAPH", "HashEmbeddings", "Reply", "ScriptedChatModel", "UnscriptedNodeError", "scripted_model"]
 
 Reply = str | Callable[[list[BaseMessage]], str]
@@ -180,9 +182,14 @@ class ScriptedChatModel(BaseChatModel):
         return self.bind(**kwargs)
 
 
+_CITATION = re.compile(r"\[[^\]\n]+\]")
+"""A "[source:lines]" header, as packed pieces of a large context carry above their text."""
+
+
 def _first_fact(messages: list[BaseMessage]) -> str:
     user = messages[-1].text if messages else ""
-    return next((line.strip() for line in user.splitlines() if re.search(r"\d", line)), user.strip()[:120])
+    facts = (line.strip() for line in user.splitlines() if re.search(r"\d", line))
+    return next((f for f in facts if not _CITATION.fullmatch(f)), user.strip()[:120])
 
 
 def _demo_notes(messages: list[BaseMessage]) -> str:
@@ -197,22 +204,63 @@ def _demo_answer(messages: list[BaseMessage]) -> str:
     return f"From my notes: {note.removeprefix('- ')}" if note else f"From the context: {_first_fact(messages)}"
 
 
+def _part_notes(messages: list[BaseMessage]) -> str:
+    # reflect_part: the part's span and the names it defines (or its longest words, for prose).
+    user = messages[-1].text if messages else ""
+    span = re.search(r"^Part (\S+):", user, re.M)
+    names = re.findall(r"\b(?:def|class)\s+(\w+)", user) or sorted(set(re.findall(r"\b\w{7,}\b", user)), key=len)[::-1]
+    key_names = ", ".join(list(dict.fromkeys(names))[:5]) or "none"
+    return "\n".join([f"1. {span.group(1) if span else 'This part'} is one part of the collection.",
+                      f"2. Key names: {key_names}.", "3. It answers questions about those names."])
+
+
+def _cited_sources(messages: list[BaseMessage]) -> list[str]:
+    # The "[source:lines]" headers the reduce and questions prompts put above each part's notes.
+    user = messages[-1].text if messages else ""
+    return [line.strip()[1:-1] for line in dict.fromkeys(user.splitlines()) if _CITATION.fullmatch(line.strip())]
+
+
+def _reduce(messages: list[BaseMessage]) -> str:
+    # The reduce node asks twice: notes on the whole (text), then predicted questions (JSON).
+    sources = ", ".join(_cited_sources(messages)[:8]) or "its parts"
+    if messages and messages[0].text.startswith(_QUESTIONS_SYSTEM_START):
+        return json.dumps({"questions": [{"question": "Which sources make up the collection?",
+                                          "answer": f"The notes cite {sources}."}]})
+    return "\n".join([f"1. The collection's noted parts: {sources}.",
+                      "2. Each part's notes name what it defines; ask about a name to find its source."])
+
+
+_QUESTIONS_SYSTEM_START = parts_prompt.QUESTIONS_SYSTEM.split("{")[0]
+
+_ACK = "OK."
+"""For nodes that make no model call of their own (publish may warm the wake prompt prefix with one)."""
+
+
 def scripted_model() -> ScriptedChatModel:
-    """A scripted model for every node of the sleep, wake and chat graphs, for demos and trying
-    things with no model: notes naming the numbers of the context's first line with one, one predicted
-    question, answers quoting the notes, checks that accept. What the ``scripted`` spec names."""
+    """A scripted model with a reply for every node of the sleep, wake and chat graphs, at every
+    context size, for demos and trying things with no model: notes naming the numbers of the
+    context's first line with one, one predicted question, answers quoting the notes, checks that
+    accept; for a context too large for one prompt, notes on each part naming what it defines and
+    notes on the whole naming the parts. Nodes that call no model get a plain acknowledgement.
+    What the ``scripted`` spec names."""
     def predict(messages: list[BaseMessage]) -> str:
         numbers = list(dict.fromkeys(re.findall(r"\$?\d+(?:\.\d+)?", messages[-1].text if messages else "")))
         return json.dumps({"questions": [{"question": "What are the key numbers?",
                                           "answer": ", ".join(numbers[:5]) or "none"}]})
 
     return ScriptedChatModel(by_node={
+        # sleep, a context that fits one prompt
         "reflect": _demo_notes,
         "predict": predict,
+        # sleep, part by part
+        "reflect_part": _part_notes,
+        "reduce": _reduce,
+        # wake and chat
         "answer": _demo_answer,
         "respond": _demo_answer,
         "verify": json.dumps({"verdict": "accept", "reason": "consistent with the notes"}),
         "match": "yes",
+        **dict.fromkeys(["ingest", "plan", "merge", "publish", "retrieve", "gather"], _ACK),
     })
 
 

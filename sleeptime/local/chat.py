@@ -2,7 +2,7 @@
 
 One ``llama_cpp.Llama`` is loaded per (file, n_ctx, n_threads) per process and shared by every
 model object that asks for it; a lock serialises calls because a llama.cpp context is not
-thread-safe. Async calls run in a worker thread, so the event loop never blocks.
+thread-safe (`sleeptime.local.loading`). Async calls run in a worker thread, so the event loop never blocks.
 
 Every reply carries ``usage_metadata`` (input, output and total tokens as llama.cpp counted them);
 when streaming, it arrives on the last chunk.
@@ -18,40 +18,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
-import re
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
 from operator import itemgetter
-from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    BaseMessage,
-    ChatMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
-)
-from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_json_schema
 from pydantic import BaseModel, Field, field_validator
 
-from sleeptime.errors import InvalidInputError, ModelSetupError
+from sleeptime.errors import InvalidInputError
 from sleeptime.local import kv_state
 from sleeptime.local.generate_hooks import counting
+from sleeptime.local.llama_messages import (
+    PromptTooLongError,
+    llama_usage,
+    pop_prefix_key,
+    prompt_too_long,
+    to_llama_messages,
+)
+from sleeptime.local.loading import LLAMA_CPP_MISSING, clear_loaded_models, load_llama, usable_cpus
+
+# Re-exported: tests seed the table of loaded models (`chat._loaded`) with fakes (`chat._Loaded`).
+from sleeptime.local.loading import _Loaded as _Loaded
+from sleeptime.local.loading import _loaded as _loaded
 from sleeptime.local.prefix_cache import PrefixKey, PrefixState, default_prefix_cache
 
-__all__ = ["EmbeddedChatModel", "PromptTooLongError", "clear_loaded_models"]
+__all__ = ["LLAMA_CPP_MISSING", "EmbeddedChatModel", "PromptTooLongError", "clear_loaded_models"]
 
 _PASSTHROUGH = frozenset(
     {
@@ -68,125 +67,7 @@ _PASSTHROUGH = frozenset(
         "logit_bias",
     }
 )
-LLAMA_CPP_MISSING = (
-    "embedded chat models need llama-cpp-python, which is not installed; build it with portable flags "
-    "(the native build crashes on some Xeons): CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS=\"-DGGML_NATIVE=OFF "
-    "-DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF\" "
-    "pip install 'llama-cpp-python==0.3.36'"
-)
 _CTX_PAD = 256
-_TOO_LONG = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
-
-
-class PromptTooLongError(InvalidInputError):
-    """The prompt does not fit in the model's context window (``n_ctx``)."""
-
-    def __init__(self, *, prompt_tokens: int, n_ctx: int, model_name: str) -> None:
-        super().__init__(
-            f"prompt of {prompt_tokens} tokens does not fit the context window of model {model_name!r} "
-            f"(n_ctx={n_ctx}); shorten the prompt or raise n_ctx"
-        )
-        self.prompt_tokens = prompt_tokens
-        self.n_ctx = n_ctx
-
-
-@dataclass
-class _Loaded:
-    llama: Any
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    owner: int | None = None
-    """Thread id of the call in progress."""
-
-    @contextlib.contextmanager
-    def use(self) -> Iterator[Any]:
-        """Exclusive use of the llama.cpp context (calls from other threads wait)."""
-        if self.owner == threading.get_ident():
-            raise RuntimeError(
-                "EmbeddedChatModel was called while a stream from the same model is still open in this "
-                "thread; finish or close the stream first"
-            )
-        with self.lock:
-            self.owner = threading.get_ident()
-            try:
-                yield self.llama
-            finally:
-                self.owner = None
-
-
-_loaded: dict[tuple[str, int, int], _Loaded] = {}
-_loaded_guard = threading.Lock()
-
-
-def _usable_cpus() -> int:
-    # os.cpu_count() counts every CPU on the machine, so a process pinned with taskset would
-    # oversubscribe its cores; the affinity mask is what it may actually use.
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _load(path: str, n_ctx: int, n_threads: int) -> _Loaded:
-    key = (str(Path(path).resolve()), n_ctx, n_threads)
-    with _loaded_guard:
-        if key in _loaded:
-            return _loaded[key]
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise ModelSetupError(LLAMA_CPP_MISSING) from exc
-        if not Path(key[0]).is_file():
-            raise ModelSetupError(f"GGUF file not found: {key[0]}")
-        try:
-            llama = Llama(
-                model_path=key[0], n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
-            )
-        except ValueError as exc:
-            raise ModelSetupError(f"llama.cpp could not load {key[0]}: {exc}") from exc
-        _loaded[key] = loaded = _Loaded(llama)
-        return loaded
-
-
-def clear_loaded_models() -> None:
-    """Forget every loaded llama.cpp model (they are freed once no model object uses them)."""
-    with _loaded_guard:
-        _loaded.clear()
-
-
-def _role(message: BaseMessage) -> str:
-    if isinstance(message, SystemMessage):
-        return "system"
-    if isinstance(message, HumanMessage):
-        return "user"
-    if isinstance(message, AIMessage):
-        return "assistant"
-    if isinstance(message, ToolMessage):
-        return "tool"
-    if isinstance(message, ChatMessage):
-        return message.role
-    raise TypeError(f"EmbeddedChatModel cannot send a {type(message).__name__}")
-
-
-def _to_llama_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
-    return [{"role": _role(m), "content": m.text} for m in messages]
-
-
-def _usage(prompt_tokens: int, completion_tokens: int, cached: int = 0) -> UsageMetadata:
-    usage = UsageMetadata(
-        input_tokens=prompt_tokens,
-        output_tokens=completion_tokens,
-        total_tokens=prompt_tokens + completion_tokens,
-    )
-    if cached:
-        usage["input_token_details"] = {"cache_read": cached}
-    return usage
-
-
-def _prefix_key(kwargs: dict[str, Any]) -> PrefixKey | None:
-    key = kwargs.pop("prefix_key", None)
-    if key is not None and not isinstance(key, PrefixKey):
-        raise TypeError(f"prefix_key must be a PrefixKey, got {type(key).__name__}")
-    return key
 
 
 class EmbeddedChatModel(BaseChatModel):
@@ -201,7 +82,7 @@ class EmbeddedChatModel(BaseChatModel):
     """The GGUF file."""
     n_ctx: int = 4096
     """Context window in tokens; rounded up to a multiple of 256 (llama.cpp pads it so)."""
-    n_threads: int = Field(default_factory=lambda: _usable_cpus())
+    n_threads: int = Field(default_factory=lambda: usable_cpus())
     """Threads for llama.cpp; defaults to the CPUs this process may run on (respects ``taskset``)."""
     max_tokens: int | None = 512
     """Most tokens generated per call (None: until the context window is full)."""
@@ -238,7 +119,7 @@ class EmbeddedChatModel(BaseChatModel):
         }
 
     def _loaded(self) -> _Loaded:
-        return _load(self.model_path, self.n_ctx, self.n_threads)
+        return load_llama(self.model_path, self.n_ctx, self.n_threads)
 
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -276,7 +157,7 @@ class EmbeddedChatModel(BaseChatModel):
         cache.drop_other_versions(key.tenant, key.context_id, key.version)
         with self._loaded().use() as llama:
             entry = kv_state.precompute(llama, [functools.partial(
-                llama.create_chat_completion, messages=_to_llama_messages(v), max_tokens=1) for v in variants])
+                llama.create_chat_completion, messages=to_llama_messages(v), max_tokens=1) for v in variants])
         if entry is not None:
             cache.put(key, self.model_path, self.n_ctx, entry)
         return entry
@@ -286,12 +167,7 @@ class EmbeddedChatModel(BaseChatModel):
         return await asyncio.to_thread(self.precompute_prefix, key, variants)
 
     def _wrap_error(self, exc: ValueError) -> Exception:
-        match = _TOO_LONG.search(str(exc))
-        if match:
-            return PromptTooLongError(
-                prompt_tokens=int(match.group(1)), n_ctx=int(match.group(2)), model_name=self.model_name
-            )
-        return exc
+        return prompt_too_long(exc, self.model_name)
 
     def _generate(
         self,
@@ -300,19 +176,19 @@ class EmbeddedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        key = _prefix_key(kwargs)
+        key = pop_prefix_key(kwargs)
         params = self._params(stop, kwargs)
         loaded = self._loaded()
         with loaded.use() as llama, self._reusing(llama, key) as reuse:
             try:
                 response = llama.create_chat_completion(
-                    messages=_to_llama_messages(messages), **params
+                    messages=to_llama_messages(messages), **params
                 )
             except ValueError as exc:
                 raise self._wrap_error(exc) from exc
         choice = response["choices"][0]
         usage = response.get("usage") or {}
-        usage_metadata = _usage(
+        usage_metadata = llama_usage(
             int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), reuse.cached_tokens
         )
         finish_reason = choice.get("finish_reason")
@@ -333,14 +209,14 @@ class EmbeddedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        key = _prefix_key(kwargs)
+        key = pop_prefix_key(kwargs)
         params = self._params(stop, kwargs)
         loaded = self._loaded()
         finish_reason: str | None = None
         with loaded.use() as llama, counting(llama) as count, self._reusing(llama, key) as reuse:
             try:
                 stream = llama.create_chat_completion(
-                    messages=_to_llama_messages(messages), stream=True, **params
+                    messages=to_llama_messages(messages), stream=True, **params
                 )
             except ValueError as exc:
                 raise self._wrap_error(exc) from exc
@@ -359,7 +235,7 @@ class EmbeddedChatModel(BaseChatModel):
                 raise self._wrap_error(exc) from exc
             finally:
                 stream.close()
-            usage_metadata = _usage(count.prompt, count.completion, reuse.cached_tokens)
+            usage_metadata = llama_usage(count.prompt, count.completion, reuse.cached_tokens)
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",

@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Sys
 from pydantic import BaseModel
 
 from sleeptime.errors import InvalidInputError
-from sleeptime.local import chat
+from sleeptime.local import chat, loading
 from sleeptime.local.chat import EmbeddedChatModel, PromptTooLongError
 
 EOS = 0
@@ -276,7 +276,7 @@ def test_calling_the_model_inside_its_own_open_stream_is_an_error(model: Embedde
 
 def test_default_threads_follow_the_cpus_the_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
     # A process pinned to one core (taskset -c 0) must not run two llama.cpp threads on it.
-    monkeypatch.setattr(chat.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    monkeypatch.setattr(loading.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
     assert EmbeddedChatModel(model_path="m.gguf").n_threads == 1
-    monkeypatch.setattr(chat.os, "sched_getaffinity", lambda _pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr(loading.os, "sched_getaffinity", lambda _pid: {0, 1, 2}, raising=False)
     assert EmbeddedChatModel(model_path="m.gguf").n_threads == 3

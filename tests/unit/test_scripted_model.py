@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,3 +97,53 @@ def test_the_ready_made_model_runs_both_graphs(memory_store: Any) -> None:
     answer = app.ask("How much does one pen cost?", "shop")
     assert answer.answer == "From my notes: key_number_1 = 2" and answer.verdict == "accept"
     assert set(model.nodes) == {"reflect", "predict", "answer", "verify"}
+
+
+def _graph_nodes() -> dict[str, set[str]]:
+    """Every node of every compiled graph the library ships, read from the graph objects."""
+    from sleeptime.graphs import chat, sleep, wake
+
+    graphs = {"sleep": sleep.graph, "wake": wake.graph, "chat": chat.graph}
+    return {name: {n for n in graph.nodes if not n.startswith("__")} for name, graph in graphs.items()}
+
+
+def test_the_ready_made_model_has_a_reply_for_every_node_of_every_graph() -> None:
+    nodes = _graph_nodes()
+    assert {"reflect_part", "reduce", "answer", "respond"} <= set().union(*nodes.values())  # the read works
+    model = scripted_model()
+    for graph, names in nodes.items():
+        for node in sorted(names):
+            # As LangGraph calls it from inside the node: the node's name is in the run metadata.
+            reply = model.invoke([SystemMessage("s"), HumanMessage("Part a.py:1-3:\ndef f(): return 1")],
+                                 config={"metadata": {"langgraph_node": node}})
+            assert reply.text.strip(), f"{graph}/{node}: empty reply"
+    assert set(model.nodes) == set().union(*nodes.values())
+
+
+def _module(name: str) -> str:
+    body = [f'"""Module {name}: helpers for {name}."""', ""]
+    for i in range(12):
+        body += [f"def {name}_add_{i}(value):", f'    """Return value plus {i}, as {name} needs."""',
+                 f"    return value + {i}", ""]
+    return "\n".join(body)
+
+
+def test_the_scripted_specs_run_a_folder_part_by_part_end_to_end(memory_store: Any, tmp_path: Path) -> None:
+    names = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+    for name in names:
+        (tmp_path / f"{name}.py").write_text(_module(name))
+    # 1500 tokens hold no more than a few of the eight files: the sleep must go part by part.
+    app = SleepTime(store=memory_store, sleep_model="scripted", wake_model="scripted", context_window=1500,
+                    max_rounds=1, verify="model")
+    assert sorted(app.ingest("code", folder=tmp_path).sources) == sorted(f"{n}.py" for n in names)
+
+    slept = app.sleep("code")
+    assert slept.published and slept.version == 1, slept.status
+    assert all(f"{n}.py" in slept.learned[0] for n in names)  # notes on the whole name every part
+    assert slept.usage.calls >= len(names) + 2  # a note per part, then the whole, then its questions
+    assert slept.questions and "beta.py" in slept.questions[0]["answer"]
+
+    answer = app.ask("What does beta_add_3 return?", "code")
+    assert answer.verdict == "accept" and answer.answer.startswith("From ")
+    assert not answer.answer.startswith("From the context: [")  # a fact, not a citation header
+    assert answer.sources
