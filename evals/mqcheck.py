@@ -21,8 +21,7 @@ from typing import Any
 
 from evals.grading import extract_gsm_answer, format_number, parse_number
 from evals.templates import _WORD_VALUES
-from sleeptime.notes.quantities import QuantityError, evaluate
-from sleeptime.structured import extract_json_object
+from sleeptime.experimental import QuantityError, evaluate, extract_json_object
 
 MALFORMED_REPLY = "malformed reply"
 DROP_REASONS = ("malformed item", "no stated answer", "duplicate", "no expression", "does not evaluate",
