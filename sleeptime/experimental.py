@@ -31,8 +31,9 @@ from sleeptime.local.gguf import REGISTRY as GGUF_REGISTRY
 from sleeptime.local.gguf import ensure_gguf
 from sleeptime.matching import compare_facts, decide, extract_facts
 from sleeptime.models import wake_model
+from sleeptime.notes.arithmetic import QuantityError, evaluate
 from sleeptime.notes.hygiene import clean_reply, is_cut_off
-from sleeptime.notes.quantities import QuantityError, check_notes, evaluate, format_value
+from sleeptime.notes.quantities import check_notes, format_value
 from sleeptime.notes.strategies import (
     CONCAT,
     EXPRESSIONS,

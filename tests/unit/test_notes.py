@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from sleeptime.notes.hygiene import clean_reply, context_sentences, copies_context, is_cut_off, merge_samples
-from sleeptime.notes.strategies import CONCAT, WORKED
 from sleeptime.notes.quantities import check_inline, check_notes
+from sleeptime.notes.strategies import CONCAT, WORKED
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
 

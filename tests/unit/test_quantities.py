@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from sleeptime.notes.quantities import MAX_LINES, QuantityError, check_notes, evaluate, format_value
+from sleeptime.notes.arithmetic import QuantityError, evaluate
+from sleeptime.notes.quantities import MAX_LINES, check_notes, format_value
 
 
 def test_computes_and_states_the_value_it_computed() -> None:
