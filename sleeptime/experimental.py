@@ -8,8 +8,8 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
 - **strategies** (``SleepTimeConfig.experiment``): `Experiment` holding a `NotesStyle` (`EXPRESSIONS`,
   `WORKED`) and a `SampleMerge` (`MAJORITY`, `CONCAT`); `experiment_from_names` maps command-line names
   (`NOTES_STYLES`, `SAMPLE_MERGES`) to them;
-- **note checking**: the one arithmetic evaluator (`evaluate`, `QuantityError`, `format_value`), the note
-  checker (`check_notes`) and the reply cleaner (`clean_reply`, `is_cut_off`);
+- **note checking**: the one arithmetic evaluator (`evaluate` within `Limits`, `QuantityError`,
+  `format_value`), the note checker (`check_notes`) and the reply cleaner (`clean_reply`, `is_cut_off`);
 - **prompts**: the reflect, predict and parts prompt modules (`reflect_prompt`, `predict_prompt`,
   `parts_prompt`) and the answer prompt (`build_answer_messages`), with the state types they read
   (`WakeState`, `PredictedQuestion`);
@@ -31,7 +31,7 @@ from sleeptime.local.gguf import REGISTRY as GGUF_REGISTRY
 from sleeptime.local.gguf import ensure_gguf
 from sleeptime.matching import compare_facts, decide, extract_facts
 from sleeptime.models import wake_model
-from sleeptime.notes.arithmetic import QuantityError, evaluate
+from sleeptime.notes.arithmetic import Limits, QuantityError, evaluate
 from sleeptime.notes.hygiene import clean_reply, is_cut_off
 from sleeptime.notes.quantities import check_notes, format_value
 from sleeptime.notes.strategies import (
@@ -67,6 +67,7 @@ __all__ = [
     "SAMPLE_MERGES",
     "WORKED",
     "Experiment",
+    "Limits",
     "MiniLMEmbeddings",
     "NotesStyle",
     "PartIndex",
