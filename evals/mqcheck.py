@@ -2,7 +2,7 @@
 
 A generated question comes with the generator's answer ("... #### <number>") and an answer *expression* over the
 instance's variable names (``n_1 - n_2``). The expression is computed with the instance's own values by
-:func:`sleeptime.notes.quantities.evaluate` (an ``ast`` whitelist walker, exact fractions, bounded size: model text is
+:func:`sleeptime.experimental.evaluate` (an ``ast`` whitelist walker, exact fractions, bounded size: model text is
 never executed), and the question is kept only when that value equals the stated number exactly. Every dropped
 item has one reason (:data:`DROP_REASONS`), counted per context.
 
