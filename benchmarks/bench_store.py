@@ -109,7 +109,7 @@ def run_one(backend: str, size: int) -> dict[str, Any]:
 
         store = InMemoryStore(index=index)
     else:
-        from sleeptime.stores.chroma import ChromaStore
+        from sleeptime import ChromaStore
 
         if backend == "chroma-embedded-baseline":
             import importlib.util

@@ -30,9 +30,8 @@ from langgraph.store.memory import InMemoryStore
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sleeptime.facade import SleepTime  # noqa: E402
+from sleeptime import SleepTime, resolve_chat_model  # noqa: E402
 from sleeptime.integrations import create_answer_tool  # noqa: E402
-from sleeptime.models import resolve_chat_model  # noqa: E402
 from sleeptime.testing import HashEmbeddings, ScriptedChatModel  # noqa: E402
 
 SYSTEM = "You are a helpful shop assistant. Use the tool to answer questions about the shop."

@@ -33,10 +33,8 @@ from typing import Any
 
 from wake_contexts import CONTEXTS
 
-from sleeptime.config import SleepTimeConfig
-from sleeptime.graphs.wake import build_wake_graph
-from sleeptime.stores import INDEXED_FIELDS
-from sleeptime.stores.learned import LearnedContextStore
+from sleeptime import LearnedContextStore, SleepTimeConfig, build_wake_graph
+from sleeptime.experimental import INDEXED_FIELDS
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -81,11 +79,9 @@ def _ask_streaming(graph: Any, inp: dict[str, Any], cfg: SleepTimeConfig) -> dic
 def model_part(args: argparse.Namespace) -> dict[str, Any]:
     from langgraph.store.memory import InMemoryStore
 
-    from sleeptime.local import kv_state
+    from sleeptime.experimental import kv_state, wake_model, warm_published
     from sleeptime.local.prefix_cache import PrefixKey, configure_prefix_cache
-    from sleeptime.models import wake_model
     from sleeptime.testing import HashEmbeddings
-    from sleeptime.warmup import warm_published
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-wake-"))
     cache = configure_prefix_cache(tmp / "states")
@@ -176,8 +172,7 @@ def overhead_part(args: argparse.Namespace) -> dict[str, Any]:
     from bench_store import DIMS, Precomputed
     from langgraph.store.base import PutOp
 
-    from sleeptime.facade import SleepTime
-    from sleeptime.stores.chroma import ChromaStore
+    from sleeptime import ChromaStore, SleepTime
     from sleeptime.testing import ScriptedChatModel
 
     tmp = tempfile.mkdtemp(prefix="bench-wake-store-")

@@ -54,7 +54,7 @@ def open_store(target: str) -> Any:
 
 def worker(target: str, seed: int) -> None:
     from sleeptime.errors import StaleVersionError, UnknownContextError
-    from sleeptime.state import PredictedQuestion
+    from sleeptime.experimental import PredictedQuestion
     from sleeptime.stores import LearnedContextStore
 
     # The check runs here, in a fresh process: a process that kept a client open on the path

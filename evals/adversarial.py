@@ -46,8 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeptime.matching import compare_facts, decide, extract_facts
-from sleeptime.state import PredictedQuestion
+from sleeptime.experimental import PredictedQuestion, compare_facts, decide, extract_facts
 
 TEMPLATE_SETS = ("p1", "p2", "symbolic")
 KINDS = ("name", "number", "noun", "time", "comparison", "from-to")
@@ -262,7 +261,7 @@ def load_swaps(data_dir: Path, limit: int | None = None, instances: bool = True)
 
 
 def cosine_scores(pairs: Sequence[tuple[str, str]]) -> list[float]:
-    from sleeptime.local.embeddings import MiniLMEmbeddings
+    from sleeptime.experimental import MiniLMEmbeddings
 
     texts = sorted({t for pair in pairs for t in pair})
     vectors = dict(zip(texts, MiniLMEmbeddings().embed_documents(texts), strict=True))  # unit length
@@ -314,7 +313,7 @@ def model_variants(data_dir: Path, n: int, model_spec: str, out: Path, threshold
 
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    from sleeptime.models import resolve_chat_model
+    from sleeptime import resolve_chat_model
 
     questions = sorted({s.predicted for s in load_swaps(data_dir, instances=False)})
     random.Random(7).shuffle(questions)

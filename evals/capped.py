@@ -20,9 +20,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from evals.options import MIN_CAP
 from evals.runner import Env
+from sleeptime import Answer, Usage
 from sleeptime.errors import InvalidInputError
-from sleeptime.facade import Answer
-from sleeptime.usage import Usage, record_usage
+from sleeptime.experimental import record_usage
 
 CAP_LEVEL = 4
 FORCE_TOKENS = 8

@@ -11,7 +11,7 @@ from evals.examples import Example
 from evals.options import ContextOnlyOptions, RunOptions, expect
 from evals.pareto import budget_keys, budget_task
 from evals.runner import Emit, Env, RunnerSpec, base_record, error_record, grade, make_key, timed
-from sleeptime.usage import record_usage
+from sleeptime.experimental import record_usage
 
 CONTEXT_ONLY_SYSTEM = (
     "You are given the first part of a math word problem: the situation, without its question. "

@@ -42,11 +42,8 @@ from evals.examples import Example
 from evals.grading import grade_gsm
 from evals.plots import pyplot
 from evals.provenance import commit, settings_hash
-from sleeptime.facade import SleepTime
-from sleeptime.models import resolve_chat_model, resolve_embeddings
-from sleeptime.prompts import predict as predict_prompt
-from sleeptime.structured import extract_json_object
-from sleeptime.usage import record_usage
+from sleeptime import SleepTime, resolve_chat_model, resolve_embeddings
+from sleeptime.experimental import extract_json_object, predict_prompt, record_usage
 
 ARMS = ("uniform", "weighted")
 

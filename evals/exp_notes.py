@@ -7,7 +7,7 @@ a seed as for P1, split into context and question by the sentence rule):
 
 - **sleep**: one reflect call per prompt, ``old`` (the reflect prompt before issue 12, free-text notes),
   ``new`` (``name = expression`` lines, cleaned and checked by ``sleeptime.notes.hygiene``) and ``worked``
-  (``notes_style="worked"``: the old prompt's worked items with placeholders for its example, arithmetic
+  (the ``WORKED`` notes style: the old prompt's worked items with placeholders for its example, arithmetic
   recomputed where it can be read, the rest kept unchecked);
 - **note recall**: share of the gold intermediate values (the ``<<expr=value>>`` results of the instance's
   annotated solution) that the notes state with that value;
@@ -54,12 +54,18 @@ from evals.templates import (
     load_templates,
     render_text,
 )
-from sleeptime.models import resolve_chat_model
-from sleeptime.notes.hygiene import clean_reply, is_cut_off
-from sleeptime.notes.quantities import QuantityError, evaluate
-from sleeptime.prompts import reflect as reflect_prompt
-from sleeptime.prompts.answer import build_answer_messages
-from sleeptime.state import WakeState
+from sleeptime import resolve_chat_model
+from sleeptime.experimental import (
+    EXPRESSIONS,
+    WORKED,
+    QuantityError,
+    WakeState,
+    build_answer_messages,
+    clean_reply,
+    evaluate,
+    is_cut_off,
+    reflect_prompt,
+)
 
 # The reflect instructions before issue 12, kept verbatim as the baseline ("today's reflect").
 OLD_REFLECT_USER = """Situation:
@@ -186,10 +192,11 @@ SLEPT = ("old", "new", "worked")
 
 def sleep(model: Any, prompt: str, item: Item, max_tokens: int) -> tuple[str, str, dict[str, Any]]:
     """(published notes, the raw reply, numbers) for one reflect call with ``prompt``."""
+    style = WORKED if prompt == "worked" else EXPRESSIONS
     user = (
         OLD_REFLECT_USER.format(context=item.context, notes=reflect_prompt.EMPTY_NOTES, max_chars=MAX_CHARS)
         if prompt == "old"
-        else reflect_prompt.format_user(item.context, "", MAX_CHARS, "worked" if prompt == "worked" else "expressions")
+        else reflect_prompt.format_user(item.context, "", MAX_CHARS, style.user_prompt)
     )
     start = time.perf_counter()
     reply = model.invoke([SystemMessage(reflect_prompt.SYSTEM), HumanMessage(user)])
@@ -199,7 +206,7 @@ def sleep(model: Any, prompt: str, item: Item, max_tokens: int) -> tuple[str, st
     raw = notes
     unchecked = 0
     if prompt != "old":
-        clean = clean_reply(notes, item.context, truncated=truncated, keep_unchecked=prompt == "worked")
+        clean = clean_reply(notes, item.context, truncated=truncated, keep_unchecked=style.keep_unchecked)
         notes, unchecked = clean.render(), len(clean.unchecked)
     info = {"output_tokens": _output_tokens(reply), "truncated": truncated, "seconds": round(seconds, 1)}
     return notes, raw, {**info, "unchecked": unchecked} if prompt == "worked" else info

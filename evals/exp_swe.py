@@ -128,7 +128,7 @@ def prior_files(tasks: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
 
 def _scripted_reply(messages: list[BaseMessage]) -> str:
     """A stand-in model: notes name the part's source; answers name the first cited source."""
-    from sleeptime.prompts import parts as parts_prompt
+    from sleeptime.experimental import parts_prompt
 
     system, user = messages[0].text, messages[-1].text
     if system == parts_prompt.PART_SYSTEM:
@@ -157,7 +157,7 @@ def _tokens(usage: Any) -> tuple[int, int]:
 
 
 def _app(model: str, store_dir: Path, budget: int | None) -> Any:
-    from sleeptime.facade import SleepTime
+    from sleeptime import SleepTime
 
     common: dict[str, Any] = {"verify": "off", "max_escalations": 0, "n_questions": 3, "max_rounds": 1,
                               "wake_context_tokens": budget, "budget": 1, "wake_chunks": 40,
@@ -218,7 +218,7 @@ def _locked(path: Path) -> Iterator[None]:
 def _in_store(app: Any, context_id: str, folder: Path, include: list[str]) -> tuple[bool, Any]:
     """(whether the store's current revision is this folder, the latest version if built from it)."""
     from sleeptime.errors import UnknownContextError
-    from sleeptime.stores.corpus import load_context
+    from sleeptime.experimental import load_context
 
     store = app.learned_store()
     try:
@@ -240,7 +240,7 @@ def _ensure_slept(app: Any, snap: str, context_id: str, folder: Path, include: l
     same, learned = _in_store(app, context_id, folder, include)
     if learned is not None:
         if snap not in slept:  # slept, then stopped before recording: what it cost is in the store
-            from sleeptime.usage import summarize_usage
+            from sleeptime.experimental import summarize_usage
 
             usage = summarize_usage(learned.sleep_usage, "sleep")
             record = app.learned_store().context(context_id)

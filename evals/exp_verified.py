@@ -32,9 +32,8 @@ from typing import Any
 
 from evals.datasets import load_dataset
 from evals.perturb import KINDS, Perturbed, counts, perturbation_set
-from sleeptime.matching import compare_facts, decide, extract_facts
-from sleeptime.models import resolve_embeddings
-from sleeptime.state import PredictedQuestion
+from sleeptime import resolve_embeddings
+from sleeptime.experimental import PredictedQuestion, compare_facts, decide, extract_facts
 
 GRID = [round(0.5 + 0.005 * i, 3) for i in range(100)]
 

@@ -19,6 +19,9 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+from sleeptime.experimental import Limits, QuantityError
+from sleeptime.experimental import evaluate as evaluate_arithmetic
+
 # A number: optional sign, optional '$', digits with optional thousands separators, optional decimals,
 # optional '/denominator' (a fraction such as 3/4). A '-' glued to a word or digit ("3-4", "x-2") is a
 # hyphen, not a sign.
@@ -41,6 +44,8 @@ _LEADING_ANSWER = re.compile(
     rf"[\s:*]*(?P<expr>(?:-\s?)?{_TERM}(?:{_OP}{_TERM})*)(?:\s*=\s*(?P<result>(?:-\s?)?\$?\s?-?{_TERM}))?"
 )
 _TOKEN = re.compile(rf"{_TERM}|[-+*×÷]")
+_OPERATORS = {"+": "+", "-": "-", "*": "*", "×": "*", "÷": "/"}
+UNBOUNDED = Limits(chars=None, nodes=None, magnitude=None, denominator=None)
 
 
 def parse_number(text: str) -> Fraction | None:
@@ -83,39 +88,33 @@ def format_number(value: Fraction) -> str:
 
 def evaluate(expr: str) -> Fraction | None:
     """The exact value of written-out arithmetic such as ``"8 - 3"`` or ``"$2.50 × 4 + 1/2"`` (``*`` and ``/``
-    before ``+`` and ``-``); None when it is not such arithmetic or divides by zero."""
+    before ``+`` and ``-``; ``3/4`` is one number); None when it is not such arithmetic, divides by zero or
+    is too deep to parse; computed by the library's evaluator (``sleeptime.experimental.evaluate``) without its
+    bounds for notes: a reply's arithmetic is graded whatever its size, as the paper's grader reads it."""
     tokens = _TOKEN.findall(expr)
     if not tokens or "".join(t.replace(" ", "") for t in tokens) != re.sub(r"\s", "", expr):
         return None
+    sign = ""
     if tokens[0] == "-":  # a leading sign
-        tokens = tokens[1:]
-        if not tokens:
-            return None
-        tokens[0] = "-" + tokens[0]
-    values: list[Fraction] = []
-    ops: list[str] = []
+        sign, tokens = "-", tokens[1:]
+    if len(tokens) % 2 == 0:
+        return None
+    parts: list[str] = []
     for i, tok in enumerate(tokens):
         if i % 2 == 1:
-            if tok not in "-+*×÷":
+            if tok not in _OPERATORS:
                 return None
-            ops.append(tok)
+            parts.append(_OPERATORS[tok])
             continue
         value = parse_number(tok)
         if value is None:
             return None
-        if ops and ops[-1] in "*×÷":
-            op = ops.pop()
-            if op == "÷" and value == 0:
-                return None
-            values[-1] = values[-1] * value if op != "÷" else values[-1] / value
-        else:
-            values.append(value)
-    if len(values) != len(ops) + 1:
+        # Each number is one operand: "6 ÷ 3/4" divides by three quarters.
+        parts.append(str(value.numerator) if value.denominator == 1 else f"({value.numerator}/{value.denominator})")
+    try:
+        return evaluate_arithmetic(sign + " ".join(parts), {}, UNBOUNDED)
+    except QuantityError:
         return None
-    total = values[0]
-    for op, value in zip(ops, values[1:], strict=True):
-        total = total + value if op == "+" else total - value
-    return total
 
 
 def _last_number(text: str) -> str | None:

@@ -2,7 +2,7 @@
 
 A generated question comes with the generator's answer ("... #### <number>") and an answer *expression* over the
 instance's variable names (``n_1 - n_2``). The expression is computed with the instance's own values by
-:func:`sleeptime.notes.quantities.evaluate` (an ``ast`` whitelist walker, exact fractions, bounded size: model text is
+:func:`sleeptime.experimental.evaluate` (an ``ast`` whitelist walker, exact fractions, bounded size: model text is
 never executed), and the question is kept only when that value equals the stated number exactly. Every dropped
 item has one reason (:data:`DROP_REASONS`), counted per context.
 
@@ -21,8 +21,7 @@ from typing import Any
 
 from evals.grading import extract_gsm_answer, format_number, parse_number
 from evals.templates import _WORD_VALUES
-from sleeptime.notes.quantities import QuantityError, evaluate
-from sleeptime.structured import extract_json_object
+from sleeptime.experimental import QuantityError, evaluate, extract_json_object
 
 MALFORMED_REPLY = "malformed reply"
 DROP_REASONS = ("malformed item", "no stated answer", "duplicate", "no expression", "does not evaluate",

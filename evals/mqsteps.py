@@ -27,7 +27,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from evals.examples import Example
 from evals.grading import format_number, numbers_in, parse_number
 from evals.mqcheck import Verdict, normalise_question
-from sleeptime.notes.quantities import QuantityError, evaluate
+from sleeptime.experimental import QuantityError, evaluate
 
 STEP_DROP_REASONS = ("no question", "repeats the original", "states a result")
 """Why a worked-step question was dropped, beside "duplicate" (:data:`evals.mqcheck.DROP_REASONS`)."""

@@ -50,9 +50,9 @@ from evals.mqsteps import check_step_question, step_messages, worked_steps
 from evals.options import AmortizationOptions
 from evals.runner import Env, load_examples
 from evals.tiny import tiny_multi_query
+from sleeptime import resolve_chat_model
 from sleeptime.errors import InvalidInputError
-from sleeptime.models import resolve_chat_model
-from sleeptime.usage import record_usage
+from sleeptime.experimental import record_usage
 
 DEFAULT_CACHE_DIR = Path(".sleeptime") / "evals-cache"
 CHECKED, UNCHECKED, HAND_WRITTEN, WORKED_STEP = "checked", "unchecked", "hand-written", "worked-step"

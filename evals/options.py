@@ -66,7 +66,8 @@ class RunOptions:
     max_rounds: int = 1
     samples: int = 1
     sample_merge: str = "majority"
-    """How k samples merge (``SleepTimeConfig.sample_merge``): ``majority`` or the paper's ``concat``."""
+    """How k samples merge, by name (``sleeptime.experimental.SAMPLE_MERGES``): ``majority`` or the paper's
+    ``concat``. A name, not the strategy: run settings are hashed and recorded as JSON."""
     n_questions: int = 1
     verify: str = "off"
     verified: bool = False

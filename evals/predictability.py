@@ -22,7 +22,8 @@ from evals.records import RECORDS_FILE, Record, read_records
 from evals.runner import Emit, Env, RunnerSpec, base_record, error_record, make_key, timed
 from evals.stats import mean_interval
 from evals.tables import mean
-from sleeptime.local.gguf import REGISTRY, ensure_gguf
+from sleeptime.experimental import GGUF_REGISTRY as REGISTRY
+from sleeptime.experimental import ensure_gguf
 
 
 class LogProbScorer:

@@ -34,9 +34,8 @@ from evals.grading import extract_aime_answer, extract_gsm_answer, grade_aime, g
 from evals.options import RunOptions
 from evals.provenance import commit, settings_hash
 from evals.records import Record, RecordWriter, read_records
-from sleeptime.facade import SleepTime
-from sleeptime.models import resolve_chat_model, resolve_embeddings
-from sleeptime.stores import INDEXED_FIELDS
+from sleeptime import SleepTime, resolve_chat_model, resolve_embeddings
+from sleeptime.experimental import INDEXED_FIELDS, experiment_from_names
 
 # ---------------------------------------------------------------------------------------------- grading
 
@@ -98,7 +97,7 @@ class Env:
             "base_url": o.base_url,
             "max_rounds": o.max_rounds,
             "samples": o.samples,
-            "sample_merge": o.sample_merge,
+            "experiment": experiment_from_names(sample_merge=o.sample_merge),
             "n_questions": o.n_questions,
             "verify": o.verify,
             "max_tokens_sleep": o.max_tokens_sleep,

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from sleeptime.config import DEFAULT_MODEL
 from sleeptime.errors import InvalidInputError, SleepTimeError
+from sleeptime.notes.strategies import NOTES_STYLES, SAMPLE_MERGES, experiment_from_names
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     slp.add_argument("context_id")
     slp.add_argument("--rounds", type=int, default=3, help="max rethink rounds")
     slp.add_argument("--samples", type=int, default=1, help="independent learned contexts (k)")
-    slp.add_argument("--sample-merge", choices=["majority", "concat"], default="majority",
+    slp.add_argument("--sample-merge", choices=sorted(SAMPLE_MERGES), default="majority",
                      help="keep the values most samples computed, or concatenate the samples (the paper)")
     slp.add_argument("--questions", type=int, default=3, help="predicted questions")
-    slp.add_argument("--notes-style", choices=["expressions", "worked"], default="expressions",
-                     help="name = expression lines, or worked items checked where readable (see SleepTimeConfig)")
+    slp.add_argument("--notes-style", choices=sorted(NOTES_STYLES), default="expressions",
+                     help="name = expression lines, or worked items checked where readable (sleeptime.experimental)")
 
     ask = command("ask", "answer a question about a context")
     ask.add_argument("context_id")
@@ -157,7 +158,7 @@ def _run(args: argparse.Namespace) -> None:
             print(f"skipped {skip.path}: {skip.reason}")
     elif args.command == "sleep":
         app = _app(args, max_rounds=args.rounds, samples=args.samples, n_questions=args.questions,
-                   notes_style=args.notes_style, sample_merge=args.sample_merge)
+                   experiment=experiment_from_names(args.notes_style, args.sample_merge))
         result = app.sleep(args.context_id, progress=True)
         print(result.status)
         for i, notes in enumerate(result.learned, 1):

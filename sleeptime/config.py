@@ -18,13 +18,12 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import WithJsonSchema
 
 from sleeptime.errors import InvalidInputError
+from sleeptime.notes.strategies import Experiment
 
 BudgetLevel = Literal[0, 1, 2, 3, 4]
 VerifyMode = Literal["off", "format", "model"]
 PredictedCheck = Literal["rules", "model"]
 WarmPrefix = Literal["auto", "on", "off"]
-NotesStyle = Literal["expressions", "worked"]
-SampleMerge = Literal["majority", "concat"]
 ModelSpec = Annotated[
     str | BaseChatModel,
     # A server's context is JSON: there it can only be a spec string (and Studio draws a text box).
@@ -34,11 +33,17 @@ ModelSpec = Annotated[
 
 DEFAULT_MODEL = "embedded:qwen2.5-coder-0.5b"
 
+ExperimentSpec = Annotated[
+    Experiment | None,
+    # Strategy objects hold prompts and functions: a server's JSON context can only leave them out.
+    WithJsonSchema({"type": "null", "description": "experiment strategies (sleeptime.experimental); in process only"}),
+]
+
 __all__ = [
     "DEFAULT_MODEL",
     "BudgetLevel",
+    "ExperimentSpec",
     "ModelSpec",
-    "NotesStyle",
     "PredictedCheck",
     "SleepTimeConfig",
     "VerifyMode",
@@ -108,18 +113,8 @@ class SleepTimeConfig:
     max_rounds: int = 3
     """Rethink rounds per sample; the model may finish earlier."""
 
-    notes_style: NotesStyle = "expressions"
-    """How reflect writes derived quantities. ``expressions``: `name = expression` lines the evaluator
-    computes, the rest dropped; ``worked``: a numbered list of worked items ("label = calculation =
-    result") whose arithmetic is recomputed where it can be read, the rest published unchecked and
-    counted in the run's status (``sleeptime.notes.quantities``)."""
-
     samples: int = 1
     """k independent reflect samples (a Send fan-out), merged into one learned context (sleeptime.notes.hygiene)."""
-
-    sample_merge: SampleMerge = "majority"
-    """How the k samples merge: ``majority`` keeps values most samples computed (precision); ``concat`` is the
-    paper's concatenation, each note once (recall). Rules in ``sleeptime.notes.hygiene``."""
 
     learned_max_chars: int = 5000
     """Limit of one learned-context block, as in the paper."""
@@ -187,6 +182,10 @@ class SleepTimeConfig:
     part_concurrency: int = 2
     """Parts reflected at once (LangGraph `Send` fan-out) when a large context is slept on."""
 
+    experiment: ExperimentSpec = None
+    """Strategies for experiments (notes style, sample merge; ``sleeptime.experimental``), which may change
+    between releases; None: the defaults. Applications leave it alone."""
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         # The generated __init__ would raise a bare TypeError for an unknown key; LangGraph builds the
         # context as `SleepTimeConfig(**dict)`, so the key check has to run before it.
@@ -222,8 +221,9 @@ class SleepTimeConfig:
         _check_choice("verify", self.verify, VerifyMode)
         _check_choice("verify_predicted", self.verify_predicted, PredictedCheck)
         _check_choice("warm_prefix", self.warm_prefix, WarmPrefix)
-        _check_choice("notes_style", self.notes_style, NotesStyle)
-        _check_choice("sample_merge", self.sample_merge, SampleMerge)
+        if self.experiment is not None and not isinstance(self.experiment, Experiment):
+            raise InvalidInputError(f"experiment must be a sleeptime.experimental.Experiment or None, "
+                                    f"got {self.experiment!r}")
         for name in ("raw_context_at_wake", "serve_predicted"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"{name} must be true or false, got {getattr(self, name)!r}")

@@ -17,10 +17,9 @@ from typing_extensions import TypedDict
 
 from sleeptime.config import (
     BudgetLevel,
+    ExperimentSpec,
     ModelSpec,
-    NotesStyle,
     PredictedCheck,
-    SampleMerge,
     SleepTimeConfig,
     VerifyMode,
     WarmPrefix,
@@ -48,9 +47,7 @@ class AskOptions(TypedDict, total=False):
     chunk_size: int
     chunk_overlap: int
     max_rounds: int
-    notes_style: NotesStyle
     samples: int
-    sample_merge: SampleMerge
     learned_max_chars: int
     n_questions: int
     verify: VerifyMode
@@ -71,6 +68,7 @@ class AskOptions(TypedDict, total=False):
     wake_chunks: int
     part_notes_chars: int
     part_concurrency: int
+    experiment: ExperimentSpec
 
 
 class SleepTimeOptions(AskOptions, total=False):

@@ -64,7 +64,7 @@ class SampleNotes(TypedDict):
     dropped: int
     """Lines left out: leaked, copied, cut off, or quantities that did not evaluate."""
     unchecked: int
-    """Lines published although their arithmetic could not be read (``notes_style="worked"``)."""
+    """Lines published although their arithmetic could not be read (the ``WORKED`` notes style)."""
 
 
 def add_or_reset(left: list[SampleNotes] | None, right: list[SampleNotes] | None) -> list[SampleNotes]:

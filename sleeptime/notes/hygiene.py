@@ -22,10 +22,10 @@ Merge rule for k samples (`merge_samples`), documented here because it decides w
 
 With k = 1 the merge returns the sample unchanged (nothing is marked agreed).
 
-The other rule, ``concat`` (``SleepTimeConfig.sample_merge``), is the paper's: the k learned contexts are
-concatenated, each quantity and fact kept once (same name and value; same words), in sample order, values
-with majority support marked agreed and nothing else dropped. Measured in issue 16, the majority rule cost a
-weak sleep model its recall (the 1.5B's samples at temperature rarely agree, so notes shrank as k grew); the
+The other rule, `concatenate` (the ``CONCAT`` strategy, ``sleeptime.notes.strategies``), is the paper's: the k
+learned contexts are concatenated, each quantity and fact kept once (same name and value; same words), in sample
+order, values with majority support marked agreed and nothing else dropped. Measured in issue 16, the majority
+rule cost a weak sleep model its recall (the 1.5B's samples at temperature rarely agree, so notes shrank as k grew); the
 concatenation keeps every sample's notes and leaves the disagreements for the wake model to read.
 """
 
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from fractions import Fraction
@@ -42,7 +42,6 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
 
-from sleeptime.config import SampleMerge
 from sleeptime.notes.quantities import CheckedNotes, Quantity, Rejected, check_notes, normalise_name
 from sleeptime.prompts.reflect import PLACEHOLDERS, USER, USER_WORKED
 from sleeptime.structured import ask_text
@@ -225,9 +224,13 @@ def _support(samples: Sequence[CheckedNotes]) -> Counter[Fraction]:
     return support
 
 
-def _concat(samples: Sequence[CheckedNotes]) -> CheckedNotes:
+MergeRule = Callable[[Sequence[CheckedNotes]], tuple[CheckedNotes, list[Rejected]]]
+"""A merge rule for k >= 2 samples: the merged notes and what was dropped (`merge_samples` handles k < 2)."""
+
+
+def concatenate(samples: Sequence[CheckedNotes]) -> tuple[CheckedNotes, list[Rejected]]:
     """The paper's rule for k >= 2 samples: every sample's notes in order, each quantity (name and value) and
-    fact once."""
+    fact once; nothing is dropped."""
     k, support = len(samples), _support(samples)
     merged = CheckedNotes()
     seen: set[object] = set()
@@ -240,21 +243,24 @@ def _concat(samples: Sequence[CheckedNotes]) -> CheckedNotes:
             if not isinstance(item, str) and support[item.value] * 2 > k:
                 item = replace(item, agreed=True)
             merged.items.append(item)
-    return merged
+    return merged, []
 
 
 def merge_samples(
-    samples: Sequence[CheckedNotes], rule: SampleMerge = "majority"
+    samples: Sequence[CheckedNotes], rule: MergeRule | None = None
 ) -> tuple[CheckedNotes, list[Rejected]]:
-    """One set of notes from k samples by the rule in the module docstring, and what it dropped."""
-    k = len(samples)
-    if k == 0:
+    """One set of notes from k samples by `rule` (None: `majority`), and what it dropped; k = 0 or 1 needs
+    no rule (no notes; the sample unchanged)."""
+    if len(samples) == 0:
         return CheckedNotes(), []
-    if k == 1:
+    if len(samples) == 1:
         return samples[0], []
-    if rule == "concat":
-        return _concat(samples), []
-    support = _support(samples)
+    return (rule or majority)(samples)
+
+
+def majority(samples: Sequence[CheckedNotes]) -> tuple[CheckedNotes, list[Rejected]]:
+    """The majority rule of the module docstring for k >= 2 samples."""
+    k, support = len(samples), _support(samples)
     by_name: dict[str, Counter[Fraction]] = {}
     for sample in samples:
         for q in sample.quantities:

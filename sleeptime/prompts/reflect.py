@@ -11,10 +11,6 @@ the model's own arithmetic is never published. The format is shown with neutral 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sleeptime.config import NotesStyle
 
 SYSTEM = """You are thinking about a situation before anyone asks about it. You write notes that make
 later questions quick to answer."""
@@ -54,8 +50,9 @@ with its calculation and result, in the form "<label_what_is_counted> = <number>
 Do not repeat the situation. Keep the notes under {max_chars} characters.
 After the list, write STATUS: DONE if the notes are complete and checked,
 or STATUS: CONTINUE if another pass would improve them."""
-"""The ``worked`` notes style: the free-text worked items of the reflect prompt before issue 12 (better
-recall on small models), its content example replaced by placeholders; the arithmetic is checked afterwards."""
+"""The ``WORKED`` notes style's prompt (``sleeptime.notes.strategies``): the free-text worked items of the
+reflect prompt before issue 12 (better recall on small models), its content example replaced by placeholders;
+the arithmetic is checked afterwards."""
 
 EMPTY_NOTES = "(none yet)"
 
@@ -83,9 +80,8 @@ def system(instructions: str | None = None) -> str:
     return f"{SYSTEM}\n\n{instructions.strip()}" if instructions and instructions.strip() else SYSTEM
 
 
-def format_user(context: str, notes: str, max_chars: int, style: NotesStyle = "expressions") -> str:
-    """The reflect user turn for a notes style (``SleepTimeConfig.notes_style``)."""
-    template = USER_WORKED if style == "worked" else USER
+def format_user(context: str, notes: str, max_chars: int, template: str = USER) -> str:
+    """The reflect user turn from a template (`USER`, or a notes style's, ``sleeptime.notes.strategies``)."""
     return template.format(context=context, notes=notes or EMPTY_NOTES, max_chars=max_chars)
 
 

@@ -55,8 +55,8 @@ def test_the_constructor_and_replace_run_the_same_key_check() -> None:
         ({"budget": True}, "budget"),
         ({"verify": "strict"}, "verify"),
         ({"verify_predicted": "maybe"}, "verify_predicted"),
-        ({"notes_style": "prose"}, "notes_style"),
-        ({"sample_merge": "vote"}, "sample_merge"),
+        ({"experiment": "worked"}, "experiment"),  # a strategy object, not a name
+        ({"notes_style": "worked"}, "notes_style"),  # an experiment's switch, no longer a config key
         ({"max_rounds": "3"}, "max_rounds"),
         ({"max_rounds": 0}, "max_rounds"),
         ({"n_questions": -1}, "n_questions"),

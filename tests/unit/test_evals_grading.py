@@ -147,3 +147,8 @@ def test_evaluate_written_arithmetic_exactly() -> None:
     assert evaluate("- 2 + 5") == 3
     assert evaluate("1 ÷ 0") is None
     assert evaluate("8 - apples") is None
+    # A written fraction is one operand; the notes' bounds do not apply to a reply's arithmetic.
+    assert evaluate("6 ÷ 3/4") == 8 and evaluate("-3/4 × 2") == Fraction(-3, 2)
+    assert evaluate("999,999,999 × 999,999,999") == 999999998000000001
+    assert evaluate(" + ".join(["7"] * 300)) == 2100
+    assert evaluate("5 + - 3") is None and evaluate("5 +") is None

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from sleeptime.notes.hygiene import clean_reply, context_sentences, copies_context, is_cut_off, merge_samples
 from sleeptime.notes.quantities import check_inline, check_notes
+from sleeptime.notes.strategies import CONCAT, WORKED
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
 
@@ -24,7 +25,7 @@ def test_prompts_carry_no_example_content() -> None:
     assert all(p in reflect_prompt.USER_WORKED for p in reflect_prompt.PLACEHOLDERS)
     user = reflect_prompt.format_user("ctx", "", 500)
     assert "ctx" in user and reflect_prompt.EMPTY_NOTES in user and "500" in user
-    assert "numbered list" in reflect_prompt.format_user("ctx", "", 500, "worked")
+    assert "numbered list" in reflect_prompt.format_user("ctx", "", 500, WORKED.user_prompt)
 
 
 def test_leaked_placeholders_are_dropped() -> None:
@@ -96,7 +97,7 @@ def test_merge_keeps_majority_values_under_any_name() -> None:
 def test_concat_merge_keeps_every_samples_notes_once() -> None:
     a = check_notes("baked = 72\nsold = 64\nshelter = baked - sold\nThe shelter gets muffins.")
     b = check_notes("baked = 72\nsold = 60\nleftover = baked - sold\nthe shelter  gets muffins.")
-    merged, dropped = merge_samples([a, b], "concat")
+    merged, dropped = CONCAT([a, b])
     assert dropped == []
     assert merged.render().splitlines() == [
         "- baked = 72 (agreed)",
@@ -107,7 +108,7 @@ def test_concat_merge_keeps_every_samples_notes_once() -> None:
         "- leftover = baked - sold = 72 - 60 = 12",
     ]
     assert merge_samples([a, b])[0].render().splitlines() == ["- baked = 72 (agreed)", "- The shelter gets muffins."]
-    assert merge_samples([a], "concat")[0] is a
+    assert CONCAT([a])[0] is a
 
 
 def test_merge_of_one_sample_is_the_sample() -> None:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from sleeptime.notes.quantities import MAX_LINES, QuantityError, check_notes, evaluate, format_value
+from sleeptime.notes.arithmetic import QuantityError, evaluate
+from sleeptime.notes.quantities import MAX_LINES, check_notes, format_value
 
 
 def test_computes_and_states_the_value_it_computed() -> None:
@@ -186,3 +187,19 @@ def test_prose_with_inline_arithmetic_is_kept_only_when_right() -> None:
         "inline arithmetic is wrong: 4 x 6 is 24",
         "left of '=' is not a name",
     ]
+
+
+def test_limits_bound_notes_and_can_be_lifted_by_a_caller() -> None:
+    from sleeptime.notes.arithmetic import NOTE_LIMITS, Limits
+
+    huge, fine, long_sum = "999999999 * 999999999", "1 / 3 / 999999999", " + ".join(["1"] * 120)
+    for expression, reason in ((huge, "value too large"), (fine, "fraction too fine"),
+                               (long_sum, "expression too long")):
+        with pytest.raises(QuantityError, match=reason):
+            evaluate(expression, {}, NOTE_LIMITS)
+    free = Limits(chars=None, nodes=None, magnitude=None, denominator=None)
+    assert evaluate(huge, {}, free) == 999999998000000001
+    assert evaluate(fine, {}, free) == Fraction(1, 2999999997)
+    assert evaluate(long_sum, {}, free) == 120
+    with pytest.raises(QuantityError, match="exponent too large"):  # lifted limits keep the exponent bound
+        evaluate("2 ** 13", {}, free)

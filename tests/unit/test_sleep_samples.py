@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from langgraph.store.memory import InMemoryStore
 
 from sleeptime.facade import SleepTime
 from sleeptime.notes.hygiene import EMPTY_LEARNED
+from sleeptime.notes.quantities import CheckedNotes, Rejected
+from sleeptime.notes.strategies import CONCAT, WORKED, Experiment, NotesStyle, SampleMerge
 from tests.scripts import staged_model
 
 CONTEXT = "A bakery baked 72 muffins. It sold 64 of them by closing time. The rest went to a shelter."
@@ -37,7 +41,7 @@ def test_three_samples_fan_out_and_merge_by_majority(memory_store: InMemoryStore
 def test_concat_merge_publishes_what_only_one_sample_computed(memory_store: InMemoryStore) -> None:
     model = staged_model(reflect=[SAMPLE_A, SAMPLE_B, SAMPLE_C])
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=3, n_questions=1,
-                    sample_merge="concat")
+                    experiment=Experiment(sample_merge=CONCAT))
     lines = app.sleep("bakery", CONTEXT).learned[0].splitlines()
     assert "- baked = 72 (agreed)" in lines and "- sold = 64 (agreed)" in lines
     # The minority sample is kept, not agreed: the samples' disagreement on sold is left for the wake model.
@@ -113,7 +117,8 @@ def test_worked_style_publishes_unreadable_lines_and_says_how_many(memory_store:
         "STATUS: DONE"
     )
     model = staged_model(reflect=reply)
-    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, notes_style="worked", n_questions=1)
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, experiment=Experiment(WORKED),
+                    n_questions=1)
     result = app.sleep("bakery", CONTEXT)
     assert "numbered list" in model.calls_for("reflect")[0][-1].text  # the worked prompt was sent
     assert result.learned == ["- muffins_left = 72 - 64 = 8\n- Share sold = most of them, about nine in ten"]
@@ -122,3 +127,20 @@ def test_worked_style_publishes_unreadable_lines_and_says_how_many(memory_store:
     strict = SleepTime(store=memory_store, sleep_model=staged_model(reflect=reply), wake_model=model, n_questions=1)
     again = strict.sleep("bakery-2", CONTEXT)
     assert again.learned == ["- muffins_left = 72 - 64 = 8"] and "unchecked" not in again.status
+
+
+def test_a_custom_notes_style_and_merge_reach_the_sleep_graph(memory_store: InMemoryStore) -> None:
+    seen: list[int] = []
+
+    def first_only(samples: Sequence[CheckedNotes]) -> tuple[CheckedNotes, list[Rejected]]:
+        seen.append(len(samples))
+        return samples[0], []
+
+    style = NotesStyle("terse", "Notes on {context} (so far {notes}, {max_chars} chars). STATUS: DONE when done.",
+                       keep_unchecked=False)
+    model = staged_model(reflect=[SAMPLE_A, SAMPLE_B, SAMPLE_C])
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=3, n_questions=1,
+                    experiment=Experiment(style, SampleMerge("first", first_only)))
+    learned = app.sleep("bakery", CONTEXT).learned[0]
+    assert model.calls_for("reflect")[0][-1].text.startswith("Notes on ")
+    assert seen == [3] and "(agreed)" not in learned  # the custom rule merged, not the majority one

@@ -2,8 +2,8 @@
 
 Each sample is its own `reflect` task (traced, streamed and retried on its own) that rethinks its notes
 for up to ``max_rounds`` rounds or until the model says it is done. Every round's reply is cleaned and its
-quantities computed (``sleeptime.notes.hygiene``); the next round sees the checked notes. `merge` then keeps what a
-majority of samples computed (rule in ``sleeptime.notes.hygiene``).
+quantities computed (``sleeptime.notes.hygiene``); the next round sees the checked notes. `merge` then applies
+the run's sample merge (by default: keep what a majority of samples computed; rules in ``sleeptime.notes.hygiene``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from langgraph.types import Send
 from sleeptime.config import SleepTimeConfig
 from sleeptime.models import sleep_model
 from sleeptime.nodes._runtime import config_of
-from sleeptime.notes.hygiene import EMPTY_LEARNED, ask_notes, clean_reply, merge_samples
+from sleeptime.notes.hygiene import EMPTY_LEARNED, ask_notes, clean_reply
 from sleeptime.notes.quantities import check_notes
+from sleeptime.notes.strategies import Experiment
 from sleeptime.prompts import reflect as prompt
 from sleeptime.state import SampleInput, SampleNotes, SleepState
 from sleeptime.usage import UsageRecord
@@ -38,20 +39,20 @@ def reflect(state: SampleInput, runtime: Runtime[SleepTimeConfig]) -> dict[str, 
     i, context = state["sample"], state["raw_context"]
     # Sample 0 is deterministic at the configured temperature; the others explore.
     model = sleep_model(cfg, temperature=cfg.temperature if i == 0 else cfg.sample_temperature)
-    worked = cfg.notes_style == "worked"
+    style = (cfg.experiment or Experiment()).notes_style
     notes, truncated, dropped, unchecked = "", False, 0, 0
     usage: list[UsageRecord] = []
     for _ in range(cfg.max_rounds):
         messages = [
             SystemMessage(prompt.system(cfg.sleep_instructions)),
-            HumanMessage(prompt.format_user(context, notes, cfg.learned_max_chars, cfg.notes_style)),
+            HumanMessage(prompt.format_user(context, notes, cfg.learned_max_chars, style.user_prompt)),
         ]
         reply, records, cut = ask_notes(
             model, messages, max_tokens=cfg.max_tokens_sleep, retries=cfg.json_retries
         )
         usage += records
         text, done = prompt.parse_reflection(reply, cfg.learned_max_chars)
-        clean = clean_reply(text, context, truncated=cut, keep_unchecked=worked)
+        clean = clean_reply(text, context, truncated=cut, keep_unchecked=style.keep_unchecked)
         # A round whose reply kept nothing keeps the previous notes rather than erasing them.
         if clean.notes.items:
             notes, truncated, dropped, unchecked = clean.render(), cut, len(clean.dropped), len(clean.unchecked)
@@ -70,9 +71,9 @@ def merge(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     samples = sorted(state.get("samples") or [], key=lambda s: s["sample"])
     # The rendered notes re-check to the same quantities (each line states its expression).
     cfg = config_of(runtime)
-    worked = cfg.notes_style == "worked"
-    merged, dropped = merge_samples([check_notes(s["notes"], keep_unchecked=worked) for s in samples],
-                                    cfg.sample_merge)
+    exp = cfg.experiment or Experiment()
+    merged, dropped = exp.sample_merge(
+        [check_notes(s["notes"], keep_unchecked=exp.notes_style.keep_unchecked) for s in samples])
     warnings = [f"sample {s['sample']} cut off at max_tokens_sleep" for s in samples if s["truncated"]]
     unchecked = sum(s["unchecked"] for s in samples)
     if unchecked:
