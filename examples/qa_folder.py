@@ -23,10 +23,9 @@ def build_app(store_path: str, *, scripted: bool) -> SleepTime:
         return SleepTime(path=store_path, **small)
     from langgraph.store.memory import InMemoryStore
 
-    from sleeptime.demo import scripted_demo_model
-    from sleeptime.testing import HashEmbeddings
+    from sleeptime.testing import HashEmbeddings, scripted_model
 
-    model = scripted_demo_model()
+    model = scripted_model()
     store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]})
     return SleepTime(store=store, sleep_model=model, wake_model=model, **small)
 

@@ -116,10 +116,9 @@ def _app(args: argparse.Namespace, **options: Any) -> Any:
 
     options = {**options, **_parse_options(args.options)}
     if args.scripted:
-        from sleeptime.demo import scripted_demo_model
-        from sleeptime.testing import HashEmbeddings
+        from sleeptime.testing import HashEmbeddings, scripted_model
 
-        model = scripted_demo_model()
+        model = scripted_model()
         return SleepTime(path=args.store or SCRIPTED_STORE, url=args.url, embeddings=HashEmbeddings(64),
                          tenant=args.tenant, sleep_model=model, wake_model=model, **options)
     return SleepTime(

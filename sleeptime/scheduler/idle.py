@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,17 +35,6 @@ if TYPE_CHECKING:
     from sleeptime.facade import Answer, Mode, SleepTime
 
 __all__ = ["IdleScheduler"]
-
-
-
-def _renamed(old: str, old_value: int | None, new: str, new_value: int | None) -> int | None:
-    """The value of a renamed keyword: the new one, or the old one with a DeprecationWarning."""
-    if old_value is None:
-        return new_value
-    if new_value is not None:
-        raise InvalidInputError(f"pass {new} only ({old} is its deprecated name)")
-    warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=3)
-    return old_value
 
 
 @dataclass
@@ -86,14 +74,7 @@ class IdleScheduler(LoopHost):
         clock: Clock | None = None,
         on_event: Callable[[SchedulerEvent], None] | None = None,
         sleep_overrides: dict[str, Any] | None = None,
-        token_budget_per_context: int | None = None,
-        token_budget_per_hour: int | None = None,
     ) -> None:
-        """`token_budget_per_context`/`token_budget_per_hour` are the deprecated names of the quotas."""
-        token_quota_per_context = _renamed("token_budget_per_context", token_budget_per_context,
-                                           "token_quota_per_context", token_quota_per_context)
-        token_quota_per_hour = _renamed("token_budget_per_hour", token_budget_per_hour,
-                                        "token_quota_per_hour", token_quota_per_hour)
         if not idle_after >= 0:  # also refuses NaN
             raise InvalidInputError(f"idle_after must be >= 0 seconds, got {idle_after!r}")
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
@@ -357,11 +338,6 @@ class IdleScheduler(LoopHost):
     def reset_quota(self, context_id: str | None = None) -> None:
         """Forget the sleep tokens counted against one context (or all contexts)."""
         self._on_loop(lambda: self.quota.reset(context_id))
-
-    def reset_budget(self, context_id: str | None = None) -> None:
-        """Deprecated: `reset_quota`."""
-        warnings.warn("reset_budget() is deprecated; use reset_quota()", DeprecationWarning, stacklevel=2)
-        self.reset_quota(context_id)
 
     def tokens_spent(self, context_id: str) -> int:
         return self.quota.spent(context_id)
