@@ -52,7 +52,7 @@ def ask_records(
     predicted question (the "sleep" mode for "sleep+verified": same prompt, greedy decoding); such an
     answer is recorded for it too, marked ``same_call_as``, instead of generating it a second time.
     """
-    api_mode = "test-time" if mode in ("test-time", "sample") else "sleep"
+    api_mode = "test-time" if mode in ("test-time", "sample") else "learned"
     for b in budgets:
         parts: list[object] = [key_mode or mode, b]
         if setting:

@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for question in args.question or QUESTIONS:
             answer = app.ask(question, context_id)
             print(f"\nQ: {question}\nA: {answer.answer.strip()}")
-            print(f"   [{answer.path} version {answer.version}, {answer.wake_usage.total_tokens} wake tokens]")
+            print(f"   [{answer.route} version {answer.version}, {answer.wake_usage.total_tokens} wake tokens]")
     return 0
 
 

@@ -84,7 +84,7 @@ def run_demo(app: SleepTime, *, budget: int = 1, echo: bool = True) -> list[tupl
     rows = []
     for q in QUESTIONS:
         baseline = app.ask(q.question, CONTEXT_ID, mode="test-time", budget=budget)
-        with_sleep = app.ask(q.question, CONTEXT_ID, mode="sleep", budget=budget)
+        with_sleep = app.ask(q.question, CONTEXT_ID, mode="learned", budget=budget)
         rows.append((q, baseline, with_sleep))
     header = f"| {'question':<58} | {'gold':>5} | {'test-time only':^16} | {'with sleep-time':^16} |"
     say(header)

@@ -51,11 +51,12 @@ class SleepResult(BaseModel):
 
 
 class Answer(BaseModel):
-    """An answer with the path that served it and per-phase token accounting."""
+    """An answer with the route that served it and per-phase token accounting."""
 
     question: str
     answer: str
-    path: AnswerPath
+    route: AnswerPath
+    """What served it: ``learned`` notes, the ``test-time`` baseline, or a ``predicted`` question's answer."""
     version: int | None
     verdict: str
     reason: str
@@ -65,7 +66,7 @@ class Answer(BaseModel):
     sleep_usage: Usage
     """Tokens spent while idle to build the learned-context version used (shared by all its questions)."""
     matched_question: str | None = None
-    """The predicted question whose stored answer was served (path ``predicted``), else None."""
+    """The predicted question whose stored answer was served (route ``predicted``), else None."""
     match_score: float | None = None
     """The similarity score of the nearest predicted question, when matching ran."""
     match_reason: str | None = None
@@ -87,7 +88,7 @@ def _answer_from(out: dict[str, Any]) -> Answer:
     return Answer(
         question=out["question"],
         answer=out["answer"],
-        path=out["path"],
+        route=out["path"],  # the graph state keeps its `path` key
         version=out.get("version"),
         verdict=out["verdict"],
         reason=out["reason"],
@@ -171,8 +172,8 @@ class SleepTime:
         mode = validate_mode(mode)
         budget = validate_budget(budget)
         check_question(question)
-        if context_id is not None or mode == "sleep":
-            validate_id(check_context_id(context_id, run="mode 'sleep'"), "context_id")
+        if context_id is not None or mode == "learned":
+            validate_id(check_context_id(context_id, run="mode 'learned'"), "context_id")
         data = WakeInput(question=question, mode=mode)
         if context_id is not None:
             data["context_id"] = context_id
@@ -292,11 +293,11 @@ class SleepTime:
         question: str,
         context_id: str | None = None,
         *,
-        mode: Mode = "sleep",
+        mode: Mode = "learned",
         budget: int | None = None,
         **options: Unpack[AskOptions],
     ) -> Answer:
-        """Answer from the latest learned context (`mode='sleep'`) or test-time only (the baseline)."""
+        """Answer from the latest learned context (`mode='learned'`) or test-time only (the baseline)."""
         run = self._wake_call(question, context_id, mode, budget, options)
         return _answer_from(isolation.run(self.wake_graph.invoke, **run))
 
@@ -305,7 +306,7 @@ class SleepTime:
         question: str,
         context_id: str | None = None,
         *,
-        mode: Mode = "sleep",
+        mode: Mode = "learned",
         budget: int | None = None,
         **options: Unpack[AskOptions],
     ) -> Answer:
@@ -317,7 +318,7 @@ class SleepTime:
         question: str,
         context_id: str | None = None,
         *,
-        mode: Mode = "sleep",
+        mode: Mode = "learned",
         budget: int | None = None,
         **options: Unpack[AskOptions],
     ) -> Iterator[str]:
@@ -332,7 +333,7 @@ class SleepTime:
         question: str,
         context_id: str | None = None,
         *,
-        mode: Mode = "sleep",
+        mode: Mode = "learned",
         budget: int | None = None,
         **options: Unpack[AskOptions],
     ) -> AsyncIterator[str]:

@@ -372,7 +372,7 @@ class IdleScheduler(LoopHost):
 
     # asking
     def ask(
-        self, question: str, context_id: str, *, mode: Mode = "sleep", budget: int | None = None, **overrides: Any
+        self, question: str, context_id: str, *, mode: Mode = "learned", budget: int | None = None, **overrides: Any
     ) -> Answer:
         """Answer at once from the last published version; an in-flight sleep run is never waited for.
 
@@ -380,16 +380,16 @@ class IdleScheduler(LoopHost):
         """
         self.record_query(context_id)
         answer = self.app.ask(question, context_id, mode=mode, budget=budget, **overrides)
-        self._emit("answered", context_id, version=answer.version, detail=f"path={answer.path}")
+        self._emit("answered", context_id, version=answer.version, detail=f"route={answer.route}")
         return answer
 
     async def aask(
-        self, question: str, context_id: str, *, mode: Mode = "sleep", budget: int | None = None, **overrides: Any
+        self, question: str, context_id: str, *, mode: Mode = "learned", budget: int | None = None, **overrides: Any
     ) -> Answer:
         """Async `ask`."""
         await self._aon_loop(lambda: self._queried(context_id))
         answer = await self.app.aask(question, context_id, mode=mode, budget=budget, **overrides)
-        self._emit("answered", context_id, version=answer.version, detail=f"path={answer.path}")
+        self._emit("answered", context_id, version=answer.version, detail=f"route={answer.route}")
         return answer
 
 

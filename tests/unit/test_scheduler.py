@@ -131,7 +131,7 @@ async def test_question_during_sleep_is_answered_at_once_from_published_version(
         assert await asyncio.to_thread(gate.entered.wait, WAIT)
         assert sched.in_flight("shop")
         answer = await asyncio.wait_for(sched.aask("How much does Alice pay for the pens?", "shop"), WAIT)
-        assert answer.version == 1 and answer.path == "learned"
+        assert answer.version == 1 and answer.route == "learned"
         assert sched.in_flight("shop")  # the sleep run is still blocked: the answer did not wait
         gate.release.set()
         await sched.asettle()

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from langgraph.store.memory import InMemoryStore
 
-from sleeptime.errors import InvalidInputError
 from sleeptime.facade import SleepTime
 from sleeptime.scheduler import (
     FakeClock,
