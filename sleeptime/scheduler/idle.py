@@ -20,12 +20,12 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sleeptime.errors import InvalidInputError
 from sleeptime.scheduler.clock import Clock, TimerHandle
+from sleeptime.scheduler.due import ContextState, next_due
 from sleeptime.scheduler.events import EventKind, SchedulerEvent
 from sleeptime.scheduler.loop import LoopHost
 from sleeptime.scheduler.protocol import ScheduledSleep, Scheduler, SleepOutcome
@@ -35,21 +35,6 @@ if TYPE_CHECKING:
     from sleeptime.facade import Answer, Mode, SleepTime
 
 __all__ = ["IdleScheduler"]
-
-
-@dataclass
-class _ContextState:
-    timer: TimerHandle | None = None
-    due_at: float | None = None
-    due: bool = False
-    task: asyncio.Task[None] | None = None
-    last_query: float = float("-inf")
-    due_since: float = 0.0
-    hour_skipped: bool = False
-    outcome: SleepOutcome | None = None
-
-    def busy(self) -> bool:
-        return self.timer is not None or self.due or self.task is not None
 
 
 class IdleScheduler(LoopHost):
@@ -88,7 +73,7 @@ class IdleScheduler(LoopHost):
         self.timeline: list[SchedulerEvent] = []
         """Every event so far, in order."""
         super().__init__(clock)
-        self._contexts: dict[str, _ContextState] = {}
+        self._contexts: dict[str, ContextState] = {}
         self._hour_retry: TimerHandle | None = None
         self._dispatch_requested = False
         self._events_lock = threading.Lock()
@@ -161,8 +146,8 @@ class IdleScheduler(LoopHost):
             self.on_event(event)
         return event
 
-    def _ctx(self, context_id: str) -> _ContextState:
-        return self._contexts.setdefault(context_id, _ContextState())
+    def _ctx(self, context_id: str) -> ContextState:
+        return self._contexts.setdefault(context_id, ContextState())
 
     # changes
     def notify_change(
@@ -258,8 +243,7 @@ class IdleScheduler(LoopHost):
             eligible = [(cid, c) for cid, c in self._contexts.items() if c.due and c.task is None]
             if not eligible:
                 return
-            # Most recently queried first; then the one due longest.
-            cid, ctx = max(eligible, key=lambda item: (item[1].last_query, -item[1].due_since))
+            cid, ctx = next_due(eligible)
             if (why := self.quota.context_exhausted(cid)) is not None:
                 ctx.due = False
                 ctx.outcome = SleepOutcome(cid, "skipped", published=False, detail=why)
