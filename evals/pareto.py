@@ -79,7 +79,7 @@ def ask_records(
                 )
             rec = answer_record(ex, env.opts, key=key, mode=mode, budget=b, answer=ans, latency=lat, **extra)
             emit(rec)
-            if mirror and ans.path != "predicted":
+            if mirror and ans.route != "predicted":
                 mirror_key = make_key(ex.id, mirror, *parts[1:])
                 if mirror_key not in done:
                     # The same call, graded once: only its key and mode differ, and the mirrored mode does not match.
