@@ -198,7 +198,7 @@ def overhead_part(args: argparse.Namespace) -> dict[str, Any]:
         t = time.perf_counter()
         out = app.ask(q, name)
         ask_s.append(time.perf_counter() - t)
-        assert out.path == "learned"
+        assert out.route == "learned"
     served_s: list[float] = []
     calls = len(wake.calls)
     predicted = [(name, qa["question"]) for name, c in CONTEXTS.items() for qa in c["predicted"]]
@@ -207,7 +207,7 @@ def overhead_part(args: argparse.Namespace) -> dict[str, Any]:
         t = time.perf_counter()
         out = app.ask(q, name, serve_predicted=True)
         served_s.append(time.perf_counter() - t)
-        assert out.path == "predicted", out.predicted_match
+        assert out.route == "predicted", out.predicted_match
     assert len(wake.calls) == calls, "a served predicted answer makes no model call"
     return {"entries": args.entries, "load_s": load_s, "ask_s": ask_s, "served_s": served_s}
 

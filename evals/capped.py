@@ -54,7 +54,7 @@ def capped_ask(env: Env, app: Any, question: str, context_id: str, *, mode: str,
     ans: Answer = app.ask(question, context_id, mode=mode, budget=CAP_LEVEL, verify="off",
                           max_tokens_wake=cap // _LEVEL_FACTOR, **overrides)
     capped_tokens = ans.wake_usage.output_tokens
-    if ans.path == "predicted" or states_answer(ans.answer):
+    if ans.route == "predicted" or states_answer(ans.answer):
         return Capped(ans, False, capped_tokens)
     model = env.chat_model("wake", temperature=0.0, max_tokens=FORCE_TOKENS)
     reply = model.invoke([HumanMessage(f"Question: {question}"), AIMessage(ans.answer), HumanMessage(FORCE_PROMPT)])

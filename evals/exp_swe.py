@@ -281,7 +281,7 @@ def _ask(args: argparse.Namespace, store_dir: Path, snap: str, context_id: str, 
                 continue
             asker = _app(args.model, store_dir, budget)
             start = time.perf_counter()
-            answer = asker.ask(question_of(task), context_id, mode="test-time" if mode == "rag" else "sleep")
+            answer = asker.ask(question_of(task), context_id, mode="test-time" if mode == "rag" else "learned")
             seconds = time.perf_counter() - start
             files = predicted_files(answer.answer, known)
             tin, tout = _tokens(answer.wake_usage)

@@ -52,7 +52,7 @@ def ask_records(
     predicted question (the "sleep" mode for "sleep+verified": same prompt, greedy decoding); such an
     answer is recorded for it too, marked ``same_call_as``, instead of generating it a second time.
     """
-    api_mode = "test-time" if mode in ("test-time", "sample") else "sleep"
+    api_mode = "test-time" if mode in ("test-time", "sample") else "learned"
     for b in budgets:
         parts: list[object] = [key_mode or mode, b]
         if setting:
@@ -79,7 +79,7 @@ def ask_records(
                 )
             rec = answer_record(ex, env.opts, key=key, mode=mode, budget=b, answer=ans, latency=lat, **extra)
             emit(rec)
-            if mirror and ans.path != "predicted":
+            if mirror and ans.route != "predicted":
                 mirror_key = make_key(ex.id, mirror, *parts[1:])
                 if mirror_key not in done:
                     # The same call, graded once: only its key and mode differ, and the mirrored mode does not match.

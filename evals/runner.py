@@ -161,7 +161,7 @@ def answer_record(
         answer=answer.answer,
         extracted=extracted,
         correct=correct,
-        path=answer.path,
+        path=answer.route,  # records keep their `path` key
         escalations=answer.escalations,
         input_tokens=wake.input_tokens,
         output_tokens=wake.output_tokens,

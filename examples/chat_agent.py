@@ -1,7 +1,7 @@
 """The chat agent in conversation mode, with the in-process idle scheduler.
 
 Each turn goes through the chat graph, which answers with the latest learned context of its thread.
-After each turn the transcript (complete turns only) is handed to a BackgroundScheduler; in the idle
+After each turn the transcript (complete turns only) is handed to an IdleScheduler; in the idle
 gap before the next turn it sleeps on it, and the next turn reads the new version.
 
 Run with: python -m examples.chat_agent
@@ -22,7 +22,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from examples.qa_folder import build_app
 from sleeptime.graphs.chat import ChatState, TranscriptWatcher, build_chat_graph
-from sleeptime.scheduler import BackgroundScheduler, SchedulerEvent
+from sleeptime.scheduler import IdleScheduler, SchedulerEvent
 
 TURNS = [
     "Hi! I'm planning a trip to Lisbon in May with my sister Ana.",
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if event.kind in ("sleep_started", "sleep_finished", "skipped_budget", "sleep_failed"):
                 print(f"   (scheduler) {event.kind} {event.status or event.detail}".rstrip())
 
-        with BackgroundScheduler(app, idle_after=args.idle_after, on_event=show) as sched:
+        with IdleScheduler(app, idle_after=args.idle_after, on_event=show) as sched:
             watcher = TranscriptWatcher(sched)
             for text in TURNS:
                 print(f"\nuser: {text}")

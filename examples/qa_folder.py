@@ -23,10 +23,9 @@ def build_app(store_path: str, *, scripted: bool) -> SleepTime:
         return SleepTime(path=store_path, **small)
     from langgraph.store.memory import InMemoryStore
 
-    from sleeptime.demo import scripted_demo_model
-    from sleeptime.testing import HashEmbeddings
+    from sleeptime.testing import HashEmbeddings, scripted_model
 
-    model = scripted_demo_model()
+    model = scripted_model()
     store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]})
     return SleepTime(store=store, sleep_model=model, wake_model=model, **small)
 
@@ -51,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for question in args.question or QUESTIONS:
             answer = app.ask(question, context_id)
             print(f"\nQ: {question}\nA: {answer.answer.strip()}")
-            print(f"   [{answer.path} version {answer.version}, {answer.wake_usage.total_tokens} wake tokens]")
+            print(f"   [{answer.route} version {answer.version}, {answer.wake_usage.total_tokens} wake tokens]")
     return 0
 
 

@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("context_id")
     ask.add_argument("question")
     ask.add_argument("--budget", type=int, default=1, choices=range(5), help="test-time budget level 0..4")
-    ask.add_argument("--mode", choices=["sleep", "test-time"], default="sleep")
+    ask.add_argument("--mode", choices=["learned", "test-time"], default="learned",
+                     help="answer from the learned context, or test-time only (the baseline)")
     ask.add_argument("--verify", choices=["off", "format", "model"], default="format")
 
     ls = command("list", "list the tenant's contexts: raw revision, size, published version")
@@ -117,10 +118,9 @@ def _app(args: argparse.Namespace, **options: Any) -> Any:
 
     options = {**options, **_parse_options(args.options)}
     if args.scripted:
-        from sleeptime.demo import scripted_demo_model
-        from sleeptime.testing import HashEmbeddings
+        from sleeptime.testing import HashEmbeddings, scripted_model
 
-        model = scripted_demo_model()
+        model = scripted_model()
         return SleepTime(path=args.store or SCRIPTED_STORE, url=args.url, embeddings=HashEmbeddings(64),
                          tenant=args.tenant, sleep_model=model, wake_model=model, **options)
     return SleepTime(
@@ -172,7 +172,7 @@ def _run(args: argparse.Namespace) -> None:
         print(answer.answer)
         if answer.sources:
             print("sources: " + ", ".join(answer.sources))
-        print(f"[{answer.path}, version {answer.version}, {answer.verdict}: {answer.reason}; "
+        print(f"[{answer.route}, version {answer.version}, {answer.verdict}: {answer.reason}; "
               f"test-time tokens {answer.wake_usage.input_tokens} in, {answer.wake_usage.output_tokens} out]",
               file=sys.stderr)
     elif args.command == "list":

@@ -20,9 +20,9 @@ from langgraph.store.memory import InMemoryStore
 
 from sleeptime.facade import Answer, SleepTime
 from sleeptime.scheduler import FakeClock, IdleScheduler, SchedulerEvent
-from sleeptime.testing import HashEmbeddings, ScriptedChatModel, scripted_model
+from sleeptime.testing import HashEmbeddings, scripted_model
 
-__all__ = ["CONTEXT", "QUESTIONS", "DemoQuestion", "run_demo", "run_timeline", "scripted_demo_model"]
+__all__ = ["CONTEXT", "QUESTIONS", "DemoQuestion", "run_demo", "run_timeline"]
 
 CONTEXT_ID = "bakery-demo"
 
@@ -84,7 +84,7 @@ def run_demo(app: SleepTime, *, budget: int = 1, echo: bool = True) -> list[tupl
     rows = []
     for q in QUESTIONS:
         baseline = app.ask(q.question, CONTEXT_ID, mode="test-time", budget=budget)
-        with_sleep = app.ask(q.question, CONTEXT_ID, mode="sleep", budget=budget)
+        with_sleep = app.ask(q.question, CONTEXT_ID, mode="learned", budget=budget)
         rows.append((q, baseline, with_sleep))
     header = f"| {'question':<58} | {'gold':>5} | {'test-time only':^16} | {'with sleep-time':^16} |"
     say(header)
@@ -103,12 +103,6 @@ def run_demo(app: SleepTime, *, budget: int = 1, echo: bool = True) -> list[tupl
         f"sleep-time output tokens (shared by all questions): {slept.usage.output_tokens}."
     )
     return rows
-
-
-def scripted_demo_model() -> ScriptedChatModel:
-    """A fast scripted model for demos: notes, one predicted question, a short answer per node
-    (the node-routed `sleeptime.testing.scripted_model`, which the ``scripted`` spec also names)."""
-    return scripted_model()
 
 
 async def _timeline(app: SleepTime, idle_after: float, out: Callable[[str], None]) -> None:
@@ -147,7 +141,7 @@ def run_timeline(*, scripted: bool = False, path: str | Path | None = None, idle
     model and an on-disk Chroma store at `path` (a temporary folder when None).
     """
     if scripted:
-        model = scripted_demo_model()
+        model = scripted_model()
         store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]})
         app = SleepTime(store=store, sleep_model=model, wake_model=model, max_rounds=1, n_questions=1)
         asyncio.run(_timeline(app, idle_after, out))

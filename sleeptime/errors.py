@@ -7,6 +7,10 @@ class SleepTimeError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
+class ClosedError(SleepTimeError, RuntimeError):
+    """The object was closed (`SleepTime.close`, the end of its ``with`` block) and cannot be used again."""
+
+
 class InvalidInputError(SleepTimeError, ValueError):
     """Input the caller gave cannot be used (empty context, bad id, bad option)."""
 

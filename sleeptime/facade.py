@@ -1,117 +1,55 @@
-"""`SleepTime`: the sleep and wake graphs behind ingest / sleep / ask, with async twins."""
+"""`SleepTime`: the sleep and wake graphs behind ingest / sleep / ask, with async twins and a lifecycle."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import Any, cast
+from types import TracebackType
+from typing import Any, Self, cast
 
-from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import BaseStore
-from pydantic import BaseModel
 from tqdm import tqdm
 from typing_extensions import Unpack
 
 from sleeptime import isolation
 from sleeptime.config import SleepTimeConfig
 from sleeptime.contexts import ContextInfo, ContextSummary, describe, summarize
-from sleeptime.errors import InvalidInputError
+from sleeptime.errors import ClosedError, InvalidInputError
 from sleeptime.graphs.sleep import build_sleep_graph
 from sleeptime.graphs.wake import build_wake_graph
 from sleeptime.inputs import check_context_id, check_question
 from sleeptime.nodes.sleep.ingest import ingest_context
 from sleeptime.options import AskOptions, SleepTimeOptions, validate_budget, validate_mode, validate_options
 from sleeptime.options import Mode as Mode  # re-exported: callers import it from here
-from sleeptime.state import AnswerPath, PredictedQuestion, SleepInput, WakeInput
+from sleeptime.results import Answer, SleepResult, answer_from, answer_token, sleep_result_from
+from sleeptime.state import SleepInput, WakeInput
 from sleeptime.stores.corpus import IngestResult
 from sleeptime.stores.learned import LearnedContext, LearnedContextStore, validate_id
-from sleeptime.usage import Usage, UsageRecord, summarize_usage
+from sleeptime.twins import in_thread
 
 logger = logging.getLogger(__name__)
 
-
-class SleepResult(BaseModel):
-    """What one sleep run produced."""
-
-    context_id: str
-    published: bool
-    version: int | None
-    status: str
-    learned: list[str]
-    questions: list[PredictedQuestion]
-    usage: Usage
-    """Everything the run spent, including the wake-prefix warm-up after publish (one call reading the
-    shared prompt prefix, no output tokens); the version itself records what building it cost."""
+__all__ = ["Answer", "Mode", "SleepResult", "SleepTime"]
 
 
-class Answer(BaseModel):
-    """An answer with the path that served it and per-phase token accounting."""
-
-    question: str
-    answer: str
-    path: AnswerPath
-    version: int | None
-    verdict: str
-    reason: str
-    escalations: int
-    budget: int
-    wake_usage: Usage
-    sleep_usage: Usage
-    """Tokens spent while idle to build the learned-context version used (shared by all its questions)."""
-    matched_question: str | None = None
-    """The predicted question whose stored answer was served (path ``predicted``), else None."""
-    match_score: float | None = None
-    """The similarity score of the nearest predicted question, when matching ran."""
-    match_reason: str | None = None
-    """Why the nearest predicted question was or was not served, with each check's result."""
-    sources: list[str] = []
-    """`path:start-end` of each retrieved piece the answer was given (contexts too large for one prompt)."""
-
-
-def _answer_token(chunk: object, meta: object) -> str:
-    """The text of a streamed chunk when it comes from the answer node, else ''."""
-    if isinstance(chunk, AIMessageChunk) and isinstance(meta, dict) and meta.get("langgraph_node") == "answer":
-        return chunk.text
-    return ""
-
-
-def _answer_from(out: dict[str, Any]) -> Answer:
-    match = out.get("predicted_match") or {}
-    logger.info("answered from %s (version %s): %s, %s", out["path"], out.get("version"), out["verdict"], out["reason"])
-    return Answer(
-        question=out["question"],
-        answer=out["answer"],
-        path=out["path"],
-        version=out.get("version"),
-        verdict=out["verdict"],
-        reason=out["reason"],
-        escalations=out["escalations"],
-        budget=out["current_budget"],
-        wake_usage=summarize_usage(out.get("usage", []), "wake"),
-        sleep_usage=summarize_usage(out.get("sleep_usage") or [], "sleep"),
-        matched_question=match.get("question") if match.get("served") else None,
-        match_score=match.get("score"),
-        match_reason=match.get("reason"),
-        sources=list(out.get("sources") or []),
-    )
-
-
-def _sleep_result(context_id: str, out: dict[str, Any]) -> SleepResult:
-    records: list[UsageRecord] = out.get("usage", [])
-    return SleepResult(
-        context_id=context_id,
-        published=bool(out.get("published")),
-        version=out.get("version"),
-        status=out.get("status", ""),
-        learned=out.get("learned", []),
-        questions=out.get("questions", []),
-        usage=summarize_usage(records, "sleep"),
-    )
+def _release_store(store: BaseStore) -> None:
+    """Stop a store's background sweeper and close its client, where it has them (ChromaStore does)."""
+    stop_sweeper = getattr(store, "stop_ttl_sweeper", None)
+    if callable(stop_sweeper):
+        stop_sweeper()
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
+        return
+    # ChromaStore has no close() of its own: closing its client releases Chroma's shared system
+    # (the SQLite files of an on-disk store) once no other client uses it.
+    client = getattr(store, "_client", None)
+    if client is not None and callable(getattr(client, "close", None)):
+        client.close()
 
 
 class SleepTime:
@@ -129,6 +67,9 @@ class SleepTime:
 
     Every call runs the app's graphs as their own top-level runs over this app's store, so it
     behaves the same from a script, a LangChain agent's tool or another LangGraph graph's node.
+
+    `close()` (or ``with SleepTime(...) as st:`` / ``async with``) releases the store the app opened
+    itself; a `store` passed in stays its owner's to close. Any call after close raises ClosedError.
     """
 
     def __init__(
@@ -142,6 +83,8 @@ class SleepTime:
         **options: Unpack[SleepTimeOptions],
     ) -> None:
         self.config = validate_options(options, config)
+        self._closed = False
+        self._owns_store = store is None  # close() releases only what this app opened
         if store is None:
             from sleeptime.stores import open_store
 
@@ -150,11 +93,49 @@ class SleepTime:
         self.sleep_graph = build_sleep_graph().compile(store=store, name="sleep")
         self.wake_graph = build_wake_graph().compile(store=store, name="wake")
 
-    # helpers
+    # lifecycle
+    def close(self) -> None:
+        """Release what this app opened: its Chroma client (and TTL sweeper). Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_store:
+            _release_store(self.store)
+            logger.info("closed the store this app opened")
+
+    aclose = in_thread(close)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this SleepTime app is closed (close() or the end of its `with` block): make a new one")
+
+    # helpers: every call goes through one of these first, so each checks the app is open
     def _cfg(self, options: SleepTimeOptions | AskOptions) -> SleepTimeConfig:
+        self._check_open()
         return validate_options(options, self.config) if options else self.config
 
     def learned_store(self, tenant: str | None = None) -> LearnedContextStore:
+        self._check_open()
         return LearnedContextStore.shared(self.store, tenant or self.config.tenant)
 
     @staticmethod
@@ -170,8 +151,8 @@ class SleepTime:
         mode = validate_mode(mode)
         budget = validate_budget(budget)
         check_question(question)
-        if context_id is not None or mode == "sleep":
-            validate_id(check_context_id(context_id, run="mode 'sleep'"), "context_id")
+        if context_id is not None or mode == "learned":
+            validate_id(check_context_id(context_id, run="mode 'learned'"), "context_id")
         data = WakeInput(question=question, mode=mode)
         if context_id is not None:
             data["context_id"] = context_id
@@ -201,20 +182,7 @@ class SleepTime:
         logger.info("ingested context %r: revision %d, %d chunk(s)", context_id, record.revision, record.n_chunks)
         return record
 
-    async def aingest(
-        self,
-        context_id: str,
-        text: str | None = None,
-        *,
-        files: Sequence[str | Path] = (),
-        folder: str | Path | None = None,
-        include: Sequence[str] = (),
-        exclude: Sequence[str] = (),
-        tenant: str | None = None,
-    ) -> IngestResult:
-        return await asyncio.to_thread(
-            self.ingest, context_id, text, files=files, folder=folder, include=include, exclude=exclude, tenant=tenant
-        )
+    aingest = in_thread(ingest)
 
     # sleep
     def _sleep_input(self, context_id: str, text: str | None, files: Sequence[str | Path]) -> SleepInput:
@@ -225,9 +193,19 @@ class SleepTime:
             data["files"] = [str(f) for f in files]
         return data
 
+    def _sleep_call(
+        self, context_id: str, text: str | None, files: Sequence[str | Path], options: SleepTimeOptions
+    ) -> tuple[SleepInput, SleepTimeConfig, float]:
+        """One sleep run's input, config and start time, every argument checked before anything runs."""
+        cfg = self._cfg(options)
+        inputs = self._sleep_input(context_id, text, files)
+        logger.info("sleep start %r (tenant %r, %d round(s), k=%d)", context_id, cfg.tenant, cfg.max_rounds,
+                    cfg.samples)
+        return inputs, cfg, time.monotonic()
+
     @staticmethod
     def _slept(context_id: str, out: dict[str, Any], started: float) -> SleepResult:
-        result = _sleep_result(context_id, out)
+        result = sleep_result_from(context_id, out)
         logger.info("sleep end %r: %s in %.1fs, %d sleep tokens out", context_id, result.status,
                     time.monotonic() - started, result.usage.output_tokens)
         return result
@@ -245,11 +223,7 @@ class SleepTime:
 
         `progress=True` prints each finished step (reflect rounds, predict, publish) as it happens.
         """
-        cfg = self._cfg(options)
-        inputs = self._sleep_input(context_id, text, files)
-        started = time.monotonic()
-        logger.info("sleep start %r (tenant %r, %d round(s), k=%d)", context_id, cfg.tenant, cfg.max_rounds,
-                    cfg.samples)
+        inputs, cfg, started = self._sleep_call(context_id, text, files, options)
         if not progress:
             out = isolation.run(self.sleep_graph.invoke, inputs, self._run_config(cfg), context=cfg)
             return self._slept(context_id, cast(dict[str, Any], out), started)
@@ -277,11 +251,8 @@ class SleepTime:
         files: Sequence[str | Path] = (),
         **options: Unpack[SleepTimeOptions],
     ) -> SleepResult:
-        cfg = self._cfg(options)
-        inputs = self._sleep_input(context_id, text, files)
-        started = time.monotonic()
-        logger.info("sleep start %r (tenant %r, %d round(s), k=%d)", context_id, cfg.tenant, cfg.max_rounds,
-                    cfg.samples)
+        """Async `sleep` (the graph runs on the caller's loop; no progress bar)."""
+        inputs, cfg, started = self._sleep_call(context_id, text, files, options)
         out = await isolation.arun(self.sleep_graph.ainvoke(inputs, self._run_config(cfg), context=cfg))
         return self._slept(context_id, cast(dict[str, Any], out), started)
 
@@ -291,39 +262,40 @@ class SleepTime:
         question: str,
         context_id: str | None = None,
         *,
-        mode: Mode = "sleep",
+        mode: Mode = "learned",
         budget: int | None = None,
         **options: Unpack[AskOptions],
     ) -> Answer:
-        """Answer from the latest learned context (`mode='sleep'`) or test-time only (the baseline)."""
+        """Answer from the latest learned context (`mode='learned'`) or test-time only (the baseline)."""
         run = self._wake_call(question, context_id, mode, budget, options)
-        return _answer_from(isolation.run(self.wake_graph.invoke, **run))
+        return answer_from(isolation.run(self.wake_graph.invoke, **run))
 
     async def aask(
         self,
         question: str,
         context_id: str | None = None,
         *,
-        mode: Mode = "sleep",
+        mode: Mode = "learned",
         budget: int | None = None,
         **options: Unpack[AskOptions],
     ) -> Answer:
+        """Async `ask` (the graph runs on the caller's loop)."""
         run = self._wake_call(question, context_id, mode, budget, options)
-        return _answer_from(await isolation.arun(self.wake_graph.ainvoke(**run)))
+        return answer_from(await isolation.arun(self.wake_graph.ainvoke(**run)))
 
     def stream_answer(
         self,
         question: str,
         context_id: str | None = None,
         *,
-        mode: Mode = "sleep",
+        mode: Mode = "learned",
         budget: int | None = None,
         **options: Unpack[AskOptions],
     ) -> Iterator[str]:
         """The answer's tokens as the model writes them (an escalated retry streams after the first try)."""
         run = self._wake_call(question, context_id, mode, budget, options)
         for chunk, meta in isolation.iterate(lambda: self.wake_graph.stream(**run, stream_mode="messages")):
-            if token := _answer_token(chunk, meta):
+            if token := answer_token(chunk, meta):
                 yield token
 
     async def astream_answer(
@@ -331,13 +303,14 @@ class SleepTime:
         question: str,
         context_id: str | None = None,
         *,
-        mode: Mode = "sleep",
+        mode: Mode = "learned",
         budget: int | None = None,
         **options: Unpack[AskOptions],
     ) -> AsyncIterator[str]:
+        """Async `stream_answer`."""
         run = self._wake_call(question, context_id, mode, budget, options)
         async for chunk, meta in isolation.aiterate(lambda: self.wake_graph.astream(**run, stream_mode="messages")):
-            if token := _answer_token(chunk, meta):
+            if token := answer_token(chunk, meta):
                 yield token
 
     # reading and managing stored contexts
@@ -345,23 +318,20 @@ class SleepTime:
         """The published learned context of `context_id`, or None before its first sleep."""
         return self.learned_store(tenant).latest(context_id)
 
-    async def alearned(self, context_id: str, *, tenant: str | None = None) -> LearnedContext | None:
-        return await asyncio.to_thread(self.learned, context_id, tenant=tenant)
+    alearned = in_thread(learned)
 
     def contexts(self, *, tenant: str | None = None) -> list[ContextSummary]:
         """Every stored context of the tenant, by id: raw revision, size and published version."""
         store = self.learned_store(tenant)
         return [summarize(store, cid) for cid in store.list_contexts()]
 
-    async def acontexts(self, *, tenant: str | None = None) -> list[ContextSummary]:
-        return await asyncio.to_thread(self.contexts, tenant=tenant)
+    acontexts = in_thread(contexts)
 
     def show(self, context_id: str, *, tenant: str | None = None) -> ContextInfo:
         """One context: revision, sources, kept versions with their sleep usage and predicted questions."""
         return describe(self.learned_store(tenant), context_id)
 
-    async def ashow(self, context_id: str, *, tenant: str | None = None) -> ContextInfo:
-        return await asyncio.to_thread(self.show, context_id, tenant=tenant)
+    ashow = in_thread(show)
 
     def delete(self, context_id: str, *, version: int | None = None, tenant: str | None = None) -> None:
         """Delete a whole context (raw revisions, versions, questions, head), or only one `version`.
@@ -379,5 +349,4 @@ class SleepTime:
         store.delete_version(context_id, version)
         logger.info("deleted version %d of context %r (tenant %r)", version, context_id, store.tenant)
 
-    async def adelete(self, context_id: str, *, version: int | None = None, tenant: str | None = None) -> None:
-        await asyncio.to_thread(self.delete, context_id, version=version, tenant=tenant)
+    adelete = in_thread(delete)

@@ -12,13 +12,21 @@ from typing import Literal, get_args
 from sleeptime.config import BudgetLevel, check_budget
 from sleeptime.errors import InvalidInputError
 
-Mode = Literal["sleep", "test-time"]
-"""``sleep``: answer from the learned context; ``test-time``: the baseline, raw context only."""
+Mode = Literal["learned", "test-time"]
+"""``learned``: answer from the learned context; ``test-time``: the baseline, raw context only."""
+
+#: Pre-release mode values and what replaced them (0.1.0 has no aliases: the error names the new value).
+_RENAMED_MODES = {"sleep": "learned"}
 
 __all__ = ["Mode", "check_budget", "check_context_id", "check_mode", "check_question", "wake_budget"]
 
 
 def check_mode(value: object) -> Mode:
+    if isinstance(value, str) and value in _RENAMED_MODES:
+        raise InvalidInputError(
+            f"mode {value!r} is now {_RENAMED_MODES[value]!r} (answer from the learned context); "
+            f"use one of {', '.join(get_args(Mode))}"
+        )
     if value not in get_args(Mode):
         raise InvalidInputError(f"mode must be one of {', '.join(get_args(Mode))}; got {value!r}")
     return value  # type: ignore[return-value]

@@ -45,7 +45,7 @@ class LearnedContextRetriever(BaseRetriever):
         return cls(store=app.store, tenant=app.config.tenant, context_id=context_id, **kwargs)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        store = LearnedContextStore(self.store, self.tenant)
+        store = LearnedContextStore.shared(self.store, self.tenant)
         ids = [self.context_id] if self.context_id is not None else store.list_contexts()
         docs: list[Document] = []
         for cid in ids:
@@ -76,7 +76,7 @@ class LearnedContextRetriever(BaseRetriever):
 def _artifact(answer: Answer, context_id: str) -> dict[str, Any]:
     return {
         "context_id": context_id,
-        "path": answer.path,
+        "route": answer.route,
         "version": answer.version,
         "verdict": answer.verdict,
         "escalations": answer.escalations,
@@ -94,7 +94,7 @@ def create_answer_tool(
 ) -> BaseTool:
     """A tool that answers a question about `context_id` from its learned context.
 
-    The tool's content is the answer text; its artifact says which path and version served it.
+    The tool's content is the answer text; its artifact says which route and version served it.
     `return_direct=True` ends an agent's run with the tool's answer (no further model turn): the
     answer is already final, and small models may otherwise call the tool again instead of replying.
     The tool always uses `app`'s own store, whatever graph or agent runs it.

@@ -126,7 +126,7 @@ class WakeInput(TypedDict):
     context_id: NotRequired[str]
     """Omitted (or mode='test-time' without stored context) for a plain question."""
     mode: NotRequired[Mode]
-    """'sleep' answers from the learned context; 'test-time' is the baseline with the raw context only."""
+    """'learned' answers from the learned context; 'test-time' is the baseline with the raw context only."""
     budget: NotRequired[int]
     """Overrides the configured test-time budget level (0..4)."""
 

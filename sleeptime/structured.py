@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
-from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, ValidationError
 
 from sleeptime.errors import ModelOutputError
@@ -65,9 +65,16 @@ def json_mode(model: BaseChatModel, schema: type[BaseModel]) -> Runnable[Any, Ba
     """
     if isinstance(model, JsonSchemaModel):
         return model.bind_json_schema(schema.model_json_schema())
-    if isinstance(model, BaseChatOpenAI):
+    if _is_openai_chat(model):
         return model.bind(response_format={"type": "json_object"})
     return model
+
+
+def _is_openai_chat(model: object) -> bool:
+    """Whether `model` is a LangChain OpenAI chat model, without importing langchain_openai (slow):
+    such a model can only exist once its module is loaded, so an unloaded module means it is not one."""
+    module = sys.modules.get("langchain_openai.chat_models.base")
+    return module is not None and isinstance(model, module.BaseChatOpenAI)
 
 
 def _as_ai(message: BaseMessage) -> AIMessage:

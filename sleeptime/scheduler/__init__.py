@@ -6,7 +6,6 @@ The server-side scheduler is `sleeptime.scheduler.remote.RemoteScheduler`; the d
 
 from __future__ import annotations
 
-from sleeptime.scheduler.background import BackgroundScheduler
 from sleeptime.scheduler.clock import Clock, FakeClock, LoopClock, TimerHandle
 from sleeptime.scheduler.events import EventKind, SchedulerEvent
 from sleeptime.scheduler.idle import IdleScheduler
@@ -14,7 +13,6 @@ from sleeptime.scheduler.protocol import ScheduledSleep, Scheduler, SleepOutcome
 from sleeptime.scheduler.quota import TokenQuota
 
 __all__ = [
-    "BackgroundScheduler",
     "Clock",
     "EventKind",
     "FakeClock",

@@ -19,14 +19,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sleeptime.errors import InvalidInputError
 from sleeptime.scheduler.clock import Clock, TimerHandle
+from sleeptime.scheduler.due import ContextState, next_due
 from sleeptime.scheduler.events import EventKind, SchedulerEvent
 from sleeptime.scheduler.loop import LoopHost
 from sleeptime.scheduler.protocol import ScheduledSleep, Scheduler, SleepOutcome
@@ -36,32 +35,6 @@ if TYPE_CHECKING:
     from sleeptime.facade import Answer, Mode, SleepTime
 
 __all__ = ["IdleScheduler"]
-
-
-
-def _renamed(old: str, old_value: int | None, new: str, new_value: int | None) -> int | None:
-    """The value of a renamed keyword: the new one, or the old one with a DeprecationWarning."""
-    if old_value is None:
-        return new_value
-    if new_value is not None:
-        raise InvalidInputError(f"pass {new} only ({old} is its deprecated name)")
-    warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=3)
-    return old_value
-
-
-@dataclass
-class _ContextState:
-    timer: TimerHandle | None = None
-    due_at: float | None = None
-    due: bool = False
-    task: asyncio.Task[None] | None = None
-    last_query: float = float("-inf")
-    due_since: float = 0.0
-    hour_skipped: bool = False
-    outcome: SleepOutcome | None = None
-
-    def busy(self) -> bool:
-        return self.timer is not None or self.due or self.task is not None
 
 
 class IdleScheduler(LoopHost):
@@ -86,14 +59,7 @@ class IdleScheduler(LoopHost):
         clock: Clock | None = None,
         on_event: Callable[[SchedulerEvent], None] | None = None,
         sleep_overrides: dict[str, Any] | None = None,
-        token_budget_per_context: int | None = None,
-        token_budget_per_hour: int | None = None,
     ) -> None:
-        """`token_budget_per_context`/`token_budget_per_hour` are the deprecated names of the quotas."""
-        token_quota_per_context = _renamed("token_budget_per_context", token_budget_per_context,
-                                           "token_quota_per_context", token_quota_per_context)
-        token_quota_per_hour = _renamed("token_budget_per_hour", token_budget_per_hour,
-                                        "token_quota_per_hour", token_quota_per_hour)
         if not idle_after >= 0:  # also refuses NaN
             raise InvalidInputError(f"idle_after must be >= 0 seconds, got {idle_after!r}")
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
@@ -107,7 +73,7 @@ class IdleScheduler(LoopHost):
         self.timeline: list[SchedulerEvent] = []
         """Every event so far, in order."""
         super().__init__(clock)
-        self._contexts: dict[str, _ContextState] = {}
+        self._contexts: dict[str, ContextState] = {}
         self._hour_retry: TimerHandle | None = None
         self._dispatch_requested = False
         self._events_lock = threading.Lock()
@@ -180,8 +146,8 @@ class IdleScheduler(LoopHost):
             self.on_event(event)
         return event
 
-    def _ctx(self, context_id: str) -> _ContextState:
-        return self._contexts.setdefault(context_id, _ContextState())
+    def _ctx(self, context_id: str) -> ContextState:
+        return self._contexts.setdefault(context_id, ContextState())
 
     # changes
     def notify_change(
@@ -277,8 +243,7 @@ class IdleScheduler(LoopHost):
             eligible = [(cid, c) for cid, c in self._contexts.items() if c.due and c.task is None]
             if not eligible:
                 return
-            # Most recently queried first; then the one due longest.
-            cid, ctx = max(eligible, key=lambda item: (item[1].last_query, -item[1].due_since))
+            cid, ctx = next_due(eligible)
             if (why := self.quota.context_exhausted(cid)) is not None:
                 ctx.due = False
                 ctx.outcome = SleepOutcome(cid, "skipped", published=False, detail=why)
@@ -358,11 +323,6 @@ class IdleScheduler(LoopHost):
         """Forget the sleep tokens counted against one context (or all contexts)."""
         self._on_loop(lambda: self.quota.reset(context_id))
 
-    def reset_budget(self, context_id: str | None = None) -> None:
-        """Deprecated: `reset_quota`."""
-        warnings.warn("reset_budget() is deprecated; use reset_quota()", DeprecationWarning, stacklevel=2)
-        self.reset_quota(context_id)
-
     def tokens_spent(self, context_id: str) -> int:
         return self.quota.spent(context_id)
 
@@ -396,7 +356,7 @@ class IdleScheduler(LoopHost):
 
     # asking
     def ask(
-        self, question: str, context_id: str, *, mode: Mode = "sleep", budget: int | None = None, **overrides: Any
+        self, question: str, context_id: str, *, mode: Mode = "learned", budget: int | None = None, **overrides: Any
     ) -> Answer:
         """Answer at once from the last published version; an in-flight sleep run is never waited for.
 
@@ -404,16 +364,16 @@ class IdleScheduler(LoopHost):
         """
         self.record_query(context_id)
         answer = self.app.ask(question, context_id, mode=mode, budget=budget, **overrides)
-        self._emit("answered", context_id, version=answer.version, detail=f"path={answer.path}")
+        self._emit("answered", context_id, version=answer.version, detail=f"route={answer.route}")
         return answer
 
     async def aask(
-        self, question: str, context_id: str, *, mode: Mode = "sleep", budget: int | None = None, **overrides: Any
+        self, question: str, context_id: str, *, mode: Mode = "learned", budget: int | None = None, **overrides: Any
     ) -> Answer:
         """Async `ask`."""
         await self._aon_loop(lambda: self._queried(context_id))
         answer = await self.app.aask(question, context_id, mode=mode, budget=budget, **overrides)
-        self._emit("answered", context_id, version=answer.version, detail=f"path={answer.path}")
+        self._emit("answered", context_id, version=answer.version, detail=f"route={answer.route}")
         return answer
 
 

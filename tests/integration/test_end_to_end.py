@@ -29,8 +29,8 @@ def test_sleep_then_wake_on_the_default_embedded_model(tmp_path: Path) -> None:
     question = QUESTIONS[0].question
     with_sleep = app.ask(question, "bakery", budget=1)
     baseline = app.ask(question, "bakery", mode="test-time", budget=1)
-    assert with_sleep.path == "learned" and with_sleep.version == 1 and with_sleep.answer.strip()
-    assert baseline.path == "test-time" and baseline.answer.strip()
+    assert with_sleep.route == "learned" and with_sleep.version == 1 and with_sleep.answer.strip()
+    assert baseline.route == "test-time" and baseline.answer.strip()
     assert with_sleep.wake_usage.output_tokens > 0 and baseline.wake_usage.output_tokens > 0
     # The version records what building it cost; the run's total adds the wake-prefix warm-up at
     # publish (at most one call, prompt tokens only).

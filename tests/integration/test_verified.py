@@ -37,14 +37,14 @@ def test_tiny_perturbations_through_the_wake_graph_serve_nothing_wrong(minilm: M
         for item in perturbation_set([ex]):
             seen[item.kind] += 1
             answer = app.ask(item.question, "ctx")
-            if answer.path == "predicted":
+            if answer.route == "predicted":
                 served[item.kind] += 1
                 assert answer.wake_usage.calls == 0 and answer.answer == f"The answer is {ex.answer}."
                 assert answer.matched_question == ex.question
                 if not item.same_answer:
                     wrong.append(f"{item.id} {item.question!r}")
             else:
-                assert answer.path == "learned" and answer.match_reason
+                assert answer.route == "learned" and answer.match_reason
     assert wrong == []
     assert served["exact"] == seen["exact"] == len(tiny_examples())
     assert seen["paraphrase"] >= 8 and served["paraphrase"] >= seen["paraphrase"] // 2
@@ -84,7 +84,7 @@ def test_hand_written_different_questions_are_never_served_through_the_wake_grap
         assert asked not in predicted
         answer = app.ask(asked, "ctx")
         above_threshold += answer.match_score is not None and answer.match_score >= 0.97
-        if answer.path == "predicted":
+        if answer.route == "predicted":
             served.append((asked, answer.matched_question))
     assert served == []
     assert above_threshold >= 20  # similarity alone would serve these (27 of 49 measured)
@@ -97,7 +97,7 @@ def test_hand_written_paraphrases_are_mostly_served(minilm: MiniLMEmbeddings) ->
     hits = 0
     for asked, predicted in PARAPHRASES:
         answer = app.ask(asked, "ctx")
-        if answer.path == "predicted":
+        if answer.route == "predicted":
             assert answer.matched_question == predicted
             hits += 1
     assert hits >= 0.75 * len(PARAPHRASES)  # measured: 20 of 22 (two paraphrases score below 0.97)

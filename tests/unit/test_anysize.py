@@ -142,7 +142,7 @@ def test_resleep_after_one_file_changes_reflects_only_that_file(
     assert any(c[0].text == parts_prompt.REDUCE_SYSTEM for c in scripted.calls[n_before:])  # re-reduced
 
 
-@pytest.mark.parametrize("mode", ["sleep", "test-time"])
+@pytest.mark.parametrize("mode", ["learned", "test-time"])
 def test_wake_on_a_large_context_packs_within_budget_and_cites_sources(
     tiny: SleepTime, scripted: ScriptedChatModel, tmp_path: Path, mode: str
 ) -> None:
@@ -172,7 +172,7 @@ def test_wake_reads_the_revision_its_version_was_built_from(
     tiny.ingest("code", folder=root)  # not slept on yet
     question = "Which beta function returns value plus 3 for beta OLDMARK NEWMARK?"
     n0 = len(scripted.calls)
-    slept = tiny.ask(question, "code", mode="sleep", wake_chunks=40)
+    slept = tiny.ask(question, "code", mode="learned", wake_chunks=40)
     slept_prompt = scripted.calls[n0][1].text.split("Question:")[0]
     n1 = len(scripted.calls)
     baseline = tiny.ask(question, "code", mode="test-time", wake_chunks=40)

@@ -238,7 +238,7 @@ def test_a_wake_during_a_reingest_and_a_resleep_reads_one_consistent_version(tmp
     rev2 = _files(root)
     question = "Which beta function returns value plus 7 for beta and alpha?"
 
-    def ask(q: str, mode: str = "sleep") -> tuple[Answer, str]:
+    def ask(q: str, mode: str = "learned") -> tuple[Answer, str]:
         n0 = len(chat.calls)
         answer = app.ask(q, "code", mode=mode)  # type: ignore[arg-type]
         calls, nodes = chat.calls, chat.nodes  # the re-sleep may call the model meanwhile
@@ -248,7 +248,7 @@ def test_a_wake_during_a_reingest_and_a_resleep_reads_one_consistent_version(tmp
     sleep_gate.armed = ingest_gate.armed = True
     resleep = _thread(lambda: (app.ingest("code", folder=root), app.sleep("code")), results, "resleep")
     assert ingest_gate.reached.wait(WAIT_S)  # the re-ingest is embedding revision 2's new chunks
-    for mode in ("sleep", "test-time"):  # both still read revision 1, whole
+    for mode in ("learned", "test-time"):  # both still read revision 1, whole
         answer, prompt = ask(question, mode)
         _assert_reads_one_revision(app, answer, prompt, 1, rev1)
     ingest_gate.go.set()
@@ -289,7 +289,7 @@ def test_a_wake_during_a_reingest_and_a_resleep_reads_one_consistent_version(tmp
 # verify="model" on a large context
 
 
-@pytest.mark.parametrize(("mode", "budget"), [("sleep", 4), ("test-time", 4), ("sleep", 1)])
+@pytest.mark.parametrize(("mode", "budget"), [("learned", 4), ("test-time", 4), ("learned", 1)])
 def test_the_model_check_prompt_fits_the_window_like_the_answer(tmp_path: Path, mode: str, budget: int) -> None:
     from sleeptime.large.wake_budget import reply_room
     from sleeptime.prompts import verify as verify_prompt
@@ -313,7 +313,7 @@ def test_the_model_check_prompt_fits_the_window_like_the_answer(tmp_path: Path, 
     app = _app(chat, verify="model", context_window=window, max_tokens_wake=wake_reply, chunk_size=150,
                wake_chunks=30)
     app.ingest("code", folder=_codebase(tmp_path))
-    if mode == "sleep":
+    if mode == "learned":
         app.sleep("code")
     answer = app.ask("Which function returns value plus 7 for beta?", "code", mode=mode, budget=budget)  # type: ignore[arg-type]
     assert answer.verdict == "accept" and answer.sources

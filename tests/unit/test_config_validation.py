@@ -108,9 +108,9 @@ def test_sleep_without_context_id_is_a_typed_error(memory_store: InMemoryStore) 
 
 def test_wake_inputs_are_checked(app: SleepTime) -> None:
     app.sleep("shop", CONTEXT)
-    with pytest.raises(InvalidInputError, match="mode must be one of sleep, test-time; got 'testtime'"):
+    with pytest.raises(InvalidInputError, match="mode must be one of learned, test-time; got 'testtime'"):
         app.ask("How much?", "shop", mode="testtime")  # type: ignore[arg-type]
-    with pytest.raises(InvalidInputError, match="mode 'sleep' needs a context_id"):
+    with pytest.raises(InvalidInputError, match="mode 'learned' needs a context_id"):
         app.ask("How much?")
     with pytest.raises(InvalidInputError, match="budget"):
         app.ask("How much?", "shop", budget="2")  # type: ignore[arg-type]
@@ -119,7 +119,9 @@ def test_wake_inputs_are_checked(app: SleepTime) -> None:
 
 
 def test_input_checks_directly() -> None:
-    assert check_mode("test-time") == "test-time"
+    assert check_mode("test-time") == "test-time" and check_mode("learned") == "learned"
+    with pytest.raises(InvalidInputError, match="use one of learned, test-time"):
+        check_mode("sleep")
     assert wake_budget(None, 1) == 1 and wake_budget(4, 1) == 4
     with pytest.raises(InvalidInputError, match=r"0\.\.4"):
         wake_budget(5, 1)

@@ -58,7 +58,7 @@ def test_answer_tool_inside_create_agent(app: SleepTime, outer: str) -> None:
     (message,) = [m for m in out["messages"] if isinstance(m, ToolMessage)]
     assert message.status == "success", message.text
     assert message.text.endswith("The answer is 6.")
-    assert message.artifact == {**message.artifact, "context_id": "shop", "version": 1, "path": "learned"}
+    assert message.artifact == {**message.artifact, "context_id": "shop", "version": 1, "route": "learned"}
     assert out["messages"][-1].text == "She pays $6."
 
 

@@ -56,10 +56,16 @@ def test_mode_is_checked_before_anything_runs(memory_store: InMemoryStore) -> No
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model)
     app.sleep("shop", CONTEXT)
     calls_before = len(model.calls)
-    for bad in ("testtime", "learned", "", None):
+    for bad in ("testtime", "Learned", "", None):
         with pytest.raises(InvalidInputError, match="mode must be one of"):
             app.ask("How much?", "shop", mode=bad)  # type: ignore[arg-type]
+    # The pre-release value names its replacement, for every entry point.
+    with pytest.raises(InvalidInputError, match="mode 'sleep' is now 'learned'"):
+        app.ask("How much?", "shop", mode="sleep")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="mode 'sleep' is now 'learned'"):
+        app.wake_graph.invoke({"question": "How much?", "context_id": "shop", "mode": "sleep"}, context=app.config)
     assert len(model.calls) == calls_before  # nothing ran
+    assert app.ask("How much?", "shop", mode="learned").route == "learned"
 
 
 @pytest.mark.parametrize("budget", [-1, 5, 1.5, "2", True])

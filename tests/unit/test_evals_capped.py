@@ -28,12 +28,12 @@ def test_states_answer() -> None:
 class _App:
     """Records what capped_ask asked and answers with a fixed reply."""
 
-    def __init__(self, reply: str, path: str = "learned") -> None:
-        self.reply, self.path, self.kwargs = reply, path, {}  # type: ignore[var-annotated]
+    def __init__(self, reply: str, route: str = "learned") -> None:
+        self.reply, self.route, self.kwargs = reply, route, {}  # type: ignore[var-annotated]
 
     def ask(self, question: str, context_id: str, **kw: Any) -> Answer:
         self.kwargs = kw
-        return Answer(question=question, answer=self.reply, path=self.path, version=1, verdict="", reason="",  # type: ignore[arg-type]
+        return Answer(question=question, answer=self.reply, route=self.route, version=1, verdict="", reason="",  # type: ignore[arg-type]
                       escalations=0, budget=kw["budget"], wake_usage=Usage(calls=1, input_tokens=50, output_tokens=32),
                       sleep_usage=Usage())
 
@@ -46,8 +46,8 @@ def _env(tmp_path: Path, model: Any, **kw: Any) -> Env:
 def test_a_cut_off_reply_gets_the_answer_forced_and_every_token_counted(tmp_path: Path) -> None:
     model = staged_model(outside="The answer is 33.")  # the forcing call is made outside the wake graph
     app = _App("Mira bakes 4 trays of 12, that is 48, minus 15 is")
-    got = capped_ask(_env(tmp_path, model), app, "How many rolls are left?", "c1", mode="sleep", cap=64)
-    assert app.kwargs == {"mode": "sleep", "budget": CAP_LEVEL, "verify": "off", "max_tokens_wake": 32}
+    got = capped_ask(_env(tmp_path, model), app, "How many rolls are left?", "c1", mode="learned", cap=64)
+    assert app.kwargs == {"mode": "learned", "budget": CAP_LEVEL, "verify": "off", "max_tokens_wake": 32}
     assert got.forced and got.capped_output_tokens == 32
     assert got.answer.answer.endswith("minus 15 is\nThe answer is 33.")
     [forced_call] = model.calls_for(OUTSIDE_GRAPH)
@@ -59,12 +59,12 @@ def test_a_cut_off_reply_gets_the_answer_forced_and_every_token_counted(tmp_path
 
 def test_a_reply_that_states_its_answer_or_a_served_answer_is_not_forced(tmp_path: Path) -> None:
     model = staged_model()
-    for app in (_App("48 - 15 = 33. The answer is 33."), _App("#### 33", path="predicted")):
-        got = capped_ask(_env(tmp_path, model), app, "q?", "c1", mode="sleep", cap=16)
+    for app in (_App("48 - 15 = 33. The answer is 33."), _App("#### 33", route="predicted")):
+        got = capped_ask(_env(tmp_path, model), app, "q?", "c1", mode="learned", cap=16)
         assert not got.forced and got.answer.wake_usage.calls == 1
     assert model.calls == []
     with pytest.raises(InvalidInputError, match="cap must be >= 2"):
-        capped_ask(_env(tmp_path, model), _App("x"), "q?", "c1", mode="sleep", cap=1)
+        capped_ask(_env(tmp_path, model), _App("x"), "q?", "c1", mode="learned", cap=1)
 
 
 def test_a_cap_run_records_caps_forcing_and_counts(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def test_answer_tool_returns_answer_and_version(app: SleepTime) -> None:
                            "args": {"question": "How much does Alice pay?"}})
     assert isinstance(message, ToolMessage)
     assert message.text.endswith("The answer is 6.")
-    assert message.artifact["version"] == 1 and message.artifact["path"] == "learned"
+    assert message.artifact["version"] == 1 and message.artifact["route"] == "learned"
     assert message.artifact["context_id"] == "shop"
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import sleeptime
 from sleeptime.graphs import chat, sleep, wake
@@ -14,11 +18,28 @@ from sleeptime.graphs.wake import build_wake_graph
 
 
 def test_all_lists_exactly_the_public_names() -> None:
-    public = {n for n in vars(sleeptime) if not n.startswith("_")}
-    modules = {n for n, v in vars(sleeptime).items() if type(v).__name__ == "module"}
+    public = {n for n in dir(sleeptime) if not n.startswith("_")}
+    modules = {n for n in public if type(getattr(sleeptime, n)).__name__ == "module"}
     assert set(sleeptime.__all__) == public - modules - {"annotations"}
     for name in sleeptime.__all__:
         assert getattr(sleeptime, name).__doc__, f"{name} has no docstring"
+    assert set(sleeptime._LAZY) <= set(sleeptime.__all__)  # every lazy name is public and resolves (above)
+    with pytest.raises(AttributeError, match="no attribute 'SleeptimeConfig'"):
+        sleeptime.SleeptimeConfig  # noqa: B018 - old names stay gone through the lazy lookup too
+
+
+def test_import_sleeptime_loads_no_heavy_dependency() -> None:
+    """`import sleeptime` stays fast: the frameworks load on first use of a name that needs them."""
+    heavy = ["chromadb", "langchain_openai", "langgraph", "langchain_core", "openai", "llama_cpp", "sleeptime.facade"]
+    probe = f"import sys, sleeptime; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=Path(sleeptime.__file__).parent.parent)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    probe = ("import sys; from sleeptime import SleepTime; "
+             "print([m for m in ('chromadb', 'langchain_openai') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=Path(sleeptime.__file__).parent.parent)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr  # the facade opens Chroma only to build a store
 
 
 def test_package_never_imports_private_framework_internals() -> None:

@@ -12,7 +12,7 @@ from langgraph.store.memory import InMemoryStore
 from sleeptime.demo import run_timeline
 from sleeptime.errors import InvalidInputError
 from sleeptime.facade import SleepTime
-from sleeptime.scheduler import BackgroundScheduler, FakeClock, IdleScheduler, ScheduledSleep, SchedulerEvent
+from sleeptime.scheduler import FakeClock, IdleScheduler, ScheduledSleep, SchedulerEvent
 from tests.scripts import NOTES, staged_model
 
 CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens and a notebook that costs $4."
@@ -131,7 +131,7 @@ async def test_question_during_sleep_is_answered_at_once_from_published_version(
         assert await asyncio.to_thread(gate.entered.wait, WAIT)
         assert sched.in_flight("shop")
         answer = await asyncio.wait_for(sched.aask("How much does Alice pay for the pens?", "shop"), WAIT)
-        assert answer.version == 1 and answer.path == "learned"
+        assert answer.version == 1 and answer.route == "learned"
         assert sched.in_flight("shop")  # the sleep run is still blocked: the answer did not wait
         gate.release.set()
         await sched.asettle()
@@ -347,7 +347,7 @@ def test_background_scheduler_serves_a_sync_app(memory_store: InMemoryStore) -> 
     app = make_app(memory_store, reflect=gate)
     clock = FakeClock()
     events: list[str] = []
-    with BackgroundScheduler(app, idle_after=30, clock=clock, on_event=lambda e: events.append(e.kind)) as sched:
+    with IdleScheduler(app, idle_after=30, clock=clock, on_event=lambda e: events.append(e.kind)) as sched:
         sched.notify_change("shop", text=CONTEXT)
         clock.advance(30)
         sched.settle(WAIT)
@@ -381,7 +381,7 @@ def test_sync_and_async_schedulers_make_the_same_timeline(memory_store: InMemory
 
     a = asyncio.run(run_async())
     clock = FakeClock()
-    with BackgroundScheduler(sync_app, idle_after=10, clock=clock) as s:
+    with IdleScheduler(sync_app, idle_after=10, clock=clock) as s:
         script(s, clock)
         s.settle(WAIT)
         s.ask("How much?", "shop")

@@ -1,5 +1,5 @@
 """One scheduler contract: both schedulers implement `Scheduler`, every call has its async twin, and
-the in-process scheduler keeps it (join through the idle delay, cancel, sync use, renamed quotas)."""
+the in-process scheduler keeps it (join through the idle delay, cancel, sync use; removed names stay gone)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 from langgraph.store.memory import InMemoryStore
 
-from sleeptime.errors import InvalidInputError
 from sleeptime.facade import SleepTime
 from sleeptime.scheduler import (
-    BackgroundScheduler,
     FakeClock,
     IdleScheduler,
     ScheduledSleep,
@@ -179,31 +177,11 @@ def test_async_twins_work_from_another_loop(app: SleepTime) -> None:
     assert outcome is not None and outcome.version == 1
 
 
-def test_deprecated_budget_names_still_work(app: SleepTime) -> None:
-    with pytest.warns(DeprecationWarning, match="token_quota_per_context"):
-        sched = IdleScheduler(app, token_budget_per_context=5)
-    assert sched.quota.per_context == 5
-    with pytest.warns(DeprecationWarning, match="token_quota_per_hour"):
-        assert IdleScheduler(app, token_budget_per_hour=7).quota.per_hour == 7
-    with pytest.raises(InvalidInputError, match="token_quota_per_hour only"):
-        IdleScheduler(app, token_budget_per_hour=7, token_quota_per_hour=7)
+def test_removed_names_are_gone(app: SleepTime) -> None:
+    """0.1.0 has one name per thing: the pre-release quota keywords and BackgroundScheduler are gone."""
+    import sleeptime.scheduler
 
-
-def test_deprecated_background_calls_warn_and_work(app: SleepTime) -> None:
-    clock = FakeClock()
-    sched = BackgroundScheduler(app, idle_after=1, clock=clock, token_quota_per_context=1)
-    with pytest.warns(DeprecationWarning, match=r"start\(\)"):
-        sched.start_background()
-    try:
-        sched.notify_change("shop", text=CONTEXT)
-        clock.advance(1)
-        with pytest.warns(DeprecationWarning, match=r"settle\(\)"):
-            sched.wait_idle_blocking(WAIT)
-        assert sched.tokens_spent("shop") > 0
-        with pytest.warns(DeprecationWarning, match=r"reset_quota\(\)"):
-            sched.reset_budget("shop")
-        assert sched.tokens_spent("shop") == 0
-    finally:
-        with pytest.warns(DeprecationWarning, match=r"close\(\)"):
-            sched.stop_background(timeout=WAIT)
-    assert not sched.running
+    with pytest.raises(TypeError, match="token_budget_per_context"):
+        IdleScheduler(app, token_budget_per_context=5)  # type: ignore[call-arg]
+    assert not hasattr(IdleScheduler, "reset_budget")
+    assert not hasattr(sleeptime.scheduler, "BackgroundScheduler")

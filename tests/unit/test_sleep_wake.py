@@ -66,7 +66,7 @@ def test_k_samples_are_merged_into_one_block(memory_store: InMemoryStore) -> Non
 def test_wake_answers_from_learned_context_with_token_accounting(app: SleepTime, model: ScriptedChatModel) -> None:
     slept = app.sleep("shop", CONTEXT)
     answer = app.ask("How much does Alice pay for the pens?", "shop")
-    assert answer.path == "learned" and answer.version == 1
+    assert answer.route == "learned" and answer.version == 1
     assert answer.verdict == "accept" and answer.escalations == 0
     assert answer.answer.endswith("The answer is 6.")
     assert answer.wake_usage.calls == 1 and answer.wake_usage.input_tokens > 0
@@ -79,7 +79,7 @@ def test_wake_answers_from_learned_context_with_token_accounting(app: SleepTime,
 def test_test_time_baseline_sees_raw_context_only(app: SleepTime, model: ScriptedChatModel) -> None:
     app.sleep("shop", CONTEXT)
     answer = app.ask("How much does Alice pay?", "shop", mode="test-time", budget=4)
-    assert answer.path == "test-time" and answer.version is None and answer.budget == 4
+    assert answer.route == "test-time" and answer.version is None and answer.budget == 4
     _, human = model.calls[-1]
     assert human.text.endswith(BUDGET_INSTRUCTIONS[4])
     assert CONTEXT in human.text and "Your notes" not in human.text
@@ -169,7 +169,7 @@ def test_ask_before_sleep_says_so(app: SleepTime) -> None:
     app.ingest("shop", CONTEXT)
     with pytest.raises(NotSleptError, match="run sleep first"):
         app.ask("How much?", "shop")
-    assert app.ask("How much?", "shop", mode="test-time").path == "test-time"
+    assert app.ask("How much?", "shop", mode="test-time").route == "test-time"
 
 
 def test_unreadable_file_changes_nothing(app: SleepTime, tmp_path: Path) -> None:

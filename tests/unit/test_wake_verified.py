@@ -55,7 +55,7 @@ def test_verified_match_is_served_with_zero_wake_tokens(memory_store: InMemorySt
     app, model = make_app(memory_store)
     calls_before = len(model.calls)  # type: ignore[attr-defined]
     answer = app.ask(PREDICTED, "shop")
-    assert answer.path == "predicted"
+    assert answer.route == "predicted"
     assert answer.answer == "The answer is 6."
     assert answer.verdict == "accept" and answer.escalations == 0
     assert answer.matched_question == PREDICTED
@@ -70,7 +70,7 @@ def test_paraphrase_with_same_facts_is_served(memory_store: InMemoryStore) -> No
     # HashEmbeddings score by shared words, so a word-order paraphrase keeps a high score.
     app, _ = make_app(memory_store, match_threshold=0.8)
     answer = app.ask("For the 3 pens, how much does Alice pay?", "shop")
-    assert answer.path == "predicted", answer.match_reason
+    assert answer.route == "predicted", answer.match_reason
     assert answer.answer == "The answer is 6."
 
 
@@ -87,7 +87,7 @@ def test_paraphrase_with_same_facts_is_served(memory_store: InMemoryStore) -> No
 def test_changed_question_takes_the_answer_path(memory_store: InMemoryStore, question: str, why: str) -> None:
     app, model = make_app(memory_store, match_threshold=0.5)
     answer = app.ask(question, "shop")
-    assert answer.path == "learned"
+    assert answer.route == "learned"
     assert answer.matched_question is None
     assert answer.match_reason is not None and why in answer.match_reason
     assert answer.wake_usage.calls >= 1  # the answer step ran
@@ -97,21 +97,21 @@ def test_changed_question_takes_the_answer_path(memory_store: InMemoryStore, que
 def test_low_similarity_takes_the_answer_path(memory_store: InMemoryStore) -> None:
     app, _ = make_app(memory_store, match_threshold=1.0)
     answer = app.ask("Alice pays how much for the 3 pens, in total amount paid?", "shop")
-    assert answer.path == "learned"
+    assert answer.route == "learned"
     assert answer.match_reason is not None and "similarity failed" in answer.match_reason
 
 
 def test_off_by_default_never_serves(memory_store: InMemoryStore) -> None:
     app, _ = make_app(memory_store, serve_predicted=False)
     answer = app.ask(PREDICTED, "shop")
-    assert answer.path == "learned"
+    assert answer.route == "learned"
     assert answer.match_reason is None and answer.wake_usage.calls >= 1
 
 
 def test_test_time_mode_never_serves(memory_store: InMemoryStore) -> None:
     app, _ = make_app(memory_store)
     answer = app.ask(PREDICTED, "shop", mode="test-time")
-    assert answer.path == "test-time"
+    assert answer.route == "test-time"
 
 
 def test_model_check_confirms_at_a_small_token_cost(memory_store: InMemoryStore) -> None:
@@ -120,7 +120,7 @@ def test_model_check_confirms_at_a_small_token_cost(memory_store: InMemoryStore)
                     match_threshold=0.9, verify_predicted="model", max_rounds=1)
     app.sleep("shop", CONTEXT)
     answer = app.ask(PREDICTED, "shop")
-    assert answer.path == "predicted" and answer.answer == "The answer is 6."
+    assert answer.route == "predicted" and answer.answer == "The answer is 6."
     assert answer.wake_usage.calls == 1  # only the yes/no check
     assert "model ok: yes" in answer.reason
 
@@ -135,7 +135,7 @@ def test_model_check_can_veto(memory_store: InMemoryStore) -> None:
                     match_threshold=0.9, verify_predicted="model", max_rounds=1)
     app.sleep("shop", CONTEXT)
     answer = app.ask(PREDICTED, "shop")
-    assert answer.path == "learned"
+    assert answer.route == "learned"
     assert answer.match_reason is not None and "model failed" in answer.match_reason
     assert answer.wake_usage.calls == 2  # the check, then the answer
 
@@ -143,7 +143,7 @@ def test_model_check_can_veto(memory_store: InMemoryStore) -> None:
 async def test_async_path_matches(memory_store: InMemoryStore) -> None:
     app, _ = make_app(memory_store)
     answer = await app.aask(PREDICTED, "shop")
-    assert answer.path == "predicted" and answer.wake_usage.calls == 0
+    assert answer.route == "predicted" and answer.wake_usage.calls == 0
 
 
 def test_model_check_with_no_usable_reply_falls_back_to_the_answer_path(memory_store: InMemoryStore) -> None:
@@ -156,7 +156,7 @@ def test_model_check_with_no_usable_reply_falls_back_to_the_answer_path(memory_s
                     match_threshold=0.9, verify_predicted="model", max_rounds=1, json_retries=0)
     app.sleep("shop", CONTEXT)
     answer = app.ask(PREDICTED, "shop")
-    assert answer.path == "learned" and answer.answer.endswith("The answer is 6.")
+    assert answer.route == "learned" and answer.answer.endswith("The answer is 6.")
     assert answer.match_reason is not None and "no usable reply" in answer.match_reason
 
 
@@ -169,7 +169,7 @@ def test_swapped_comparison_sides_take_the_answer_path(memory_store: InMemorySto
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, serve_predicted=True,
                     match_threshold=0.5, max_rounds=1)
     app.sleep("pay", "Anna earns $20 an hour and Ben earns $15 an hour; each works 8 hours a week.")
-    assert app.ask(predicted, "pay").path == "predicted"
+    assert app.ask(predicted, "pay").route == "predicted"
     answer = app.ask(asked, "pay")
-    assert answer.path == "learned" and answer.matched_question is None
+    assert answer.route == "learned" and answer.matched_question is None
     assert answer.match_reason is not None and "sides failed: ['than anna'] vs ['than ben']" in answer.match_reason

@@ -19,14 +19,14 @@ logger = logging.getLogger(__name__)
 def retrieve(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     cfg = config_of(runtime)
     question = check_question(state.get("question"))
-    mode = check_mode(state.get("mode", "sleep"))
+    mode = check_mode(state.get("mode", "learned"))
     budget = wake_budget(state.get("budget"), cfg.budget)
     # raw_context starts empty: `gather` fills it from `revision`.
     base: dict[str, Any] = {"current_budget": budget, "escalations": 0, "with_raw_context": False, "raw_context": ""}
     context_id = state.get("context_id")
     if not context_id:
-        if mode == "sleep":
-            check_context_id(None, run="mode 'sleep'")
+        if mode == "learned":
+            check_context_id(None, run="mode 'learned'")
         return {**base, "path": "test-time", "version": None, "learned": "", "related": []}
     context_id = check_context_id(context_id)
     store = store_of(runtime)
