@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import WithJsonSchema
 
 from sleeptime.errors import InvalidInputError
+from sleeptime.ids import validate_id
 from sleeptime.notes.strategies import Experiment
 
 BudgetLevel = Literal[0, 1, 2, 3, 4]
@@ -207,8 +208,7 @@ class SleepTimeConfig:
         return cls(**{**base, **overrides})
 
     def __post_init__(self) -> None:
-        if not isinstance(self.tenant, str) or not self.tenant:
-            raise InvalidInputError("tenant must be a non-empty string")
+        validate_id(self.tenant, "tenant")
         for name in ("sleep_model", "wake_model"):
             value = getattr(self, name)
             if not isinstance(value, str | BaseChatModel) or (isinstance(value, str) and not value.strip()):

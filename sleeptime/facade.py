@@ -135,8 +135,11 @@ class SleepTime:
         return validate_options(options, self.config) if options else self.config
 
     def learned_store(self, tenant: str | None = None) -> LearnedContextStore:
+        """The context store of `tenant` (None: the app's own); an empty or invalid tenant is an
+        InvalidInputError, never the app's tenant."""
         self._check_open()
-        return LearnedContextStore.shared(self.store, tenant or self.config.tenant)
+        return LearnedContextStore.shared(self.store, self.config.tenant if tenant is None
+                                          else validate_id(tenant, "tenant"))
 
     @staticmethod
     def _run_config(cfg: SleepTimeConfig) -> RunnableConfig:

@@ -11,6 +11,7 @@ from typing import Literal, get_args
 
 from sleeptime.config import BudgetLevel, check_budget
 from sleeptime.errors import InvalidInputError
+from sleeptime.ids import validate_id
 
 Mode = Literal["learned", "test-time"]
 """``learned``: answer from the learned context; ``test-time``: the baseline, raw context only."""
@@ -33,12 +34,10 @@ def check_mode(value: object) -> Mode:
 
 
 def check_context_id(value: object, *, run: str = "this run") -> str:
-    """A non-empty context id; `run` names what needs it in the message."""
+    """A context id by the one id rule (`sleeptime.ids`); `run` names what needs it in the message."""
     if value is None:
         raise InvalidInputError(f"{run} needs a context_id (the id of the stored context), and none was given")
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"context_id must be a non-empty string, got {value!r}")
-    return value
+    return validate_id(value, "context_id")
 
 
 def check_question(value: object) -> str:

@@ -44,7 +44,10 @@ _SUFFIX = ".kv"
 
 
 def _h(*parts: object) -> str:
-    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:20]
+    # A JSON list of the parts: quoting and commas make the encoding unambiguous whatever the parts
+    # contain, so no two part tuples hash the same text (a joining separator could appear in an id).
+    text = json.dumps([str(p) for p in parts], ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sleeptime.errors import InvalidInputError
+from sleeptime.ids import validate_id as validate_id  # the one id rule, re-exported
 
 ROOT = "sleeptime"
-_MAX_ID_LEN = 200
 
 Kind = Literal["contexts", "head", "revisions", "versions", "learned", "chunks", "questions",
                "pieces", "manifests", "partnotes"]
@@ -47,18 +46,6 @@ NAMESPACES: dict[Kind, tuple[str, ...]] = {
 #: Kinds whose namespaces hold one context's items (deleted with the context); the attempt kinds are prefixes.
 PER_CONTEXT: tuple[Kind, ...] = ("versions", "learned", "questions", "revisions", "chunks")
 PART_KINDS: tuple[Kind, ...] = ("pieces", "manifests", "partnotes")
-
-
-def validate_id(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
-    # '.' joins namespace labels and '*' is LangGraph's namespace wildcard: either would let one
-    # tenant's or context's label match another's.
-    if len(value) > _MAX_ID_LEN or value == "*" or any(ch in value for ch in ".\n\r\t"):
-        raise InvalidInputError(
-            f"{what} {value!r} must be under {_MAX_ID_LEN} chars, not '*', with no '.' or control chars"
-        )
-    return value
 
 
 def revision_key(n: int) -> str:
