@@ -114,20 +114,22 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _app(args: argparse.Namespace, **options: Any) -> Any:
+    """The app the flags describe; `--set KEY=VALUE` (SleepTimeConfig keys only) wins over the flags."""
+    from sleeptime.config import check_keys
     from sleeptime.facade import SleepTime
 
-    options = {**options, **_parse_options(args.options)}
+    overrides = _parse_options(args.options)
+    check_keys(overrides)
     if args.scripted:
         from sleeptime.testing import HashEmbeddings, scripted_model
 
         model = scripted_model()
+        flags: dict[str, Any] = {"tenant": args.tenant, "sleep_model": model, "wake_model": model}
         return SleepTime(path=args.store or SCRIPTED_STORE, url=args.url, embeddings=HashEmbeddings(64),
-                         tenant=args.tenant, sleep_model=model, wake_model=model, **options)
-    return SleepTime(
-        path=args.store or DEFAULT_STORE, url=args.url, tenant=args.tenant,
-        sleep_model=args.sleep_model or args.model, wake_model=args.wake_model or args.model,
-        base_url=args.base_url, **options,
-    )
+                         **{**flags, **options, **overrides})
+    flags = {"tenant": args.tenant, "sleep_model": args.sleep_model or args.model,
+             "wake_model": args.wake_model or args.model, "base_url": args.base_url}
+    return SleepTime(path=args.store or DEFAULT_STORE, url=args.url, **{**flags, **options, **overrides})
 
 
 def _print_show(info: Any) -> None:

@@ -10,6 +10,7 @@ the caller passes is what runs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Annotated, Any, Literal, Self, get_args
@@ -233,8 +234,8 @@ class SleepTimeConfig:
             _check_int(name, getattr(self, name), least=0)
         for name in ("temperature", "sample_temperature", "match_threshold"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise InvalidInputError(f"{name} must be a number >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise InvalidInputError(f"{name} must be a finite number >= 0, got {value!r}")
         if not 0.0 < self.match_threshold <= 1.0:
             raise InvalidInputError(f"match_threshold must be in (0, 1], got {self.match_threshold!r}")
         for name in ("wake_chunks", "part_notes_chars", "part_concurrency"):

@@ -48,6 +48,15 @@ class ModelOutputError(SleepTimeError):
         self.last_output = last_output
 
 
+class ModelCallError(SleepTimeError):
+    """Calling the model raised (a server down, a provider error, out of memory); the model's own exception
+    is attached as ``__cause__`` and named in the message."""
+
+    def __init__(self, node: str, cause: BaseException) -> None:
+        super().__init__(f"{node}: the model call failed: {type(cause).__name__}: {str(cause)[:300]}")
+        self.node = node
+
+
 class ModelSetupError(SleepTimeError):
     """A model spec could not be resolved (unknown name, missing package, checksum mismatch)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -21,6 +22,7 @@ from sleeptime.contexts import ContextInfo, ContextSummary, describe, summarize
 from sleeptime.errors import ClosedError, InvalidInputError
 from sleeptime.graphs.sleep import build_sleep_graph
 from sleeptime.graphs.wake import build_wake_graph
+from sleeptime.ids import check_path, check_text
 from sleeptime.inputs import check_context_id, check_question
 from sleeptime.nodes.sleep.ingest import ingest_context
 from sleeptime.options import AskOptions, SleepTimeOptions, validate_budget, validate_mode, validate_options
@@ -191,9 +193,11 @@ class SleepTime:
     def _sleep_input(self, context_id: str, text: str | None, files: Sequence[str | Path]) -> SleepInput:
         data = SleepInput(context_id=validate_id(context_id, "context_id"))
         if text is not None:
-            data["text"] = text
+            data["text"] = check_text(text, "text")
+        if isinstance(files, str | bytes):
+            raise InvalidInputError("files must be a list of paths, got one string (use files=[...])")
         if files:
-            data["files"] = [str(f) for f in files]
+            data["files"] = [os.fspath(check_path(f, f"files[{i}]")) for i, f in enumerate(files)]
         return data
 
     def _sleep_call(

@@ -11,7 +11,7 @@ from typing import Literal, get_args
 
 from sleeptime.config import BudgetLevel, check_budget
 from sleeptime.errors import InvalidInputError
-from sleeptime.ids import validate_id
+from sleeptime.ids import check_text, validate_id
 
 Mode = Literal["learned", "test-time"]
 """``learned``: answer from the learned context; ``test-time``: the baseline, raw context only."""
@@ -43,7 +43,7 @@ def check_context_id(value: object, *, run: str = "this run") -> str:
 def check_question(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"question must be a non-empty string, got {value!r}")
-    return value
+    return check_text(value, "question")
 
 
 def wake_budget(override: object, configured: BudgetLevel) -> BudgetLevel:

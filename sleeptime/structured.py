@@ -4,7 +4,8 @@ Nodes are synchronous; LangGraph runs them in a worker thread under `ainvoke`/`a
 
 Small local models do not call tools reliably, so nodes ask for plain text or a JSON object in
 the reply, parse it robustly here, and retry with the parse error shown to the model. After the
-allowed retries the failure is raised as `ModelOutputError`, never swallowed.
+allowed retries the failure is raised as `ModelOutputError`, never swallowed; an exception the model
+itself raises becomes `ModelCallError` with the original as its cause.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
+from langgraph.errors import GraphBubbleUp
 from pydantic import BaseModel, ValidationError
 
-from sleeptime.errors import ModelOutputError
+from sleeptime.errors import ModelCallError, ModelOutputError, SleepTimeError
 from sleeptime.usage import Phase, UsageRecord, record_usage
 
 T = TypeVar("T", bound=BaseModel)
@@ -83,6 +85,17 @@ def _as_ai(message: BaseMessage) -> AIMessage:
     return message
 
 
+def invoke_model(model: Runnable[Any, BaseMessage], messages: Any, *, node: str, **kwargs: Any) -> BaseMessage:
+    """`model.invoke(messages)`, with any exception the model raises wrapped in `ModelCallError` (the
+    original attached as its cause); the package's own errors and LangGraph's control flow pass through."""
+    try:
+        return model.invoke(messages, **kwargs)
+    except (SleepTimeError, GraphBubbleUp):
+        raise
+    except Exception as error:
+        raise ModelCallError(node, error) from error
+
+
 def ask_text(
     model: Runnable[Any, BaseMessage],
     messages: list[BaseMessage],
@@ -95,7 +108,7 @@ def ask_text(
     usage: list[UsageRecord] = []
     text = ""
     for _ in range(retries + 1):
-        reply = _as_ai(model.invoke(messages))
+        reply = _as_ai(invoke_model(model, messages, node=node))
         usage.append(record_usage(reply, phase=phase, node=node))
         text = reply.text.strip()
         if text and not is_refusal(text):
@@ -132,7 +145,7 @@ def ask_json(
     convo = list(messages)
     text = ""
     for _ in range(retries + 1):
-        reply = _as_ai(bound.invoke(convo))
+        reply = _as_ai(invoke_model(bound, convo, node=node))
         usage.append(record_usage(reply, phase=phase, node=node))
         text = reply.text
         try:

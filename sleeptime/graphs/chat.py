@@ -25,6 +25,7 @@ from sleeptime.config import SleepTimeConfig
 from sleeptime.models import wake_model
 from sleeptime.nodes._runtime import config_of
 from sleeptime.stores.learned import LearnedContextStore
+from sleeptime.structured import invoke_model
 from sleeptime.usage import UsageRecord, record_usage
 
 __all__ = ["ChatState", "TranscriptWatcher", "build_chat_graph", "complete_turns", "graph", "render_transcript"]
@@ -63,7 +64,7 @@ def respond(state: ChatState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
             version = learned.version
             messages.append(SystemMessage(NOTES_BLOCK.format(version=version, notes=learned.text)))
     messages.extend(state["messages"])
-    reply = wake_model(cfg).invoke(messages)
+    reply = invoke_model(wake_model(cfg), messages, node="respond")
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=reply.content)
     return {

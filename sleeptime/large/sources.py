@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,8 +111,24 @@ def _gitignore(folder: Path) -> list[str]:
         return []
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, str]]:
-    """Files under root not ignored by any .gitignore on their way down, as (path, relative posix path)."""
+def _not_regular(entry: os.DirEntry[str]) -> str | None:
+    """Why a walked entry that is neither a folder nor a regular file is left out (None: it is a file)."""
+    if entry.is_symlink():
+        return "symbolic link (not followed: it may point outside the folder)"
+    try:
+        mode = entry.stat(follow_symlinks=False).st_mode
+    except OSError as error:
+        return f"unreadable: {error.strerror or error}"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"))
+    return "not a regular file: " + next((name for test, name in kinds if test(mode)), "special file")
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, str, str | None]]:
+    """Entries under root not ignored by any .gitignore on their way down, as (path, relative posix
+    path, None) for regular files and (path, relative path, reason) for links and special files."""
     # Each level's patterns are relative to the folder that holds the .gitignore.
     stack: list[tuple[Path, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [(root, [])]
     while stack:
@@ -134,8 +151,8 @@ def _walk(root: Path) -> Iterator[tuple[Path, str]]:
                 continue
             if is_dir:
                 stack.append((Path(entry.path), rules))
-            elif entry.is_file(follow_symlinks=False):
-                yield Path(entry.path), rel
+            else:
+                yield Path(entry.path), rel, _not_regular(entry)
 
 
 def _ignored(rel: str, is_dir: bool, rules: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
@@ -187,8 +204,11 @@ def load_folder(
     chunks: list[SourceChunk] = []
     files: list[str] = []
     skipped: list[SkippedFile] = []
-    for path, rel in sorted(_walk(root), key=lambda pr: pr[1]):
+    for path, rel, left_out in sorted(_walk(root), key=lambda pr: pr[1]):
         if (wanted is not None and not wanted.match_file(rel)) or unwanted.match_file(rel):
+            continue
+        if left_out is not None:
+            skipped.append(SkippedFile(rel, left_out))
             continue
         text = _read_text(path, max_bytes)
         if isinstance(text, SkippedFile):

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sleeptime.errors import EmptyContextError, UnreadableFileError
+from sleeptime.errors import EmptyContextError, InvalidInputError, UnreadableFileError
+from sleeptime.ids import check_path, check_text
 from sleeptime.large.sources import SkippedFile, SourceChunk, load_folder, split_source
 from sleeptime.stores.learned import ContextRecord, LearnedContextStore
 
@@ -75,6 +76,7 @@ def load_context(
     chunk_overlap: int = 100,
 ) -> Loaded:
     """Read and split everything given; raises before storing anything when a file is unreadable."""
+    _check_inputs(text, files, folder, include, exclude)
     chunks: list[SourceChunk] = []
     sources: list[str] = []
     skipped: list[SkippedFile] = []
@@ -98,6 +100,24 @@ def load_context(
         for s in contents.skipped:
             log.warning("ingest: skipped %s (%s)", s.path, s.reason)
     return Loaded(chunks, sources, skipped)
+
+
+def _check_inputs(text: object, files: object, folder: object, include: object, exclude: object) -> None:
+    """InvalidInputError naming the input, before anything is read: text a str (UTF-8 encodable), paths
+    str or os.PathLike, globs strings (a server's JSON input can hold anything)."""
+    if text is not None:
+        check_text(text, "text")
+    if isinstance(files, str | bytes) or not isinstance(files, Sequence):
+        raise InvalidInputError(f"files must be a list of paths, got {type(files).__name__}")
+    for i, f in enumerate(files):
+        check_path(f, f"files[{i}]")
+    if folder is not None:
+        check_path(folder, "folder")
+    for name, globs in (("include", include), ("exclude", exclude)):
+        if isinstance(globs, str | bytes) or not isinstance(globs, Sequence):
+            raise InvalidInputError(f"{name} must be a list of glob strings, got {type(globs).__name__}")
+        for i, g in enumerate(globs):
+            check_text(g, f"{name}[{i}]")
 
 
 def store_context(store: LearnedContextStore, context_id: str, loaded: Loaded) -> IngestResult:

@@ -38,6 +38,19 @@ from sleeptime.stores.chroma.gc import CollectMixin
 from sleeptime.stores.chroma.layout import check_namespace, check_put_namespace, check_text, dump_json
 from sleeptime.stores.chroma.writes import PreparedPut
 
+MAX_PAGE = 2**31 - 1
+"""Largest limit, offset or depth accepted (beyond it Chroma's SQLite overflows)."""
+
+
+def _check_int(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_PAGE:
+        raise InvalidInputError(f"{what} must be an int of at most {MAX_PAGE} in size, got {value!r}")
+
+
+def _check_page(limit: object, offset: object) -> None:
+    _check_int(limit, "limit")
+    _check_int(offset, "offset")
+
 
 class ChromaStore(CollectMixin):
     """A LangGraph store persisted in Chroma, with semantic search and TTL.
@@ -92,6 +105,10 @@ class ChromaStore(CollectMixin):
                 dedup[(tuple(op.namespace), str(op.key))] = op
             elif isinstance(op, SearchOp):
                 check_namespace(op.namespace_prefix, "namespace_prefix")
+                _check_page(op.limit, op.offset)
+                if op.filter is not None and not isinstance(op.filter, Mapping):
+                    raise InvalidInputError(f"filter must be a mapping of field -> value or operators, "
+                                            f"got {type(op.filter).__name__}")
                 if op.filter:
                     dump_json(op.filter, "filter")  # depth, unserialisable values, lone surrogates
                     check_filter_ops(op.filter)
@@ -100,6 +117,9 @@ class ChromaStore(CollectMixin):
                 if op.query and self.embeddings and op.query not in queries:
                     queries.append(op.query)
             elif isinstance(op, ListNamespacesOp):
+                _check_page(op.limit, op.offset)
+                if op.max_depth is not None:
+                    _check_int(op.max_depth, "max_depth")
                 for cond in op.match_conditions or ():
                     check_namespace(cond.path, "match condition")
         puts: list[PreparedPut] = []
