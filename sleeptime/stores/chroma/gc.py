@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from langgraph.store.base import PutOp
-
-from sleeptime.stores.chroma.layout import now_ms, parse_vector_id, split_ns
+from sleeptime.stores.chroma.layout import now_ms, parse_vector_id, scope_of, split_ns, vector_id
 from sleeptime.stores.chroma.search import SearchMixin
 from sleeptime.stores.chroma.sweeper import TTLSweeper
-from sleeptime.stores.chroma.writes import PreparedPut, WriteMixin
+from sleeptime.stores.chroma.writes import WriteMixin
 
 #: Seconds an unused vector is kept before `collect` deletes it (a put may still be in flight).
 DEFAULT_GRACE_S = 600.0
@@ -89,15 +88,40 @@ class CollectMixin(SearchMixin, WriteMixin):
     # ------------------------------------------------------------ TTL
 
     def sweep_ttl(self) -> int:
-        """Delete every expired item (and its vectors) now; returns how many were deleted."""
+        """Delete every expired item (and its vectors) now; returns how many were deleted.
+
+        The delete is conditional: each batch deletes its ids only where ``exp`` is still past at
+        delete time (Chroma ANDs ids and ``where``), so an item another handle rewrote after the
+        read (a permanent one, or one with a fresh TTL) is kept, with its vectors."""
         with self._lock:
-            got = self._call(self._items.get, where={"exp": {"$lte": now_ms()}}, include=["metadatas"])
-            mds = [m for m in got["metadatas"] or [] if m is not None]
-            if not mds:
+            expired = self._expired()
+            if not expired:
                 return 0
-            ops = [PutOp(split_ns(m["ns"]), str(m["k"]), None) for m in mds]
-            self._apply_puts([PreparedPut(op, [], []) for op in ops], [])
-            return len(mds)
+            ids = list(expired)
+            for sl in self._chunks(len(ids)):
+                self._call(self._items.delete, ids=ids[sl], where={"exp": {"$lte": now_ms()}})
+            kept = self._old_records(ids)  # rewritten meanwhile: not deleted
+            gone = {iid: md for iid, md in expired.items() if iid not in kept}
+            stale: dict[tuple[str, ...], list[str]] = {}
+            for iid, md in gone.items():
+                gen, nv = str(md.get("g", "")), int(md.get("nv", 0))
+                stale.setdefault(scope_of(split_ns(md["ns"])), []).extend(vector_id(iid, gen, i) for i in range(nv))
+            self._delete_vectors(stale)
+            self._mark_if_empty(split_ns(md["ns"]) for md in gone.values())
+            return len(gone)
+
+    def _expired(self) -> dict[str, Mapping[str, Any]]:
+        """Item id -> record of every item whose ``exp`` has passed, read a page at a time."""
+        found: dict[str, Mapping[str, Any]] = {}
+        where = {"exp": {"$lte": now_ms()}}
+        offset = 0
+        while True:
+            got = self._call(self._items.get, where=where, limit=self._max_batch, offset=offset,
+                             include=["metadatas"])
+            found.update((r, m) for r, m in zip(got["ids"], got["metadatas"] or [], strict=False) if m)
+            if len(got["ids"]) < self._max_batch:
+                return found
+            offset += self._max_batch
 
     async def asweep_ttl(self) -> int:
         """`sweep_ttl` in a worker thread."""
