@@ -629,10 +629,10 @@ class ChromaReliabilitySuite:
         lc.put_chunks("c", ["base text"], ["<text>"])
         s._max_batch = 3
         items = s._items
-        s._items = _FailOn(items, "upsert", after=1, outage=True)  # the dead run writes 3 items, then fails
+        s._items = _FailOn(items, "upsert", after=2, outage=True)  # the dead run leases, writes 3 items, fails
         with pytest.raises(StoreError):
             lc.publish("c", samples=["dead notes"], questions=_tagged("dead", 8), source_revision=1)
-        s._items = _FailOn(items, "upsert", after=1, outage=True)
+        s._items = _FailOn(items, "upsert", after=2, outage=True)
         with pytest.raises(StoreError):
             lc.put_chunks("c", [f"dead chunk {i}" for i in range(8)], ["<text>"])
         again = LearnedContextStore(open_chroma("publish", index_config(["question"])), "t")

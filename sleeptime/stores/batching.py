@@ -1,10 +1,13 @@
-"""Writing several items at once on any LangGraph store, the server's included."""
+"""Reading and writing any number of items on any LangGraph store, the server's included.
+
+Listings page through the store (`search_all`, `namespaces_all`), so no listing stops at a fixed limit.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from langgraph.store.base import BaseStore, PutOp
+from langgraph.store.base import BaseStore, Item, PutOp
 from langgraph.store.base.batch import AsyncBatchedBaseStore
 
 
@@ -23,3 +26,28 @@ def put_all(store: BaseStore, ops: Sequence[PutOp]) -> None:
             store.delete(op.namespace, op.key)
         else:
             store.put(op.namespace, op.key, op.value, index=op.index, ttl=op.ttl)
+
+
+PAGE = 1000
+
+
+def search_all(store: BaseStore, ns: tuple[str, ...], *, page: int = PAGE) -> Iterator[Item]:
+    """Every item under the namespace prefix `ns`, a page at a time (stores order items stably)."""
+    offset = 0
+    while batch := store.search(ns, limit=page, offset=offset):
+        yield from batch
+        if len(batch) < page:
+            return
+        offset += len(batch)
+
+
+def namespaces_all(store: BaseStore, prefix: tuple[str, ...], *, page: int = PAGE) -> list[tuple[str, ...]]:
+    """Every namespace under `prefix`, a page at a time."""
+    found: list[tuple[str, ...]] = []
+    offset = 0
+    while batch := store.list_namespaces(prefix=prefix, limit=page, offset=offset):
+        found.extend(tuple(ns) for ns in batch)
+        if len(batch) < page:
+            break
+        offset += len(batch)
+    return found

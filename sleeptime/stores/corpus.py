@@ -126,7 +126,8 @@ def store_context(store: LearnedContextStore, context_id: str, loaded: Loaded) -
         where = f"; skipped: {', '.join(f'{s.path} ({s.reason})' for s in loaded.skipped)}" if loaded.skipped else ""
         raise EmptyContextError(f"context {context_id!r} is empty: give non-blank text, files or a folder{where}")
     index = store.parts
-    index.index_chunks(context_id, loaded.chunks)  # before the claim: the new revision's readers find them
-    record = store.put_chunks(context_id, [c.text for c in loaded.chunks], loaded.sources)
-    index.record_manifest(context_id, record.revision, loaded.chunks)
+    with store.lease(context_id) as lease:  # pieces written before the manifest stay while it is held
+        index.index_chunks(context_id, loaded.chunks)  # before the claim: the new revision's readers find them
+        record = store.put_chunks(context_id, [c.text for c in loaded.chunks], loaded.sources, lease)
+        index.record_manifest(context_id, record.revision, loaded.chunks, own_lease=lease.attempt)
     return IngestResult(**asdict(record), skipped=list(loaded.skipped))

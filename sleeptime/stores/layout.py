@@ -12,6 +12,8 @@ Every namespace starts with ("sleeptime", tenant), so tenants never meet:
     (.., "pieces", context_id)                 <digest>   -> a chunk with its span (indexed; the part index)
     (.., "manifests", context_id)              "r<n>"     -> revision n's chunks and planned parts
     (.., "partnotes", context_id)              <part key> -> one part's notes (indexed)
+    (.., "leases", context_id)                 <attempt>  -> a write in flight: the chain heads when it began
+    (.., "fates", context_id)                  <attempt>  -> "claiming" (sealed) / "collected" / "abandoned"
 
 Clients that reach a store without this package's store layer (a LangGraph server's store, through
 the SDK) ask the layout for a key instead of repeating it.
@@ -27,7 +29,7 @@ from sleeptime.ids import validate_id as validate_id  # the one id rule, re-expo
 ROOT = "sleeptime"
 
 Kind = Literal["contexts", "head", "revisions", "versions", "learned", "chunks", "questions",
-               "pieces", "manifests", "partnotes"]
+               "pieces", "manifests", "partnotes", "leases", "fates"]
 
 #: Labels after (ROOT, tenant) of each kind: "{context_id}" and "{attempt}" are filled in.
 NAMESPACES: dict[Kind, tuple[str, ...]] = {
@@ -41,10 +43,12 @@ NAMESPACES: dict[Kind, tuple[str, ...]] = {
     "pieces": ("pieces", "{context_id}"),
     "manifests": ("manifests", "{context_id}"),
     "partnotes": ("partnotes", "{context_id}"),
+    "leases": ("leases", "{context_id}"),
+    "fates": ("fates", "{context_id}"),
 }
 
 #: Kinds whose namespaces hold one context's items (deleted with the context); the attempt kinds are prefixes.
-PER_CONTEXT: tuple[Kind, ...] = ("versions", "learned", "questions", "revisions", "chunks")
+PER_CONTEXT: tuple[Kind, ...] = ("versions", "learned", "questions", "revisions", "chunks", "leases", "fates")
 PART_KINDS: tuple[Kind, ...] = ("pieces", "manifests", "partnotes")
 
 

@@ -30,7 +30,8 @@ from sleeptime.stores.collection import GRACE_S, KEEP_VERSIONS, AttemptCollector
 from sleeptime.stores.layout import PER_CONTEXT, ROOT, KeyLayout, validate_id
 from sleeptime.stores.parts import PartIndex
 from sleeptime.stores.published import LearnedContext, PublishedVersions
-from sleeptime.stores.revisions import ContextRecord, RawRevisions
+from sleeptime.stores.revisions import ContextRecord, RawRevisions, open_lease
+from sleeptime.stores.versions import Lease
 from sleeptime.usage import UsageRecord
 
 __all__ = ["GRACE_S", "KEEP_VERSIONS", "ROOT", "ContextRecord", "LearnedContext", "LearnedContextStore",
@@ -79,9 +80,15 @@ class LearnedContextStore:
     def list_contexts(self) -> list[str]:
         return self.raw.list_contexts()
 
-    def put_chunks(self, context_id: str, chunks: Sequence[str], sources: Sequence[str]) -> ContextRecord:
+    def lease(self, context_id: str) -> Lease:
+        """A lease for a write of several steps (an ingest: pieces, chunks, manifest); close it (``with``)."""
+        return open_lease(self.store, self.layout, validate_id(context_id, "context_id"))
+
+    def put_chunks(
+        self, context_id: str, chunks: Sequence[str], sources: Sequence[str], lease: Lease | None = None
+    ) -> ContextRecord:
         """Store a new raw revision of the context; readers see the previous one until it is complete."""
-        record = self.raw.put(context_id, chunks, sources)
+        record = self.raw.put(context_id, chunks, sources, lease)
         self._collect_quietly(context_id)
         return record
 

@@ -34,6 +34,7 @@ from sleeptime.stores.batching import put_all
 from sleeptime.stores.collection import GRACE_S, KEEP_VERSIONS, delete_namespace
 from sleeptime.stores.layout import PART_KINDS, KeyLayout, Kind, revision_key
 from sleeptime.stores.published import PublishedVersions
+from sleeptime.stores.versions import MAX_CLAIM_TRIES
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,15 @@ class PartIndex:
                 ]
             )
 
-    def record_manifest(self, context_id: str, revision: int, chunks: Sequence[SourceChunk]) -> None:
-        """Write the manifest of `revision` (its chunks, indexed first), then collect what is no longer kept."""
+    def record_manifest(
+        self, context_id: str, revision: int, chunks: Sequence[SourceChunk], own_lease: str | None = None
+    ) -> None:
+        """Write the manifest of `revision` (its chunks, indexed first), then collect what is no longer
+        kept (the writer's own lease, `own_lease`, does not hold that back)."""
         manifest = [[c.digest, c.source, c.start_line, c.end_line] for c in chunks]
         self.store.put(self._ns("manifests", context_id), revision_key(revision), {"chunks": manifest}, index=False)
         try:  # opportunistic, as after a publish: its failure must not fail the ingest
-            self.collect(context_id)
+            self.collect(context_id, own_lease=own_lease)
         except Exception:
             log.warning("collecting old chunks and part notes of %r failed; the next ingest retries", context_id,
                         exc_info=True)
@@ -151,14 +155,18 @@ class PartIndex:
                     kept.add(version.source_revision)
         return kept
 
-    def collect(self, context_id: str, *, grace_s: float = GRACE_S) -> dict[str, int]:
+    def collect(self, context_id: str, *, grace_s: float = GRACE_S, own_lease: str | None = None) -> dict[str, int]:
         """Drop manifests no longer kept, and the pieces and part notes no kept manifest lists.
 
-        Pieces and notes are listed before the manifests are read: one written meanwhile by an
-        ingest or a sleep whose manifest this run does not see yet is listed by no manifest read
-        here, and so waits out `grace_s`. Returns deleted counts."""
+        Pieces and notes are listed first, then the leases, then the manifests. A piece no manifest
+        lists is kept while any other ingest of the context holds a live lease (it may be that
+        ingest's, its manifest not written yet; no clock is read); an ingest whose lease is gone by
+        then wrote its manifest before, so the manifests read here list its pieces. Part notes no
+        manifest lists are kept `grace_s` seconds by their stored time. `grace_s <= 0` forces both.
+        Returns deleted counts."""
         pns, nns, mns = (self._ns(kind, context_id) for kind in ("pieces", "partnotes", "manifests"))
         pieces, notes = list(self._all(pns)), list(self._all(nns))
+        in_flight = grace_s > 0 and self._ingest_in_flight(context_id, own_lease)
         manifests = list(self._all(mns))
         if not manifests:
             return {"manifests": 0, "pieces": 0, "partnotes": 0}
@@ -174,12 +182,20 @@ class PartIndex:
             self.store.batch([PutOp(mns, m.key, None) for m in gone])
         counts = {"manifests": len(gone)}
         for kind, ns, items in (("pieces", pns, pieces), ("partnotes", nns, notes)):
-            stale = [i.key for i in items if i.key not in keep[kind]
-                     and (i.key in dropped[kind] or _age_s(i) >= grace_s)]
+            stale = [i.key for i in items if i.key not in keep[kind] and (
+                i.key in dropped[kind] or not (in_flight if kind == "pieces" else _age_s(i) < grace_s))]
             if stale:
                 self.store.batch([PutOp(ns, key, None) for key in stale])
             counts[kind] = len(stale)
         return counts
+
+    def _ingest_in_flight(self, context_id: str, own_lease: str | None) -> bool:
+        """Whether another write of the context holds a lease the revision chain has not passed."""
+        leases = [i for i in self._all(self._ns("leases", context_id)) if i.key != own_lease]
+        if not leases:
+            return False
+        head = self.published.raw.chain(context_id).head()
+        return any(head <= int(i.value.get("bases", {}).get("r", 0)) + MAX_CLAIM_TRIES for i in leases)
 
     def _all(self, ns: tuple[str, ...]) -> Iterable[Item]:
         offset = 0

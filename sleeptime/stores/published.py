@@ -17,10 +17,10 @@ from langgraph.store.base import BaseStore, PutOp
 
 from sleeptime.errors import InvalidInputError, StaleVersionError
 from sleeptime.state import PredictedQuestion
-from sleeptime.stores.batching import put_all
+from sleeptime.stores.batching import put_all, search_all
 from sleeptime.stores.layout import KeyLayout, question_key, validate_id, version_key
-from sleeptime.stores.revisions import ContextRecord, RawRevisions, now
-from sleeptime.stores.versions import Chain, new_attempt
+from sleeptime.stores.revisions import ContextRecord, RawRevisions, now, open_lease
+from sleeptime.stores.versions import Chain, Lease
 from sleeptime.usage import UsageRecord
 
 
@@ -93,7 +93,7 @@ class PublishedVersions:
 
     def questions(self, context_id: str, version: int | LearnedContext) -> list[PredictedQuestion]:
         ns = self.layout.ns("questions", context_id, self.attempt_of(context_id, version))
-        items = self.store.search(ns, limit=1000)
+        items = search_all(self.store, ns)
         return [_question(i.value) for i in sorted(items, key=lambda i: i.key)]
 
     def scored_questions(
@@ -118,7 +118,14 @@ class PublishedVersions:
         validate_id(context_id, "context_id")
         if not samples or not any(s.strip() for s in samples):
             raise InvalidInputError("cannot publish an empty learned context")
-        attempt = new_attempt()
+        with open_lease(self.store, self.layout, context_id) as lease:
+            return self._publish(context_id, lease, samples, questions, source_revision, sleep_usage)
+
+    def _publish(
+        self, context_id: str, lease: Lease, samples: Sequence[str], questions: Sequence[PredictedQuestion],
+        source_revision: int, sleep_usage: Sequence[UsageRecord],
+    ) -> int:
+        attempt = lease.attempt
         qns = self.layout.ns("questions", context_id, attempt)
         record = {"samples": list(samples), "source_revision": source_revision, "created_at": now(),
                   "sleep_usage": list(sleep_usage)}
@@ -140,12 +147,12 @@ class PublishedVersions:
             return {"version": n, "attempt": attempt, "source_revision": source_revision,
                     "source_attempt": source[0].attempt, "published_at": now()}
 
-        claim = self.chain(context_id).advance(make, check=still_current)
+        claim = self.chain(context_id).advance(make, check=still_current, lease=lease)
         return int(claim["version"])
 
     def versions(self, context_id: str) -> list[int]:
         """The numbers of the versions whose notes are still stored, oldest first."""
-        claims = self.store.search(self.layout.ns("versions", validate_id(context_id, "context_id")), limit=10_000)
+        claims = search_all(self.store, self.layout.ns("versions", validate_id(context_id, "context_id")))
         return sorted(int(c.value["version"]) for c in claims if self.learned(context_id, c.value) is not None)
 
     def unpublish(self, context_id: str, version: int) -> str:

@@ -14,8 +14,9 @@ from typing import Any
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from sleeptime.errors import EmptyContextError, UnknownContextError
+from sleeptime.stores.batching import search_all
 from sleeptime.stores.layout import KeyLayout, chunk_key, validate_id
-from sleeptime.stores.versions import Chain, new_attempt
+from sleeptime.stores.versions import Chain, Lease
 
 _FIRST_BATCH, _MAX_BATCH = 8, 256
 """Chunks read per store batch when a reader may stop early (`iter_chunks`): doubling from the first."""
@@ -44,6 +45,14 @@ def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def open_lease(store: BaseStore, layout: KeyLayout, context_id: str) -> Lease:
+    """A lease for one write to the context (see `versions.Lease`), based on both chains' heads now."""
+    raw = Chain(store, layout.ns("revisions", context_id), layout.ns("contexts"), context_id, "r", "revision")
+    published = Chain(store, layout.ns("versions", context_id), layout.ns("head"), context_id, "v", "version")
+    bases = {"r": raw.head(), "v": published.head()}
+    return Lease(store, layout.ns("leases", context_id), layout.ns("fates", context_id), bases)
+
+
 class RawRevisions:
     """The raw revisions of one tenant's contexts."""
 
@@ -61,20 +70,29 @@ class RawRevisions:
         return context_record(context_id, current)
 
     def list_contexts(self) -> list[str]:
-        items = self.store.search(self.layout.ns("contexts"), limit=10_000)
+        items = search_all(self.store, self.layout.ns("contexts"))
         return sorted(i.key for i in items)
 
-    def put(self, context_id: str, chunks: Sequence[str], sources: Sequence[str]) -> ContextRecord:
-        """Store `chunks` as the context's next raw revision (no collection: the caller runs it)."""
+    def put(
+        self, context_id: str, chunks: Sequence[str], sources: Sequence[str], lease: Lease | None = None
+    ) -> ContextRecord:
+        """Store `chunks` as the context's next raw revision (no collection: the caller runs it), under
+        `lease` (the caller's, when it writes more for this revision) or a lease of its own."""
         validate_id(context_id, "context_id")
         if not chunks or not any(c.strip() for c in chunks):
             raise EmptyContextError(f"context {context_id!r} has no text to ingest")
-        attempt = new_attempt()
-        ns = self.layout.ns("chunks", context_id, attempt)
-        self.store.batch([PutOp(ns, chunk_key(i), {"text": c, "index": i}, index=False) for i, c in enumerate(chunks)])
-        base = {"attempt": attempt, "n_chunks": len(chunks), "chars": sum(len(c) for c in chunks),
-                "sources": list(sources)}
-        claim = self.chain(context_id).advance(lambda n: {**base, "revision": n, "updated_at": now()})
+        own = lease is None
+        held = open_lease(self.store, self.layout, context_id) if lease is None else lease
+        try:
+            ns = self.layout.ns("chunks", context_id, held.attempt)
+            self.store.batch([PutOp(ns, chunk_key(i), {"text": c, "index": i}, index=False)
+                              for i, c in enumerate(chunks)])
+            base = {"attempt": held.attempt, "n_chunks": len(chunks), "chars": sum(len(c) for c in chunks),
+                    "sources": list(sources)}
+            claim = self.chain(context_id).advance(lambda n: {**base, "revision": n, "updated_at": now()}, lease=held)
+        finally:
+            if own:
+                held.close()
         return context_record(context_id, claim)
 
     def locate(self, context_id: str, revision: int | None = None) -> tuple[str, int | None]:
@@ -100,7 +118,7 @@ class RawRevisions:
                    if isinstance(r, Item)]
             if len(got) == n_chunks:
                 return [i.value["text"] for i in got]
-        items = self.store.search(ns, limit=100_000)
+        items = search_all(self.store, ns)
         return [i.value["text"] for i in sorted(items, key=lambda i: i.key)]
 
     def iter_chunks(self, context_id: str, attempt: str, n_chunks: int | None) -> Iterator[str]:

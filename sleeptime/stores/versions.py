@@ -15,6 +15,7 @@ a deleted claim could be won again by a slow writer that read an old hint.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -25,6 +26,8 @@ from typing import Any
 from langgraph.store.base import BaseStore, GetOp
 
 from sleeptime.errors import StoreError
+
+log = logging.getLogger(__name__)
 
 #: Claims tried before a writer gives up (each loss means another writer published meanwhile).
 MAX_CLAIM_TRIES = 50
@@ -39,12 +42,60 @@ def new_attempt() -> str:
     return f"{time.time_ns() // 1_000_000:012x}-{uuid.uuid4().hex[:8]}"
 
 
-def attempt_age_s(attempt: str) -> float | None:
-    """Seconds since the attempt began, or None for names of the pre-attempt layout ("v3", "r2")."""
-    m = _ATTEMPT.fullmatch(attempt)
-    if m is None:
-        return None
-    return time.time() - int(m.group(1), 16) / 1000
+def is_attempt(name: str) -> bool:
+    """True for an attempt id (False for names of the pre-attempt layout, "v3", "r2")."""
+    return _ATTEMPT.fullmatch(name) is not None
+
+
+class Lease:
+    """A writer's attempt, in flight, recorded in the store: liveness by the store's own order.
+
+    `open` puts a lease item (the attempt id -> the chain numbers current when it began) before the
+    writer writes anything. Before its first claim the writer *seals* the attempt: an insert-if-absent
+    of ``{"fate": "claiming"}`` at the attempt's key in the fates namespace. A collector that wants the
+    attempt's data gone inserts ``{"fate": "collected"}`` at the same key first; whichever insert lands
+    first wins, so a collected attempt is never claimed and a sealed one is never collected, whatever
+    any clock says. The writer never claims a number beyond its base + `MAX_CLAIM_TRIES` (`bound`), so
+    once the chain has passed that, a leased or sealed attempt no claim names is dead for certain.
+    `close` deletes the lease (and marks a sealed attempt that did not claim ``abandoned``).
+    """
+
+    def __init__(self, store: BaseStore, leases_ns: tuple[str, ...], fates_ns: tuple[str, ...],
+                 bases: dict[str, int]) -> None:
+        self.store, self.leases_ns, self.fates_ns, self.bases = store, leases_ns, fates_ns, dict(bases)
+        self.attempt = new_attempt()
+        self.sealed = False
+        self.claimed = False
+        store.put(leases_ns, self.attempt, {"bases": self.bases}, index=False)
+
+    def bound(self, prefix: str) -> int:
+        """The largest number this attempt may claim in the chain of `prefix`."""
+        return self.bases.get(prefix, 0) + MAX_CLAIM_TRIES
+
+    def seal(self) -> None:
+        if self.sealed:
+            return
+        won = claim(self.store, self.fates_ns, self.attempt, {"fate": "claiming", "bases": self.bases})
+        if won.get("fate") != "claiming":
+            raise StoreError(f"attempt {self.attempt} was collected before it could claim (its writer looked "
+                             "dead: overtaken by many writers, or a forced collect); nothing was published, retry")
+        self.sealed = True
+
+    def close(self) -> None:
+        """Best effort: a lease left behind only delays collection until the chain passes its bound."""
+        try:
+            if self.sealed and not self.claimed:
+                self.store.put(self.fates_ns, self.attempt, {"fate": "abandoned", "bases": self.bases}, index=False)
+            self.store.delete(self.leases_ns, self.attempt)
+        except Exception:
+            log.warning("could not close the lease of attempt %s; collection waits for the chain", self.attempt,
+                        exc_info=True)
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _local_lock(store: BaseStore) -> threading.Lock:
@@ -89,21 +140,35 @@ class Chain:
             cur.setdefault("attempt", f"{self.prefix}{n}")  # items of the pre-attempt layout
         return cur
 
+    def head(self) -> int:
+        cur = self.current()
+        return int(cur[self.field]) if cur else 0
+
     def advance(
         self,
         make: Callable[[int], dict[str, Any]],
         check: Callable[[dict[str, Any] | None], None] | None = None,
+        lease: Lease | None = None,
     ) -> dict[str, Any]:
         """Claim the next number for `make(n)` (a dict naming this writer's ``attempt``), retrying
-        when another writer wins it; `check(current)` may raise to stop (e.g. stale). Returns the claim."""
+        when another writer wins it; `check(current)` may raise to stop (e.g. stale). With a `lease`,
+        the attempt is sealed before its first claim and never claims past the lease's bound.
+        Returns the claim."""
         for _ in range(MAX_CLAIM_TRIES):
             cur = self.current()
             if check is not None:
                 check(cur)
             n = int(cur[self.field]) + 1 if cur else 1
+            if lease is not None:
+                if n > lease.bound(self.prefix):
+                    raise StoreError(f"{MAX_CLAIM_TRIES} or more writers claimed in {self.claims_ns} while this one "
+                                     "worked; it gave up (its data may be collected), retry")
+                lease.seal()
             mine = make(n)
             won = claim(self.store, self.claims_ns, f"{self.prefix}{n}", mine)
             if won.get("attempt") == mine["attempt"]:
+                if lease is not None:
+                    lease.claimed = True
                 # The hint only speeds reads up; a writer dying before this leaves readers one get slower.
                 self.store.put(self.hint_ns, self.key, mine, index=False)
                 return mine

@@ -207,6 +207,15 @@ class ChromaBase(BaseStore):
         for start in range(0, n, self._max_batch):
             yield slice(start, start + self._max_batch)
 
+    def _old_records(self, ids: list[str]) -> dict[str, Mapping[str, Any]]:
+        """Item id -> record of those of `ids` that exist, read in batches of at most `_max_batch` ids
+        (a batch of any size: SQLite refuses a statement with more than 32,766 variables)."""
+        old: dict[str, Mapping[str, Any]] = {}
+        for sl in self._chunks(len(ids)):
+            got = self._call(self._items.get, ids=ids[sl], include=["metadatas"])
+            old.update((r, m) for r, m in zip(got["ids"], got["metadatas"] or [], strict=False) if m)
+        return old
+
     # ------------------------------------------------------------ vector collections
 
     def _learn_dims(self, vector: list[float]) -> None:

@@ -46,11 +46,9 @@ class SearchMixin(ChromaBase):
 
     def _get_many(self, ops: list[GetOp]) -> list[Item | None]:
         ids = list(dict.fromkeys(item_id(tuple(op.namespace), str(op.key)) for op in ops))
-        got = self._call(self._items.get, ids=ids, include=["metadatas"])
+        found = self._old_records(ids)  # read in batches under Chroma's max batch size (and SQLite's variables)
         now = now_ms()
-        by_id = {
-            rid: md for rid, md in zip(got["ids"], got["metadatas"] or [], strict=False) if md and _alive(md, now)
-        }
+        by_id = {rid: md for rid, md in found.items() if _alive(md, now)}
         out: list[Item | None] = []
         refresh: list[Mapping[str, Any]] = []
         for op in ops:
@@ -72,9 +70,9 @@ class SearchMixin(ChromaBase):
                 if iid not in ids:
                     ids.append(iid)
                     metas.append({"exp": expiry_ms(now, float(ttl))})
-        if ids:
-            # update() merges metadata and never re-creates a record deleted meanwhile.
-            self._call(self._items.update, ids=ids, metadatas=metas)
+        # update() merges metadata and never re-creates a record deleted meanwhile.
+        for sl in self._chunks(len(ids)):
+            self._call(self._items.update, ids=ids[sl], metadatas=metas[sl])
 
     # ------------------------------------------------------------ search
 
@@ -181,7 +179,7 @@ class SearchMixin(ChromaBase):
         start = 0
         while start < len(order) and len(kept) < want:
             # Item records are costly to read: fetch the best candidates first, more if needed.
-            part = order[start : start + (want - len(kept)) + 2]
+            part = order[start : start + min((want - len(kept)) + 2, self._max_batch)]
             start += len(part)
             items = self._call(self._items.get, ids=part, include=["metadatas"])
             now = now_ms()

@@ -94,13 +94,6 @@ def _restore_record(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str,
 
 
 class WriteMixin(ChromaBase):
-    def _old_records(self, ids: list[str]) -> dict[str, Mapping[str, Any]]:
-        old: dict[str, Mapping[str, Any]] = {}
-        for sl in self._chunks(len(ids)):
-            got = self._call(self._items.get, ids=ids[sl], include=["metadatas"])
-            old.update((r, m) for r, m in zip(got["ids"], got["metadatas"] or [], strict=False) if m)
-        return old
-
     def _apply_puts(self, puts: list[PreparedPut], vectors: list[list[float]]) -> None:
         if len(vectors) != sum(len(p.texts) for p in puts):
             raise StoreError(f"embedder returned {len(vectors)} vectors for {sum(len(p.texts) for p in puts)} texts")
