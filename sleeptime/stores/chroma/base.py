@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import chromadb
@@ -28,6 +28,7 @@ from langgraph.store.base import (
 )
 
 from sleeptime.errors import InvalidInputError, StoreError
+from sleeptime.stores.chroma.freshness import WriteMarks, forget_system, is_stale_view
 from sleeptime.stores.chroma.layout import (
     SCOPE_DEPTH,
     VALID_COLLECTION,
@@ -47,6 +48,7 @@ CREATE_RACE_RETRIES = 8
 
 
 _RACE_MARKS = ("already exists", "database is locked")
+_WRITES = frozenset({"upsert", "add", "update", "delete"})
 
 
 def _forget_broken_client(path: str) -> None:
@@ -135,7 +137,11 @@ class ChromaBase(BaseStore):
         # built clauses, so collections are held as Any and results checked at runtime.
         self._items: Any = None
         self._ns: Any = None
+        self._path = str(path) if path is not None else None
+        self._marks: WriteMarks | None = None
         self._open(path)
+        # Several processes on one path: notice the others' writes (see `freshness`).
+        self._marks = WriteMarks(path) if path is not None else None
         try:
             self._max_batch = max(1, min(int(self._client.get_max_batch_size()), 5000))
         except Exception:
@@ -168,14 +174,24 @@ class ChromaBase(BaseStore):
     # ------------------------------------------------------------ plumbing
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one Chroma call, retrying transient server failures, mapping errors to StoreError."""
-        attempt = 0
+        """Run one Chroma call, retrying transient server failures, mapping errors to StoreError.
+
+        On disk, a call that fails because this process's copy of an index is behind what another
+        process wrote reopens the client and runs once more; a write call bumps this process's mark."""
+        attempt, reopened = 0, False
         while True:
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
+                if self._marks is not None and getattr(fn, "__name__", "") in _WRITES:
+                    self._marks.wrote()
+                return result
             except (StoreError, InvalidInputError, InvalidNamespaceError):
                 raise
             except Exception as exc:
+                if not reopened and self._path is not None and self._items is not None and is_stale_view(exc):
+                    reopened = True
+                    fn = self._reopen(fn)
+                    continue
                 transient = self._transient(exc)
                 if transient and attempt < self._retries:
                     time.sleep(min(2.0, self._backoff_s * (2**attempt)))
@@ -183,6 +199,28 @@ class ChromaBase(BaseStore):
                     continue
                 tries = f" after {attempt + 1} attempt(s)" if transient else ""
                 raise StoreError(f"{self._site} failed{tries}: {type(exc).__name__}: {exc}") from exc
+
+    def _fresh(self) -> None:
+        """Before an operation on disk: reopen when another process wrote since this one last looked."""
+        if self._marks is not None and self._marks.changed():
+            self._reopen(None)
+
+    def _reopen(self, fn: Callable[..., T] | None) -> Callable[..., T]:
+        """Reopen the on-disk client so Chroma reloads the collections; returns `fn` (a method of the
+        old client or of one of its collections) bound to the new one."""
+        assert self._path is not None
+        with self._lock:
+            owner = getattr(fn, "__self__", None)
+            name = getattr(owner, "name", None)
+            forget_system(self._path)
+            self._scoped.clear()
+            self._open(self._path)
+            if fn is None or owner is None:
+                return fn  # type: ignore[return-value]
+            if owner is not None and name is None:  # a client method
+                return cast(Callable[..., T], getattr(self._client, fn.__name__))
+            coll = self._client.get_collection(str(name), embedding_function=self._ef)
+            return cast(Callable[..., T], getattr(coll, fn.__name__))
 
     def _transient(self, exc: BaseException) -> bool:
         if self._url is None:

@@ -142,6 +142,7 @@ class ChromaStore(CollectMixin):
         self, ops: list[Op], puts: list[PreparedPut], vectors: list[list[float]], qvecs: dict[str, list[float]]
     ) -> list[Result]:
         # Like InMemoryStore: every read in the batch sees the state before the batch's puts.
+        self._fresh()
         results: list[Result] = [None] * len(ops)
         gets = [(i, op) for i, op in enumerate(ops) if isinstance(op, GetOp)]
         if gets:
@@ -167,6 +168,7 @@ class ChromaStore(CollectMixin):
         """
         op = PutOp(tuple(namespace), key, value, index=False)
         self._prepare([op])
+        self._fresh()
         md = self._insert_if_absent(PreparedPut(op, [], []))
         return self._to_item(md)
 
