@@ -28,7 +28,7 @@ from langgraph.store.base import (
 )
 
 from sleeptime.errors import InvalidInputError, StoreError
-from sleeptime.stores.chroma.freshness import WriteMarks, forget_system, is_stale_view
+from sleeptime.stores.chroma.freshness import WriteMarks, forget_system, is_disk_full, is_stale_view
 from sleeptime.stores.chroma.layout import (
     SCOPE_DEPTH,
     VALID_COLLECTION,
@@ -139,6 +139,7 @@ class ChromaBase(BaseStore):
         self._ns: Any = None
         self._path = str(path) if path is not None else None
         self._marks: WriteMarks | None = None
+        self._broken = False  # a write failed on a full disk: reopen before the next operation
         self._open(path)
         # Several processes on one path: notice the others' writes (see `freshness`).
         self._marks = WriteMarks(path) if path is not None else None
@@ -188,6 +189,12 @@ class ChromaBase(BaseStore):
             except (StoreError, InvalidInputError, InvalidNamespaceError):
                 raise
             except Exception as exc:
+                if self._path is not None and is_disk_full(exc):
+                    # Chroma's embedded client hangs in its next write after a full disk, even once
+                    # space is back: the next operation starts on a fresh client (`_fresh`).
+                    self._broken = True
+                    raise StoreError(f"{self._site}: the disk is full ({exc}); free space and retry: "
+                                     "the next operation reopens the store") from exc
                 if not reopened and self._path is not None and self._items is not None and is_stale_view(exc):
                     reopened = True
                     fn = self._reopen(fn)
@@ -202,7 +209,7 @@ class ChromaBase(BaseStore):
 
     def _fresh(self) -> None:
         """Before an operation on disk: reopen when another process wrote since this one last looked."""
-        if self._marks is not None and self._marks.changed():
+        if self._broken or (self._marks is not None and self._marks.changed()):
             self._reopen(None)
 
     def _reopen(self, fn: Callable[..., T] | None) -> Callable[..., T]:
@@ -215,6 +222,7 @@ class ChromaBase(BaseStore):
             forget_system(self._path)
             self._scoped.clear()
             self._open(self._path)
+            self._broken = False
             if fn is None or owner is None:
                 return fn  # type: ignore[return-value]
             if owner is not None and name is None:  # a client method

@@ -17,6 +17,7 @@ Reopening (`forget_system`, then a new client) makes Chroma load the collections
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 
@@ -30,6 +31,14 @@ def is_stale_view(exc: BaseException) -> bool:
     """Whether `exc` is what embedded Chroma raises when its in-memory index is behind the files."""
     text = str(exc).lower()
     return isinstance(exc, chromadb.errors.ChromaError | RuntimeError) and any(m in text for m in _STALE_MARKS)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` reports a full disk (SQLite's code 13, or ENOSPC)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    text = str(exc).lower()
+    return "database or disk is full" in text or "(code: 13)" in text or "no space left on device" in text
 
 
 def forget_system(path: str) -> None:
