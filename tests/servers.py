@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -14,6 +15,10 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
+
+#: API keys of the test tenants for the project's langgraph.json (its auth: `sleeptime.graphs.auth`).
+KEYS = {"acme": "test-key-acme-0123456789", "globex": "test-key-globex-0123456789"}
+AUTH_ENV = {"SLEEPTIME_API_KEYS": json.dumps({key: tenant for tenant, key in KEYS.items()})}
 
 
 def free_port() -> int:

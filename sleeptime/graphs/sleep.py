@@ -10,7 +10,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.nodes.sleep.ingest import ingest
+from sleeptime.nodes.sleep.ingest import ingest, ingest_on_server
 from sleeptime.nodes.sleep.parts import PartTask, plan, reduce, reflect_part, route_after_plan
 from sleeptime.nodes.sleep.predict import predict
 from sleeptime.nodes.sleep.publish import publish
@@ -20,12 +20,15 @@ from sleeptime.state import SleepInput, SleepOutput, SleepState
 SleepGraph = StateGraph[SleepState, SleepTimeConfig, SleepInput, SleepOutput]
 
 
-def build_sleep_graph() -> SleepGraph:
-    """The uncompiled sleep graph; compile it with the store (and checkpointer) of your choice."""
+def build_sleep_graph(*, on_server: bool = False) -> SleepGraph:
+    """The uncompiled sleep graph; compile it with the store (and checkpointer) of your choice.
+
+    `on_server=True` (what langgraph.json serves): files and folders named in a run's input are read
+    only under ``SLEEPTIME_SERVER_FILE_ROOTS`` (off when unset; `nodes.sleep.ingest.check_server_paths`)."""
     builder: SleepGraph = StateGraph(
         SleepState, context_schema=SleepTimeConfig, input_schema=SleepInput, output_schema=SleepOutput
     )
-    builder.add_node("ingest", ingest)
+    builder.add_node("ingest", ingest_on_server if on_server else ingest)
     builder.add_node("reflect", reflect)
     builder.add_node("merge", merge)
     builder.add_node("predict", predict)
@@ -51,3 +54,5 @@ def _compiled() -> CompiledStateGraph[SleepState, SleepTimeConfig, SleepInput, S
 
 # For langgraph.json: the server injects its store (or the Chroma one named there).
 graph = _compiled()
+server_graph = build_sleep_graph(on_server=True).compile(name="sleep")
+"""What `sleeptime.graphs.server` serves: the same graph, with the server's file policy."""

@@ -12,7 +12,7 @@ import pytest
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
-from tests.servers import ROOT, langgraph_dev
+from tests.servers import AUTH_ENV, KEYS, ROOT, langgraph_dev
 
 SCRIPTED = {"sleep_model": "scripted", "wake_model": "scripted", "max_rounds": 1}
 CONTEXT = "A bakery sells muffins at $3 each.\nOn Monday it sold 40 muffins."
@@ -21,8 +21,8 @@ CONTEXT = "A bakery sells muffins at $3 each.\nOn Monday it sold 40 muffins."
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncLangGraphClient]:
     store_dir = tmp_path_factory.mktemp("server") / "store"
-    with langgraph_dev(ROOT, env={"SLEEPTIME_STUDIO_STORE": str(store_dir)}) as url, \
-            closing(get_sync_client(url=url)) as sdk:
+    with langgraph_dev(ROOT, env={"SLEEPTIME_STUDIO_STORE": str(store_dir), **AUTH_ENV}) as url, \
+            closing(get_sync_client(url=url, api_key=KEYS["acme"])) as sdk:
         yield sdk
 
 

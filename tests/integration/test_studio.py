@@ -11,7 +11,7 @@ from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
 from sleeptime.demo import CONTEXT, QUESTIONS
-from tests.servers import ROOT, langgraph_dev
+from tests.servers import AUTH_ENV, KEYS, ROOT, langgraph_dev
 
 FAST = "embedded:smollm2-135m"
 
@@ -20,19 +20,19 @@ FAST = "embedded:smollm2-135m"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     store_dir = tmp_path_factory.mktemp("studio") / "store"
     # The project's own langgraph.json, run from the project root as `langgraph dev` would be.
-    with langgraph_dev(ROOT, env={"SLEEPTIME_STUDIO_STORE": str(store_dir)}) as url:
+    with langgraph_dev(ROOT, env={"SLEEPTIME_STUDIO_STORE": str(store_dir), **AUTH_ENV}) as url:
         yield url, store_dir
 
 
 def test_both_graphs_are_served(server: tuple[str, Path]) -> None:
-    with closing(get_sync_client(url=server[0])) as client:
+    with closing(get_sync_client(url=server[0], api_key=KEYS["acme"])) as client:
         graph_ids = {a["graph_id"] for a in client.assistants.search(limit=50)}
     assert {"sleep", "wake", "chat"} <= graph_ids
 
 
 def test_sleep_then_wake_through_the_server(server: tuple[str, Path]) -> None:
     url, store_dir = server
-    with closing(get_sync_client(url=url)) as client:
+    with closing(get_sync_client(url=url, api_key=KEYS["acme"])) as client:
         _sleep_then_wake(client, store_dir)
 
 
