@@ -10,16 +10,22 @@ from collections.abc import Iterator, Sequence
 from langgraph.store.base import BaseStore, Item, PutOp
 from langgraph.store.base.batch import AsyncBatchedBaseStore
 
+WRITE_SLICE = 1000
+"""Ops per store batch when writing many items: what one batch holds in memory (texts, vectors,
+records) stays bounded however many items a write has (every caller writes under an unclaimed
+attempt or content keys, so slices are invisible until the claim, as one batch would be)."""
+
 
 def put_all(store: BaseStore, ops: Sequence[PutOp]) -> None:
-    """Apply `ops` (puts and deletes) in one batch where the store allows it.
+    """Apply `ops` (puts and deletes) in batches of `WRITE_SLICE` where the store allows it.
 
     The LangGraph server's store (an `AsyncBatchedBaseStore`) embeds on its event loop: its sync
     `put` goes through that loop, but its sync `batch` calls the backing store directly, which fails
     when the configured embedding function is async-only. There the ops go one `put` at a time.
     """
     if not isinstance(store, AsyncBatchedBaseStore):
-        store.batch(ops)
+        for start in range(0, len(ops), WRITE_SLICE):
+            store.batch(ops[start : start + WRITE_SLICE])
         return
     for op in ops:
         if op.value is None:

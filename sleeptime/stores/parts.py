@@ -30,7 +30,7 @@ from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from sleeptime.large.packing import Piece
 from sleeptime.large.sources import SourceChunk
-from sleeptime.stores.batching import put_all
+from sleeptime.stores.batching import WRITE_SLICE, put_all
 from sleeptime.stores.collection import GRACE_S, KEEP_VERSIONS, delete_namespace
 from sleeptime.stores.layout import PART_KINDS, KeyLayout, Kind, revision_key
 from sleeptime.stores.published import PublishedVersions
@@ -81,22 +81,20 @@ class PartIndex:
     # chunks and manifests
     def index_chunks(self, context_id: str, chunks: Sequence[SourceChunk]) -> None:
         """Embed and store the chunks not indexed yet. Done before the revision is claimed, so a
-        reader of the new revision finds its chunks; until its manifest lists them, `collect`'s
-        grace keeps them."""
+        reader of the new revision finds its chunks; until its manifest lists them, the ingest's
+        lease keeps them (`collect`)."""
         ns = self._ns("pieces", context_id)
-        digests = list(dict.fromkeys(c.digest for c in chunks))
-        present = self.store.batch([GetOp(ns, d) for d in digests])
-        have = {d for d, item in zip(digests, present, strict=True) if item is not None}
-        new = {c.digest: c for c in chunks if c.digest not in have}
-        if new:
-            put_all(
-                self.store,
-                [
-                    PutOp(ns, d, {"text": c.text, "source": c.source, "start_line": c.start_line,
-                                  "end_line": c.end_line}, index=["text"])
-                    for d, c in new.items()
-                ]
-            )
+        unique = list({c.digest: c for c in chunks}.values())
+        for start in range(0, len(unique), WRITE_SLICE):  # bounded memory for any number of chunks
+            part = unique[start : start + WRITE_SLICE]
+            present = self.store.batch([GetOp(ns, c.digest) for c in part])
+            new = [c for c, item in zip(part, present, strict=True) if item is None]
+            if new:
+                put_all(self.store, [
+                    PutOp(ns, c.digest, {"text": c.text, "source": c.source, "start_line": c.start_line,
+                                         "end_line": c.end_line}, index=["text"])
+                    for c in new
+                ])
 
     def record_manifest(
         self, context_id: str, revision: int, chunks: Sequence[SourceChunk], own_lease: str | None = None

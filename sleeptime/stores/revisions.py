@@ -14,7 +14,7 @@ from typing import Any
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from sleeptime.errors import EmptyContextError, UnknownContextError
-from sleeptime.stores.batching import search_all
+from sleeptime.stores.batching import put_all, search_all
 from sleeptime.stores.layout import KeyLayout, chunk_key, validate_id
 from sleeptime.stores.versions import Chain, Lease
 
@@ -85,8 +85,8 @@ class RawRevisions:
         held = open_lease(self.store, self.layout, context_id) if lease is None else lease
         try:
             ns = self.layout.ns("chunks", context_id, held.attempt)
-            self.store.batch([PutOp(ns, chunk_key(i), {"text": c, "index": i}, index=False)
-                              for i, c in enumerate(chunks)])
+            put_all(self.store, [PutOp(ns, chunk_key(i), {"text": c, "index": i}, index=False)
+                                 for i, c in enumerate(chunks)])
             base = {"attempt": held.attempt, "n_chunks": len(chunks), "chars": sum(len(c) for c in chunks),
                     "sources": list(sources)}
             claim = self.chain(context_id).advance(lambda n: {**base, "revision": n, "updated_at": now()}, lease=held)
