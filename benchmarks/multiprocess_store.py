@@ -8,8 +8,9 @@ Every process opens its own `SleepTime` on one on-disk Chroma path (scripted mod
 embeddings: no model runs). Each writer loops: ingest new text into its own context and sleep on
 it, then sleep on the context every writer shares (a claim race). Each reader, opened once before the
 writers start, loops `ask` on every context. At the end the harness checks each context's version
-chain: the numbers the writers were given are distinct, with no gap below the head, and every kept
-version is whole (notes, questions, the raw revision it names). Prints one JSON object; exits 1 when
+chain: the numbers the writers were given are distinct, with no gap below the head, every kept
+version is whole (notes, questions, the raw revision it names), and vector search (in a fresh
+process) finds each of its predicted questions. Prints one JSON object; exits 1 when
 an ask failed or a version is duplicated, missing or dangling.
 """
 
@@ -85,14 +86,25 @@ def _check(path: str, contexts: list[str], given: dict[str, list[int]]) -> dict[
             top = int(head["version"]) if head else 0
             kept = store.versions(cid)
             dangling = [v for v in kept if not _whole(store, cid, v)]
+            unsearchable = [v for v in kept if not _searchable(store, cid, v)]
             report[cid] = {
-                "published": len(numbers), "head": top,
+                "published": len(numbers), "head": top, "unsearchable": unsearchable,
                 "duplicates": sorted(v for v, n in Counter(numbers).items() if n > 1),
                 "missing": sorted(set(range(1, top + 1)) - set(numbers)),
                 "kept": kept, "dangling": dangling,
                 "latest_ok": (store.latest(cid) is not None) == (top > 0),
             }
     return report
+
+
+def _searchable(store: Any, cid: str, version: int) -> bool:
+    """Every predicted question of the version is found by vector search for its own text."""
+    questions = store.questions(cid, version)
+    for qa in questions:
+        hits = store.scored_questions(cid, version, qa["question"], len(questions))
+        if not any(h["question"] == qa["question"] and score is not None for h, score in hits):
+            return False
+    return True
 
 
 def _whole(store: Any, cid: str, version: int) -> bool:
@@ -150,6 +162,7 @@ def main() -> None:
         "duplicate_versions": sum(len(c["duplicates"]) for c in chains.values()),
         "missing_versions": sum(len(c["missing"]) for c in chains.values()),
         "dangling_versions": sum(len(c["dangling"]) for c in chains.values()),
+        "unsearchable_versions": sum(len(c["unsearchable"]) for c in chains.values()),
         "chains": chains,
     }
     print(json.dumps(report))

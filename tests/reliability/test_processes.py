@@ -63,3 +63,23 @@ def test_vector_search_sees_another_processes_puts(tmp_path: Path) -> None:
     hits = store.search(("docs",), query="blue whale")
     assert [i.key for i in hits] == ["b"] and hits[0].score is not None
     assert store.get(("docs",), "a") is None
+
+
+def test_keys_and_listings_are_current_without_a_reload(tmp_path: Path) -> None:
+    store = ChromaStore(path=tmp_path, index=index_config(["text"]))
+    store.put(("n",), "a", {"text": "fox"})
+    store.put(("n",), "c", {"text": "cat"})
+    _other_process(f"""
+        from sleeptime.stores import ChromaStore
+        from sleeptime.testing import HashEmbeddings
+        s = ChromaStore(path={str(tmp_path)!r}, index={{"dims": 64, "embed": HashEmbeddings(64), "fields": ["text"]}})
+        s.put(("n",), "b", {{"text": "whale"}})
+        s.delete(("n",), "a")
+        s.put(("n",), "c", {{"text": "dog"}})
+    """)
+    client = store._client
+    assert store.get(("n",), "a") is None and store.get(("n",), "c").value == {"text": "dog"}  # type: ignore[union-attr]
+    assert sorted(i.key for i in store.search(("n",))) == ["b", "c"]
+    assert store._client is client  # no reload was needed for these
+    assert [i.key for i in store.search(("n",), query="whale", limit=1)] == ["b"]
+    assert store._client is not client  # a vector search reloads first

@@ -207,9 +207,11 @@ class ChromaBase(BaseStore):
                 tries = f" after {attempt + 1} attempt(s)" if transient else ""
                 raise StoreError(f"{self._site} failed{tries}: {type(exc).__name__}: {exc}") from exc
 
-    def _fresh(self) -> None:
-        """Before an operation on disk: reopen when another process wrote since this one last looked."""
-        if self._broken or (self._marks is not None and self._marks.changed()):
+    def _fresh(self, searches: bool = True) -> None:
+        """Before an operation on disk: reopen after a full disk, and before a vector search when
+        another process wrote since this one last looked (keys, gets and listings read Chroma's
+        SQLite files, which are current; only the vector index is loaded once per process)."""
+        if self._broken or (searches and self._marks is not None and self._marks.changed()):
             self._reopen(None)
 
     def _reopen(self, fn: Callable[..., T] | None) -> Callable[..., T]:

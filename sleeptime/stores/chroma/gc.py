@@ -30,7 +30,7 @@ class CollectMixin(SearchMixin, WriteMixin):
         Returns counts: ``vectors`` deleted, ``registered`` (namespaces listed again),
         ``unlisted`` (empty namespaces no longer listed). Safe to run while others write.
         """
-        self._fresh()
+        self._fresh(searches=False)
         with self._lock:
             vectors = sum(self._collect_vectors(coll, now_ms() - int(grace_s * 1000)) for coll in self._vector_colls())
             registered, unlisted = self._repair_registry()
@@ -94,7 +94,7 @@ class CollectMixin(SearchMixin, WriteMixin):
         The delete is conditional: each batch deletes its ids only where ``exp`` is still past at
         delete time (Chroma ANDs ids and ``where``), so an item another handle rewrote after the
         read (a permanent one, or one with a fresh TTL) is kept, with its vectors."""
-        self._fresh()
+        self._fresh(searches=False)
         with self._lock:
             expired = self._expired()
             if not expired:

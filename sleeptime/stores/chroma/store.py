@@ -142,7 +142,7 @@ class ChromaStore(CollectMixin):
         self, ops: list[Op], puts: list[PreparedPut], vectors: list[list[float]], qvecs: dict[str, list[float]]
     ) -> list[Result]:
         # Like InMemoryStore: every read in the batch sees the state before the batch's puts.
-        self._fresh()
+        self._fresh(searches=any(isinstance(op, SearchOp) and op.query for op in ops))
         results: list[Result] = [None] * len(ops)
         gets = [(i, op) for i, op in enumerate(ops) if isinstance(op, GetOp)]
         if gets:
@@ -168,7 +168,7 @@ class ChromaStore(CollectMixin):
         """
         op = PutOp(tuple(namespace), key, value, index=False)
         self._prepare([op])
-        self._fresh()
+        self._fresh(searches=False)
         md = self._insert_if_absent(PreparedPut(op, [], []))
         return self._to_item(md)
 
