@@ -24,6 +24,14 @@ from sleeptime.errors import InvalidInputError, UnreadableFileError
 DEFAULT_MAX_BYTES = 1_000_000
 """Files larger than this are skipped: generated or vendored code, data dumps, logs."""
 
+MAX_FOLDER_FILES = 200_000
+"""Most entries (files, links, special files) one folder ingest takes after include/exclude; past it the
+ingest is refused (`InvalidInputError`) before any file is read. With `MAX_FOLDER_BYTES` it bounds the
+memory of one ingest, which holds every chunk before it stores the revision."""
+
+MAX_FOLDER_BYTES = 256 * 2**20
+"""Most bytes of text one folder ingest reads (256 MiB); past it the ingest is refused (`InvalidInputError`)."""
+
 # Suffix -> splitter language: code splits at class/function boundaries before blank lines.
 _LANGUAGES: dict[str, Language] = {
     ".py": Language.PYTHON, ".js": Language.JS, ".jsx": Language.JS, ".mjs": Language.JS,
@@ -188,8 +196,12 @@ def load_folder(
     max_bytes: int = DEFAULT_MAX_BYTES,
     chunk_size: int = 1200,
     chunk_overlap: int = 100,
+    max_files: int | None = None,
+    max_total_bytes: int | None = None,
 ) -> FolderContents:
-    """Every readable text file under `folder`, split; skipped files listed with the reason.
+    """Every readable text file under `folder`, split; skipped files listed with the reason. More
+    than `max_files` entries or `max_total_bytes` of text (None: `MAX_FOLDER_FILES`, `MAX_FOLDER_BYTES`)
+    is refused with InvalidInputError.
 
     `include` / `exclude` are gitignore-style globs relative to the folder (`*.py`, `docs/**`);
     with no `include`, every file not excluded is taken.
@@ -199,14 +211,27 @@ def load_folder(
         raise UnreadableFileError(f"cannot read {str(root)!r}: not a folder")
     if max_bytes < 1:
         raise InvalidInputError(f"max_bytes must be >= 1, got {max_bytes!r}")
+    max_files = MAX_FOLDER_FILES if max_files is None else max_files
+    max_total_bytes = MAX_FOLDER_BYTES if max_total_bytes is None else max_total_bytes
     wanted = _spec(include) if include else None
     unwanted = _spec(exclude)
     chunks: list[SourceChunk] = []
     files: list[str] = []
     skipped: list[SkippedFile] = []
-    for path, rel, left_out in sorted(_walk(root), key=lambda pr: pr[1]):
+    entries: list[tuple[Path, str, str | None]] = []
+    for entry in _walk(root):
+        rel = entry[1]
         if (wanted is not None and not wanted.match_file(rel)) or unwanted.match_file(rel):
             continue
+        entries.append(entry)
+        if len(entries) > max_files:
+            raise InvalidInputError(
+                f"folder {str(root)!r} has more than {max_files:,} files to ingest (the limit: "
+                "sleeptime.large.sources.MAX_FOLDER_FILES); narrow it with include/exclude, or ingest parts of it "
+                "as separate contexts"
+            )
+    total = 0
+    for path, rel, left_out in sorted(entries, key=lambda pr: pr[1]):
         if left_out is not None:
             skipped.append(SkippedFile(rel, left_out))
             continue
@@ -217,6 +242,13 @@ def load_folder(
         if not text.strip():
             skipped.append(SkippedFile(rel, "empty"))
             continue
+        total += len(text.encode("utf-8"))
+        if total > max_total_bytes:
+            raise InvalidInputError(
+                f"folder {str(root)!r} holds more than {max_total_bytes:,} bytes of text (the limit: "
+                "sleeptime.large.sources.MAX_FOLDER_BYTES); narrow it with include/exclude, or ingest parts of it "
+                "as separate contexts"
+            )
         files.append(rel)
         chunks.extend(split_source(text, rel, chunk_size, chunk_overlap))
     return FolderContents(chunks=chunks, files=files, skipped=skipped)
