@@ -29,6 +29,9 @@ class ContextHistory:
     revision: int = 0
     """Changes seen so far (the revision questions should find a version of)."""
     last_change: float | None = None
+    first_seen: float | None = None
+    """When the scheduler first heard of the context (a change or a question)."""
+    changes: int = 0
     change_gap: float | None = None
     """Running mean of the seconds between changes (None before the second change)."""
     # questions
@@ -49,6 +52,7 @@ class ContextHistory:
     """The revision the last started sleep run read."""
     sleeps: int = 0
     last_sleep_tokens: int | None = None
+    """Output tokens of the last finished sleep run (the tokens the cost tables count)."""
     published_revision: int | None = None
     # how well the published version's predicted questions match the real ones (recent reports weigh most)
     match_obs: int = 0
@@ -59,6 +63,8 @@ class ContextHistory:
         if self.last_change is not None:
             self.change_gap = _ewma(self.change_gap, max(0.0, now - self.last_change))
         self.last_change = now
+        self.first_seen = now if self.first_seen is None else self.first_seen
+        self.changes += 1
         self.revision += 1
         self.queries_this_revision = 0
         if size_tokens is not None:
@@ -75,6 +81,7 @@ class ContextHistory:
                 self.current_burst = 0
         else:
             self.first_query = now
+            self.first_seen = now if self.first_seen is None else self.first_seen
         self.current_burst += 1
         self.queries += 1
         self.queries_this_revision += 1
@@ -129,16 +136,18 @@ class ContextHistory:
         """Questions per burst: the running mean of ended bursts, else the burst in progress so far."""
         return self.burst_len if self.burst_len is not None else float(max(1, self.current_burst))
 
-    def time_to_change(self, prior: float) -> float:
-        """Expected seconds until the next change: the mean gap so far, or `prior` before two changes."""
-        return self.change_gap if self.change_gap is not None else prior
+    def time_to_change(self, now: float, prior: float) -> float:
+        """Expected seconds until the next change (memoryless): seconds observed plus one `prior` gap, over
+        changes seen plus one. (A running mean of the gaps runs short: few, and cut by the window.)"""
+        observed = now - self.first_seen if self.first_seen is not None else 0.0
+        return (observed + prior) / (self.changes + 1)
 
     def expected_queries(self, now: float, prior_change_gap: float, prior_window: float) -> float:
         """Expected questions before the next change: the rest of a burst in progress, then future bursts.
 
         Bursts are taken as geometric (memoryless): a burst in progress has ``mean_burst - 1`` more to come.
         """
-        horizon = self.time_to_change(prior_change_gap)
+        horizon = self.time_to_change(now, prior_change_gap)
         mean = self.mean_burst()
         rest = mean - 1.0 if self.in_burst(now) else 0.0
         return rest + self.burst_rate(now, prior_window) * horizon * mean

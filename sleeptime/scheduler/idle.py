@@ -98,8 +98,8 @@ class IdleScheduler(LoopHost, AnswersFromPublished):
                 ctx.timer.cancel()
                 ctx.timer = None
                 self._emit("cancelled", cid, detail="scheduler stopped")
-            ctx.due = False
-            ctx.due_at = None
+            ctx.due, ctx.due_at = False, None
+            self._due.discard(cid)
         if self._hour_retry is not None:
             self._hour_retry.cancel()
             self._hour_retry = None
@@ -259,18 +259,20 @@ class IdleScheduler(LoopHost, AnswersFromPublished):
         def due() -> None:
             started = time.perf_counter()
             ctx = self._ctx(context_id)
-            ctx.timer = None
-            ctx.due = True
-            ctx.due_since = now = self.clock.now()
-            if (rank := self.policy.priority(ctx.history, now)) is None:
-                self._drop_pending(context_id, ctx, f"{self.policy.name} policy no longer wants it")
-            else:
-                self._due.push(context_id, ctx, rank)
-                self._request_dispatch()
+            ctx.timer, ctx.due, ctx.due_since = None, True, self.clock.now()
+            self._queue_due(context_id, ctx)
             self._timed(started)
 
         if self._loop is not None:
             self._on_loop(due)
+
+    def _queue_due(self, context_id: str, ctx: ContextState) -> None:
+        """Rank a due context; one whose run is still going is queued when that run ends (`_run_sleep`)."""
+        if (rank := self.policy.priority(ctx.history, self.clock.now())) is None:
+            self._drop_pending(context_id, ctx, f"{self.policy.name} policy no longer wants it")
+        elif ctx.task is None:
+            self._due.push(context_id, ctx, rank)
+            self._request_dispatch()
 
     def _hour_retry_fire(self) -> None:
         def retry() -> None:
@@ -317,6 +319,8 @@ class IdleScheduler(LoopHost, AnswersFromPublished):
             if cid is None:
                 return
             ctx = self._contexts[cid]
+            if not ctx.due or ctx.task is not None:  # superseded entry (or closing)
+                continue
             if self.policy.priority(ctx.history, now) is None:
                 self._drop_pending(cid, ctx, f"{self.policy.name} policy no longer wants it")
                 continue
@@ -346,7 +350,7 @@ class IdleScheduler(LoopHost, AnswersFromPublished):
         else:
             tokens = result.usage.total_tokens
             self.quota.record(context_id, self.clock.now(), tokens)
-            ctx.history.on_sleep_finished(tokens, result.published, revision)
+            ctx.history.on_sleep_finished(result.usage.output_tokens, result.published, revision)
             ctx.outcome = SleepOutcome(context_id, result.status, published=result.published,
                                        version=result.version, tokens=tokens)
             self._emit("sleep_finished", context_id, version=result.version, published=result.published,
@@ -354,6 +358,8 @@ class IdleScheduler(LoopHost, AnswersFromPublished):
         finally:
             ctx.task = None
             self._running.pop(context_id, None)
+            if ctx.due:  # it fell due again while running
+                self._queue_due(context_id, ctx)
             if self._loop is not None:
                 self._request_dispatch()
             self._notify_state()

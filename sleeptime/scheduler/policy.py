@@ -220,7 +220,7 @@ class Value:
     tokens_per_sleep: float = 167.0
     tokens_per_size: float = 0.0
     prior_change_gap: float = 6 * 3600.0
-    prior_window: float = 24 * 3600.0
+    prior_window: float = 6 * 3600.0
     n_questions: int | None = None
     levels: tuple[PlanLevel, ...] = DEFAULT_LEVELS
     guard: MatchGuard | None = field(default_factory=MatchGuard)

@@ -31,6 +31,10 @@ from sleeptime.scheduler.remote import RemoteScheduler
 class _Usage:
     total_tokens: int
 
+    @property
+    def output_tokens(self) -> int:
+        return self.total_tokens // 4
+
 
 @dataclass
 class _Result:
@@ -140,6 +144,25 @@ async def test_guard_stops_sleeping_once_predictions_stop_matching() -> None:
         clock.advance(1)
         await sched.ajoin("a")
     assert len(app.calls) == 2
+
+
+async def test_closing_with_runs_queued_starts_none_of_them() -> None:
+    class Stuck(FakeApp):
+        async def asleep(self, context_id: str, **options: Any) -> _Result:
+            self.calls.append((context_id, options))
+            await asyncio.Event().wait()  # never finishes on its own
+            raise AssertionError("unreachable")
+
+    app, clock = Stuck(), FakeClock()
+    sched = _sched(app, clock, Debounce(idle_after=1), max_concurrency=1)
+    await sched.astart()
+    for cid in "abc":
+        await sched.anotify_change(cid)
+    clock.advance(1)
+    await asyncio.sleep(0.01)
+    assert len(app.calls) == 1
+    await asyncio.wait_for(sched.aclose(wait=False), 5)  # the queued two must not start as the first is cancelled
+    assert len(app.calls) == 1
 
 
 def test_guard_without_reports_never_trips() -> None:
