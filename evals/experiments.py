@@ -32,7 +32,9 @@ from pathlib import Path
 from evals import (
     adversarial,
     amortization,
+    arrivals_live,
     context_only,
+    exp_arrivals,
     exp_budget,
     exp_notes,
     exp_swe,
@@ -86,6 +88,10 @@ EXPERIMENTS: dict[str, Experiment] = {
                    adversarial.add_arguments, adversarial.run_cli),
         Experiment("notes", "note recall and precision of the learned context, and answers from it (oracle arm)",
                    exp_notes.add_arguments, exp_notes.run_cli),
+        Experiment("arrivals", "sleep policies x arrival traces on the real scheduler, simulated app (no model)",
+                   exp_arrivals.add_arguments, exp_arrivals.run_cli),
+        Experiment("arrivals-live", "a small trace in real time on an embedded model, beside the simulator",
+                   arrivals_live.add_arguments, arrivals_live.run_cli),
         Experiment("swe", "SWE-Features on click snapshots: which files a change touches, RAG vs sleep-time (F1)",
                    exp_swe.add_arguments, exp_swe.run_cli),
     )

@@ -74,6 +74,13 @@ class FakeClock:
         with self._lock:
             return sum(1 for _, _, t in self._timers if not t.cancelled)
 
+    def next_due(self) -> float | None:
+        """When the earliest timer still set falls due, or None (a simulator advances to it step by step)."""
+        with self._lock:
+            while self._timers and self._timers[0][2].cancelled:
+                heapq.heappop(self._timers)
+            return self._timers[0][0] if self._timers else None
+
     def advance(self, seconds: float) -> None:
         """Move time forward, firing every timer due by then (including ones set while firing)."""
         if seconds < 0:

@@ -1,44 +1,48 @@
-"""The idle scheduler: sleep on a context once it has been idle for a while.
+"""The idle scheduler: sleep on a context while it is idle, when and as much as its `SleepPolicy` says.
 
-When a context changes, a sleep run is scheduled `idle_after` seconds later; a newer change (or a
-`touch`) on that context restarts the wait (debounce per context). Due contexts start as
-concurrency allows, the most recently queried first. Questions never wait for a sleep run: they are
-answered from the last published learned-context version, and a run that finishes after a newer
-change does not publish (the store's revision check refuses it; the event says ``stale``).
-
-    >>> async with IdleScheduler(app, idle_after=30) as sched:     # doctest: +SKIP
-    ...     await sched.anotify_change("shop", text=new_price_list)
-    ...     answer = await sched.aask("How much are 3 pens?", "shop")
-
-From synchronous code, ``with IdleScheduler(...)`` runs the same loop in a daemon thread. Time comes
-from a `Clock`; tests use `FakeClock`, whose `advance(seconds)` fires due timers with no real waiting.
+The policy (`sleeptime.scheduler.policy`) is consulted on every change and question. The default,
+`Debounce`: a change schedules a run `idle_after` seconds later; a newer change (or a `touch`) restarts the
+wait. Due contexts start as concurrency allows, highest policy priority first (`Debounce`: most recently
+asked). Questions never wait: they are answered from the last published version, and a run that finishes
+after a newer change does not publish (the store's revision check refuses it; the event says ``stale``).
+``async with IdleScheduler(app)`` runs on the caller's loop, ``with IdleScheduler(app)`` in a daemon thread;
+tests use `FakeClock`, whose `advance(seconds)` fires due timers with no real waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sleeptime.errors import InvalidInputError
+from sleeptime.scheduler.answering import AnswersFromPublished
 from sleeptime.scheduler.clock import Clock, TimerHandle
-from sleeptime.scheduler.due import ContextState, next_due
-from sleeptime.scheduler.events import EventKind, SchedulerEvent
+from sleeptime.scheduler.due import ContextState, DueQueue
+from sleeptime.scheduler.events import SchedulerEvent
 from sleeptime.scheduler.loop import LoopHost
+from sleeptime.scheduler.policy import Debounce, SleepPlan, SleepPolicy
 from sleeptime.scheduler.protocol import ScheduledSleep, Scheduler, SleepOutcome
 from sleeptime.scheduler.quota import TokenQuota
 
 if TYPE_CHECKING:
-    from sleeptime.facade import Answer, Mode, SleepTime
+    from sleeptime.facade import SleepTime
 
 __all__ = ["IdleScheduler"]
 
 
-class IdleScheduler(LoopHost):
-    """Runs `app`'s sleep graph on contexts once they have been idle for `idle_after` seconds.
+class IdleScheduler(LoopHost, AnswersFromPublished):
+    """Runs `app`'s sleep graph on contexts when its `policy` says (default: idle for `idle_after` seconds).
+
+    A plan's samples / rounds / predicted questions override `sleep_overrides` for that run. `ask` tells the
+    policy a question matched when its `Answer.match_score` is at least `match_score` (0.6: those questions
+    carried the whole gain in evals/results/qwen15b-base) or a predicted answer was served.
+    `keep_timeline=False` keeps no `timeline` (`on_event` still sees every event): for long simulations.
 
     Quotas count sleep tokens (input + output, from each run's usage), checked before a run starts
     (see `TokenQuota`): a context over `token_quota_per_context` is skipped (``skipped_quota``) until
@@ -59,6 +63,9 @@ class IdleScheduler(LoopHost):
         clock: Clock | None = None,
         on_event: Callable[[SchedulerEvent], None] | None = None,
         sleep_overrides: dict[str, Any] | None = None,
+        policy: SleepPolicy | None = None,
+        match_score: float = 0.6,
+        keep_timeline: bool = True,
     ) -> None:
         if not idle_after >= 0:  # also refuses NaN
             raise InvalidInputError(f"idle_after must be >= 0 seconds, got {idle_after!r}")
@@ -70,10 +77,17 @@ class IdleScheduler(LoopHost):
         self.quota = TokenQuota(token_quota_per_context, token_quota_per_hour)
         self.on_event = on_event
         self.sleep_overrides = dict(sleep_overrides or {})
+        self.policy: SleepPolicy = policy if policy is not None else Debounce(idle_after)
+        self.match_score = match_score
+        self.decision_seconds: deque[float] = deque(maxlen=200_000)
+        """Wall seconds of each scheduling decision (change, question, due, dispatch), newest last."""
+        self.keep_timeline = keep_timeline
         self.timeline: list[SchedulerEvent] = []
         """Every event so far, in order."""
         super().__init__(clock)
         self._contexts: dict[str, ContextState] = {}
+        self._due = DueQueue()
+        self._running: dict[str, asyncio.Task[None]] = {}
         self._hour_retry: TimerHandle | None = None
         self._dispatch_requested = False
         self._events_lock = threading.Lock()
@@ -84,8 +98,8 @@ class IdleScheduler(LoopHost):
                 ctx.timer.cancel()
                 ctx.timer = None
                 self._emit("cancelled", cid, detail="scheduler stopped")
-            ctx.due = False
-            ctx.due_at = None
+            ctx.due, ctx.due_at = False, None
+            self._due.discard(cid)
         if self._hour_retry is not None:
             self._hour_retry.cancel()
             self._hour_retry = None
@@ -105,8 +119,8 @@ class IdleScheduler(LoopHost):
         self._block_on_loop(self._settle_here(), timeout)
 
     async def _settle_here(self) -> None:
-        while self._dispatch_requested or any(c.task is not None for c in self._contexts.values()):
-            tasks = [c.task for c in self._contexts.values() if c.task is not None]
+        while self._dispatch_requested or self._running:
+            tasks = list(self._running.values())
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.sleep(0)  # let the requested dispatch run
@@ -136,37 +150,33 @@ class IdleScheduler(LoopHost):
         ctx = self._contexts.get(context_id) if context_id is not None else None
         return ctx.outcome if ctx is not None else None
 
-    # events
-    def _emit(self, kind: EventKind, context_id: str, **fields: Any) -> SchedulerEvent:
-        at = self._clock.now() if self._clock is not None else time.monotonic()
-        event = SchedulerEvent(kind=kind, context_id=context_id, at=at, **fields)
-        with self._events_lock:
-            self.timeline.append(event)
-        if self.on_event is not None:
-            self.on_event(event)
-        return event
-
     def _ctx(self, context_id: str) -> ContextState:
         return self._contexts.setdefault(context_id, ContextState())
 
     # changes
     def notify_change(
-        self, context_id: str, text: str | None = None, files: Sequence[str | Path] = ()
+        self, context_id: str, text: str | None = None, files: Sequence[str | Path] = (),
+        *, size_tokens: int | None = None,
     ) -> ScheduledSleep:
-        """The context changed: ingest `text`/`files` when given, then (re)schedule its sleep run."""
+        """The context changed: ingest `text`/`files` when given, then ask the policy for its sleep run.
+
+        `size_tokens` (optional) tells the policy the context's size. When the policy declines, the returned
+        `ScheduledSleep` has ``due_in=inf`` and its reason, and a pending run of the context is dropped.
+        """
         self._require_loop()  # the not-running error comes before any ingest
         if text is not None or files:
             self.app.ingest(context_id, text, files=files)
-        return self._on_loop(lambda: self._changed(context_id))
+        return self._on_loop(lambda: self._changed(context_id, size_tokens))
 
     async def anotify_change(
-        self, context_id: str, text: str | None = None, files: Sequence[str | Path] = ()
+        self, context_id: str, text: str | None = None, files: Sequence[str | Path] = (),
+        *, size_tokens: int | None = None,
     ) -> ScheduledSleep:
         """Async `notify_change`."""
         self._require_loop()
         if text is not None or files:
             await self.app.aingest(context_id, text, files=files)
-        return await self._aon_loop(lambda: self._changed(context_id))
+        return await self._aon_loop(lambda: self._changed(context_id, size_tokens))
 
     def touch(self, context_id: str) -> ScheduledSleep | None:
         """Activity on the context without a change: a pending sleep run waits `idle_after` again."""
@@ -176,42 +186,93 @@ class IdleScheduler(LoopHost):
         """Async `touch`."""
         return await self._aon_loop(lambda: self._touched(context_id))
 
-    def record_query(self, context_id: str) -> None:
-        """A question arrived for the context: it goes first when several are due."""
-        self._on_loop(lambda: self._queried(context_id))
+    def record_query(self, context_id: str, *, matched: bool | None = None) -> None:
+        """A question arrived for the context (`ask` reports its own): the policy sees it.
 
-    def _changed(self, context_id: str) -> ScheduledSleep:
+        `matched`: whether the published version's predicted questions matched it (None: unknown).
+        """
+        self._on_loop(lambda: self._queried(context_id, matched))
+
+    async def arecord_query(self, context_id: str, *, matched: bool | None = None) -> None:
+        """Async `record_query`."""
+        await self._aon_loop(lambda: self._queried(context_id, matched))
+
+    def _timed(self, started: float) -> None:
+        self.decision_seconds.append(time.perf_counter() - started)
+
+    def _changed(self, context_id: str, size_tokens: int | None = None) -> ScheduledSleep:
+        started = time.perf_counter()
+        ctx = self._ctx(context_id)
+        now = self.clock.now()
+        ctx.history.on_change(now, size_tokens)
         self._emit("changed", context_id)
-        return self._reschedule(context_id)
+        plan = self.policy.on_change(ctx.history, now)
+        if plan is None:
+            self._drop_pending(context_id, ctx, f"{self.policy.name} policy declined")
+            self._timed(started)
+            return ScheduledSleep(context_id, due_in=math.inf, reason=f"{self.policy.name} policy declined")
+        scheduled = self._reschedule(context_id, plan)
+        self._timed(started)
+        return scheduled
+
+    def _drop_pending(self, context_id: str, ctx: ContextState, why: str) -> None:
+        if ctx.timer is not None or ctx.due:
+            if ctx.timer is not None:
+                ctx.timer.cancel()
+            self._emit("cancelled", context_id, due_at=ctx.due_at, detail=why)
+        ctx.timer, ctx.due, ctx.due_at, ctx.plan = None, False, None, None
+        self._due.discard(context_id)
+        self._notify_state()
 
     def _touched(self, context_id: str) -> ScheduledSleep | None:
-        return self._reschedule(context_id) if self._ctx(context_id).timer is not None else None
+        ctx = self._ctx(context_id)
+        return self._reschedule(context_id, ctx.plan) if ctx.timer is not None and ctx.plan is not None else None
 
-    def _queried(self, context_id: str) -> None:
-        self._ctx(context_id).last_query = self.clock.now()
+    def _queried(self, context_id: str, matched: bool | None = None) -> None:
+        started = time.perf_counter()
+        ctx = self._ctx(context_id)
+        now = self.clock.now()
+        ctx.last_query = now
+        ctx.history.on_query(now, matched)
+        plan = self.policy.on_query(ctx.history, now, matched)
+        if context_id in self._due and (rank := self.policy.priority(ctx.history, now)) is not None:
+            self._due.push(context_id, ctx, rank)  # re-rank a due context: it was just asked about
+        elif plan is not None and not ctx.busy() and not ctx.history.slept_current():
+            self._reschedule(context_id, plan)
+        self._timed(started)
 
-    def _reschedule(self, context_id: str) -> ScheduledSleep:
+    def _reschedule(self, context_id: str, plan: SleepPlan) -> ScheduledSleep:
         ctx = self._ctx(context_id)
         if ctx.timer is not None:
             ctx.timer.cancel()
             self._emit("cancelled", context_id, due_at=ctx.due_at, detail="newer activity")
         ctx.due = False
-        ctx.due_at = self.clock.now() + self.idle_after
-        ctx.timer = self.clock.call_later(self.idle_after, lambda: self._fire(context_id))
-        self._emit("scheduled", context_id, due_at=ctx.due_at)
+        self._due.discard(context_id)
+        ctx.plan = plan
+        ctx.due_at = self.clock.now() + plan.delay
+        ctx.timer = self.clock.call_later(plan.delay, lambda: self._fire(context_id))
+        self._emit("scheduled", context_id, due_at=ctx.due_at, detail=plan.reason)
         self._notify_state()
-        return ScheduledSleep(context_id, due_in=self.idle_after)
+        return ScheduledSleep(context_id, due_in=plan.delay, reason=plan.reason)
 
     def _fire(self, context_id: str) -> None:
         def due() -> None:
+            started = time.perf_counter()
             ctx = self._ctx(context_id)
-            ctx.timer = None
-            ctx.due = True
-            ctx.due_since = self.clock.now()
-            self._request_dispatch()
+            ctx.timer, ctx.due, ctx.due_since = None, True, self.clock.now()
+            self._queue_due(context_id, ctx)
+            self._timed(started)
 
         if self._loop is not None:
             self._on_loop(due)
+
+    def _queue_due(self, context_id: str, ctx: ContextState) -> None:
+        """Rank a due context; one whose run is still going is queued when that run ends (`_run_sleep`)."""
+        if (rank := self.policy.priority(ctx.history, self.clock.now())) is None:
+            self._drop_pending(context_id, ctx, f"{self.policy.name} policy no longer wants it")
+        elif ctx.task is None:
+            self._due.push(context_id, ctx, rank)
+            self._request_dispatch()
 
     def _hour_retry_fire(self) -> None:
         def retry() -> None:
@@ -230,47 +291,54 @@ class IdleScheduler(LoopHost):
 
     def _dispatch(self) -> None:
         self._dispatch_requested = False
+        started = time.perf_counter()
         try:
             self._start_due_runs()
         finally:
             self._notify_state()
+            self._timed(started)
 
     def _start_due_runs(self) -> None:
         loop = self._loop
         if loop is None:
             return
-        while sum(c.task is not None for c in self._contexts.values()) < self.max_concurrency:
-            eligible = [(cid, c) for cid, c in self._contexts.items() if c.due and c.task is None]
-            if not eligible:
+        while len(self._running) < self.max_concurrency and len(self._due):
+            now = self.clock.now()
+            if (hour := self.quota.hour_exhausted(now)) is not None:
+                # Global: nothing may start. Everything due stays due and is retried when the hour has room.
+                held, retry_at = hour
+                for other in self._due.queued():
+                    if not (octx := self._contexts[other]).hour_skipped:
+                        octx.hour_skipped = True
+                        self._emit("skipped_quota", other, due_at=retry_at, tokens=self.quota.hour_spent(now),
+                                   detail=held)
+                if self._hour_retry is None:
+                    self._hour_retry = self.clock.call_later(retry_at - now, self._hour_retry_fire)
                 return
-            cid, ctx = next_due(eligible)
+            cid = self._due.pop()
+            if cid is None:
+                return
+            ctx = self._contexts[cid]
+            if not ctx.due or ctx.task is not None:  # superseded entry (or closing)
+                continue
+            if self.policy.priority(ctx.history, now) is None:
+                self._drop_pending(cid, ctx, f"{self.policy.name} policy no longer wants it")
+                continue
             if (why := self.quota.context_exhausted(cid)) is not None:
                 ctx.due = False
                 ctx.outcome = SleepOutcome(cid, "skipped", published=False, detail=why)
                 self._emit("skipped_quota", cid, tokens=self.quota.spent(cid), detail=why)
                 continue
-            now = self.clock.now()
-            if (hour := self.quota.hour_exhausted(now)) is not None:
-                # Global: nothing may start. Everything due stays due and is retried when the hour has room.
-                why, retry_at = hour
-                for other, octx in eligible:
-                    if not octx.hour_skipped:
-                        octx.hour_skipped = True
-                        self._emit("skipped_quota", other, due_at=retry_at, tokens=self.quota.hour_spent(now),
-                                   detail=why)
-                if self._hour_retry is None:
-                    self._hour_retry = self.clock.call_later(retry_at - now, self._hour_retry_fire)
-                return
-            ctx.due = False
-            ctx.due_at = None
-            ctx.hour_skipped = False
-            ctx.task = loop.create_task(self._run_sleep(cid))
+            ctx.due, ctx.due_at, ctx.hour_skipped = False, None, False
+            ctx.history.on_sleep_started()
+            ctx.task = self._running[cid] = loop.create_task(self._run_sleep(cid, ctx.history.revision))
 
-    async def _run_sleep(self, context_id: str) -> None:
+    async def _run_sleep(self, context_id: str, revision: int) -> None:
         ctx = self._ctx(context_id)
-        self._emit("sleep_started", context_id)
+        self._emit("sleep_started", context_id, detail=ctx.plan.reason if ctx.plan is not None else "")
+        overrides = {**self.sleep_overrides, **(ctx.plan.overrides() if ctx.plan is not None else {})}
         try:
-            result = await self.app.asleep(context_id, **self.sleep_overrides)
+            result = await self.app.asleep(context_id, **overrides)
         except asyncio.CancelledError:
             ctx.outcome = SleepOutcome(context_id, "cancelled", published=False, detail="cancelled")
             self._emit("sleep_failed", context_id, detail="cancelled")
@@ -282,12 +350,16 @@ class IdleScheduler(LoopHost):
         else:
             tokens = result.usage.total_tokens
             self.quota.record(context_id, self.clock.now(), tokens)
+            ctx.history.on_sleep_finished(result.usage.output_tokens, result.published, revision)
             ctx.outcome = SleepOutcome(context_id, result.status, published=result.published,
                                        version=result.version, tokens=tokens)
             self._emit("sleep_finished", context_id, version=result.version, published=result.published,
                        status=result.status, tokens=tokens)
         finally:
             ctx.task = None
+            self._running.pop(context_id, None)
+            if ctx.due:  # it fell due again while running
+                self._queue_due(context_id, ctx)
             if self._loop is not None:
                 self._request_dispatch()
             self._notify_state()
@@ -307,10 +379,7 @@ class IdleScheduler(LoopHost):
             return 0
         dropped = 0
         if ctx.timer is not None or ctx.due:
-            if ctx.timer is not None:
-                ctx.timer.cancel()
-            self._emit("cancelled", context_id, due_at=ctx.due_at, detail="cancelled by the caller")
-            ctx.timer, ctx.due, ctx.due_at = None, False, None
+            self._drop_pending(context_id, ctx, "cancelled by the caller")
             dropped += 1
         if ctx.task is not None:
             ctx.task.cancel()
@@ -325,56 +394,6 @@ class IdleScheduler(LoopHost):
 
     def tokens_spent(self, context_id: str) -> int:
         return self.quota.spent(context_id)
-
-    # status
-    def pending(self, context_id: str) -> ScheduledSleep | None:
-        """The context's run that waits for idle (or, once due, for a free slot or quota)."""
-        ctx = self._contexts.get(context_id)
-        if ctx is None or ctx.due_at is None or (ctx.timer is None and not ctx.due):
-            return None
-        return ScheduledSleep(context_id, due_in=max(0.0, ctx.due_at - self.clock.now()))
-
-    async def apending(self, context_id: str) -> ScheduledSleep | None:
-        """Async `pending`."""
-        return self.pending(context_id)
-
-    def in_flight(self, context_id: str) -> bool:
-        ctx = self._contexts.get(context_id)
-        return ctx is not None and ctx.task is not None
-
-    async def ain_flight(self, context_id: str) -> bool:
-        """Async `in_flight`."""
-        return self.in_flight(context_id)
-
-    def published_version(self, context_id: str) -> int | None:
-        learned = self.app.learned(context_id)
-        return learned.version if learned is not None else None
-
-    async def apublished_version(self, context_id: str) -> int | None:
-        """Async `published_version` (the store read runs in a worker thread)."""
-        return await asyncio.to_thread(self.published_version, context_id)
-
-    # asking
-    def ask(
-        self, question: str, context_id: str, *, mode: Mode = "learned", budget: int | None = None, **overrides: Any
-    ) -> Answer:
-        """Answer at once from the last published version; an in-flight sleep run is never waited for.
-
-        `budget` is the test-time level (0..4), as in `SleepTime.ask`. Runs in the caller's thread.
-        """
-        self.record_query(context_id)
-        answer = self.app.ask(question, context_id, mode=mode, budget=budget, **overrides)
-        self._emit("answered", context_id, version=answer.version, detail=f"route={answer.route}")
-        return answer
-
-    async def aask(
-        self, question: str, context_id: str, *, mode: Mode = "learned", budget: int | None = None, **overrides: Any
-    ) -> Answer:
-        """Async `ask`."""
-        await self._aon_loop(lambda: self._queried(context_id))
-        answer = await self.app.aask(question, context_id, mode=mode, budget=budget, **overrides)
-        self._emit("answered", context_id, version=answer.version, detail=f"route={answer.route}")
-        return answer
 
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ against `Scheduler` runs on either one, from synchronous or asynchronous code.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -23,6 +23,8 @@ class ScheduledSleep:
     """Seconds from when it was reported until the run may start."""
     run_id: str | None = None
     """The server's run id (remote scheduler); None in process."""
+    reason: str = field(default="", compare=False)
+    """Why the policy planned the run, or (``due_in`` infinite) why it declined to: no run is pending."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ store either way. Both strategies are supported by the installed langgraph-api (
     >>> remote.notify_change("shop", text=price_list)                        # doctest: +SKIP
     >>> remote.published_version("shop")                                     # doctest: +SKIP
 
+It consults the same `SleepPolicy` as `IdleScheduler` (default `Debounce(idle_after)`), from the history
+this client has seen: a declined change creates no run (and cancels the context's pending one), a plan's
+delay becomes `after_seconds` and its samples / rounds / predicted questions go into the run's context;
+`record_query` lets a question schedule a run (`Lazy`, `Value`).
+
 `RemoteScheduler` keeps the `sleeptime.scheduler.Scheduler` contract: every call has an async twin
 (``a<name>``) over the SDK's async client, so an event loop never blocks on the server.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -31,6 +37,8 @@ from langgraph_sdk.errors import NotFoundError
 from langgraph_sdk.schema import Run
 
 from sleeptime.errors import InvalidInputError
+from sleeptime.scheduler.history import ContextHistory
+from sleeptime.scheduler.policy import Debounce, SleepPlan, SleepPolicy
 from sleeptime.scheduler.protocol import ScheduledSleep, SleepOutcome
 from sleeptime.stores.layout import KeyLayout, validate_id
 
@@ -95,6 +103,7 @@ class RemoteScheduler:
         context: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
+        policy: SleepPolicy | None = None,
     ) -> None:
         if not idle_after >= 0:  # also refuses NaN
             raise InvalidInputError(f"idle_after must be >= 0 seconds, got {idle_after!r}")
@@ -110,6 +119,9 @@ class RemoteScheduler:
         self.client = get_sync_client(**self._client_args)
         self._aclient: LangGraphClient | None = None  # made on the first async call
         self._carry: dict[str, tuple[str, dict[str, Any]]] = {}  # context_id -> (run id, input)
+        self.policy: SleepPolicy = policy if policy is not None else Debounce(idle_after)
+        self.histories: dict[str, ContextHistory] = {}
+        """What this client has seen of each context (the policy's input)."""
 
     @property
     def aclient(self) -> LangGraphClient:
@@ -139,17 +151,54 @@ class RemoteScheduler:
         carried = self._carry.get(context_id)
         return carried[0] if carried is not None and text is None and not files else None
 
-    @property
-    def _delay(self) -> int:
-        return math.ceil(self.idle_after)  # the server takes whole seconds
+    def history(self, context_id: str) -> ContextHistory:
+        return self.histories.setdefault(context_id, ContextHistory())
 
-    def _run_args(self, context_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {"input": data, "context": self.context or None, "after_seconds": self._delay,
+    def _decide(self, context_id: str) -> SleepPlan | None:
+        history = self.history(context_id)
+        history.on_change(time.monotonic())
+        return self.policy.on_change(history, time.monotonic())
+
+    def _run_args(self, context_id: str, data: dict[str, Any], plan: SleepPlan) -> dict[str, Any]:
+        context = {**self.context, **plan.overrides()}
+        return {"input": data, "context": context or None, "after_seconds": math.ceil(plan.delay),  # whole seconds
                 "multitask_strategy": self.multitask_strategy, "metadata": {"sleeptime_context_id": context_id}}
 
-    def _scheduled(self, context_id: str, run: Run, data: dict[str, Any]) -> ScheduledSleep:
+    def _scheduled(self, context_id: str, run: Run, data: dict[str, Any], plan: SleepPlan) -> ScheduledSleep:
         self._carry[context_id] = (run["run_id"], data)
-        return ScheduledSleep(context_id, due_in=float(self._delay), run_id=run["run_id"])
+        self.history(context_id).on_sleep_started()
+        return ScheduledSleep(context_id, due_in=float(math.ceil(plan.delay)), run_id=run["run_id"], reason=plan.reason)
+
+    def _declined(self, context_id: str) -> ScheduledSleep:
+        return ScheduledSleep(context_id, due_in=math.inf, reason=f"{self.policy.name} policy declined")
+
+    def record_query(self, context_id: str, *, matched: bool | None = None) -> ScheduledSleep | None:
+        """A question arrived (`matched`: whether the published version predicted it): the policy may plan a
+        run on the current revision (`Lazy`, `Value`); returns it, or None."""
+        history = self.history(context_id)
+        history.on_query(time.monotonic(), matched)
+        plan = self.policy.on_query(history, time.monotonic(), matched)
+        if plan is None or history.slept_current():
+            return None
+        args = self._thread_args(context_id)
+        self.client.threads.create(**args)
+        data = self._input(context_id, None, ())
+        run = self.client.runs.create(args["thread_id"], self.assistant_id, **self._run_args(context_id, data, plan))
+        return self._scheduled(context_id, run, data, plan)
+
+    async def arecord_query(self, context_id: str, *, matched: bool | None = None) -> ScheduledSleep | None:
+        """Async `record_query`."""
+        history = self.history(context_id)
+        history.on_query(time.monotonic(), matched)
+        plan = self.policy.on_query(history, time.monotonic(), matched)
+        if plan is None or history.slept_current():
+            return None
+        args = self._thread_args(context_id)
+        await self.aclient.threads.create(**args)
+        data = self._input(context_id, None, ())
+        run = await self.aclient.runs.create(args["thread_id"], self.assistant_id,
+                                             **self._run_args(context_id, data, plan))
+        return self._scheduled(context_id, run, data, plan)
 
     def notify_change(
         self, context_id: str, text: str | None = None, files: Sequence[str | Path] = ()
@@ -164,8 +213,11 @@ class RemoteScheduler:
         carried = self._carried_run(context_id, text, files)
         if carried is not None and self._is_pending(args["thread_id"], carried):
             data = self._carry[context_id][1]
-        run = self.client.runs.create(args["thread_id"], self.assistant_id, **self._run_args(context_id, data))
-        return self._scheduled(context_id, run, data)
+        if (plan := self._decide(context_id)) is None:
+            self.cancel(context_id)
+            return self._declined(context_id)
+        run = self.client.runs.create(args["thread_id"], self.assistant_id, **self._run_args(context_id, data, plan))
+        return self._scheduled(context_id, run, data, plan)
 
     async def anotify_change(
         self, context_id: str, text: str | None = None, files: Sequence[str | Path] = ()
@@ -177,8 +229,12 @@ class RemoteScheduler:
         carried = self._carried_run(context_id, text, files)
         if carried is not None and await self._ais_pending(args["thread_id"], carried):
             data = self._carry[context_id][1]
-        run = await self.aclient.runs.create(args["thread_id"], self.assistant_id, **self._run_args(context_id, data))
-        return self._scheduled(context_id, run, data)
+        if (plan := self._decide(context_id)) is None:
+            await self.acancel(context_id)
+            return self._declined(context_id)
+        run = await self.aclient.runs.create(args["thread_id"], self.assistant_id,
+                                             **self._run_args(context_id, data, plan))
+        return self._scheduled(context_id, run, data, plan)
 
     def touch(self, context_id: str) -> ScheduledSleep | None:
         """Activity without a change: a pending sleep run is rescheduled `idle_after` from now."""

@@ -398,13 +398,16 @@ def test_model_text_is_kept_out_of_the_committed_records_file(tmp_path: Path) ->
 
 def test_every_experiment_is_one_registry_entry_with_its_own_arguments() -> None:
     assert set(EXPERIMENTS) == {"pareto", "passk", "scaling", "amortization", "predictability", "context-only",
-                                "verified", "sleep-budget", "adversarial", "notes", "swe"}
+                                "verified", "sleep-budget", "adversarial", "notes", "swe", "arrivals", "arrivals-live"}
     parser = build_parser()
     args = parser.parse_args(["scaling", "--out", "x", "--scale-samples", "1,2"])
     assert args.scale_samples == [1, 2]
     args = parser.parse_args(["sleep-budget", "--dataset", "tiny", "--probe-k", "3", "--out", "o"])
     assert args.probe_k == 3 and args.command == "sleep-budget"
-    for wrong in (["verified", "--probe-k", "3"], ["sleep-budget", "--scale-samples", "1"]):
+    args = parser.parse_args(["arrivals", "--traces", "poisson", "--scale", "0.1"])
+    assert args.scale == 0.1 and args.delays == "0,10,30,120,600,1800"
+    for wrong in (["verified", "--probe-k", "3"], ["sleep-budget", "--scale-samples", "1"],
+                  ["arrivals", "--probe-k", "3"]):
         with pytest.raises(SystemExit):
             parser.parse_args(wrong)
 
