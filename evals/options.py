@@ -73,7 +73,10 @@ class RunOptions:
     verified: bool = False
     """Also answer with serve_predicted=True (mode "sleep+verified": verified predicted answers first)."""
     oracle: bool = False
-    """Also answer from the gold intermediate values of the worked solution as notes (mode "oracle")."""
+    """Also answer from the gold intermediate values of the worked solution as notes (mode "oracle"; it holds the
+    final answer in most problems)."""
+    oracle_intermediate: bool = False
+    """Also answer from the gold intermediate values without the final answer (mode "oracle-intermediate")."""
     max_tokens_sleep: int = 768
     max_tokens_wake: int = 384
     reasoning_effort: str | None = None
@@ -137,7 +140,11 @@ class RunOptions:
         p.add_argument("--verified", action="store_true",
                        help="also answer with verified predicted answers served first (mode sleep+verified)")
         p.add_argument("--oracle", action="store_true", help="also answer from the gold intermediate values of the "
-                       "instance's worked solution as notes (mode oracle; gsm-base, gsm-p1, gsm-p2)")
+                       "instance's worked solution as notes (mode oracle, which holds the final answer in most "
+                       "problems; gsm-base, gsm-p1, gsm-p2)")
+        p.add_argument("--oracle-intermediate", action="store_true", help="also answer from the gold "
+                       "intermediate values with every value equal to the final answer left out (mode "
+                       "oracle-intermediate)")
         p.add_argument("--max-tokens-sleep", type=int, default=768)
         p.add_argument("--max-tokens-wake", type=int, default=384)
         p.add_argument("--reasoning-effort", default=None, help="reasoning effort of a reasoning wake model "

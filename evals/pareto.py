@@ -14,7 +14,7 @@ from typing import Any
 from evals.capped import capped_ask
 from evals.examples import Example
 from evals.options import RunOptions, ScalingOptions, SleepSetting
-from evals.oracle import oracle_notes
+from evals.oracle import intermediate_notes, oracle_notes
 from evals.runner import (
     MATCH_FIELDS,
     Emit,
@@ -147,23 +147,25 @@ def sleep_modes(opts: RunOptions) -> list[str]:
     return ["sleep", "sleep+verified"] if opts.verified else ["sleep"]
 
 
-def oracle_and_ask(env: Env, app: Any, ex: Example, done: set[str], emit: Emit, budgets: Sequence[int]) -> None:
-    """The oracle arm: the gold intermediate values published as the learned context of a context of their own
-    (no sleep run, no sleep tokens), then answered from at each budget like the sleep mode."""
-    keys = [make_key(ex.id, "oracle", b) for b in budgets]
+def oracle_and_ask(env: Env, app: Any, ex: Example, done: set[str], emit: Emit, budgets: Sequence[int],
+                   mode: str = "oracle") -> None:
+    """An oracle arm: gold values (``oracle``: all of them, final answer included; ``oracle-intermediate``: the
+    final answer left out) published as the learned context of a context of their own (no sleep run, no sleep
+    tokens), then answered from at each budget like the sleep mode."""
+    keys = [make_key(ex.id, mode, b) for b in budgets]
     if all(k in done for k in keys):
         return
     try:
-        notes = oracle_notes(ex)
-        cid = fresh_context_id(ex.id + "-oracle")
+        notes = intermediate_notes(ex) if mode == "oracle-intermediate" else oracle_notes(ex)
+        cid = fresh_context_id(f"{ex.id}-{mode}")
         revision = app.ingest(cid, ex.context).revision
         app.learned_store().publish(cid, samples=[notes], questions=[], source_revision=revision)
     except Exception as exc:  # no oracle notes (or no store): the oracle answers are failures, counted wrong
         for b, k in zip(budgets, keys, strict=True):
             if k not in done:
-                emit(error_record(ex, env.opts, key=k, exc=exc, mode="oracle", budget=b, setting=None))
+                emit(error_record(ex, env.opts, key=k, exc=exc, mode=mode, budget=b, setting=None))
         return
-    ask_records(env, app, ex, cid, mode="oracle", budgets=budgets, done=done, emit=emit)
+    ask_records(env, app, ex, cid, mode=mode, budgets=budgets, done=done, emit=emit)
 
 
 def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
@@ -178,6 +180,8 @@ def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
         sleep_and_ask(env, app, ex, cid, setting, done, emit, o.budgets)
     if o.oracle:
         oracle_and_ask(env, app, ex, done, emit, o.budgets)
+    if o.oracle_intermediate:
+        oracle_and_ask(env, app, ex, done, emit, o.budgets, mode="oracle-intermediate")
 
 
 def budget_keys(opts: RunOptions, ex: Example) -> list[str]:
@@ -187,6 +191,8 @@ def budget_keys(opts: RunOptions, ex: Example) -> list[str]:
         keys += [make_key(ex.id, m, b, s.label) for m in sleep_modes(opts) for b in opts.budgets]
     if opts.oracle:
         keys += [make_key(ex.id, "oracle", b) for b in opts.budgets]
+    if opts.oracle_intermediate:
+        keys += [make_key(ex.id, "oracle-intermediate", b) for b in opts.budgets]
     return keys
 
 

@@ -69,7 +69,7 @@ def pyplot() -> Any:
     return plt
 
 
-LINE_MODES = ("test-time", "sleep", "sleep+verified", "oracle")
+LINE_MODES = ("test-time", "sleep", "sleep+verified", "oracle", "oracle-intermediate")
 
 
 def _series_label(row: TableRow) -> str:
@@ -82,7 +82,9 @@ def _series_label(row: TableRow) -> str:
     if mode == "test-time":
         return "test-time compute only"
     if mode == "oracle":
-        return "oracle notes (gold intermediate values)"
+        return "oracle notes (gold values, final answer among them)"
+    if mode == "oracle-intermediate":
+        return "oracle-intermediate (gold values, final answer left out)"
     return mode
 
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: resume that adds a budget level keeps the hash; one that changes a model or a token cap does not.
 NOT_SETTINGS = frozenset({"out", "progress", "concurrency", "limit", "data_dir", "cache_dir", "from_run",
                           "budgets", "scale_samples", "scale_rounds", "k", "queries", "guesses", "bins", "weight",
-                          "verified", "oracle", "shard"})
+                          "verified", "oracle", "oracle_intermediate", "shard"})
 
 #: Settings added after records were written, at the default those records ran with: left out of the hash at
 #: that value, so a run resumed with the default keeps its hash and one that changes it does not.
