@@ -68,6 +68,9 @@ class RunOptions:
     sample_merge: str = "majority"
     """How k samples merge, by name (``sleeptime.experimental.SAMPLE_MERGES``): ``majority`` or the paper's
     ``concat``. A name, not the strategy: run settings are hashed and recorded as JSON."""
+    rethink: str = "rewrite"
+    """What rounds 2.. do, by name (``sleeptime.experimental.RETHINKS``): ``rewrite`` (up to --max-rounds, until
+    the model says it is done) or ``extend`` (exactly --max-rounds rounds, each checking and extending the last)."""
     n_questions: int = 1
     verify: str = "off"
     verified: bool = False
@@ -135,6 +138,9 @@ class RunOptions:
         p.add_argument("--samples", type=int, default=1, help="k learned contexts per sleep")
         p.add_argument("--sample-merge", default="majority", choices=["majority", "concat"],
                        help="how k samples merge: values most samples computed, or the paper's concatenation")
+        p.add_argument("--rethink", default="rewrite", choices=["rewrite", "extend"],
+                       help="rounds 2..: rewrite the notes until the model says done, or run exactly --max-rounds "
+                       "rounds, each checking and extending the last round's notes")
         p.add_argument("--n-questions", type=int, default=1, help="predicted questions per sleep")
         p.add_argument("--verify", default="off", choices=["off", "format", "model"])
         p.add_argument("--verified", action="store_true",

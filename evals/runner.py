@@ -97,7 +97,7 @@ class Env:
             "base_url": o.base_url,
             "max_rounds": o.max_rounds,
             "samples": o.samples,
-            "experiment": experiment_from_names(sample_merge=o.sample_merge),
+            "experiment": experiment_from_names(sample_merge=o.sample_merge, rethink=o.rethink),
             "n_questions": o.n_questions,
             "verify": o.verify,
             "max_tokens_sleep": o.max_tokens_sleep,

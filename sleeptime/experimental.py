@@ -6,8 +6,9 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
 ``benchmarks/`` import nothing else (``tests/unit/test_declared_surface.py``). Here:
 
 - **strategies** (``SleepTimeConfig.experiment``): `Experiment` holding a `NotesStyle` (`EXPRESSIONS`,
-  `WORKED`) and a `SampleMerge` (`MAJORITY`, `CONCAT`); `experiment_from_names` maps command-line names
-  (`NOTES_STYLES`, `SAMPLE_MERGES`) to them;
+  `WORKED`), a `SampleMerge` (`MAJORITY`, `CONCAT`) and a `Rethink` (`REWRITE`, `EXTEND`: exactly max_rounds
+  rounds, each checking and extending the last); `experiment_from_names` maps command-line names
+  (`NOTES_STYLES`, `SAMPLE_MERGES`, `RETHINKS`) to them;
 - **note checking**: the one arithmetic evaluator (`evaluate` within `Limits`, `QuantityError`,
   `format_value`), the note checker (`check_notes`) and the reply cleaner (`clean_reply`, `is_cut_off`);
 - **prompts**: the reflect, predict and parts prompt modules (`reflect_prompt`, `predict_prompt`,
@@ -36,12 +37,16 @@ from sleeptime.notes.quantities import check_notes, format_value
 from sleeptime.notes.strategies import (
     CONCAT,
     EXPRESSIONS,
+    EXTEND,
     MAJORITY,
     NOTES_STYLES,
+    RETHINKS,
+    REWRITE,
     SAMPLE_MERGES,
     WORKED,
     Experiment,
     NotesStyle,
+    Rethink,
     SampleMerge,
     experiment_from_names,
 )
@@ -59,10 +64,13 @@ from sleeptime.warmup import warm_published
 __all__ = [
     "CONCAT",
     "EXPRESSIONS",
+    "EXTEND",
     "GGUF_REGISTRY",
     "INDEXED_FIELDS",
     "MAJORITY",
     "NOTES_STYLES",
+    "RETHINKS",
+    "REWRITE",
     "SAMPLE_MERGES",
     "WORKED",
     "Experiment",
@@ -71,6 +79,7 @@ __all__ = [
     "NotesStyle",
     "PredictedQuestion",
     "QuantityError",
+    "Rethink",
     "SampleMerge",
     "WakeState",
     "build_answer_messages",
