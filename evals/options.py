@@ -71,6 +71,9 @@ class RunOptions:
     rethink: str = "rewrite"
     """What rounds 2.. do, by name (``sleeptime.experimental.RETHINKS``): ``rewrite`` (up to --max-rounds, until
     the model says it is done) or ``extend`` (exactly --max-rounds rounds, each checking and extending the last)."""
+    question_work: str = "short"
+    """How the sleep model answers its predicted questions (``sleeptime.experimental.QUESTION_WORK``): ``short``
+    (in the predict call) or ``level4`` (each worked step by step in its own call)."""
     n_questions: int = 1
     verify: str = "off"
     verified: bool = False
@@ -141,6 +144,9 @@ class RunOptions:
         p.add_argument("--rethink", default="rewrite", choices=["rewrite", "extend"],
                        help="rounds 2..: rewrite the notes until the model says done, or run exactly --max-rounds "
                        "rounds, each checking and extending the last round's notes")
+        p.add_argument("--question-work", default="short", choices=["short", "level4"],
+                       help="the sleep model's answers to its predicted questions: short, in the predict call, or "
+                       "each worked step by step at verbosity level 4 in its own call")
         p.add_argument("--n-questions", type=int, default=1, help="predicted questions per sleep")
         p.add_argument("--verify", default="off", choices=["off", "format", "model"])
         p.add_argument("--verified", action="store_true",

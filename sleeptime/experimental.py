@@ -7,8 +7,9 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
 
 - **strategies** (``SleepTimeConfig.experiment``): `Experiment` holding a `NotesStyle` (`EXPRESSIONS`,
   `WORKED`), a `SampleMerge` (`MAJORITY`, `CONCAT`) and a `Rethink` (`REWRITE`, `EXTEND`: exactly max_rounds
-  rounds, each checking and extending the last); `experiment_from_names` maps command-line names
-  (`NOTES_STYLES`, `SAMPLE_MERGES`, `RETHINKS`) to them;
+  rounds, each checking and extending the last) and a `QuestionWork` (`SHORT`, `LEVEL4`: the sleep model
+  works its predicted questions step by step); `experiment_from_names` maps command-line names
+  (`NOTES_STYLES`, `SAMPLE_MERGES`, `RETHINKS`, `QUESTION_WORK`) to them;
 - **note checking**: the one arithmetic evaluator (`evaluate` within `Limits`, `QuantityError`,
   `format_value`), the note checker (`check_notes`) and the reply cleaner (`clean_reply`, `is_cut_off`);
 - **prompts**: the reflect, predict and parts prompt modules (`reflect_prompt`, `predict_prompt`,
@@ -38,14 +39,18 @@ from sleeptime.notes.strategies import (
     CONCAT,
     EXPRESSIONS,
     EXTEND,
+    LEVEL4,
     MAJORITY,
     NOTES_STYLES,
+    QUESTION_WORK,
     RETHINKS,
     REWRITE,
     SAMPLE_MERGES,
+    SHORT,
     WORKED,
     Experiment,
     NotesStyle,
+    QuestionWork,
     Rethink,
     SampleMerge,
     experiment_from_names,
@@ -67,11 +72,14 @@ __all__ = [
     "EXTEND",
     "GGUF_REGISTRY",
     "INDEXED_FIELDS",
+    "LEVEL4",
     "MAJORITY",
     "NOTES_STYLES",
+    "QUESTION_WORK",
     "RETHINKS",
     "REWRITE",
     "SAMPLE_MERGES",
+    "SHORT",
     "WORKED",
     "Experiment",
     "Limits",
@@ -79,6 +87,7 @@ __all__ = [
     "NotesStyle",
     "PredictedQuestion",
     "QuantityError",
+    "QuestionWork",
     "Rethink",
     "SampleMerge",
     "WakeState",

@@ -163,3 +163,21 @@ def test_a_custom_notes_style_and_merge_reach_the_sleep_graph(memory_store: InMe
     learned = app.sleep("bakery", CONTEXT).learned[0]
     assert model.calls_for("reflect")[0][-1].text.startswith("Notes on ")
     assert seen == [3] and "(agreed)" not in learned  # the custom rule merged, not the majority one
+
+
+def test_level4_question_work_answers_each_predicted_question_in_its_own_call(memory_store: InMemoryStore) -> None:
+    from sleeptime.notes.strategies import LEVEL4
+
+    listed = "1. How many muffins went to the shelter?\n2. How many were sold?\n3. How many were sold?"
+    model = staged_model(reflect=[SAMPLE_A], predict=[listed, "Step 1: 72 - 64 = 8.\n8", "64"])
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, n_questions=2,
+                    experiment=Experiment(question_work=LEVEL4))
+    result = app.sleep("bakery", CONTEXT)
+    calls = model.calls_for("predict")
+    assert len(calls) == 3  # the list, then one level-4 answer per distinct question
+    assert "Reason step by step" in calls[1][-1].text and "How many muffins went to the shelter?" in calls[1][-1].text
+    assert "- baked = 72" in calls[1][-1].text  # worked with the notes
+    assert [dict(q) for q in result.questions] == [
+        {"question": "How many muffins went to the shelter?", "answer": "Step 1: 72 - 64 = 8.\n8"},
+        {"question": "How many were sold?", "answer": "64"}]
+    assert result.usage.calls >= 4  # the reflect call and the three predict calls are all sleep tokens
