@@ -22,7 +22,7 @@ from evals.notes_tables import BASELINE_ARM, accuracy_table, pool_notes, read_no
 from evals.plots import LoadedRun, load_run
 from evals.predictability import predictability_table
 from evals.render_all import ResultsIndex, index_results, notes_folders
-from evals.tables import at_the_floor, budget_table, equal_accuracy_table, paired_table, projected_amortization
+from evals.tables import budget_table, equal_accuracy_table, paired_table, projected_amortization
 from sleeptime.errors import InvalidInputError
 
 START = "<!-- headline:start -->"
@@ -152,13 +152,15 @@ def equal_accuracy(ev: Evidence) -> list[str]:
         points = budget_table(run.records)
         for r in _sleep_rows(run, equal_accuracy_table(run.records)):
             head = f"{name}, {_label(r['mode'], r['setting'])} budget {r['budget']} ({_k(r['accuracy'], r['n'])})"
-            if at_the_floor(r["accuracy"]):
+            if r["status"] == "floor":
                 out.append(f"{head}: at the floor, no equal-accuracy comparison")
-            elif r["test_time_budget"] is None:
+            elif r["status"] == "beyond":
                 out.append(f"{head}: no test-time budget is as accurate{_past_test_time(points, r)}")
+            elif r["status"] == "loss":
+                out.append(f"{head}: a loss, less accurate than test-time only at every budget (no ratio)")
             else:
-                out.append(f"{head}: {_x(r['token_ratio'], r['ratio_lo'], r['ratio_hi'])}, against test-time "
-                           f"only at budget {r['test_time_budget']}")
+                out.append(f"{head}: {_x(r['token_ratio'], r['ratio_lo'], r['ratio_hi'])}, against the test-time "
+                           f"curve interpolated at its accuracy ({r['test_time_tokens']:.1f} tokens)")
     return out or [NOT_YET]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from evals.stats import bootstrap, mcnemar_exact, mean_interval, percentile_interval
-from evals.tables import budget_table, equal_accuracy_table, headline, paired_table
+from evals.tables import budget_table, equal_accuracy_table, headline, interpolated_tokens, paired_table
 
 
 def test_exact_mcnemar_against_hand_computed_binomial_tails() -> None:
@@ -81,7 +81,7 @@ def test_budget_table_has_accuracy_intervals_and_the_headline_states_them() -> N
     assert all(r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"] for r in table)
     lines = headline(_records())
     assert "exact McNemar p = 0.002" in lines[0] and "95% CI" in lines[0]
-    assert any("test-time only needs budget 1" in s and "matched in" in s for s in lines)
+    assert any("test-time only needs 40.0" in s and "matched in" in s for s in lines)
 
 
 def test_a_sleep_point_at_the_floor_gets_no_equal_accuracy_comparison() -> None:
@@ -94,3 +94,32 @@ def test_a_sleep_point_at_the_floor_gets_no_equal_accuracy_comparison() -> None:
     lines = headline(recs)
     assert sum("at the floor: no equal-accuracy comparison" in s for s in lines) == 2
     assert not any("test-time only needs" in s for s in lines)
+
+
+def test_equal_accuracy_interpolates_on_the_test_time_curve() -> None:
+    curve = [(10.0, 0.1), (40.0, 0.3), (100.0, 0.5), (200.0, 0.4)]  # the last is off the frontier
+    assert interpolated_tokens(curve, 0.2) == (pytest.approx(25.0), "interpolated")
+    assert interpolated_tokens(curve, 0.4) == (pytest.approx(70.0), "interpolated")
+    assert interpolated_tokens(curve, 0.5) == (pytest.approx(100.0), "interpolated")
+    assert interpolated_tokens(curve, 0.1) == (pytest.approx(10.0), "interpolated")
+    assert interpolated_tokens(curve, 0.05)[1] == "loss" and math.isnan(interpolated_tokens(curve, 0.05)[0])
+    assert interpolated_tokens(curve, 0.6)[1] == "beyond"
+    assert interpolated_tokens(curve, 0.0)[1] == "floor"
+
+
+def test_a_sleep_point_less_accurate_than_every_test_time_point_is_a_loss_with_no_ratio() -> None:
+    # qwen15b-p2 (issue 28): sleep 1/50 vs test-time 3/50 used to read "1.27x, sleep needs fewer".
+    recs: list[dict[str, Any]] = []
+    for i in range(50):
+        recs += [_rec(f"e{i}", "test-time", 0, i < 3, 12), _rec(f"e{i}", "test-time", 1, i < 4, 40),
+                 _rec(f"e{i}", "sleep", 0, i == 0, 10)]
+    (row,) = equal_accuracy_table(recs)
+    assert row["status"] == "loss" and math.isnan(row["token_ratio"]) and math.isnan(row["ratio_lo"])
+    assert any("a loss, less accurate than test-time only at every budget" in s for s in headline(recs))
+    # Between two budgets: 0.07 lies between 0.06 (12 tokens) and 0.08 (40 tokens): 26 tokens, over 10.
+    recs = [r if not (r["mode"] == "sleep" and r["example_id"] in ("e1", "e2", "e3")) else {**r, "correct": True}
+            for r in recs]
+    recs = [r if not (r["mode"] == "sleep" and r["example_id"] == "e3") else {**r, "correct": False}
+            for r in recs]
+    (row,) = equal_accuracy_table(recs)  # sleep: 3/50 = 0.06, matched at budget 0 exactly
+    assert row["status"] == "interpolated" and row["token_ratio"] == pytest.approx(1.2)
