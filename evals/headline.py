@@ -289,7 +289,8 @@ def predictability_gain(ev: Evidence) -> list[str]:
     for name, bins in ev.predictability:
         if bins:
             cells = ", ".join(f"bin {b['bin']} {b['gain'] * 100:+.1f} (n={b['n']})" for b in bins)
-            out.append(f"{name}: accuracy gain in points by predictability bin, least predictable first: {cells}")
+            out.append(f"{name}: accuracy gain in points by predictability bin (log p per question token), least "
+                       f"predictable first: {cells}")
     return out or [NOT_YET]
 
 

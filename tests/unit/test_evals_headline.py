@@ -113,12 +113,13 @@ def test_predictability_bins_are_stated_and_copied_answers_count_once(tmp_path: 
     # The predictability run copies run-a's answers (--from-run) and adds log p(question | context): the 10 least
     # predictable examples are those sleep-time did not help at budget 0.
     copied = [r | {"copied_from": "run-a"} for r in _pareto()]
-    logprobs = [{"key": f"e{i}|logprob", "example_id": f"e{i}", "mode": "logprob", "logprob": -float(20 - i)}
-                for i in range(20)]
+    logprobs = [{"key": f"e{i}|logprob", "example_id": f"e{i}", "mode": "logprob", "logprob": -float(20 - i),
+                 "question_tokens": 10} for i in range(20)]
     write_run(tmp_path / "pred", "predictability", copied + logprobs)
     block = headline_block(tmp_path)
     row = next(line for line in block.splitlines() if line.startswith("| Gain by how predictable"))
-    assert "pred: accuracy gain in points by predictability bin, least predictable first:" in row
+    assert "pred: accuracy gain in points by predictability bin (log p per question token), least predictable " \
+        "first:" in row
     # bin 1 = e0-e3 (logprob -20..-17): right with both at budgets 0 and 1, so no gain; bin 3 = e8-e11: sleep
     # right on e8-e9 at budget 0 and all four at 1, test-time on e8-e9 at budget 1 only:
     # (2/4 + 4/4) / 2 - (0 + 2/4) / 2 = +50 points
