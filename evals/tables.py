@@ -12,7 +12,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from evals.grading import summarize
-from evals.stats import bootstrap, mcnemar_exact, mean_interval, percentile_interval, ratio_of_means
+from evals.stats import (
+    bootstrap,
+    cluster_bootstrap,
+    cluster_signflip_p,
+    mcnemar_exact,
+    mean_interval,
+    percentile_interval,
+    ratio_of_means,
+)
 
 ANSWER_MODES = ("test-time", "sleep", "sleep+verified", "oracle", "sample", "context-only")
 
@@ -106,7 +114,7 @@ def _headline_lines(rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]]
         lines.append(
             f"{mode}, budget {b} ({s}): accuracy test-time {a['accuracy']:.3f} vs {mode} {c['accuracy']:.3f} "
             f"({c['accuracy'] - a['accuracy']:+.3f}; right only with {mode}: {pr['right_only_sleep']}, only "
-            f"test-time: {pr['right_only_test_time']}; exact McNemar p = {pr['mcnemar_p']:.3f}); "
+            f"test-time: {pr['right_only_test_time']}; {pr['p_test']} p = {pr['mcnemar_p']:.3f}); "
             f"test-time output tokens {a['mean_output_tokens']:.1f} vs {c['mean_output_tokens']:.1f} "
             f"({ratio:.2f}x{_ci(pr['token_ratio_lo'], pr['token_ratio_hi'])}); sleep output tokens per context "
             f"{c['mean_sleep_output_tokens']:.1f}; "
@@ -160,7 +168,10 @@ def paired_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Each sleep mode against test-time only at the same budget, on the examples both answered: accuracies and
     their difference with bootstrap 95% intervals, the discordant pairs with the exact McNemar p, and the
     test-time token ratio (test-time only / sleep, mean over the examples where both report tokens) with its
-    interval."""
+    interval. Questions that share a context (records with ``context_id``, Multi-Query) are not independent: the
+    intervals then resample whole contexts and the p value is a sign-flip test over contexts (``p_test``)."""
+    records = list(records)
+    context_of = {str(r["example_id"]): str(r["context_id"]) for r in records if r.get("context_id") is not None}
     cells = _cells(records)
     rows: list[dict[str, Any]] = []
     for (mode, setting, b), sl in sorted(cells.items()):
@@ -176,17 +187,40 @@ def paired_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         tok = [e for e in ids if tt[e].get("output_tokens") is not None and sl[e].get("output_tokens") is not None]
         num = [float(tt[e]["output_tokens"]) for e in tok]
         den = [float(sl[e]["output_tokens"]) for e in tok]
-        ratio_lo, ratio_hi = percentile_interval(bootstrap(len(tok), functools.partial(ratio_of_means, num, den)))
-        diff_lo, diff_hi = mean_interval(diffs)
+        ratio_stat = functools.partial(ratio_of_means, num, den)
+        clustered = bool(context_of) and all(e in context_of for e in ids)
+        if clustered:
+            groups = _clusters([context_of[e] for e in ids])
+            tok_groups = _clusters([context_of[e] for e in tok])
+            ratio_lo, ratio_hi = percentile_interval(cluster_bootstrap(tok_groups, ratio_stat))
+            diff_lo, diff_hi = percentile_interval(cluster_bootstrap(groups, functools.partial(_mean_at, diffs)))
+            p, p_test = cluster_signflip_p([sum(diffs[i] for i in g) for g in groups]), "cluster sign-flip"
+        else:
+            ratio_lo, ratio_hi = percentile_interval(bootstrap(len(tok), ratio_stat))
+            diff_lo, diff_hi = mean_interval(diffs)
+            p, p_test = mcnemar_exact(wins, losses), "exact McNemar"
         rows.append({
             "mode": mode, "setting": setting, "budget": b, "n": len(ids),
+            "clusters": len(_clusters([context_of[e] for e in ids])) if clustered else len(ids),
             "accuracy_test_time": mean(x), "accuracy_sleep": mean(y), "accuracy_diff": mean(diffs),
             "diff_lo": diff_lo, "diff_hi": diff_hi, "right_only_sleep": wins, "right_only_test_time": losses,
-            "mcnemar_p": mcnemar_exact(wins, losses),
+            "mcnemar_p": p, "p_test": p_test,
             "token_ratio": ratio_of_means(num, den, range(len(tok))) if tok else math.nan,
             "token_ratio_lo": ratio_lo, "token_ratio_hi": ratio_hi,
         })
     return rows
+
+
+def _mean_at(values: Sequence[float], ix: Sequence[int]) -> float:
+    return mean(values[i] for i in ix)
+
+
+def _clusters(labels: Sequence[str]) -> list[list[int]]:
+    """Indices grouped by label, in first-seen order."""
+    groups: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    return list(groups.values())
 
 
 def _point(r: Mapping[str, Any]) -> tuple[float, float | None]:

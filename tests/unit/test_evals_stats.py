@@ -123,3 +123,31 @@ def test_a_sleep_point_less_accurate_than_every_test_time_point_is_a_loss_with_n
             for r in recs]
     (row,) = equal_accuracy_table(recs)  # sleep: 3/50 = 0.06, matched at budget 0 exactly
     assert row["status"] == "interpolated" and row["token_ratio"] == pytest.approx(1.2)
+
+
+def test_cluster_statistics_treat_a_context_as_one_unit() -> None:
+    from evals.stats import cluster_bootstrap, cluster_signflip_p
+
+    # 3 contexts, each summed difference positive: 1 of the 8 sign patterns is as extreme each way.
+    assert cluster_signflip_p([2.0, 1.0, 3.0]) == pytest.approx(2 / 8)
+    assert cluster_signflip_p([0.0, 0.0]) == 1.0
+    assert 0 < cluster_signflip_p([1.0] * 20) < 0.001
+    draws = cluster_bootstrap([[0, 1], [2]], lambda ix: float(len(ix)), resamples=50)
+    assert set(draws) <= {2.0, 3.0, 4.0}  # whole clusters are drawn
+
+
+def test_multi_query_p_values_cluster_by_context() -> None:
+    # 5 contexts x 5 questions: sleep right on every question of contexts 0-1, test-time on none. Counted as 10
+    # independent questions McNemar gives p = 0.002; as 2 contexts that differ, the sign-flip test gives p = 0.5.
+    recs: list[dict[str, Any]] = []
+    for c in range(5):
+        for q in range(5):
+            eid = f"c{c}|q{q}"
+            for mode in ("test-time", "sleep"):
+                recs.append({**_rec(eid, mode, 0, mode == "sleep" and c < 2, 10), "context_id": f"c{c}"})
+    (row,) = paired_table(recs)
+    assert row["p_test"] == "cluster sign-flip" and row["clusters"] == 5 and row["n"] == 25
+    assert row["mcnemar_p"] == pytest.approx(0.5)
+    assert mcnemar_exact(10, 0) < 0.01
+    (flat,) = paired_table([{k: v for k, v in r.items() if k != "context_id"} for r in recs])
+    assert flat["p_test"] == "exact McNemar" and flat["mcnemar_p"] < 0.01
