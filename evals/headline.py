@@ -51,6 +51,9 @@ class Evidence:
     """(run folder, its predictability bins) for predictability runs."""
     left_out: list[tuple[str, int]] = field(default_factory=list)
     """(folder, graded examples) for runs and summaries under :data:`MIN_EXAMPLES` examples."""
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    """(cell left out, the cell it repeats): a sleep-arm cell whose every answer (example, grade, tokens) an
+    earlier run already recorded with the same models, counted once."""
 
 
 def _graded_examples(run: LoadedRun) -> int:
@@ -81,6 +84,7 @@ def load_evidence(root: str | Path) -> Evidence:
     # Answers a predictability run copied from another (--from-run) are that run's evidence: count them once.
     runs = [(name, replace(run, records=[r for r in run.records if not r.get("copied_from")]))
             for name, run in loaded]
+    runs, duplicates = drop_repeated_cells(runs)
     notes: list[tuple[str, list[dict[str, Any]]]] = []
     pooled = notes_folders(index)
     for f in index.notes_files:
@@ -102,7 +106,44 @@ def load_evidence(root: str | Path) -> Evidence:
                 left_out.append((name, arm_n))
             else:
                 summaries[name] = summary
-    return Evidence(base, runs, notes, summaries, predictability, sorted(left_out))
+    return Evidence(base, runs, notes, summaries, predictability, sorted(left_out), duplicates)
+
+
+def drop_repeated_cells(runs: Sequence[tuple[str, LoadedRun]]) -> tuple[list[tuple[str, LoadedRun]],
+                                                                         list[tuple[str, str]]]:
+    """Runs without the sleep-arm cells (mode, setting, budget) whose every answer an earlier run (by its first
+    command's time) already recorded (same wake and sleep model, mode and budget; the same example ids, grades
+    and output tokens, or a subset of them): an identical rerun, e.g. k = 1 of a scaling run and the reference
+    run it matches; and the (repeat, original) pairs. Test-time cells stay: each run's baseline for pairing."""
+    seen: list[tuple[tuple[Any, ...], frozenset[tuple[str, bool, Any]], str]] = []
+    kept: dict[str, LoadedRun] = {}
+    repeats: list[tuple[str, str]] = []
+    for name, run in sorted(runs, key=lambda nr: (_started(nr[1]), nr[0])):
+        cells: dict[tuple[Any, ...], list[Row]] = {}
+        for r in run.records:
+            if r.get("mode") in SLEEP_ARMS and r.get("budget") is not None:
+                cells.setdefault((r["mode"], str(r.get("setting")), r["budget"]), []).append(r)
+        drop: set[tuple[Any, ...]] = set()
+        for cell_key, members in sorted(cells.items(), key=lambda kv: str(kv[0])):
+            what = (cell_key[0], cell_key[2], str(members[0].get("model")), str(members[0].get("sleep_model")))
+            answers = frozenset((str(r["example_id"]), bool(r.get("correct")), r.get("output_tokens"))
+                                for r in members)
+            label = f"{name}, {cell_key[0]} {cell_key[1]} budget {cell_key[2]}"
+            original = next((lbl for w, a, lbl in seen if w == what and answers <= a), None)
+            if original is not None:
+                drop.add(cell_key)
+                repeats.append((label, original))
+            else:
+                seen.append((what, answers, label))
+        kept[name] = replace(run, records=[r for r in run.records
+                                           if (r.get("mode"), str(r.get("setting")), r.get("budget")) not in drop])
+    return [(name, kept[name]) for name, _ in runs], repeats
+
+
+def _started(run: LoadedRun) -> str:
+    """When the run's first command ran (ISO time from run.json; "" when it does not say)."""
+    invocations = run.run.get("invocations") or [{}]
+    return str(invocations[0].get("at", ""))
 
 
 def _k(acc: float, n: int) -> str:
@@ -363,10 +404,14 @@ def headline_block(root: str | Path) -> str:
 
 
 def _left_out_sentence(ev: Evidence) -> str:
-    if not ev.left_out:
-        return ""
-    named = ", ".join(f"{name} ({n})" for name, n in ev.left_out)
-    return f" Left out as smoke runs (fewer than {MIN_EXAMPLES} graded examples): {named}."
+    text = ""
+    if ev.left_out:
+        named = ", ".join(f"{name} ({n})" for name, n in ev.left_out)
+        text += f" Left out as smoke runs (fewer than {MIN_EXAMPLES} graded examples): {named}."
+    if ev.duplicates:
+        named = "; ".join(f"{dup} (= {orig})" for dup, orig in ev.duplicates)
+        text += f" Counted once (the same answers as an earlier run's): {named}."
+    return text
 
 
 def cell(text: str) -> str:

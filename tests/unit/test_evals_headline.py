@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from evals.headline import END, START, cell, headline_block, results_readme, update_readme
+from evals.headline import END, START, cell, headline_block, load_evidence, results_readme, update_readme
 from sleeptime.errors import InvalidInputError
 from tests.eval_runs import write_run
 
@@ -175,3 +175,19 @@ def test_every_row_of_the_table_has_three_cells(tmp_path: Path) -> None:
 def test_the_block_is_written_into_the_results_readme_by_default(tmp_path: Path) -> None:
     assert results_readme(tmp_path / "results") == tmp_path / "results" / "README.md"
     assert results_readme("evals/results").as_posix() == "evals/results/README.md"
+
+
+def test_an_identical_rerun_is_counted_once(tmp_path: Path) -> None:
+    write_run(tmp_path / "run-a", "pareto", _pareto())
+    write_run(tmp_path / "run-b", "pareto", _pareto())  # the same answers again (greedy decoding reruns)
+    # run-c answered differently at budget 1 (one more right): that cell is new evidence, budget 0 is not
+    changed = [r | {"correct": True} if r["mode"] == "sleep" and r["budget"] == 1 and r["example_id"] == "e15" else r
+               for r in _pareto()]
+    write_run(tmp_path / "run-c", "pareto", changed)
+    ev = load_evidence(tmp_path)
+    assert ev.duplicates == [("run-b, sleep k1-r1 budget 0", "run-a, sleep k1-r1 budget 0"),
+                             ("run-b, sleep k1-r1 budget 1", "run-a, sleep k1-r1 budget 1"),
+                             ("run-c, sleep k1-r1 budget 0", "run-a, sleep k1-r1 budget 0")]
+    block = headline_block(tmp_path)
+    assert "run-b, sleep budget 0" not in block and "run-c, sleep budget 0" not in block
+    assert "Counted once (the same answers as an earlier run's): run-b, sleep k1-r1 budget 0" in block
