@@ -37,14 +37,29 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class SleepSetting:
-    """How much sleep-time compute: k parallel learned contexts, each up to `rounds` rethink rounds."""
+    """How much sleep-time compute: k parallel learned contexts, each up to `rounds` rethink rounds; and
+    ``questions`` > 0: that many predicted questions the sleep model then works step by step at verbosity level 4
+    (``sleeptime.experimental.LEVEL4``; 0: the run's own --n-questions and --question-work)."""
 
     samples: int
     rounds: int
+    questions: int = 0
 
     @property
     def label(self) -> str:
-        return f"k{self.samples}-r{self.rounds}"
+        return f"k{self.samples}-r{self.rounds}" + (f"-q{self.questions}" if self.questions else "")
+
+
+def parse_settings(text: str) -> list[SleepSetting]:
+    """``"k1-r1,k4-r1,k1-r2,k1-r1-q2"`` -> the sleep settings those labels name."""
+    out: list[SleepSetting] = []
+    for label in (t.strip() for t in text.split(",") if t.strip()):
+        m = re.fullmatch(r"k(\d+)-r(\d+)(?:-q(\d+))?", label)
+        if m is None or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+            raise argparse.ArgumentTypeError(f"a sleep setting is k<samples>-r<rounds>[-q<questions>], like "
+                                             f"k2-r1 or k1-r1-q2; got {label!r}")
+        out.append(SleepSetting(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)))
+    return out
 
 
 @dataclass
@@ -189,8 +204,12 @@ class PassKOptions(RunOptions):
 class ScalingOptions(RunOptions):
     scale_samples: list[int] = field(default_factory=lambda: [1, 2, 5])
     scale_rounds: list[int] = field(default_factory=lambda: [1, 3])
+    scale_settings: list[SleepSetting] | None = None
+    """Named settings (``--scale-settings k1-r1,k2-r1,k1-r2,k1-r1-q2``) instead of the samples x rounds grid."""
 
     def sleep_settings(self) -> list[SleepSetting]:
+        if self.scale_settings:
+            return list(self.scale_settings)
         return [SleepSetting(k, r) for r in self.scale_rounds for k in self.scale_samples]
 
     @classmethod
@@ -198,6 +217,9 @@ class ScalingOptions(RunOptions):
         super().add_arguments(p)
         p.add_argument("--scale-samples", type=parse_int_list, default=[1, 2, 5])
         p.add_argument("--scale-rounds", type=parse_int_list, default=[1, 3])
+        p.add_argument("--scale-settings", type=parse_settings, default=None, help="sleep settings by label instead "
+                       "of the samples x rounds grid: k<samples>-r<rounds>[-q<questions>], comma-separated; -qN: N "
+                       "predicted questions the sleep model works step by step at level 4")
 
 
 @dataclass

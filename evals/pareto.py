@@ -27,6 +27,7 @@ from evals.runner import (
     make_key,
     timed,
 )
+from sleeptime.experimental import experiment_from_names
 
 
 def ask_records(
@@ -105,7 +106,8 @@ def sleep_and_ask(
     if all(k in done for k in keys) and run_key in done:
         return
     try:
-        res, lat = timed(lambda: app.sleep(context_id, samples=setting.samples, max_rounds=setting.rounds))
+        res, lat = timed(lambda: app.sleep(context_id, samples=setting.samples, max_rounds=setting.rounds,
+                                           **question_work(env.opts, setting)))
     except Exception as exc:
         emit(error_record(ex, env.opts, key=run_key, exc=exc, mode="sleep-run", setting=setting.label))
         for mode in sleep_modes(env.opts):
@@ -124,6 +126,7 @@ def sleep_and_ask(
                 setting=setting.label,
                 samples=setting.samples,
                 rounds=setting.rounds,
+                questions=setting.questions,
                 published=res.published,
                 status=res.status,
                 learned=res.learned,
@@ -140,6 +143,15 @@ def sleep_and_ask(
                      setting=setting.label, mirror="sleep", serve_predicted=True)
     ask_records(env, app, ex, context_id, mode="sleep", budgets=budgets, done=done, emit=emit,
                   setting=setting.label)
+
+
+def question_work(opts: RunOptions, setting: SleepSetting) -> dict[str, Any]:
+    """The sleep options of a setting that works its predicted questions (``-qN``): N questions, LEVEL4."""
+    if not setting.questions:
+        return {}
+    return {"n_questions": setting.questions,
+            "experiment": experiment_from_names(sample_merge=opts.sample_merge, rethink=opts.rethink,
+                                                question_work="level4")}
 
 
 def sleep_modes(opts: RunOptions) -> list[str]:

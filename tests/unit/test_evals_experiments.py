@@ -236,8 +236,8 @@ def test_budget_table_and_headline() -> None:
     assert any("sleep, budget 0 (k1-r1)" in line
                and "(+0.167; right only with sleep: 1, only test-time: 0; exact McNemar p = 1.000)" in line
                for line in lines)
-    # equal accuracy: test-time needs budget 4 (150 tokens) to reach sleep's 0.667
-    assert any("needs budget 4" in line and "(7.50x, 95% CI" in line for line in lines)
+    # equal accuracy: test-time reaches 1.0 on a and b (the examples both have) only at budget 4, 150 tokens
+    assert any("needs 150.0" in line and "budget as accurate: 4" in line and "(7.50x, 95% CI" in line for line in lines)
     assert not any("sleep+verified" in line for line in lines)
     verified = [{**r, "mode": "sleep+verified", "setting": "k1-r1", "output_tokens": 0 if r["example_id"] == "a" else
                  r["output_tokens"]} for r in records if r["mode"] == "sleep"]

@@ -122,3 +122,29 @@ def _numerals(text: str) -> set[str]:
     import re
 
     return {m.rstrip("0").rstrip(".") if "." in m else m for m in re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))}
+
+
+def test_named_scaling_settings_and_a_question_work_setting(tmp_path: Path) -> None:
+    import argparse
+
+    from evals.options import ScalingOptions, SleepSetting, parse_settings
+
+    assert parse_settings("k1-r1, k4-r1,k1-r2,k1-r1-q2") == [SleepSetting(1, 1), SleepSetting(4, 1),
+                                                             SleepSetting(1, 2), SleepSetting(1, 1, 2)]
+    assert SleepSetting(1, 1, 2).label == "k1-r1-q2" and SleepSetting(2, 1).label == "k2-r1"
+    with pytest.raises(argparse.ArgumentTypeError, match="k<samples>-r<rounds>"):
+        parse_settings("k0-r1")
+    listed = "1. How many minutes until the city is covered?\n2. How many intervals?"
+    model = staged_model(answer="The answer is 140.", predict=[listed, "14 intervals x 10 = 140", "14"])
+    opts = ScalingOptions(experiment="scaling", out=str(tmp_path), budgets=[0], n_questions=0, progress=False,
+                          scale_settings=parse_settings("k1-r1,k1-r1-q2"))
+    env = Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
+    ex = Example("fog-0", "A fog bank covers 3 miles every 10 minutes. The city is 42 miles across.",
+                 "How many minutes until the whole city is covered?", "140", "gsm-base", {"solution": SOLUTION})
+    out: list[dict[str, object]] = []
+    budget_task(env, ex, set(), out.append)
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, ex))
+    runs = {r["setting"]: r for r in out if r["mode"] == "sleep-run"}
+    assert runs["k1-r1"]["questions"] == 0 and runs["k1-r1-q2"]["questions"] == 2
+    assert len(model.calls_for("predict")) == 3  # only the -q2 sleep: the list and two level-4 answers
+    assert "Reason step by step" in model.calls_for("predict")[1][-1].text
