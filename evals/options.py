@@ -77,6 +77,9 @@ class RunOptions:
     sleep_model: str | None = None
     base_url: str | None = None
     budgets: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    sleep_budgets: list[int] | None = None
+    """The budgets the sleep and oracle modes answer at (None: all of ``budgets``); test-time only answers at
+    every one of ``budgets``, so its curve spans them for the equal-accuracy ratio."""
     concurrency: int = 1
     max_rounds: int = 1
     samples: int = 1
@@ -130,8 +133,15 @@ class RunOptions:
         if self.budget_mode == "cap" and min(self.budgets) < MIN_CAP:
             raise InvalidInputError(f"--budget-mode cap takes output-token caps >= {MIN_CAP} (e.g. 16,32,64,128,256), "
                                     f"got {self.budgets}")
+        if self.sleep_budgets is not None and not set(self.sleep_budgets) <= set(self.budgets):
+            raise InvalidInputError(f"--sleep-budgets {self.sleep_budgets} must be among --budgets {self.budgets}")
         if self.budget_mode == "levels" and not set(self.budgets) <= {0, 1, 2, 3, 4}:
             raise InvalidInputError(f"budget levels are 0-4, got {self.budgets} (token caps need --budget-mode cap)")
+
+    @property
+    def answer_budgets(self) -> list[int]:
+        """The budgets the sleep and oracle modes answer at."""
+        return list(self.sleep_budgets) if self.sleep_budgets is not None else list(self.budgets)
 
     def sleep_settings(self) -> list[SleepSetting]:
         """The sleep settings each example is slept with (one, unless the experiment scales them)."""
@@ -150,6 +160,8 @@ class RunOptions:
         p.add_argument("--sleep-model", default=None, help="sleep model spec (default: --model)")
         p.add_argument("--base-url", default=None, help="OpenAI-compatible server for openai: specs")
         p.add_argument("--budgets", type=parse_int_list, default=[0, 1, 2, 3, 4], help="e.g. 0,1,4")
+        p.add_argument("--sleep-budgets", type=parse_int_list, default=None, help="the budgets the sleep and oracle "
+                       "modes answer at (default: all of --budgets; test-time only answers at every one)")
         p.add_argument("--concurrency", type=int, default=1, help="examples in flight (embedded models "
                        "serialise calls, so >1 only helps with a server)")
         p.add_argument("--max-rounds", type=int, default=1)

@@ -189,22 +189,22 @@ def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
     app.ingest(cid, ex.context)
     ask_records(env, app, ex, cid, mode="test-time", budgets=o.budgets, done=done, emit=emit)
     for setting in o.sleep_settings():
-        sleep_and_ask(env, app, ex, cid, setting, done, emit, o.budgets)
+        sleep_and_ask(env, app, ex, cid, setting, done, emit, o.answer_budgets)
     if o.oracle:
-        oracle_and_ask(env, app, ex, done, emit, o.budgets)
+        oracle_and_ask(env, app, ex, done, emit, o.answer_budgets)
     if o.oracle_intermediate:
-        oracle_and_ask(env, app, ex, done, emit, o.budgets, mode="oracle-intermediate")
+        oracle_and_ask(env, app, ex, done, emit, o.answer_budgets, mode="oracle-intermediate")
 
 
 def budget_keys(opts: RunOptions, ex: Example) -> list[str]:
     keys = [make_key(ex.id, "test-time", b) for b in opts.budgets]
     for s in opts.sleep_settings():
         keys.append(make_key(ex.id, "sleep-run", s.label))
-        keys += [make_key(ex.id, m, b, s.label) for m in sleep_modes(opts) for b in opts.budgets]
+        keys += [make_key(ex.id, m, b, s.label) for m in sleep_modes(opts) for b in opts.answer_budgets]
     if opts.oracle:
-        keys += [make_key(ex.id, "oracle", b) for b in opts.budgets]
+        keys += [make_key(ex.id, "oracle", b) for b in opts.answer_budgets]
     if opts.oracle_intermediate:
-        keys += [make_key(ex.id, "oracle-intermediate", b) for b in opts.budgets]
+        keys += [make_key(ex.id, "oracle-intermediate", b) for b in opts.answer_budgets]
     return keys
 
 

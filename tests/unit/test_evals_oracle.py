@@ -148,3 +148,24 @@ def test_named_scaling_settings_and_a_question_work_setting(tmp_path: Path) -> N
     assert runs["k1-r1"]["questions"] == 0 and runs["k1-r1-q2"]["questions"] == 2
     assert len(model.calls_for("predict")) == 3  # only the -q2 sleep: the list and two level-4 answers
     assert "Reason step by step" in model.calls_for("predict")[1][-1].text
+
+
+def test_sleep_budgets_limit_the_sleep_and_oracle_modes_and_cut_replies_are_counted(tmp_path: Path) -> None:
+    from sleeptime.errors import InvalidInputError
+
+    model = staged_model(answer="The answer is 140.")
+    opts = RunOptions(experiment="pareto", out=str(tmp_path), budgets=[0, 3], sleep_budgets=[0],
+                      oracle_intermediate=True, progress=False, max_tokens_wake=4)
+    env = Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
+    ex = Example("fog-0", "A fog bank covers 3 miles every 10 minutes. The city is 42 miles across.",
+                 "How many minutes until the whole city is covered?", "140", "gsm-base", {"solution": SOLUTION})
+    out: list[dict[str, object]] = []
+    budget_task(env, ex, set(), out.append)
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, ex))
+    assert sorted((str(r["mode"]), r["budget"]) for r in out if "budget" in r) == [
+        ("oracle-intermediate", 0), ("sleep", 0), ("test-time", 0), ("test-time", 3)]
+    answers = [r for r in out if "budget" in r]
+    # the scripted reply is longer than 4 tokens: every answer reached the wake cap and says so
+    assert all(r["hit_max_tokens"] is (int(str(r["output_tokens"])) >= 4) for r in answers)
+    with pytest.raises(InvalidInputError, match="--sleep-budgets"):
+        RunOptions(experiment="pareto", out="x", budgets=[0], sleep_budgets=[1]).validate()
