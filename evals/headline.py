@@ -310,10 +310,11 @@ def oracle(ev: Evidence) -> list[str]:
     for name, run in ev.runs:
         rows = {(r["mode"], r["budget"]): r for r in budget_table(run.records)}
         for (mode, b), r in sorted(rows.items()):
-            if mode == "oracle":
+            if mode in ("oracle", "oracle-intermediate"):
                 base = [f"{m} {_k(rows[(m, b)]['accuracy'], rows[(m, b)]['n'])}" for m in ("sleep", "test-time")
                         if (m, b) in rows]
-                out.append(f"{name} budget {b}: oracle notes {_k(r['accuracy'], r['n'])} vs {', '.join(base)}")
+                what = "oracle notes (answer among them)" if mode == "oracle" else "oracle-intermediate (no answer)"
+                out.append(f"{name} budget {b}: {what} {_k(r['accuracy'], r['n'])} vs {', '.join(base)}")
     for name, nr in _notes_rows(ev, oracle=True):
         notes = dict(ev.notes)[name]
         slept = [r for r in notes if r["arm"] not in (BASELINE_ARM, "oracle") and (r["set"], r["budget"])
@@ -425,14 +426,14 @@ def results_readme(root: str | Path) -> Path:
     return Path(root) / "README.md"
 
 
-def update_readme(readme: str | Path, block: str) -> bool:
+def update_readme(readme: str | Path, block: str, *, start_marker: str = START, end_marker: str = END) -> bool:
     """Replace the block between the markers in ``readme``; True when the file changed."""
     path = Path(readme)
     text = path.read_text(encoding="utf-8")
-    start, end = text.find(START), text.find(END)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
-        raise InvalidInputError(f"{path} has no {START} ... {END} markers to write the headline between")
-    new = text[:start] + block + text[end + len(END):]
+        raise InvalidInputError(f"{path} has no {start_marker} ... {end_marker} markers to write the block between")
+    new = text[:start] + block + text[end + len(end_marker):]
     if new == text:
         return False
     path.write_text(new, encoding="utf-8")

@@ -22,7 +22,7 @@ from evals.stats import (
     ratio_of_means,
 )
 
-ANSWER_MODES = ("test-time", "sleep", "sleep+verified", "oracle", "sample", "context-only")
+ANSWER_MODES = ("test-time", "sleep", "sleep+verified", "oracle", "oracle-intermediate", "sample", "context-only")
 
 
 def answer_records(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -147,7 +147,7 @@ def _headline_lines(rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]]
 
 
 #: The modes set against test-time only in the paired tables and the headline.
-SLEEP_MODES = ("sleep", "sleep+verified", "oracle")
+SLEEP_MODES = ("sleep", "sleep+verified", "oracle", "oracle-intermediate")
 
 
 def _cells(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, int], dict[str, Mapping[str, Any]]]:

@@ -75,7 +75,7 @@ def test_measured_amortization_and_oracle_and_losses(tmp_path: Path) -> None:
     # 200/10 + 10 x 10 = 120 against 10 x 40 = 400
     assert "mq budget 1, t = 10: sleep-time 120 vs test-time only 400 (test-time only / sleep-time = 3.33x)" in block
     assert "not measured yet (no Multi-Query" not in block
-    assert "orc budget 0: oracle notes 6/6 vs sleep 1/6, test-time 3/6" in block
+    assert "orc budget 0: oracle notes (answer among them) 6/6 vs sleep 1/6, test-time 3/6" in block
     assert "accuracy: orc, sleep budget 0, 1/6 vs 3/6 (p = 0.500)" in block
 
 
