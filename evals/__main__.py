@@ -18,6 +18,7 @@ from pathlib import Path
 from evals.errors import DatasetError
 from evals.experiments import EXPERIMENTS
 from evals.headline import headline_block, results_readme, update_readme
+from evals.payoff import payoff_block, update_payoff
 from evals.plots import render_run
 from evals.records import RUN_FILE
 from evals.render_all import render_all, render_notes
@@ -38,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         p_.add_argument("--readme", default=None, help="the file holding the headline markers (default: "
                         "README.md in --results, i.e. evals/results/README.md)")
     head.add_argument("--print", action="store_true", help="print the block instead of writing it")
+    plot.add_argument("--package-readme", default="README.md", help="the README holding the 'Does sleeping pay "
+                      "off?' markers, rewritten with the results folder (default: README.md)")
+    pay = sub.add_parser("payoff", help="print the README's 'Does sleeping pay off?' block from the decisive run")
+    pay.add_argument("--results", default="evals/results")
     for name, experiment in EXPERIMENTS.items():
         resumes = " (resumes an existing --out)" if experiment.runner is not None else ""
         experiment.add_arguments(sub.add_parser(name, help=experiment.help + resumes))
@@ -51,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _plot(args)
     if args.command == "headline":
         return _headline(args.results, args.readme, print_only=args.print)
+    if args.command == "payoff":
+        print(payoff_block(args.results))
+        return 0
     try:
         where = EXPERIMENTS[args.command].run(args, argv)
     except (DatasetError, InvalidInputError) as e:
@@ -74,7 +82,11 @@ def _plot(args: argparse.Namespace) -> int:
     for line in render_all(target or args.results):
         print(line)
     if target is None:
-        return _headline(args.results, args.readme, print_only=False)
+        _headline(args.results, args.readme, print_only=False)
+        readme = Path(args.package_readme)
+        if readme.is_file():
+            changed = update_payoff(readme, args.results)
+            print(f"{'wrote' if changed else 'unchanged (or no markers):'} 'Does sleeping pay off?' block in {readme}")
     return 0
 
 

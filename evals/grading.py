@@ -37,14 +37,22 @@ _ANCHOR = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\b", re.IGNORECASE)
 # Arithmetic written out: unsigned numbers (a fraction such as 3/4 is one number) joined by + - * × ÷.
 _TERM = r"\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s?/\s?\d+(?:\.\d+)?)?"
 # A "-" needs a space before it to be a minus: "8-3" is a range or a hyphen, as the last-number rule reads it.
-_OP = r"(?:\s*[+*×÷]|\s+-)\s*"
+_OP = r"(?:\s*[+*×÷]|\s+-|\s+[xX](?=\s))\s*"
 _EXPR = rf"(?:-\s?)?{_TERM}(?:{_OP}{_TERM})+"
 _TRAILING_EXPR = re.compile(rf"(?<![\w.,/$-]){_EXPR}(?=[\s.!*]*$)")
 _LEADING_ANSWER = re.compile(
     rf"[\s:*]*(?P<expr>(?:-\s?)?{_TERM}(?:{_OP}{_TERM})*)(?:\s*=\s*(?P<result>(?:-\s?)?\$?\s?-?{_TERM}))?"
 )
-_TOKEN = re.compile(rf"{_TERM}|[-+*×÷]")
-_OPERATORS = {"+": "+", "-": "-", "*": "*", "×": "*", "÷": "/"}
+_TOKEN = re.compile(rf"{_TERM}|[-+*×÷xX]")
+_OPERATORS = {"+": "+", "-": "-", "*": "*", "×": "*", "÷": "/", "x": "*", "X": "*"}
+# In the answer sentence: a restatement ("7 dozen, i.e. 84", "twelve, that is 12") reads as "=" (the restated
+# value is the answer); a mixed number ("2 1/2") is one value; digits grouped by spaces ("1 000") are one number.
+_RESTATE = re.compile(r",?\s*\b(?:i\.\s?e\.|that is|which is)\s*,?\s*", re.IGNORECASE)
+_MIXED = re.compile(r"(?<![\d/.,])(\d+)[ \u00a0](\d+)\s?/\s?(\d+)(?![\d/])")
+_SPACED = re.compile(r"(?<![\d.,/])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d/]|[ \u00a0\u202f]?\.\d)")
+# The answer sentence ends at a '.', ';', '!' or '?' that is not a decimal point.
+_CLAUSE_END = re.compile(r"(?<!\d)\.|\.(?!\d)|[;!?]")
+_WORDS = re.compile(r"[A-Za-z][A-Za-z'’]*")
 UNBOUNDED = Limits(chars=None, nodes=None, magnitude=None, denominator=None)
 
 
@@ -154,24 +162,59 @@ def extract_gsm_answer(text: str) -> str | None:
 
 
 def _after_anchor(text: str) -> str | None:
-    """The answer stated after the last "The answer is": its result if written "a - b = c", the value of its
-    arithmetic, or its first number; None when the sentence after the anchor holds no number."""
+    """The answer stated after the last "The answer is", read in its sentence: the result after its last "="
+    (or restatement, "i.e. 84"), unless that result is the rounded value of exact arithmetic before it
+    ("2/3 = 0.67" -> 2/3); else the value of its arithmetic, units and all ("3 x 4", "3 hours * 60"); else its
+    first number. None when the sentence after the anchor holds no number."""
     m = None
     for m in _ANCHOR.finditer(text):  # noqa: B007 - we want the final match
         pass
     if m is None:
         return None
     rest = text[m.end():].split("\n", 1)[0]
-    lead = _LEADING_ANSWER.match(rest)
-    if lead is not None:
-        if lead.group("result"):
-            return _last_number(lead.group("result"))
+    rest = _RESTATE.sub(" = ", rest)
+    rest = _MIXED.sub(lambda g: f"{int(g[1]) * int(g[3]) + int(g[2])}/{g[3]}", rest)
+    rest = _SPACED.sub(lambda g: re.sub(r"\s", "", g[0]), rest)
+    clause = _CLAUSE_END.split(rest, 1)[0]
+    if not clause.lstrip(" :*$").startswith("(") and "(" in clause:
+        clause = clause.split("(", 1)[0]  # "5 (since 8 - 3 = 5)": the answer comes before its aside
+    if "=" in clause:
+        parts = clause.split("=")
+        for i in range(len(parts) - 1, 0, -1):
+            first = _NUMBER.search(parts[i])
+            if first is None:
+                continue
+            stated = _last_number(parts[i][: first.end()])
+            if stated is None:
+                continue
+            exact = _arithmetic_value(parts[i - 1])
+            return format_number(exact) if exact is not None and _rounds_to(exact, stated) else stated
+    lead = _LEADING_ANSWER.match(clause)
+    value = evaluate(lead.group("expr")) if lead is not None and _TOKEN.findall(lead.group("expr"))[1:] else None
+    if value is None:
+        value = _arithmetic_value(clause)  # units between the numbers: "3 hours * 60"
+    if value is None and lead is not None:
         value = evaluate(lead.group("expr"))
-        if value is not None:
-            return format_number(value)
-        return _last_number(lead.group("expr"))
-    first = _NUMBER.search(rest)
-    return _last_number(rest[: first.end()]) if first is not None else None
+    if value is not None:
+        return format_number(value)
+    first = _NUMBER.search(clause)
+    return _last_number(clause[: first.end()]) if first is not None else None
+
+
+def _arithmetic_value(text: str) -> Fraction | None:
+    """The exact value of ``text`` read as arithmetic once its unit words are dropped ("3 hours * 60"); None
+    when it is no such arithmetic (a lone number is not)."""
+    bare = " ".join(_WORDS.sub(lambda w: w[0] if w[0] in ("x", "X") else " ", text).split()).strip(" :*,")
+    return evaluate(bare) if bare else None
+
+
+def _rounds_to(exact: Fraction, stated: str) -> bool:
+    """True when ``stated`` is a decimal that ``exact`` rounds to, and not ``exact`` itself ("0.67" for 2/3)."""
+    value = parse_number(stated)
+    if value is None or value == exact or "." not in stated:
+        return False
+    places = len(stated.split(".", 1)[1])
+    return abs(exact - value) <= Fraction(1, 2 * 10**places)
 
 
 def _final_value(text: str) -> str | None:

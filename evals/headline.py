@@ -22,7 +22,7 @@ from evals.notes_tables import BASELINE_ARM, accuracy_table, pool_notes, read_no
 from evals.plots import LoadedRun, load_run
 from evals.predictability import predictability_table
 from evals.render_all import ResultsIndex, index_results, notes_folders
-from evals.tables import at_the_floor, budget_table, equal_accuracy_table, paired_table, projected_amortization
+from evals.tables import budget_table, equal_accuracy_table, paired_table, projected_amortization
 from sleeptime.errors import InvalidInputError
 
 START = "<!-- headline:start -->"
@@ -51,6 +51,9 @@ class Evidence:
     """(run folder, its predictability bins) for predictability runs."""
     left_out: list[tuple[str, int]] = field(default_factory=list)
     """(folder, graded examples) for runs and summaries under :data:`MIN_EXAMPLES` examples."""
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    """(cell left out, the cell it repeats): a sleep-arm cell whose every answer (example, grade, tokens) an
+    earlier run already recorded with the same models, counted once."""
 
 
 def _graded_examples(run: LoadedRun) -> int:
@@ -81,6 +84,7 @@ def load_evidence(root: str | Path) -> Evidence:
     # Answers a predictability run copied from another (--from-run) are that run's evidence: count them once.
     runs = [(name, replace(run, records=[r for r in run.records if not r.get("copied_from")]))
             for name, run in loaded]
+    runs, duplicates = drop_repeated_cells(runs)
     notes: list[tuple[str, list[dict[str, Any]]]] = []
     pooled = notes_folders(index)
     for f in index.notes_files:
@@ -102,7 +106,44 @@ def load_evidence(root: str | Path) -> Evidence:
                 left_out.append((name, arm_n))
             else:
                 summaries[name] = summary
-    return Evidence(base, runs, notes, summaries, predictability, sorted(left_out))
+    return Evidence(base, runs, notes, summaries, predictability, sorted(left_out), duplicates)
+
+
+def drop_repeated_cells(runs: Sequence[tuple[str, LoadedRun]]) -> tuple[list[tuple[str, LoadedRun]],
+                                                                         list[tuple[str, str]]]:
+    """Runs without the sleep-arm cells (mode, setting, budget) whose every answer an earlier run (by its first
+    command's time) already recorded (same wake and sleep model, mode and budget; the same example ids, grades
+    and output tokens, or a subset of them): an identical rerun, e.g. k = 1 of a scaling run and the reference
+    run it matches; and the (repeat, original) pairs. Test-time cells stay: each run's baseline for pairing."""
+    seen: list[tuple[tuple[Any, ...], frozenset[tuple[str, bool, Any]], str]] = []
+    kept: dict[str, LoadedRun] = {}
+    repeats: list[tuple[str, str]] = []
+    for name, run in sorted(runs, key=lambda nr: (_started(nr[1]), nr[0])):
+        cells: dict[tuple[Any, ...], list[Row]] = {}
+        for r in run.records:
+            if r.get("mode") in SLEEP_ARMS and r.get("budget") is not None:
+                cells.setdefault((r["mode"], str(r.get("setting")), r["budget"]), []).append(r)
+        drop: set[tuple[Any, ...]] = set()
+        for cell_key, members in sorted(cells.items(), key=lambda kv: str(kv[0])):
+            what = (cell_key[0], cell_key[2], str(members[0].get("model")), str(members[0].get("sleep_model")))
+            answers = frozenset((str(r["example_id"]), bool(r.get("correct")), r.get("output_tokens"))
+                                for r in members)
+            label = f"{name}, {cell_key[0]} {cell_key[1]} budget {cell_key[2]}"
+            original = next((lbl for w, a, lbl in seen if w == what and answers <= a), None)
+            if original is not None:
+                drop.add(cell_key)
+                repeats.append((label, original))
+            else:
+                seen.append((what, answers, label))
+        kept[name] = replace(run, records=[r for r in run.records
+                                           if (r.get("mode"), str(r.get("setting")), r.get("budget")) not in drop])
+    return [(name, kept[name]) for name, _ in runs], repeats
+
+
+def _started(run: LoadedRun) -> str:
+    """When the run's first command ran (ISO time from run.json; "" when it does not say)."""
+    invocations = run.run.get("invocations") or [{}]
+    return str(invocations[0].get("at", ""))
 
 
 def _k(acc: float, n: int) -> str:
@@ -152,13 +193,15 @@ def equal_accuracy(ev: Evidence) -> list[str]:
         points = budget_table(run.records)
         for r in _sleep_rows(run, equal_accuracy_table(run.records)):
             head = f"{name}, {_label(r['mode'], r['setting'])} budget {r['budget']} ({_k(r['accuracy'], r['n'])})"
-            if at_the_floor(r["accuracy"]):
+            if r["status"] == "floor":
                 out.append(f"{head}: at the floor, no equal-accuracy comparison")
-            elif r["test_time_budget"] is None:
+            elif r["status"] == "beyond":
                 out.append(f"{head}: no test-time budget is as accurate{_past_test_time(points, r)}")
+            elif r["status"] == "loss":
+                out.append(f"{head}: a loss, less accurate than test-time only at every budget (no ratio)")
             else:
-                out.append(f"{head}: {_x(r['token_ratio'], r['ratio_lo'], r['ratio_hi'])}, against test-time "
-                           f"only at budget {r['test_time_budget']}")
+                out.append(f"{head}: {_x(r['token_ratio'], r['ratio_lo'], r['ratio_hi'])}, against the test-time "
+                           f"curve interpolated at its accuracy ({r['test_time_tokens']:.1f} tokens)")
     return out or [NOT_YET]
 
 
@@ -267,10 +310,11 @@ def oracle(ev: Evidence) -> list[str]:
     for name, run in ev.runs:
         rows = {(r["mode"], r["budget"]): r for r in budget_table(run.records)}
         for (mode, b), r in sorted(rows.items()):
-            if mode == "oracle":
+            if mode in ("oracle", "oracle-intermediate"):
                 base = [f"{m} {_k(rows[(m, b)]['accuracy'], rows[(m, b)]['n'])}" for m in ("sleep", "test-time")
                         if (m, b) in rows]
-                out.append(f"{name} budget {b}: oracle notes {_k(r['accuracy'], r['n'])} vs {', '.join(base)}")
+                what = "oracle notes (answer among them)" if mode == "oracle" else "oracle-intermediate (no answer)"
+                out.append(f"{name} budget {b}: {what} {_k(r['accuracy'], r['n'])} vs {', '.join(base)}")
     for name, nr in _notes_rows(ev, oracle=True):
         notes = dict(ev.notes)[name]
         slept = [r for r in notes if r["arm"] not in (BASELINE_ARM, "oracle") and (r["set"], r["budget"])
@@ -287,7 +331,8 @@ def predictability_gain(ev: Evidence) -> list[str]:
     for name, bins in ev.predictability:
         if bins:
             cells = ", ".join(f"bin {b['bin']} {b['gain'] * 100:+.1f} (n={b['n']})" for b in bins)
-            out.append(f"{name}: accuracy gain in points by predictability bin, least predictable first: {cells}")
+            out.append(f"{name}: accuracy gain in points by predictability bin (log p per question token), least "
+                       f"predictable first: {cells}")
     return out or [NOT_YET]
 
 
@@ -348,8 +393,10 @@ def headline_block(root: str | Path) -> str:
              f"Generated by `python -m evals headline` from the committed records under `{ev.root.as_posix()}` "
              f"({len(ev.runs)} run folders, {len(ev.notes)} note-quality record sets); do not edit by hand. Paper: "
              "Lin et al. 2025 on far larger models; ours: the runs named in each cell (folder, mode, budget). "
-             "Intervals: bootstrap 95%; p: exact McNemar, paired by example. Note-quality files of one folder are "
-             "pooled by example id (their wake settings assumed the same) unless they grade an answer differently."
+             "Intervals: bootstrap 95%; p: exact McNemar, paired by example (Multi-Query runs, whose questions share a "
+             "context: a sign-flip test over contexts, intervals resampling contexts). Note-quality files of one "
+             "folder are pooled by example id (their wake settings assumed the same) unless they grade an answer "
+             "differently."
              + _left_out_sentence(ev),
              "",
              "| measure | paper | ours |", "|---|---|---|"]
@@ -358,10 +405,14 @@ def headline_block(root: str | Path) -> str:
 
 
 def _left_out_sentence(ev: Evidence) -> str:
-    if not ev.left_out:
-        return ""
-    named = ", ".join(f"{name} ({n})" for name, n in ev.left_out)
-    return f" Left out as smoke runs (fewer than {MIN_EXAMPLES} graded examples): {named}."
+    text = ""
+    if ev.left_out:
+        named = ", ".join(f"{name} ({n})" for name, n in ev.left_out)
+        text += f" Left out as smoke runs (fewer than {MIN_EXAMPLES} graded examples): {named}."
+    if ev.duplicates:
+        named = "; ".join(f"{dup} (= {orig})" for dup, orig in ev.duplicates)
+        text += f" Counted once (the same answers as an earlier run's): {named}."
+    return text
 
 
 def cell(text: str) -> str:
@@ -375,14 +426,14 @@ def results_readme(root: str | Path) -> Path:
     return Path(root) / "README.md"
 
 
-def update_readme(readme: str | Path, block: str) -> bool:
+def update_readme(readme: str | Path, block: str, *, start_marker: str = START, end_marker: str = END) -> bool:
     """Replace the block between the markers in ``readme``; True when the file changed."""
     path = Path(readme)
     text = path.read_text(encoding="utf-8")
-    start, end = text.find(START), text.find(END)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
-        raise InvalidInputError(f"{path} has no {START} ... {END} markers to write the headline between")
-    new = text[:start] + block + text[end + len(END):]
+        raise InvalidInputError(f"{path} has no {start_marker} ... {end_marker} markers to write the block between")
+    new = text[:start] + block + text[end + len(end_marker):]
     if new == text:
         return False
     path.write_text(new, encoding="utf-8")

@@ -37,14 +37,29 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class SleepSetting:
-    """How much sleep-time compute: k parallel learned contexts, each up to `rounds` rethink rounds."""
+    """How much sleep-time compute: k parallel learned contexts, each up to `rounds` rethink rounds; and
+    ``questions`` > 0: that many predicted questions the sleep model then works step by step at verbosity level 4
+    (``sleeptime.experimental.LEVEL4``; 0: the run's own --n-questions and --question-work)."""
 
     samples: int
     rounds: int
+    questions: int = 0
 
     @property
     def label(self) -> str:
-        return f"k{self.samples}-r{self.rounds}"
+        return f"k{self.samples}-r{self.rounds}" + (f"-q{self.questions}" if self.questions else "")
+
+
+def parse_settings(text: str) -> list[SleepSetting]:
+    """``"k1-r1,k4-r1,k1-r2,k1-r1-q2"`` -> the sleep settings those labels name."""
+    out: list[SleepSetting] = []
+    for label in (t.strip() for t in text.split(",") if t.strip()):
+        m = re.fullmatch(r"k(\d+)-r(\d+)(?:-q(\d+))?", label)
+        if m is None or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+            raise argparse.ArgumentTypeError(f"a sleep setting is k<samples>-r<rounds>[-q<questions>], like "
+                                             f"k2-r1 or k1-r1-q2; got {label!r}")
+        out.append(SleepSetting(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)))
+    return out
 
 
 @dataclass
@@ -62,18 +77,30 @@ class RunOptions:
     sleep_model: str | None = None
     base_url: str | None = None
     budgets: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    sleep_budgets: list[int] | None = None
+    """The budgets the sleep and oracle modes answer at (None: all of ``budgets``); test-time only answers at
+    every one of ``budgets``, so its curve spans them for the equal-accuracy ratio."""
     concurrency: int = 1
     max_rounds: int = 1
     samples: int = 1
     sample_merge: str = "majority"
     """How k samples merge, by name (``sleeptime.experimental.SAMPLE_MERGES``): ``majority`` or the paper's
     ``concat``. A name, not the strategy: run settings are hashed and recorded as JSON."""
+    rethink: str = "rewrite"
+    """What rounds 2.. do, by name (``sleeptime.experimental.RETHINKS``): ``rewrite`` (up to --max-rounds, until
+    the model says it is done) or ``extend`` (exactly --max-rounds rounds, each checking and extending the last)."""
+    question_work: str = "short"
+    """How the sleep model answers its predicted questions (``sleeptime.experimental.QUESTION_WORK``): ``short``
+    (in the predict call) or ``level4`` (each worked step by step in its own call)."""
     n_questions: int = 1
     verify: str = "off"
     verified: bool = False
     """Also answer with serve_predicted=True (mode "sleep+verified": verified predicted answers first)."""
     oracle: bool = False
-    """Also answer from the gold intermediate values of the worked solution as notes (mode "oracle")."""
+    """Also answer from the gold intermediate values of the worked solution as notes (mode "oracle"; it holds the
+    final answer in most problems)."""
+    oracle_intermediate: bool = False
+    """Also answer from the gold intermediate values without the final answer (mode "oracle-intermediate")."""
     max_tokens_sleep: int = 768
     max_tokens_wake: int = 384
     reasoning_effort: str | None = None
@@ -106,8 +133,15 @@ class RunOptions:
         if self.budget_mode == "cap" and min(self.budgets) < MIN_CAP:
             raise InvalidInputError(f"--budget-mode cap takes output-token caps >= {MIN_CAP} (e.g. 16,32,64,128,256), "
                                     f"got {self.budgets}")
+        if self.sleep_budgets is not None and not set(self.sleep_budgets) <= set(self.budgets):
+            raise InvalidInputError(f"--sleep-budgets {self.sleep_budgets} must be among --budgets {self.budgets}")
         if self.budget_mode == "levels" and not set(self.budgets) <= {0, 1, 2, 3, 4}:
             raise InvalidInputError(f"budget levels are 0-4, got {self.budgets} (token caps need --budget-mode cap)")
+
+    @property
+    def answer_budgets(self) -> list[int]:
+        """The budgets the sleep and oracle modes answer at."""
+        return list(self.sleep_budgets) if self.sleep_budgets is not None else list(self.budgets)
 
     def sleep_settings(self) -> list[SleepSetting]:
         """The sleep settings each example is slept with (one, unless the experiment scales them)."""
@@ -126,18 +160,30 @@ class RunOptions:
         p.add_argument("--sleep-model", default=None, help="sleep model spec (default: --model)")
         p.add_argument("--base-url", default=None, help="OpenAI-compatible server for openai: specs")
         p.add_argument("--budgets", type=parse_int_list, default=[0, 1, 2, 3, 4], help="e.g. 0,1,4")
+        p.add_argument("--sleep-budgets", type=parse_int_list, default=None, help="the budgets the sleep and oracle "
+                       "modes answer at (default: all of --budgets; test-time only answers at every one)")
         p.add_argument("--concurrency", type=int, default=1, help="examples in flight (embedded models "
                        "serialise calls, so >1 only helps with a server)")
         p.add_argument("--max-rounds", type=int, default=1)
         p.add_argument("--samples", type=int, default=1, help="k learned contexts per sleep")
         p.add_argument("--sample-merge", default="majority", choices=["majority", "concat"],
                        help="how k samples merge: values most samples computed, or the paper's concatenation")
+        p.add_argument("--rethink", default="rewrite", choices=["rewrite", "extend"],
+                       help="rounds 2..: rewrite the notes until the model says done, or run exactly --max-rounds "
+                       "rounds, each checking and extending the last round's notes")
+        p.add_argument("--question-work", default="short", choices=["short", "level4"],
+                       help="the sleep model's answers to its predicted questions: short, in the predict call, or "
+                       "each worked step by step at verbosity level 4 in its own call")
         p.add_argument("--n-questions", type=int, default=1, help="predicted questions per sleep")
         p.add_argument("--verify", default="off", choices=["off", "format", "model"])
         p.add_argument("--verified", action="store_true",
                        help="also answer with verified predicted answers served first (mode sleep+verified)")
         p.add_argument("--oracle", action="store_true", help="also answer from the gold intermediate values of the "
-                       "instance's worked solution as notes (mode oracle; gsm-base, gsm-p1, gsm-p2)")
+                       "instance's worked solution as notes (mode oracle, which holds the final answer in most "
+                       "problems; gsm-base, gsm-p1, gsm-p2)")
+        p.add_argument("--oracle-intermediate", action="store_true", help="also answer from the gold "
+                       "intermediate values with every value equal to the final answer left out (mode "
+                       "oracle-intermediate)")
         p.add_argument("--max-tokens-sleep", type=int, default=768)
         p.add_argument("--max-tokens-wake", type=int, default=384)
         p.add_argument("--reasoning-effort", default=None, help="reasoning effort of a reasoning wake model "
@@ -170,8 +216,12 @@ class PassKOptions(RunOptions):
 class ScalingOptions(RunOptions):
     scale_samples: list[int] = field(default_factory=lambda: [1, 2, 5])
     scale_rounds: list[int] = field(default_factory=lambda: [1, 3])
+    scale_settings: list[SleepSetting] | None = None
+    """Named settings (``--scale-settings k1-r1,k2-r1,k1-r2,k1-r1-q2``) instead of the samples x rounds grid."""
 
     def sleep_settings(self) -> list[SleepSetting]:
+        if self.scale_settings:
+            return list(self.scale_settings)
         return [SleepSetting(k, r) for r in self.scale_rounds for k in self.scale_samples]
 
     @classmethod
@@ -179,6 +229,9 @@ class ScalingOptions(RunOptions):
         super().add_arguments(p)
         p.add_argument("--scale-samples", type=parse_int_list, default=[1, 2, 5])
         p.add_argument("--scale-rounds", type=parse_int_list, default=[1, 3])
+        p.add_argument("--scale-settings", type=parse_settings, default=None, help="sleep settings by label instead "
+                       "of the samples x rounds grid: k<samples>-r<rounds>[-q<questions>], comma-separated; -qN: N "
+                       "predicted questions the sleep model works step by step at level 4")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 from evals.capped import capped_ask
 from evals.examples import Example
 from evals.options import RunOptions, ScalingOptions, SleepSetting
-from evals.oracle import oracle_notes
+from evals.oracle import intermediate_notes, oracle_notes
 from evals.runner import (
     MATCH_FIELDS,
     Emit,
@@ -27,6 +27,7 @@ from evals.runner import (
     make_key,
     timed,
 )
+from sleeptime.experimental import experiment_from_names
 
 
 def ask_records(
@@ -105,7 +106,8 @@ def sleep_and_ask(
     if all(k in done for k in keys) and run_key in done:
         return
     try:
-        res, lat = timed(lambda: app.sleep(context_id, samples=setting.samples, max_rounds=setting.rounds))
+        res, lat = timed(lambda: app.sleep(context_id, samples=setting.samples, max_rounds=setting.rounds,
+                                           **question_work(env.opts, setting)))
     except Exception as exc:
         emit(error_record(ex, env.opts, key=run_key, exc=exc, mode="sleep-run", setting=setting.label))
         for mode in sleep_modes(env.opts):
@@ -124,6 +126,7 @@ def sleep_and_ask(
                 setting=setting.label,
                 samples=setting.samples,
                 rounds=setting.rounds,
+                questions=setting.questions,
                 published=res.published,
                 status=res.status,
                 learned=res.learned,
@@ -142,28 +145,39 @@ def sleep_and_ask(
                   setting=setting.label)
 
 
+def question_work(opts: RunOptions, setting: SleepSetting) -> dict[str, Any]:
+    """The sleep options of a setting that works its predicted questions (``-qN``): N questions, LEVEL4."""
+    if not setting.questions:
+        return {}
+    return {"n_questions": setting.questions,
+            "experiment": experiment_from_names(sample_merge=opts.sample_merge, rethink=opts.rethink,
+                                                question_work="level4")}
+
+
 def sleep_modes(opts: RunOptions) -> list[str]:
     """The answer modes that follow one sleep run."""
     return ["sleep", "sleep+verified"] if opts.verified else ["sleep"]
 
 
-def oracle_and_ask(env: Env, app: Any, ex: Example, done: set[str], emit: Emit, budgets: Sequence[int]) -> None:
-    """The oracle arm: the gold intermediate values published as the learned context of a context of their own
-    (no sleep run, no sleep tokens), then answered from at each budget like the sleep mode."""
-    keys = [make_key(ex.id, "oracle", b) for b in budgets]
+def oracle_and_ask(env: Env, app: Any, ex: Example, done: set[str], emit: Emit, budgets: Sequence[int],
+                   mode: str = "oracle") -> None:
+    """An oracle arm: gold values (``oracle``: all of them, final answer included; ``oracle-intermediate``: the
+    final answer left out) published as the learned context of a context of their own (no sleep run, no sleep
+    tokens), then answered from at each budget like the sleep mode."""
+    keys = [make_key(ex.id, mode, b) for b in budgets]
     if all(k in done for k in keys):
         return
     try:
-        notes = oracle_notes(ex)
-        cid = fresh_context_id(ex.id + "-oracle")
+        notes = intermediate_notes(ex) if mode == "oracle-intermediate" else oracle_notes(ex)
+        cid = fresh_context_id(f"{ex.id}-{mode}")
         revision = app.ingest(cid, ex.context).revision
         app.learned_store().publish(cid, samples=[notes], questions=[], source_revision=revision)
     except Exception as exc:  # no oracle notes (or no store): the oracle answers are failures, counted wrong
         for b, k in zip(budgets, keys, strict=True):
             if k not in done:
-                emit(error_record(ex, env.opts, key=k, exc=exc, mode="oracle", budget=b, setting=None))
+                emit(error_record(ex, env.opts, key=k, exc=exc, mode=mode, budget=b, setting=None))
         return
-    ask_records(env, app, ex, cid, mode="oracle", budgets=budgets, done=done, emit=emit)
+    ask_records(env, app, ex, cid, mode=mode, budgets=budgets, done=done, emit=emit)
 
 
 def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
@@ -175,18 +189,22 @@ def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
     app.ingest(cid, ex.context)
     ask_records(env, app, ex, cid, mode="test-time", budgets=o.budgets, done=done, emit=emit)
     for setting in o.sleep_settings():
-        sleep_and_ask(env, app, ex, cid, setting, done, emit, o.budgets)
+        sleep_and_ask(env, app, ex, cid, setting, done, emit, o.answer_budgets)
     if o.oracle:
-        oracle_and_ask(env, app, ex, done, emit, o.budgets)
+        oracle_and_ask(env, app, ex, done, emit, o.answer_budgets)
+    if o.oracle_intermediate:
+        oracle_and_ask(env, app, ex, done, emit, o.answer_budgets, mode="oracle-intermediate")
 
 
 def budget_keys(opts: RunOptions, ex: Example) -> list[str]:
     keys = [make_key(ex.id, "test-time", b) for b in opts.budgets]
     for s in opts.sleep_settings():
         keys.append(make_key(ex.id, "sleep-run", s.label))
-        keys += [make_key(ex.id, m, b, s.label) for m in sleep_modes(opts) for b in opts.budgets]
+        keys += [make_key(ex.id, m, b, s.label) for m in sleep_modes(opts) for b in opts.answer_budgets]
     if opts.oracle:
-        keys += [make_key(ex.id, "oracle", b) for b in opts.budgets]
+        keys += [make_key(ex.id, "oracle", b) for b in opts.answer_budgets]
+    if opts.oracle_intermediate:
+        keys += [make_key(ex.id, "oracle-intermediate", b) for b in opts.answer_budgets]
     return keys
 
 

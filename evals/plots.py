@@ -69,7 +69,7 @@ def pyplot() -> Any:
     return plt
 
 
-LINE_MODES = ("test-time", "sleep", "sleep+verified", "oracle")
+LINE_MODES = ("test-time", "sleep", "sleep+verified", "oracle", "oracle-intermediate")
 
 
 def _series_label(row: TableRow) -> str:
@@ -82,7 +82,9 @@ def _series_label(row: TableRow) -> str:
     if mode == "test-time":
         return "test-time compute only"
     if mode == "oracle":
-        return "oracle notes (gold intermediate values)"
+        return "oracle notes (gold values, final answer among them)"
+    if mode == "oracle-intermediate":
+        return "oracle-intermediate (gold values, final answer left out)"
     return mode
 
 
@@ -184,7 +186,7 @@ def plot_bins(rows: Sequence[TableRow], path: Path, title: str) -> None:
     ys = [float(r["gain"]) for r in rows]
     ax.bar(xs, ys, yerr=_yerr(rows, ys, "gain"), capsize=3, color="tab:blue")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("log p(question | context) quantile bin (1 = least predictable)")
+    ax.set_xlabel("log p(question | context) per token, quantile bin (1 = least predictable)")
     ax.set_ylabel("accuracy gain, sleep-time minus test-time")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)

@@ -97,7 +97,8 @@ class Env:
             "base_url": o.base_url,
             "max_rounds": o.max_rounds,
             "samples": o.samples,
-            "experiment": experiment_from_names(sample_merge=o.sample_merge),
+            "experiment": experiment_from_names(sample_merge=o.sample_merge, rethink=o.rethink,
+                                                question_work=o.question_work),
             "n_questions": o.n_questions,
             "verify": o.verify,
             "max_tokens_sleep": o.max_tokens_sleep,
@@ -167,6 +168,9 @@ def answer_record(
         output_tokens=wake.output_tokens,
         reasoning_tokens=wake.reasoning_tokens,
         wake_calls=wake.calls,
+        # a reply as long as the wake cap was cut there (its answer may be missing): counted, not hidden
+        hit_max_tokens=bool(wake.output_tokens is not None and wake.calls == 1 and opts.budget_mode == "levels"
+                            and wake.output_tokens >= opts.max_tokens_wake),
         sleep_input_tokens=sleep.input_tokens if mode != "test-time" else 0,
         sleep_output_tokens=sleep.output_tokens if mode != "test-time" else 0,
         sleep_reasoning_tokens=sleep.reasoning_tokens if mode != "test-time" else 0,

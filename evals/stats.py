@@ -56,3 +56,37 @@ def ratio_of_means(num: Sequence[float], den: Sequence[float], ix: Sequence[int]
     """mean(num[ix]) / mean(den[ix]); NaN when the denominator's mean is 0."""
     d = sum(den[i] for i in ix)
     return sum(num[i] for i in ix) / d if d else math.nan
+
+
+def cluster_bootstrap(clusters: Sequence[Sequence[int]], statistic: Callable[[list[int]], float], *,
+                      resamples: int = RESAMPLES, seed: int = SEED) -> list[float]:
+    """The statistic on resamples of whole clusters (with replacement), each resample the concatenated indices
+    of the drawn clusters: for questions that share a context (Multi-Query), which are not independent."""
+    if not clusters:
+        return []
+    rng = random.Random(seed)
+    out: list[float] = []
+    for _ in range(resamples):
+        drawn = rng.choices(range(len(clusters)), k=len(clusters))
+        out.append(statistic([i for c in drawn for i in clusters[c]]))
+    return out
+
+
+def cluster_signflip_p(cluster_diffs: Sequence[float], *, resamples: int = RESAMPLES, seed: int = SEED) -> float:
+    """Two-sided p of a paired difference whose units are clusters: each cluster's summed difference (arm minus
+    baseline, over its questions) keeps or flips its sign; p = share of sign assignments whose total is at least
+    as far from 0 as the observed one. Exact over all 2^k assignments for k <= 16 clusters, else ``resamples``
+    random ones (fixed seed) plus the observed; 1.0 when every difference is 0."""
+    diffs = [d for d in cluster_diffs if d != 0]
+    observed = abs(sum(diffs))
+    if not diffs:
+        return 1.0
+    k = len(diffs)
+    if k <= 16:
+        hits = sum(1 for mask in range(1 << k)
+                   if abs(sum(d if mask >> j & 1 else -d for j, d in enumerate(diffs))) >= observed - 1e-12)
+        return hits / (1 << k)
+    rng = random.Random(seed)
+    hits = 1 + sum(1 for _ in range(resamples)
+                   if abs(sum(d if rng.random() < 0.5 else -d for d in diffs)) >= observed - 1e-12)
+    return hits / (resamples + 1)

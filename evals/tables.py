@@ -6,14 +6,23 @@ Each experiment's own table (pass@k, amortization, predictability) lives with th
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from evals.grading import summarize
-from evals.stats import bootstrap, mcnemar_exact, mean_interval, percentile_interval, ratio_of_means
+from evals.stats import (
+    bootstrap,
+    cluster_bootstrap,
+    cluster_signflip_p,
+    mcnemar_exact,
+    mean_interval,
+    percentile_interval,
+    ratio_of_means,
+)
 
-ANSWER_MODES = ("test-time", "sleep", "sleep+verified", "oracle", "sample", "context-only")
+ANSWER_MODES = ("test-time", "sleep", "sleep+verified", "oracle", "oracle-intermediate", "sample", "context-only")
 
 
 def answer_records(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -105,40 +114,40 @@ def _headline_lines(rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]]
         lines.append(
             f"{mode}, budget {b} ({s}): accuracy test-time {a['accuracy']:.3f} vs {mode} {c['accuracy']:.3f} "
             f"({c['accuracy'] - a['accuracy']:+.3f}; right only with {mode}: {pr['right_only_sleep']}, only "
-            f"test-time: {pr['right_only_test_time']}; exact McNemar p = {pr['mcnemar_p']:.3f}); "
+            f"test-time: {pr['right_only_test_time']}; {pr['p_test']} p = {pr['mcnemar_p']:.3f}); "
             f"test-time output tokens {a['mean_output_tokens']:.1f} vs {c['mean_output_tokens']:.1f} "
             f"({ratio:.2f}x{_ci(pr['token_ratio_lo'], pr['token_ratio_hi'])}); sleep output tokens per context "
             f"{c['mean_sleep_output_tokens']:.1f}; "
             f"cost/query at 10 queries/context, t={weight:g}: test-time {weight * a['mean_output_tokens']:.0f} vs "
             f"{mode} {c['mean_sleep_output_tokens'] / 10 + weight * c['mean_output_tokens']:.0f}"
         )
-    # tokens at equal accuracy: for each sleep point, the cheapest test-time budget at least as accurate
+    # tokens at equal accuracy: interpolated on the test-time curve (equal_accuracy_table)
     for b in sorted(sl):
         c = sl[b]
-        if at_the_floor(c["accuracy"]):
+        eq = equal.get((mode, s, b), {})
+        status = eq.get("status", FLOOR if at_the_floor(c["accuracy"]) else BEYOND)
+        if status == FLOOR:
             lines.append(f"{mode} budget {b} ({s}): accuracy 0, at the floor: no equal-accuracy comparison")
-            continue
-        better = [r for r in tt.values() if _as_accurate(r["accuracy"], c["accuracy"])]
-        if not better:
+        elif status == BEYOND:
             lines.append(f"{mode} budget {b} ({s}, accuracy {c['accuracy']:.3f}): no test-time budget "
                          "reaches this accuracy")
-            continue
-        cheapest = min(better, key=lambda r: r["mean_output_tokens"])
-        eq = equal.get((mode, s, b), {})
-        ci = _ci(eq.get("ratio_lo", math.nan), eq.get("ratio_hi", math.nan))
-        share = f"; matched in {eq['matched_share']:.0%} of resamples" if "matched_share" in eq else ""
-        lines.append(
-            f"equal accuracy: {mode} budget {b} ({s}) reaches {c['accuracy']:.3f} with "
-            f"{c['mean_output_tokens']:.1f} test-time tokens; test-time only needs budget {cheapest['budget']} "
-            f"({cheapest['accuracy']:.3f}) with {cheapest['mean_output_tokens']:.1f} "
-            f"({cheapest['mean_output_tokens'] / c['mean_output_tokens']:.2f}x{ci}{share})"
-            if c["mean_output_tokens"] else f"{mode} budget {b}: no test-time tokens"
-        )
+        elif status == LOSS:
+            lines.append(f"{mode} budget {b} ({s}, accuracy {c['accuracy']:.3f}): a loss, less accurate than "
+                         "test-time only at every budget: no equal-accuracy ratio")
+        else:
+            ci = _ci(eq.get("ratio_lo", math.nan), eq.get("ratio_hi", math.nan))
+            share = f"; matched in {eq['matched_share']:.0%} of resamples" if "matched_share" in eq else ""
+            lines.append(
+                f"equal accuracy: {mode} budget {b} ({s}) reaches {c['accuracy']:.3f} with "
+                f"{c['mean_output_tokens']:.1f} test-time tokens; test-time only needs "
+                f"{eq['test_time_tokens']:.1f} (interpolated on its curve; cheapest budget as accurate: "
+                f"{eq['test_time_budget']}) ({eq['token_ratio']:.2f}x{ci}{share})"
+            )
     return lines
 
 
 #: The modes set against test-time only in the paired tables and the headline.
-SLEEP_MODES = ("sleep", "sleep+verified", "oracle")
+SLEEP_MODES = ("sleep", "sleep+verified", "oracle", "oracle-intermediate")
 
 
 def _cells(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, int], dict[str, Mapping[str, Any]]]:
@@ -159,7 +168,10 @@ def paired_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Each sleep mode against test-time only at the same budget, on the examples both answered: accuracies and
     their difference with bootstrap 95% intervals, the discordant pairs with the exact McNemar p, and the
     test-time token ratio (test-time only / sleep, mean over the examples where both report tokens) with its
-    interval."""
+    interval. Questions that share a context (records with ``context_id``, Multi-Query) are not independent: the
+    intervals then resample whole contexts and the p value is a sign-flip test over contexts (``p_test``)."""
+    records = list(records)
+    context_of = {str(r["example_id"]): str(r["context_id"]) for r in records if r.get("context_id") is not None}
     cells = _cells(records)
     rows: list[dict[str, Any]] = []
     for (mode, setting, b), sl in sorted(cells.items()):
@@ -175,17 +187,40 @@ def paired_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         tok = [e for e in ids if tt[e].get("output_tokens") is not None and sl[e].get("output_tokens") is not None]
         num = [float(tt[e]["output_tokens"]) for e in tok]
         den = [float(sl[e]["output_tokens"]) for e in tok]
-        ratio_lo, ratio_hi = percentile_interval(bootstrap(len(tok), functools.partial(ratio_of_means, num, den)))
-        diff_lo, diff_hi = mean_interval(diffs)
+        ratio_stat = functools.partial(ratio_of_means, num, den)
+        clustered = bool(context_of) and all(e in context_of for e in ids)
+        if clustered:
+            groups = _clusters([context_of[e] for e in ids])
+            tok_groups = _clusters([context_of[e] for e in tok])
+            ratio_lo, ratio_hi = percentile_interval(cluster_bootstrap(tok_groups, ratio_stat))
+            diff_lo, diff_hi = percentile_interval(cluster_bootstrap(groups, functools.partial(_mean_at, diffs)))
+            p, p_test = cluster_signflip_p([sum(diffs[i] for i in g) for g in groups]), "cluster sign-flip"
+        else:
+            ratio_lo, ratio_hi = percentile_interval(bootstrap(len(tok), ratio_stat))
+            diff_lo, diff_hi = mean_interval(diffs)
+            p, p_test = mcnemar_exact(wins, losses), "exact McNemar"
         rows.append({
             "mode": mode, "setting": setting, "budget": b, "n": len(ids),
+            "clusters": len(_clusters([context_of[e] for e in ids])) if clustered else len(ids),
             "accuracy_test_time": mean(x), "accuracy_sleep": mean(y), "accuracy_diff": mean(diffs),
             "diff_lo": diff_lo, "diff_hi": diff_hi, "right_only_sleep": wins, "right_only_test_time": losses,
-            "mcnemar_p": mcnemar_exact(wins, losses),
+            "mcnemar_p": p, "p_test": p_test,
             "token_ratio": ratio_of_means(num, den, range(len(tok))) if tok else math.nan,
             "token_ratio_lo": ratio_lo, "token_ratio_hi": ratio_hi,
         })
     return rows
+
+
+def _mean_at(values: Sequence[float], ix: Sequence[int]) -> float:
+    return mean(values[i] for i in ix)
+
+
+def _clusters(labels: Sequence[str]) -> list[list[int]]:
+    """Indices grouped by label, in first-seen order."""
+    groups: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    return list(groups.values())
 
 
 def _point(r: Mapping[str, Any]) -> tuple[float, float | None]:
@@ -204,24 +239,53 @@ def _as_accurate(candidate: float, target: float) -> bool:
     return not at_the_floor(target) and candidate >= target
 
 
+#: What an equal-accuracy comparison found: a ratio on the test-time curve, or why there is none.
+INTERPOLATED, LOSS, BEYOND, FLOOR = "interpolated", "loss", "beyond", "floor"
+
+
+def interpolated_tokens(curve: Sequence[tuple[float, float]], accuracy: float) -> tuple[float, str]:
+    """Test-time tokens needed to reach ``accuracy`` on the test-time curve ``curve`` ((mean tokens, accuracy) per
+    budget), and how: ``interpolated`` (linearly between the two frontier points around it, or at one; the
+    frontier is the curve's points each more accurate than every cheaper one), ``loss`` (less accurate than the
+    cheapest test-time point, so less accurate than test-time only at its cheapest: no ratio), ``beyond`` (more
+    accurate than every test-time point: no ratio) or ``floor`` (accuracy 0: no comparison)."""
+    if at_the_floor(accuracy):
+        return math.nan, FLOOR
+    frontier: list[tuple[float, float]] = []
+    for tokens, acc in sorted(p for p in curve if not math.isnan(p[0]) and not math.isnan(p[1])):
+        if not frontier or acc > frontier[-1][1]:
+            frontier.append((tokens, acc))
+    if not frontier or accuracy > frontier[-1][1]:
+        return math.nan, BEYOND
+    if accuracy < frontier[0][1]:
+        return math.nan, LOSS
+    if accuracy == frontier[0][1]:
+        return frontier[0][0], INTERPOLATED
+    for (t0, a0), (t1, a1) in itertools.pairwise(frontier):
+        if a0 < accuracy <= a1:
+            return t0 + (accuracy - a0) * (t1 - t0) / (a1 - a0), INTERPOLATED
+    return math.nan, BEYOND  # not reached: the frontier's last point is at least as accurate
+
+
 def _equal_accuracy_ratio(sleep: Sequence[tuple[float, float | None]],
                           tt: Mapping[int, Sequence[tuple[float, float | None]]], ix: Sequence[int]) -> float:
-    """On the examples ``ix``: mean test-time tokens of the cheapest test-time budget at least as accurate as the
-    sleep point, over the sleep point's mean test-time tokens; NaN when no budget is as accurate (see _as_accurate)."""
+    """On the examples ``ix``: the test-time tokens the test-time curve needs to reach the sleep point's accuracy
+    (interpolated, see interpolated_tokens) over the sleep point's test-time tokens; NaN when there is no ratio
+    (loss, beyond, floor)."""
     acc = mean(sleep[i][0] for i in ix)
     toks = mean(sleep[i][1] for i in ix)
-    best = math.nan
-    for points in tt.values():
-        if _as_accurate(mean(points[i][0] for i in ix), acc):
-            t = mean(points[i][1] for i in ix)
-            best = t if math.isnan(best) else min(best, t)
-    return best / toks if toks else math.nan
+    curve = [(mean(points[i][1] for i in ix), mean(points[i][0] for i in ix)) for points in tt.values()]
+    needed, _ = interpolated_tokens(curve, acc)
+    return needed / toks if toks and not math.isnan(needed) else math.nan
 
 
 def equal_accuracy_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """For each sleep point: the cheapest test-time budget at least as accurate and the test-time token ratio
-    (test-time only / sleep), with a bootstrap 95% interval that redoes the matching on each resample of the
-    examples; ``matched_share`` is the share of resamples where some test-time budget was as accurate."""
+    """For each sleep point: the test-time tokens test-time only needs for the same accuracy, interpolated on its
+    curve over the measured budgets, and the ratio (those tokens / the sleep point's), with a bootstrap 95%
+    interval that redoes the interpolation on each resample of the examples; ``status`` says when there is no
+    ratio (``loss``: less accurate than every test-time point reached on the frontier; ``beyond``: more accurate
+    than every one; ``floor``); ``matched_share`` is the share of resamples with a ratio. ``test_time_budget`` is
+    the cheapest budget at least as accurate (None when none is)."""
     cells = _cells(records)
     tt_cells = {b: v for (m, _, b), v in cells.items() if m == "test-time"}
     rows: list[dict[str, Any]] = []
@@ -235,15 +299,18 @@ def equal_accuracy_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str,
         tt = {bb: [_point(v[e]) for e in ids] for bb, v in tt_cells.items()}
         whole = list(range(len(ids)))
         acc = mean(p[0] for p in sleep)
+        curve = [(mean(p[1] for p in tt[bb]), mean(p[0] for p in tt[bb])) for bb in tt]
+        needed, status = interpolated_tokens(curve, acc)
         better = [bb for bb, pts in tt.items() if _as_accurate(mean(p[0] for p in pts), acc)]
         match = min(better, key=lambda bb: mean(p[1] for p in tt[bb])) if better else None
         boot = bootstrap(len(ids), functools.partial(_equal_accuracy_ratio, sleep, tt))
         ratio = _equal_accuracy_ratio(sleep, tt, whole)
-        # No interval around a ratio the data leave undefined (no test-time budget as accurate): the few
-        # resamples that do match would print a range for a comparison that did not happen.
+        # No interval around a ratio the data leave undefined: the few resamples that do match would print a
+        # range for a comparison that did not happen.
         lo, hi = percentile_interval(boot) if not math.isnan(ratio) else (math.nan, math.nan)
         rows.append({
             "mode": mode, "setting": setting, "budget": b, "n": len(ids), "accuracy": acc,
+            "status": status, "test_time_tokens": needed, "sleep_test_time_tokens": mean(p[1] for p in sleep),
             "test_time_budget": match, "token_ratio": ratio,
             "ratio_lo": lo, "ratio_hi": hi,
             "matched_share": sum(1 for v in boot if not math.isnan(v)) / len(boot) if boot else math.nan,

@@ -6,8 +6,10 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
 ``benchmarks/`` import nothing else (``tests/unit/test_declared_surface.py``). Here:
 
 - **strategies** (``SleepTimeConfig.experiment``): `Experiment` holding a `NotesStyle` (`EXPRESSIONS`,
-  `WORKED`) and a `SampleMerge` (`MAJORITY`, `CONCAT`); `experiment_from_names` maps command-line names
-  (`NOTES_STYLES`, `SAMPLE_MERGES`) to them;
+  `WORKED`), a `SampleMerge` (`MAJORITY`, `CONCAT`) and a `Rethink` (`REWRITE`, `EXTEND`: exactly max_rounds
+  rounds, each checking and extending the last) and a `QuestionWork` (`SHORT`, `LEVEL4`: the sleep model
+  works its predicted questions step by step); `experiment_from_names` maps command-line names
+  (`NOTES_STYLES`, `SAMPLE_MERGES`, `RETHINKS`, `QUESTION_WORK`) to them;
 - **note checking**: the one arithmetic evaluator (`evaluate` within `Limits`, `QuantityError`,
   `format_value`), the note checker (`check_notes`) and the reply cleaner (`clean_reply`, `is_cut_off`);
 - **prompts**: the reflect, predict and parts prompt modules (`reflect_prompt`, `predict_prompt`,
@@ -36,12 +38,20 @@ from sleeptime.notes.quantities import check_notes, format_value
 from sleeptime.notes.strategies import (
     CONCAT,
     EXPRESSIONS,
+    EXTEND,
+    LEVEL4,
     MAJORITY,
     NOTES_STYLES,
+    QUESTION_WORK,
+    RETHINKS,
+    REWRITE,
     SAMPLE_MERGES,
+    SHORT,
     WORKED,
     Experiment,
     NotesStyle,
+    QuestionWork,
+    Rethink,
     SampleMerge,
     experiment_from_names,
 )
@@ -59,11 +69,17 @@ from sleeptime.warmup import warm_published
 __all__ = [
     "CONCAT",
     "EXPRESSIONS",
+    "EXTEND",
     "GGUF_REGISTRY",
     "INDEXED_FIELDS",
+    "LEVEL4",
     "MAJORITY",
     "NOTES_STYLES",
+    "QUESTION_WORK",
+    "RETHINKS",
+    "REWRITE",
     "SAMPLE_MERGES",
+    "SHORT",
     "WORKED",
     "Experiment",
     "Limits",
@@ -71,6 +87,8 @@ __all__ = [
     "NotesStyle",
     "PredictedQuestion",
     "QuantityError",
+    "QuestionWork",
+    "Rethink",
     "SampleMerge",
     "WakeState",
     "build_answer_messages",

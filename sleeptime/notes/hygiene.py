@@ -246,6 +246,19 @@ def concatenate(samples: Sequence[CheckedNotes]) -> tuple[CheckedNotes, list[Rej
     return merged, []
 
 
+_DEFINES = re.compile(r"^\s*(?:[-*]|\d+[.)])?\s*([^=\n]+?)\s*=")
+
+
+def extend_notes(notes: str, reply: str) -> str:
+    """Round r's reply joined to round r-1's notes (the ``EXTEND`` rethink), as one text to clean and check:
+    the old lines whose label the reply writes again are left out (the reply corrects them), the rest come
+    first so the reply's lines can use their labels."""
+    redefined = {name for m in _DEFINES.finditer(reply) if (name := normalise_name(m.group(1)))}
+    kept = [line for line in notes.splitlines()
+            if not ((m := _DEFINES.match(line)) and normalise_name(m.group(1)) in redefined)]
+    return "\n".join([*kept, reply])
+
+
 def merge_samples(
     samples: Sequence[CheckedNotes], rule: MergeRule | None = None
 ) -> tuple[CheckedNotes, list[Rejected]]:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from sleeptime.notes.hygiene import MergeRule, concatenate, majority, merge_samples
 from sleeptime.notes.quantities import CheckedNotes, Rejected
-from sleeptime.prompts.reflect import USER, USER_WORKED
+from sleeptime.prompts.reflect import USER, USER_EXTEND, USER_WORKED
 
-__all__ = ["CONCAT", "EXPRESSIONS", "MAJORITY", "NOTES_STYLES", "SAMPLE_MERGES", "WORKED", "Experiment",
-           "NotesStyle", "SampleMerge", "experiment_from_names"]
+__all__ = ["CONCAT", "EXPRESSIONS", "EXTEND", "LEVEL4", "MAJORITY", "NOTES_STYLES", "QUESTION_WORK", "RETHINKS",
+           "REWRITE", "SAMPLE_MERGES", "SHORT", "WORKED", "Experiment", "NotesStyle", "QuestionWork", "Rethink",
+           "SampleMerge", "experiment_from_names"]
 
 
 @dataclass(frozen=True)
@@ -60,18 +61,65 @@ CONCAT = SampleMerge("concat", concatenate)
 
 
 @dataclass(frozen=True)
+class Rethink:
+    """What the reflect rounds after the first do (``max_rounds``)."""
+
+    name: str
+    all_rounds: bool
+    """Run every one of ``max_rounds`` rounds, even after the model says STATUS: DONE."""
+    later_prompt: str | None
+    """The user turn of rounds 2.. (None: the notes style's); ``{context}``, ``{notes}``, ``{max_chars}``."""
+    extend: bool
+    """Merge each round's lines into the notes so far (``sleeptime.notes.hygiene.extend_notes``) instead of
+    letting its reply replace them."""
+
+
+REWRITE = Rethink("rewrite", all_rounds=False, later_prompt=None, extend=False)
+"""Each round rewrites the notes, up to ``max_rounds`` or until the model says it is done (the default)."""
+
+EXTEND = Rethink("extend", all_rounds=True, later_prompt=USER_EXTEND, extend=True)
+"""Exactly ``max_rounds`` rounds: round r reads the context and round r-1's notes, corrects wrong lines and
+adds new ones; nothing it does not repeat is lost."""
+
+
+@dataclass(frozen=True)
+class QuestionWork:
+    """How the sleep model answers the questions it predicts (``n_questions``)."""
+
+    name: str
+    budget: int | None
+    """None: a short worked answer each, in the one JSON predict call. A verbosity level (0-4, the answer
+    prompt's): the questions are listed first, then each is answered in its own call at that level, with the
+    context and the notes, as the wake graph would answer it."""
+
+
+SHORT = QuestionWork("short", None)
+"""Short worked answers in the predict call (the default)."""
+
+LEVEL4 = QuestionWork("level4", 4)
+"""The sleep model works each predicted question step by step at verbosity level 4, re-checking every number
+it takes from the notes; the worked answers reach the wake prompt as the expected questions do."""
+
+
+@dataclass(frozen=True)
 class Experiment:
     """The strategies one sleep run uses; ``SleepTimeConfig.experiment=None`` means ``Experiment()``."""
 
     notes_style: NotesStyle = EXPRESSIONS
     sample_merge: SampleMerge = MAJORITY
+    rethink: Rethink = REWRITE
+    question_work: QuestionWork = SHORT
 
 
 NOTES_STYLES = {s.name: s for s in (EXPRESSIONS, WORKED)}
 SAMPLE_MERGES = {m.name: m for m in (MAJORITY, CONCAT)}
+RETHINKS = {r.name: r for r in (REWRITE, EXTEND)}
+QUESTION_WORK = {w.name: w for w in (SHORT, LEVEL4)}
 
 
-def experiment_from_names(notes_style: str = "expressions", sample_merge: str = "majority") -> Experiment | None:
+def experiment_from_names(notes_style: str = "expressions", sample_merge: str = "majority",
+                          rethink: str = "rewrite", question_work: str = "short") -> Experiment | None:
     """The experiment that command-line names choose (KeyError for an unknown one); None for the defaults."""
-    chosen = Experiment(notes_style=NOTES_STYLES[notes_style], sample_merge=SAMPLE_MERGES[sample_merge])
+    chosen = Experiment(notes_style=NOTES_STYLES[notes_style], sample_merge=SAMPLE_MERGES[sample_merge],
+                        rethink=RETHINKS[rethink], question_work=QUESTION_WORK[question_work])
     return None if chosen == Experiment() else chosen

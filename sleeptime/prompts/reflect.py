@@ -54,6 +54,25 @@ or STATUS: CONTINUE if another pass would improve them."""
 reflect prompt before issue 12 (better recall on small models), its content example replaced by placeholders;
 the arithmetic is checked afterwards."""
 
+USER_EXTEND = """Situation:
+{context}
+
+Your notes so far (each calculation was computed for you):
+{notes}
+
+Check the notes against the situation, then extend them. For a wrong line, write it again with the
+same label and the right calculation. Then add the quantities that later questions are likely to need
+and the notes do not have yet, building on the labels above; every line you do not repeat is kept.
+Write one item per line, "label = calculation", the calculation using numbers from the situation,
++ - * / ( ) and labels, like
+<label_one> = <number> * <number>
+The calculations are computed for you: write no result after them.
+At most 10 new or corrected lines, under {max_chars} characters in all. Then a last line
+STATUS: DONE if the notes are complete, or STATUS: CONTINUE if another pass would improve them."""
+"""The reflect user turn of rounds 2.. under the ``EXTEND`` rethink (``sleeptime.notes.strategies``): round r
+reads the context and round r-1's notes, checks and extends them; its lines are merged into the notes
+(``sleeptime.notes.hygiene.extend_notes``) instead of replacing them."""
+
 EMPTY_NOTES = "(none yet)"
 
 _STATUS = re.compile(r"^\s*\**\s*STATUS\s*:\s*\**\s*(DONE|CONTINUE)\b.*$", re.IGNORECASE | re.MULTILINE)

@@ -236,8 +236,8 @@ def test_budget_table_and_headline() -> None:
     assert any("sleep, budget 0 (k1-r1)" in line
                and "(+0.167; right only with sleep: 1, only test-time: 0; exact McNemar p = 1.000)" in line
                for line in lines)
-    # equal accuracy: test-time needs budget 4 (150 tokens) to reach sleep's 0.667
-    assert any("needs budget 4" in line and "(7.50x, 95% CI" in line for line in lines)
+    # equal accuracy: test-time reaches 1.0 on a and b (the examples both have) only at budget 4, 150 tokens
+    assert any("needs 150.0" in line and "budget as accurate: 4" in line and "(7.50x, 95% CI" in line for line in lines)
     assert not any("sleep+verified" in line for line in lines)
     verified = [{**r, "mode": "sleep+verified", "setting": "k1-r1", "output_tokens": 0 if r["example_id"] == "a" else
                  r["output_tokens"]} for r in records if r["mode"] == "sleep"]
@@ -303,13 +303,16 @@ def test_quantile_bins_and_predictability_table() -> None:
     recs: list[dict[str, Any]] = []
     for i in range(10):
         eid = f"e{i}"
-        recs.append({"example_id": eid, "mode": "logprob", "logprob": float(-i)})
+        # the total grows with length (i + 1 tokens); per token e0..e9 run 0, -0.1, ..., -0.9
+        recs.append({"example_id": eid, "mode": "logprob", "logprob": -i * (i + 1) / 10, "question_tokens": i + 1})
         recs.append(_rec(eid, "test-time", 1, False, 10))
         recs.append(_rec(eid, "sleep", 1, i < 4, 5))  # the most predictable (least negative) gain
     rows = predictability_table(recs, 5)
     assert [r["n"] for r in rows] == [2] * 5
     assert [r["gain"] for r in rows] == [0.0, 0.0, 0.0, 1.0, 1.0]
-    assert rows[0]["logprob_max"] <= rows[-1]["logprob_min"]
+    assert rows[0]["logprob_per_token_max"] <= rows[-1]["logprob_per_token_min"]
+    # a record without its token count is left out rather than binned by its total
+    assert predictability_table([*recs, {"example_id": "e0", "mode": "logprob", "logprob": -1.0}], 5) == rows
     # every example of a bin gained alike, so each resample does too: the intervals are points
     assert [(r["gain_lo"], r["gain_hi"]) for r in rows] == [(r["gain"], r["gain"]) for r in rows]
     mixed = [dict(r, correct=r["example_id"] == "e0") if r["mode"] == "sleep" else r for r in recs]

@@ -152,3 +152,37 @@ def test_evaluate_written_arithmetic_exactly() -> None:
     assert evaluate("999,999,999 × 999,999,999") == 999999998000000001
     assert evaluate(" + ".join(["7"] * 300)) == 2100
     assert evaluate("5 + - 3") is None and evaluate("5 +") is None
+
+
+@pytest.mark.parametrize(
+    ("reply", "gold"),
+    [
+        # Issue 28: answer sentences the grader misread (graded as 3, 3, 8, 7, 1, 2 and 0.67 before).
+        ("The answer is 3 x 4 = 12.", "12"),
+        ("The answer is 3 hours * 60 = 180 minutes.", "180"),
+        ("The answer is (8 - 3) = 5.", "5"),
+        ("The answer is 7 dozen, i.e. 84.", "84"),
+        ("The answer is 1 000.", "1000"),
+        ("The answer is 2 1/2.", "5/2"),
+        ("The answer is 2/3 = 0.67.", "2/3"),  # a rounded result of exact arithmetic: the exact value
+        ("The answer is 3 x 4.", "12"),
+        ("The answer is 3 hours * 60.", "180"),
+        ("The answer is 7 dozen, which is 84 eggs.", "84"),
+    ],
+)
+def test_answer_sentence_forms(reply: str, gold: str) -> None:
+    assert grade_gsm(reply, gold)
+
+
+@pytest.mark.parametrize(
+    ("reply", "gold"),
+    [
+        ("The answer is 2/3 = 0.6.", "2/3"),  # 0.6 is not 2/3 rounded to one place: the stated 0.6 is graded
+        ("The answer is 8 - 3 = 6.", "5"),  # a wrong stated result stays wrong
+        ("The answer is 3 x 4 = 13.", "12"),
+        ("The answer is 12 apples and 3 pears.", "15"),  # words between numbers are not arithmetic
+        ("The answer is 2 1/2.", "2"),
+    ],
+)
+def test_answer_sentence_forms_wrong(reply: str, gold: str) -> None:
+    assert not grade_gsm(reply, gold)

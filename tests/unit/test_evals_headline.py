@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from evals.headline import END, START, cell, headline_block, results_readme, update_readme
+from evals.headline import END, START, cell, headline_block, load_evidence, results_readme, update_readme
 from sleeptime.errors import InvalidInputError
 from tests.eval_runs import write_run
 
@@ -75,7 +75,7 @@ def test_measured_amortization_and_oracle_and_losses(tmp_path: Path) -> None:
     # 200/10 + 10 x 10 = 120 against 10 x 40 = 400
     assert "mq budget 1, t = 10: sleep-time 120 vs test-time only 400 (test-time only / sleep-time = 3.33x)" in block
     assert "not measured yet (no Multi-Query" not in block
-    assert "orc budget 0: oracle notes 6/6 vs sleep 1/6, test-time 3/6" in block
+    assert "orc budget 0: oracle notes (answer among them) 6/6 vs sleep 1/6, test-time 3/6" in block
     assert "accuracy: orc, sleep budget 0, 1/6 vs 3/6 (p = 0.500)" in block
 
 
@@ -113,12 +113,13 @@ def test_predictability_bins_are_stated_and_copied_answers_count_once(tmp_path: 
     # The predictability run copies run-a's answers (--from-run) and adds log p(question | context): the 10 least
     # predictable examples are those sleep-time did not help at budget 0.
     copied = [r | {"copied_from": "run-a"} for r in _pareto()]
-    logprobs = [{"key": f"e{i}|logprob", "example_id": f"e{i}", "mode": "logprob", "logprob": -float(20 - i)}
-                for i in range(20)]
+    logprobs = [{"key": f"e{i}|logprob", "example_id": f"e{i}", "mode": "logprob", "logprob": -float(20 - i),
+                 "question_tokens": 10} for i in range(20)]
     write_run(tmp_path / "pred", "predictability", copied + logprobs)
     block = headline_block(tmp_path)
     row = next(line for line in block.splitlines() if line.startswith("| Gain by how predictable"))
-    assert "pred: accuracy gain in points by predictability bin, least predictable first:" in row
+    assert "pred: accuracy gain in points by predictability bin (log p per question token), least predictable " \
+        "first:" in row
     # bin 1 = e0-e3 (logprob -20..-17): right with both at budgets 0 and 1, so no gain; bin 3 = e8-e11: sleep
     # right on e8-e9 at budget 0 and all four at 1, test-time on e8-e9 at budget 1 only:
     # (2/4 + 4/4) / 2 - (0 + 2/4) / 2 = +50 points
@@ -174,3 +175,19 @@ def test_every_row_of_the_table_has_three_cells(tmp_path: Path) -> None:
 def test_the_block_is_written_into_the_results_readme_by_default(tmp_path: Path) -> None:
     assert results_readme(tmp_path / "results") == tmp_path / "results" / "README.md"
     assert results_readme("evals/results").as_posix() == "evals/results/README.md"
+
+
+def test_an_identical_rerun_is_counted_once(tmp_path: Path) -> None:
+    write_run(tmp_path / "run-a", "pareto", _pareto())
+    write_run(tmp_path / "run-b", "pareto", _pareto())  # the same answers again (greedy decoding reruns)
+    # run-c answered differently at budget 1 (one more right): that cell is new evidence, budget 0 is not
+    changed = [r | {"correct": True} if r["mode"] == "sleep" and r["budget"] == 1 and r["example_id"] == "e15" else r
+               for r in _pareto()]
+    write_run(tmp_path / "run-c", "pareto", changed)
+    ev = load_evidence(tmp_path)
+    assert ev.duplicates == [("run-b, sleep k1-r1 budget 0", "run-a, sleep k1-r1 budget 0"),
+                             ("run-b, sleep k1-r1 budget 1", "run-a, sleep k1-r1 budget 1"),
+                             ("run-c, sleep k1-r1 budget 0", "run-a, sleep k1-r1 budget 0")]
+    block = headline_block(tmp_path)
+    assert "run-b, sleep budget 0" not in block and "run-c, sleep budget 0" not in block
+    assert "Counted once (the same answers as an earlier run's): run-b, sleep k1-r1 budget 0" in block

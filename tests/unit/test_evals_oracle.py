@@ -59,3 +59,113 @@ def test_examples_without_a_solution_fail_the_oracle_arm_visibly(tmp_path: Path)
     records = run_experiment(opts, Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings()))
     oracle = [r for r in records if r["mode"] == "oracle"]
     assert len(oracle) == 1 and oracle[0]["error"] == "NoOracleNotesError" and oracle[0]["output_tokens"] is None
+
+
+def test_oracle_intermediate_leaves_the_final_answer_out() -> None:
+    from evals.oracle import ONE_STEP, intermediate_notes
+
+    ex = Example("e", "ctx", "q?", "140", "gsm-base", {"solution": SOLUTION})
+    notes = intermediate_notes(ex)
+    # "14*10 = 140" is the answer and "140/60 = 2.33" states it: both left out, "42/3 = 14" kept
+    assert notes.splitlines()[1:] == ["- 42/3 = 14"] and "140" not in _numerals(notes)
+    one_step = Example("o", "ctx", "q?", "12", "gsm-base", {"solution": "3 * 4 = <<3*4=12>>12\n#### 12"})
+    assert intermediate_notes(one_step).splitlines()[1:] == [ONE_STEP]
+    with pytest.raises(NoOracleNotesError):
+        intermediate_notes(Example("t", "ctx", "q?", "1", "tiny", {}))
+
+
+def test_oracle_intermediate_holds_the_final_answer_in_no_generated_problem() -> None:
+    """Issue 28's check over the instances the runs use (gsm-base seeds 0, 2801, 2802; P1; P2), when the
+    shared data is here; the full oracle holds the answer in most of them."""
+    from evals.datasets import load_dataset
+    from evals.grading import format_number, numbers_in
+    from evals.oracle import final_answer, intermediate_notes
+
+    data = Path(__file__).resolve().parents[3] / "shared" / "data"
+    if not (data / "gsm-symbolic").is_dir():
+        pytest.skip("no ../shared/data here")
+    checked = holds_full = 0
+    for dataset, seed, limit in [("gsm-base", 0, 60), ("gsm-base", 2801, 60), ("gsm-base", 2802, 60),
+                                 ("gsm-p1", 0, 20), ("gsm-p2", 0, 100)]:  # P1 generates slowly
+        for ex in load_dataset(dataset, data_dir=data, seed=seed, limit=limit):
+            answer = final_answer(ex)
+            try:
+                notes = intermediate_notes(ex)
+            except NoOracleNotesError:  # no annotated value at all: the full oracle has none either
+                with pytest.raises(NoOracleNotesError):
+                    oracle_notes(ex)
+                continue
+            assert answer is not None and answer not in numbers_in(notes), ex.id
+            assert format_number(answer) not in _numerals(notes), ex.id
+            holds_full += answer in numbers_in(oracle_notes(ex))
+            checked += 1
+    assert checked > 280 and holds_full > 200  # the full oracle: the answer in most problems
+
+
+def test_the_oracle_intermediate_arm_runs_beside_the_full_one(tmp_path: Path) -> None:
+    model = staged_model(answer="The answer is 140.")
+    opts = RunOptions(experiment="pareto", out=str(tmp_path), budgets=[0], oracle=True, oracle_intermediate=True,
+                      progress=False)
+    env = Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
+    ex = Example("fog-0", "A fog bank covers 3 miles every 10 minutes. The city is 42 miles across.",
+                 "How many minutes until the whole city is covered?", "140", "gsm-base", {"solution": SOLUTION})
+    out: list[dict[str, object]] = []
+    budget_task(env, ex, set(), out.append)
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, ex))
+    assert [r["mode"] for r in out if str(r["mode"]).startswith("oracle")] == ["oracle", "oracle-intermediate"]
+    prompts = [c[-1].text for c in model.calls_for("answer")]
+    assert sum("- 42/3 = 14" in p and "14*10" not in p for p in prompts) == 1  # the intermediate arm's one answer
+
+
+def _numerals(text: str) -> set[str]:
+    """Each run of digits (with its decimals) on its own, thousands separators dropped: "140/60" -> 140, 60."""
+    import re
+
+    return {m.rstrip("0").rstrip(".") if "." in m else m for m in re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))}
+
+
+def test_named_scaling_settings_and_a_question_work_setting(tmp_path: Path) -> None:
+    import argparse
+
+    from evals.options import ScalingOptions, SleepSetting, parse_settings
+
+    assert parse_settings("k1-r1, k4-r1,k1-r2,k1-r1-q2") == [SleepSetting(1, 1), SleepSetting(4, 1),
+                                                             SleepSetting(1, 2), SleepSetting(1, 1, 2)]
+    assert SleepSetting(1, 1, 2).label == "k1-r1-q2" and SleepSetting(2, 1).label == "k2-r1"
+    with pytest.raises(argparse.ArgumentTypeError, match="k<samples>-r<rounds>"):
+        parse_settings("k0-r1")
+    listed = "1. How many minutes until the city is covered?\n2. How many intervals?"
+    model = staged_model(answer="The answer is 140.", predict=[listed, "14 intervals x 10 = 140", "14"])
+    opts = ScalingOptions(experiment="scaling", out=str(tmp_path), budgets=[0], n_questions=0, progress=False,
+                          scale_settings=parse_settings("k1-r1,k1-r1-q2"))
+    env = Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
+    ex = Example("fog-0", "A fog bank covers 3 miles every 10 minutes. The city is 42 miles across.",
+                 "How many minutes until the whole city is covered?", "140", "gsm-base", {"solution": SOLUTION})
+    out: list[dict[str, object]] = []
+    budget_task(env, ex, set(), out.append)
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, ex))
+    runs = {r["setting"]: r for r in out if r["mode"] == "sleep-run"}
+    assert runs["k1-r1"]["questions"] == 0 and runs["k1-r1-q2"]["questions"] == 2
+    assert len(model.calls_for("predict")) == 3  # only the -q2 sleep: the list and two level-4 answers
+    assert "Reason step by step" in model.calls_for("predict")[1][-1].text
+
+
+def test_sleep_budgets_limit_the_sleep_and_oracle_modes_and_cut_replies_are_counted(tmp_path: Path) -> None:
+    from sleeptime.errors import InvalidInputError
+
+    model = staged_model(answer="The answer is 140.")
+    opts = RunOptions(experiment="pareto", out=str(tmp_path), budgets=[0, 3], sleep_budgets=[0],
+                      oracle_intermediate=True, progress=False, max_tokens_wake=4)
+    env = Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
+    ex = Example("fog-0", "A fog bank covers 3 miles every 10 minutes. The city is 42 miles across.",
+                 "How many minutes until the whole city is covered?", "140", "gsm-base", {"solution": SOLUTION})
+    out: list[dict[str, object]] = []
+    budget_task(env, ex, set(), out.append)
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, ex))
+    assert sorted((str(r["mode"]), r["budget"]) for r in out if "budget" in r) == [
+        ("oracle-intermediate", 0), ("sleep", 0), ("test-time", 0), ("test-time", 3)]
+    answers = [r for r in out if "budget" in r]
+    # the scripted reply is longer than 4 tokens: every answer reached the wake cap and says so
+    assert all(r["hit_max_tokens"] is (int(str(r["output_tokens"])) >= 4) for r in answers)
+    with pytest.raises(InvalidInputError, match="--sleep-budgets"):
+        RunOptions(experiment="pareto", out="x", budgets=[0], sleep_budgets=[1]).validate()

@@ -16,7 +16,8 @@ def _budget_records() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for i in range(6):
         eid = f"e{i}"
-        out.append({"key": f"{eid}|logprob", "example_id": eid, "mode": "logprob", "logprob": -float(i)})
+        out.append({"key": f"{eid}|logprob", "example_id": eid, "mode": "logprob", "logprob": -float(i),
+                    "question_tokens": 5})
         out.append({"key": f"{eid}|sleep-run|k1-r1", "example_id": eid, "mode": "sleep-run", "setting": "k1-r1",
                     "sleep_output_tokens": 300})
         for b, toks in ((0, 5), (4, 120)):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from evals.stats import bootstrap, mcnemar_exact, mean_interval, percentile_interval
-from evals.tables import budget_table, equal_accuracy_table, headline, paired_table
+from evals.tables import budget_table, equal_accuracy_table, headline, interpolated_tokens, paired_table
 
 
 def test_exact_mcnemar_against_hand_computed_binomial_tails() -> None:
@@ -81,7 +81,7 @@ def test_budget_table_has_accuracy_intervals_and_the_headline_states_them() -> N
     assert all(r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"] for r in table)
     lines = headline(_records())
     assert "exact McNemar p = 0.002" in lines[0] and "95% CI" in lines[0]
-    assert any("test-time only needs budget 1" in s and "matched in" in s for s in lines)
+    assert any("test-time only needs 40.0" in s and "matched in" in s for s in lines)
 
 
 def test_a_sleep_point_at_the_floor_gets_no_equal_accuracy_comparison() -> None:
@@ -94,3 +94,60 @@ def test_a_sleep_point_at_the_floor_gets_no_equal_accuracy_comparison() -> None:
     lines = headline(recs)
     assert sum("at the floor: no equal-accuracy comparison" in s for s in lines) == 2
     assert not any("test-time only needs" in s for s in lines)
+
+
+def test_equal_accuracy_interpolates_on_the_test_time_curve() -> None:
+    curve = [(10.0, 0.1), (40.0, 0.3), (100.0, 0.5), (200.0, 0.4)]  # the last is off the frontier
+    assert interpolated_tokens(curve, 0.2) == (pytest.approx(25.0), "interpolated")
+    assert interpolated_tokens(curve, 0.4) == (pytest.approx(70.0), "interpolated")
+    assert interpolated_tokens(curve, 0.5) == (pytest.approx(100.0), "interpolated")
+    assert interpolated_tokens(curve, 0.1) == (pytest.approx(10.0), "interpolated")
+    assert interpolated_tokens(curve, 0.05)[1] == "loss" and math.isnan(interpolated_tokens(curve, 0.05)[0])
+    assert interpolated_tokens(curve, 0.6)[1] == "beyond"
+    assert interpolated_tokens(curve, 0.0)[1] == "floor"
+
+
+def test_a_sleep_point_less_accurate_than_every_test_time_point_is_a_loss_with_no_ratio() -> None:
+    # qwen15b-p2 (issue 28): sleep 1/50 vs test-time 3/50 used to read "1.27x, sleep needs fewer".
+    recs: list[dict[str, Any]] = []
+    for i in range(50):
+        recs += [_rec(f"e{i}", "test-time", 0, i < 3, 12), _rec(f"e{i}", "test-time", 1, i < 4, 40),
+                 _rec(f"e{i}", "sleep", 0, i == 0, 10)]
+    (row,) = equal_accuracy_table(recs)
+    assert row["status"] == "loss" and math.isnan(row["token_ratio"]) and math.isnan(row["ratio_lo"])
+    assert any("a loss, less accurate than test-time only at every budget" in s for s in headline(recs))
+    # Between two budgets: 0.07 lies between 0.06 (12 tokens) and 0.08 (40 tokens): 26 tokens, over 10.
+    recs = [r if not (r["mode"] == "sleep" and r["example_id"] in ("e1", "e2", "e3")) else {**r, "correct": True}
+            for r in recs]
+    recs = [r if not (r["mode"] == "sleep" and r["example_id"] == "e3") else {**r, "correct": False}
+            for r in recs]
+    (row,) = equal_accuracy_table(recs)  # sleep: 3/50 = 0.06, matched at budget 0 exactly
+    assert row["status"] == "interpolated" and row["token_ratio"] == pytest.approx(1.2)
+
+
+def test_cluster_statistics_treat_a_context_as_one_unit() -> None:
+    from evals.stats import cluster_bootstrap, cluster_signflip_p
+
+    # 3 contexts, each summed difference positive: 1 of the 8 sign patterns is as extreme each way.
+    assert cluster_signflip_p([2.0, 1.0, 3.0]) == pytest.approx(2 / 8)
+    assert cluster_signflip_p([0.0, 0.0]) == 1.0
+    assert 0 < cluster_signflip_p([1.0] * 20) < 0.001
+    draws = cluster_bootstrap([[0, 1], [2]], lambda ix: float(len(ix)), resamples=50)
+    assert set(draws) <= {2.0, 3.0, 4.0}  # whole clusters are drawn
+
+
+def test_multi_query_p_values_cluster_by_context() -> None:
+    # 5 contexts x 5 questions: sleep right on every question of contexts 0-1, test-time on none. Counted as 10
+    # independent questions McNemar gives p = 0.002; as 2 contexts that differ, the sign-flip test gives p = 0.5.
+    recs: list[dict[str, Any]] = []
+    for c in range(5):
+        for q in range(5):
+            eid = f"c{c}|q{q}"
+            for mode in ("test-time", "sleep"):
+                recs.append({**_rec(eid, mode, 0, mode == "sleep" and c < 2, 10), "context_id": f"c{c}"})
+    (row,) = paired_table(recs)
+    assert row["p_test"] == "cluster sign-flip" and row["clusters"] == 5 and row["n"] == 25
+    assert row["mcnemar_p"] == pytest.approx(0.5)
+    assert mcnemar_exact(10, 0) < 0.01
+    (flat,) = paired_table([{k: v for k, v in r.items() if k != "context_id"} for r in recs])
+    assert flat["p_test"] == "exact McNemar" and flat["mcnemar_p"] < 0.01

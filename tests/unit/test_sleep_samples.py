@@ -9,7 +9,7 @@ from langgraph.store.memory import InMemoryStore
 from sleeptime.facade import SleepTime
 from sleeptime.notes.hygiene import EMPTY_LEARNED
 from sleeptime.notes.quantities import CheckedNotes, Rejected
-from sleeptime.notes.strategies import CONCAT, WORKED, Experiment, NotesStyle, SampleMerge
+from sleeptime.notes.strategies import CONCAT, EXTEND, WORKED, Experiment, NotesStyle, SampleMerge
 from tests.scripts import staged_model
 
 CONTEXT = "A bakery baked 72 muffins. It sold 64 of them by closing time. The rest went to a shelter."
@@ -58,6 +58,25 @@ def test_each_sample_runs_its_own_rounds(memory_store: InMemoryStore) -> None:
     assert len(calls) == 2
     assert "- a = 1" in calls[1][-1].text  # the second round sees the checked notes
     assert result.learned == ["- a = 1\n- b = a + 1 = 1 + 1 = 2"]
+
+
+def test_the_extend_rethink_runs_every_round_and_keeps_what_it_does_not_repeat(memory_store: InMemoryStore) -> None:
+    # Round 1 says DONE; EXTEND runs round 2 anyway, which corrects sold and adds shelter; baked is kept.
+    rounds = ["baked = 72\nsold = 60\nSTATUS: DONE", "sold = 64\nshelter = baked - sold\nSTATUS: DONE"]
+    model = staged_model(reflect=rounds)
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, max_rounds=2, n_questions=1,
+                    experiment=Experiment(rethink=EXTEND))
+    result = app.sleep("bakery", CONTEXT)
+    calls = model.calls_for("reflect")
+    assert len(calls) == 2
+    assert "Check the notes against the situation, then extend them" in calls[1][-1].text
+    assert "- sold = 60" in calls[1][-1].text  # round 2 reads round 1's notes
+    assert result.learned == ["- baked = 72\n- sold = 64\n- shelter = baked - sold = 72 - 64 = 8"]
+    # The default rewrite stops when the model says DONE.
+    model = staged_model(reflect=rounds)
+    SleepTime(store=InMemoryStore(), sleep_model=model, wake_model=model, max_rounds=2, n_questions=1).sleep(
+        "bakery", CONTEXT)
+    assert len(model.calls_for("reflect")) == 1
 
 
 def test_cut_off_notes_are_continued_then_reported(memory_store: InMemoryStore) -> None:
@@ -144,3 +163,21 @@ def test_a_custom_notes_style_and_merge_reach_the_sleep_graph(memory_store: InMe
     learned = app.sleep("bakery", CONTEXT).learned[0]
     assert model.calls_for("reflect")[0][-1].text.startswith("Notes on ")
     assert seen == [3] and "(agreed)" not in learned  # the custom rule merged, not the majority one
+
+
+def test_level4_question_work_answers_each_predicted_question_in_its_own_call(memory_store: InMemoryStore) -> None:
+    from sleeptime.notes.strategies import LEVEL4
+
+    listed = "1. How many muffins went to the shelter?\n2. How many were sold?\n3. How many were sold?"
+    model = staged_model(reflect=[SAMPLE_A], predict=[listed, "Step 1: 72 - 64 = 8.\n8", "64"])
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, n_questions=2,
+                    experiment=Experiment(question_work=LEVEL4))
+    result = app.sleep("bakery", CONTEXT)
+    calls = model.calls_for("predict")
+    assert len(calls) == 3  # the list, then one level-4 answer per distinct question
+    assert "Reason step by step" in calls[1][-1].text and "How many muffins went to the shelter?" in calls[1][-1].text
+    assert "- baked = 72" in calls[1][-1].text  # worked with the notes
+    assert [dict(q) for q in result.questions] == [
+        {"question": "How many muffins went to the shelter?", "answer": "Step 1: 72 - 64 = 8.\n8"},
+        {"question": "How many were sold?", "answer": "64"}]
+    assert result.usage.calls >= 4  # the reflect call and the three predict calls are all sleep tokens

@@ -1,7 +1,10 @@
-"""Predict: likely questions about the context, each with a worked answer."""
+"""Predict: likely questions about the context, each with a worked answer (short, in one JSON call; or, with
+the ``LEVEL4`` question work of ``sleeptime.notes.strategies``, listed first and then each worked step by step
+in its own call at that verbosity level, as the wake graph would answer it)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -10,15 +13,23 @@ from langgraph.runtime import Runtime
 from sleeptime.config import SleepTimeConfig
 from sleeptime.models import sleep_model
 from sleeptime.nodes._runtime import config_of
+from sleeptime.notes.strategies import Experiment
 from sleeptime.prompts import predict as prompt
+from sleeptime.prompts.answer import build_answer_messages
 from sleeptime.state import PredictedQuestion, SleepState
-from sleeptime.structured import ask_json
+from sleeptime.structured import ask_json, ask_text
+from sleeptime.usage import UsageRecord
+
+_LISTED = re.compile(r"^\s*(?:[-*]|\d+[.)])?\s*(.+?\?)\s*$", re.MULTILINE)
 
 
 def predict(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     cfg = config_of(runtime)
     if cfg.n_questions == 0:
         return {"questions": []}
+    work = (cfg.experiment or Experiment()).question_work
+    if work.budget is not None:
+        return _work_questions(state, cfg, work.budget)
     messages = [
         SystemMessage(prompt.SYSTEM.format(n=cfg.n_questions)),
         HumanMessage(prompt.USER.format(context=state["raw_context"], notes="\n\n".join(state.get("learned", [])))),
@@ -38,3 +49,30 @@ def predict(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
     if len(questions) < cfg.n_questions:  # reported, never silent (issue 12)
         warnings.append(f"{len(questions)} of {cfg.n_questions} predicted questions")
     return {"questions": questions, "usage": usage, "warnings": warnings}
+
+
+def _work_questions(state: SleepState, cfg: SleepTimeConfig, budget: int) -> dict[str, Any]:
+    """List the questions (one call), then answer each at ``budget`` with the context and the notes."""
+    notes = "\n\n".join(state.get("learned", []))
+    model = sleep_model(cfg)
+    listed, usage = ask_text(model, [
+        SystemMessage(prompt.PROBE_SYSTEM.format(n=cfg.n_questions)),
+        HumanMessage(prompt.USER.format(context=state["raw_context"], notes=notes)),
+    ], phase="sleep", node="predict", retries=cfg.json_retries)
+    asked: list[str] = []
+    for question in (m.group(1).strip() for m in _LISTED.finditer(listed)):
+        if " ".join(question.lower().split()) not in {" ".join(q.lower().split()) for q in asked}:
+            asked.append(question)
+    questions: list[PredictedQuestion] = []
+    spent: list[UsageRecord] = list(usage)
+    for question in asked[: cfg.n_questions]:
+        messages = build_answer_messages({"question": question, "learned": notes, "current_budget": budget,
+                                          "raw_context": state["raw_context"], "with_raw_context": True},
+                                         cfg.answer_instructions)
+        answer, used = ask_text(model, messages, phase="sleep", node="predict", retries=cfg.json_retries)
+        spent += used
+        questions.append(PredictedQuestion(question=question, answer=answer))
+    warnings = list(state.get("warnings") or [])
+    if len(questions) < cfg.n_questions:
+        warnings.append(f"{len(questions)} of {cfg.n_questions} predicted questions")
+    return {"questions": questions, "usage": spent, "warnings": warnings}

@@ -1,9 +1,11 @@
 """Reflect: k independent samples as a LangGraph `Send` fan-out, then one merge.
 
 Each sample is its own `reflect` task (traced, streamed and retried on its own) that rethinks its notes
-for up to ``max_rounds`` rounds or until the model says it is done. Every round's reply is cleaned and its
-quantities computed (``sleeptime.notes.hygiene``); the next round sees the checked notes. `merge` then applies
-the run's sample merge (by default: keep what a majority of samples computed; rules in ``sleeptime.notes.hygiene``).
+for up to ``max_rounds`` rounds or until the model says it is done (the ``EXTEND`` rethink: exactly
+``max_rounds`` rounds, each checking and extending the last; ``sleeptime.notes.strategies``). Every
+round's reply is cleaned and its quantities computed (``sleeptime.notes.hygiene``); the next round sees the
+checked notes. `merge` then applies the run's sample merge (by default: keep what a majority of samples
+computed; rules in ``sleeptime.notes.hygiene``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from langgraph.types import Send
 from sleeptime.config import SleepTimeConfig
 from sleeptime.models import sleep_model
 from sleeptime.nodes._runtime import config_of
-from sleeptime.notes.hygiene import EMPTY_LEARNED, ask_notes, clean_reply
+from sleeptime.notes.hygiene import EMPTY_LEARNED, ask_notes, clean_reply, extend_notes
 from sleeptime.notes.quantities import check_notes
 from sleeptime.notes.strategies import Experiment
 from sleeptime.prompts import reflect as prompt
@@ -39,26 +41,30 @@ def reflect(state: SampleInput, runtime: Runtime[SleepTimeConfig]) -> dict[str, 
     i, context = state["sample"], state["raw_context"]
     # Sample 0 is deterministic at the configured temperature; the others explore.
     model = sleep_model(cfg, temperature=cfg.temperature if i == 0 else cfg.sample_temperature)
-    style = (cfg.experiment or Experiment()).notes_style
+    exp = cfg.experiment or Experiment()
+    style, rethink = exp.notes_style, exp.rethink
     notes, truncated, dropped, unchecked = "", False, 0, 0
     usage: list[UsageRecord] = []
-    for _ in range(cfg.max_rounds):
+    for r in range(cfg.max_rounds):
+        template = rethink.later_prompt if r > 0 and rethink.later_prompt and notes else style.user_prompt
         messages = [
             SystemMessage(prompt.system(cfg.sleep_instructions)),
-            HumanMessage(prompt.format_user(context, notes, cfg.learned_max_chars, style.user_prompt)),
+            HumanMessage(prompt.format_user(context, notes, cfg.learned_max_chars, template)),
         ]
         reply, records, cut = ask_notes(
             model, messages, max_tokens=cfg.max_tokens_sleep, retries=cfg.json_retries
         )
         usage += records
         text, done = prompt.parse_reflection(reply, cfg.learned_max_chars)
+        if rethink.extend and notes:  # round r's lines join round r-1's notes; a line it rewrites corrects
+            text = extend_notes(notes, text)
         clean = clean_reply(text, context, truncated=cut, keep_unchecked=style.keep_unchecked)
         # A round whose reply kept nothing keeps the previous notes rather than erasing them.
         if clean.notes.items:
             notes, truncated, dropped, unchecked = clean.render(), cut, len(clean.dropped), len(clean.unchecked)
             for line in clean.unchecked:
                 logger.info("reflect sample %d published unchecked (%s): %s", i, line.reason, line.line)
-        if done:
+        if done and not rethink.all_rounds:
             break
     if truncated:
         logger.info("reflect sample %d cut off at max_tokens_sleep=%d", i, cfg.max_tokens_sleep)

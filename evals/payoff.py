@@ -1,0 +1,169 @@
+"""The package README's "Does sleeping pay off?" answer: a short table and one figure from the decisive run.
+
+Issue 28's decisive run (``evals/results/decisive-base-2802``: GSM-Symbolic base level, a seed no other run
+used, the 1.5B sleeping and waking, test-time levels 0-4, sleep at levels 0-1 along three axes of sleep compute,
+oracle-intermediate) answers the question in five rows, each computed from its records here, losses stated as
+plainly as gains; ``python -m evals plot`` rewrites the block between :data:`START` and :data:`END` in the
+README (``python -m evals payoff --print`` shows it). While the run is in progress the block says how many
+examples are complete and claims nothing beyond them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from evals.headline import update_readme
+from evals.plots import load_run
+from evals.stats import mcnemar_exact
+from evals.tables import budget_table, equal_accuracy_table, paired_table
+
+START = "<!-- payoff:start -->"
+END = "<!-- payoff:end -->"
+DECISIVE = "decisive-base-2802"
+"""The decisive run's folder under the results folder."""
+BASE = "k1-r1"
+"""The least sleep compute: one sample, one round; every other setting is set against it."""
+QUERIES = 10
+WEIGHT = 10.0
+"""The paper's comparison: 10 queries per context, a test-time token priced 10 sleep tokens."""
+
+Row = Mapping[str, Any]
+
+
+def _k(acc: float, n: int) -> str:
+    return f"{round(acc * n)}/{n}"
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _cell(records: Sequence[Row], mode: str, setting: str | None, budget: int) -> dict[str, Row]:
+    return {str(r["example_id"]): r for r in records
+            if r.get("mode") == mode and r.get("setting") == setting and r.get("budget") == budget}
+
+
+def versus(a: Mapping[str, Row], b: Mapping[str, Row]) -> tuple[int, int, float]:
+    """Examples right only with ``a``, only with ``b``, and the exact McNemar p, over the ids both answered."""
+    ids = set(a) & set(b)
+    wins = sum(1 for e in ids if a[e].get("correct") and not b[e].get("correct"))
+    losses = sum(1 for e in ids if b[e].get("correct") and not a[e].get("correct"))
+    return wins, losses, mcnemar_exact(wins, losses)
+
+
+def payoff_rows(records: Sequence[Row], total: int | None = None) -> list[tuple[str, str]]:
+    """(question, answer) rows from the decisive run's complete examples."""
+    rows = {(r["mode"], r["setting"], r["budget"]): r for r in budget_table(records)}
+    tt = {b: r for (m, _, b), r in rows.items() if m == "test-time"}
+    base = rows.get(("sleep", BASE, 0))
+    if not tt or base is None:
+        return [("Status", "no complete example yet")]
+    n = int(base["n"])
+    out: list[tuple[str, str]] = []
+    t0 = tt.get(0)
+    paired = {(r["mode"], r["setting"], r["budget"]): r for r in paired_table(records)}
+    if t0 is not None and (pr := paired.get(("sleep", BASE, 0))):
+        best = max(tt.values(), key=lambda r: (r["accuracy"], -r["budget"]))
+        out.append(("Sleep (k = 1, r = 1) vs test-time, level 0",
+                    f"{_k(base['accuracy'], n)} vs {_k(t0['accuracy'], n)} ({pr['right_only_sleep']} vs "
+                    f"{pr['right_only_test_time']} right only with one, {_p(pr['mcnemar_p'])}); best test-time: "
+                    f"level {best['budget']}, {_k(best['accuracy'], n)} on {best['mean_output_tokens']:.0f} tokens"))
+    eq = next((r for r in equal_accuracy_table(records) if (r["mode"], r["setting"], r["budget"]) ==
+               ("sleep", BASE, 0)), None)
+    if eq is not None:
+        out.append(("Test-time tokens at equal accuracy (paper: 5x)", _ratio_text(eq)))
+        out.append((f"Cost per query, {QUERIES} queries/context, test-time tokens x{WEIGHT:g} (paper: 2.5x)",
+                    _cost_text(base, eq)))
+    out.append(("More sleep compute, level 0 (vs k = 1, r = 1)", _scaling_text(records, rows, n)))
+    oracle = rows.get(("oracle-intermediate", None, 0))
+    if oracle is not None:
+        out.append(("Gold steps without the answer (oracle-intermediate), level 0",
+                    f"{_k(oracle['accuracy'], int(oracle['n']))}: what better notes could still gain"))
+    cut = [r for r in records if r.get("hit_max_tokens")]
+    out.append(("Status", f"n = {n}{f' of {total}' if total else ''} examples complete (partial: a direction, not a "
+                f"result, until n = {total or n}); {len(cut)} answers cut at the wake token cap"))
+    return out
+
+
+def _ratio_text(eq: Row) -> str:
+    status = eq["status"]
+    if status == "loss":
+        return f"none: a loss (sleep {eq['accuracy']:.2f} is below test-time's cheapest level)"
+    if status == "beyond":
+        return f"none: no test-time level reaches sleep's {eq['accuracy']:.2f}"
+    if status == "floor":
+        return "none: sleep is at accuracy 0"
+    ci = "" if math.isnan(eq["ratio_lo"]) else f" (95% CI {eq['ratio_lo']:.2f}-{eq['ratio_hi']:.2f})"
+    return (f"{eq['token_ratio']:.2f}x{ci}: test-time needs {eq['test_time_tokens']:.0f} tokens "
+            f"(interpolated on levels 0-4) for sleep's {eq['accuracy']:.2f} on {eq['sleep_test_time_tokens']:.0f}")
+
+
+def amortized_at_equal_accuracy(base: Row, eq: Row, queries: int = QUERIES,
+                                weight: float = WEIGHT) -> tuple[float, float] | None:
+    """(test-time only, sleep) cost per query at ``queries`` per context, test-time tokens priced ``weight``:
+    sleep = sleep tokens / queries + weight x its test-time tokens; test-time only = weight x the tokens its
+    interpolated curve needs for sleep's accuracy. Projected from single-question records (each query costs what
+    the measured one did). None when there is no equal-accuracy point."""
+    if eq["status"] != "interpolated":
+        return None
+    sleep_cost = float(base["mean_sleep_output_tokens"]) / queries + weight * float(eq["sleep_test_time_tokens"])
+    return weight * float(eq["test_time_tokens"]), sleep_cost
+
+
+def _cost_text(base: Row, eq: Row) -> str:
+    costs = amortized_at_equal_accuracy(base, eq)
+    if costs is None:
+        return "none: no equal-accuracy point (row above)"
+    tt, sl = costs
+    return (f"{tt / sl:.2f}x: test-time {tt:.0f} vs sleep {sl:.0f} (sleep {base['mean_sleep_output_tokens']:.0f} "
+            f"tokens/context; projected from one question per context)")
+
+
+def _scaling_text(records: Sequence[Row], rows: Mapping[tuple[Any, ...], Row], n: int) -> str:
+    base = _cell(records, "sleep", BASE, 0)
+    parts: list[str] = []
+    for (mode, setting, b), r in sorted(rows.items(), key=lambda kv: (kv[1]["mean_sleep_output_tokens"], kv[0][1])):
+        if mode != "sleep" or b != 0:
+            continue
+        text = f"{setting} {_k(r['accuracy'], n)} ({r['mean_sleep_output_tokens']:.0f} sleep tokens)"
+        if setting != BASE:
+            wins, losses, p = versus(_cell(records, "sleep", setting, 0), base)
+            text += f" {wins} vs {losses}, {_p(p)}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def payoff_block(results: str | Path, readme_dir: str | Path = ".") -> str:
+    """The block for the package README: the table and the decisive run's figure (a path relative to it)."""
+    run_dir = Path(results) / DECISIVE
+    lines = [START]
+    if not (run_dir / "records.jsonl").is_file():
+        lines += ["", f"Not measured yet: the decisive run ({run_dir.as_posix()}) has no records.", "", END]
+        return "\n".join(lines)
+    loaded = load_run(run_dir)
+    total = loaded.run.get("options", {}).get("limit")
+    rows = payoff_rows(loaded.records, int(total) if total else None)
+    figure = Path(results) / DECISIVE / "accuracy_vs_tokens.png"
+    try:
+        shown = figure.resolve().relative_to(Path(readme_dir).resolve()).as_posix()
+    except ValueError:
+        shown = figure.as_posix()
+    lines += ["", f"Decisive run `{run_dir.as_posix()}` (GSM-Symbolic base, a fresh seed; the 1.5B sleeps and "
+              "wakes; every figure computed from its records by `python -m evals plot`):", "",
+              "| question | measured |", "|---|---|"]
+    lines += [f"| {q} | {a.replace('|', '/')} |" for q, a in rows]
+    lines += ["", f"![accuracy against test-time tokens with 95% intervals, {DECISIVE}]({shown})", "", END]
+    return "\n".join(lines)
+
+
+def update_payoff(readme: str | Path, results: str | Path) -> bool:
+    """Rewrite the block in ``readme`` (the package README); False when it was already current or has no
+    markers."""
+    path = Path(readme)
+    text = path.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        return False
+    return update_readme(path, payoff_block(results, path.parent), start_marker=START, end_marker=END)

@@ -1,0 +1,67 @@
+"""The README's 'Does sleeping pay off?' block, computed from the decisive run's records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from evals.payoff import DECISIVE, END, START, amortized_at_equal_accuracy, payoff_block, update_payoff
+from tests.eval_runs import write_run
+
+
+def _rec(i: int, mode: str, budget: int, correct: bool, tokens: int, setting: str | None = None,
+         sleep: int = 0, **kw: Any) -> dict[str, Any]:
+    return {"key": f"e{i}|{mode}|{budget}|{setting}", "example_id": f"e{i}", "mode": mode, "budget": budget,
+            "setting": setting, "correct": correct, "output_tokens": tokens, "input_tokens": 100,
+            "sleep_output_tokens": sleep, **kw}
+
+
+def _decisive() -> list[dict[str, Any]]:
+    """20 examples. Test-time: level 0 right on 2 (10 tokens), level 2 on 6 (60), level 4 on 10 (210, one cut).
+    Sleep k1-r1 level 0: right on 8 with 12 tokens and 200 sleep tokens; k2-r1 on 10 (400 sleep tokens)."""
+    recs: list[dict[str, Any]] = []
+    for i in range(20):
+        recs += [_rec(i, "test-time", 0, i < 2, 10), _rec(i, "test-time", 2, i < 6, 60),
+                 _rec(i, "test-time", 4, i < 10, 210, hit_max_tokens=i == 0),
+                 _rec(i, "sleep", 0, i < 8, 12, "k1-r1", 200), _rec(i, "sleep", 0, i < 10, 12, "k2-r1", 400),
+                 _rec(i, "oracle-intermediate", 0, i < 15, 9)]
+    return recs
+
+
+def test_the_block_answers_from_the_records(tmp_path: Path) -> None:
+    write_run(tmp_path / DECISIVE, "scaling", _decisive(), budgets=[0, 2, 4], limit=200)
+    block = payoff_block(tmp_path, tmp_path)
+    assert block.startswith(START) and block.endswith(END)
+    assert "| Sleep (k = 1, r = 1) vs test-time, level 0 | 8/20 vs 2/20 (6 vs 0 right only with one, p = 0.031)" \
+        in block
+    # sleep's 0.40 lies between level 2 (0.30, 60 tokens) and level 4 (0.50, 210): 135 tokens, over 12
+    assert "11.25x" in block and "test-time needs 135 tokens" in block
+    # cost per query at 10 queries: test-time 10 x 135 = 1350; sleep 200/10 + 10 x 12 = 140
+    assert "9.64x: test-time 1350 vs sleep 140" in block
+    assert "k2-r1 10/20 (400 sleep tokens) 2 vs 0, p = 0.500" in block
+    assert "15/20: what better notes could still gain" in block
+    assert "n = 20 of 200 examples complete" in block and "1 answers cut at the wake token cap" in block
+    assert f"]({DECISIVE}/accuracy_vs_tokens.png)" in block
+
+
+def test_a_sleep_point_below_every_test_time_level_is_a_loss_with_no_cost_ratio(tmp_path: Path) -> None:
+    recs = [r | {"correct": False} if r["mode"] == "sleep" and r["setting"] == "k1-r1" and r["example_id"] != "e0"
+            else r for r in _decisive()]  # sleep 1/20 against test-time 2/20 at its cheapest level
+    write_run(tmp_path / DECISIVE, "scaling", recs, budgets=[0, 2, 4])
+    block = payoff_block(tmp_path)
+    assert "none: a loss (sleep 0.05 is below test-time's cheapest level)" in block
+    assert "none: no equal-accuracy point" in block
+    assert amortized_at_equal_accuracy({"mean_sleep_output_tokens": 100}, {"status": "loss"}) is None
+
+
+def test_the_readme_block_is_rewritten_between_its_markers(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n## Does sleeping pay off?\n\n{START}\nold\n{END}\n\nmore\n", encoding="utf-8")
+    results = tmp_path / "evals" / "results"
+    assert update_payoff(readme, results)  # no run yet: says so
+    assert "Not measured yet" in readme.read_text(encoding="utf-8")
+    write_run(results / DECISIVE, "scaling", _decisive(), budgets=[0, 2, 4])
+    assert update_payoff(readme, results) and not update_payoff(readme, results)
+    text = readme.read_text(encoding="utf-8")
+    assert text.endswith(f"{END}\n\nmore\n") and "8/20 vs 2/20" in text
+    assert f"](evals/results/{DECISIVE}/accuracy_vs_tokens.png)" in text
