@@ -25,11 +25,27 @@ from sleeptime.large.packing import Piece, pack
 from sleeptime.large.wake_budget import context_budget, notes_cost, wake_window
 from sleeptime.large.windows import Window
 from sleeptime.nodes._runtime import config_of, store_of
+from sleeptime.notes.strategies import Experiment
 from sleeptime.state import WakeState
+from sleeptime.stores import hybrid
 from sleeptime.stores.learned import LearnedContextStore
 
 NOTES_SHARE = 3
 """At most 1/NOTES_SHARE of the retrieved pieces are part notes; the rest is raw text."""
+
+NOTES_SHARE_OF_BUDGET = 0.3
+"""The learned context (notes, or a large context's map: ranked, so its first lines are kept) and expected
+questions take at most this share of a retrieved wake's budget: the evidence's floor is the other 70%."""
+
+
+def _fit_lines(text: str, limit: int, window: Window) -> str:
+    """The first whole lines of `text` within `limit` tokens (cut inside the first line if it alone is over)."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        if window.count("\n".join([*kept, line])) > limit:
+            break
+        kept.append(line)
+    return "\n".join(kept) if kept else window.fit(text, limit)
 
 
 def _chunks(store: LearnedContextStore, state: WakeState) -> Iterator[str]:
@@ -75,19 +91,23 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     # The learned context and expected questions come first; the raw text gets what they leave.
     cost = notes_cost(window, learned, related)
     update: dict[str, Any] = {}
-    while related and cost > budget // 2:  # keep room for retrieved text
+    cap = int(budget * NOTES_SHARE_OF_BUDGET)  # the evidence keeps the rest: its floor
+    while related and cost > cap:
         dropped = related.pop()
         cost -= window.count(dropped["question"] + dropped["answer"]) + 8
         update["related"] = related
-    if window.count(learned) > budget // 2:
-        learned = window.fit(learned, budget // 2)
+    if window.count(learned) > cap:
+        learned = _fit_lines(learned, cap, window)
         update["learned"] = learned
         cost = notes_cost(window, learned, related)
     room = max(budget - cost - 16, 1)
     index = store.parts
     revision = state["revision"]
-    pieces: list[Piece] = index.search_chunks(context_id, revision, state["question"], cfg.wake_chunks)
-    if state.get("path") == "learned":
+    retrieval = (cfg.experiment or Experiment()).retrieval
+    learned_path = state.get("path") == "learned"
+    pieces: list[Piece] = hybrid.search(index, context_id, revision, state["question"], cfg.wake_chunks, retrieval,
+                                        descriptions=learned_path)
+    if learned_path and not (cfg.experiment or Experiment()).parts.describe:  # descriptions lead, not shown
         notes = index.search_notes(context_id, revision, state["question"], max(1, cfg.wake_chunks // NOTES_SHARE))
         pieces += [Piece(n.text, f"notes on {n.source}", n.start_line, n.end_line, n.score) for n in notes]
     packed = pack(pieces, room, window.count)
