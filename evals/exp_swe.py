@@ -162,13 +162,14 @@ sleep output (the best arm without sleep); `sleep`: the learned context and the 
 the sleep's part descriptions join."""
 
 
-def _app(model: str, store_dir: Path, budget: int | None, arm: str = "sleep", parts: str = "notes") -> Any:
+def _app(model: str, store_dir: Path, budget: int | None, arm: str = "sleep", parts: str = "notes",
+         instructions: str = INSTRUCTIONS) -> Any:
     from sleeptime import SleepTime
     from sleeptime.experimental import DENSE, HYBRID, PART_STYLES, Experiment
 
     common: dict[str, Any] = {"verify": "off", "max_escalations": 0, "n_questions": 3, "max_rounds": 1,
                               "wake_context_tokens": budget, "budget": 1, "wake_chunks": 40,
-                              "answer_instructions": INSTRUCTIONS,
+                              "answer_instructions": instructions,
                               "experiment": Experiment(retrieval=DENSE if arm == "rag" else HYBRID,
                                                        parts=PART_STYLES[parts])}
     if model == "scripted":

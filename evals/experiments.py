@@ -34,6 +34,7 @@ from evals import (
     amortization,
     context_only,
     exp_budget,
+    exp_docs,
     exp_notes,
     exp_swe,
     exp_verified,
@@ -86,6 +87,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                    adversarial.add_arguments, adversarial.run_cli),
         Experiment("notes", "note recall and precision of the learned context, and answers from it (oracle arm)",
                    exp_notes.add_arguments, exp_notes.run_cli),
+        Experiment("docs", "questions over click's docs folder: rag, rag-hybrid and sleep (answer match, gold-file "
+                   "recall)", exp_docs.add_arguments, exp_docs.run_cli),
         Experiment("swe", "SWE-Features on click snapshots: which files a change touches, RAG vs sleep-time (F1)",
                    exp_swe.add_arguments, exp_swe.run_cli),
     )
