@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.large.packing import Piece, pack
-from sleeptime.large.wake_budget import context_budget, notes_cost, wake_window
+from sleeptime.large.wake_budget import context_budget, notes_cost, notes_within, wake_window
 from sleeptime.large.windows import Window
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.notes.strategies import Experiment
@@ -32,21 +32,6 @@ from sleeptime.stores.learned import LearnedContextStore
 
 NOTES_SHARE = 3
 """At most 1/NOTES_SHARE of the retrieved pieces are part notes; the rest is raw text."""
-
-NOTES_SHARE_OF_BUDGET = 0.3
-"""The learned context (notes, or a large context's map: ranked, so its first lines are kept) and expected
-questions take at most this share of a retrieved wake's budget: the evidence's floor is the other 70%."""
-
-
-def _fit_lines(text: str, limit: int, window: Window) -> str:
-    """The first whole lines of `text` within `limit` tokens (cut inside the first line if it alone is over)."""
-    kept: list[str] = []
-    for line in text.splitlines():
-        if window.count("\n".join([*kept, line])) > limit:
-            break
-        kept.append(line)
-    return "\n".join(kept) if kept else window.fit(text, limit)
-
 
 def _chunks(store: LearnedContextStore, state: WakeState) -> Iterator[str]:
     """The chunks of the revision `retrieve` named: as the learned version recorded its source (the
@@ -89,18 +74,13 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     if raw is not None:
         return {"raw_context": raw} if raw else {}  # fits whole: the small path, unchanged
     # The learned context and expected questions come first; the raw text gets what they leave.
-    cost = notes_cost(window, learned, related)
     update: dict[str, Any] = {}
-    cap = int(budget * NOTES_SHARE_OF_BUDGET)  # the evidence keeps the rest: its floor
-    while related and cost > cap:
-        dropped = related.pop()
-        cost -= window.count(dropped["question"] + dropped["answer"]) + 8
-        update["related"] = related
-    if window.count(learned) > cap:
-        learned = _fit_lines(learned, cap, window)
-        update["learned"] = learned
-        cost = notes_cost(window, learned, related)
-    room = max(budget - cost - 16, 1)
+    fitted, kept = notes_within(window, budget, learned, related)  # the evidence keeps the rest: its floor
+    if kept != related:
+        update["related"] = related = kept
+    if fitted != learned:
+        update["learned"] = learned = fitted
+    room = max(budget - notes_cost(window, learned, related) - 16, 1)
     index = store.parts
     revision = state["revision"]
     retrieval = (cfg.experiment or Experiment()).retrieval
