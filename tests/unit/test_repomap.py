@@ -11,7 +11,8 @@ def _chunk(source: str, text: str) -> SourceChunk:
 
 
 def test_key_symbols_of_code_and_documents() -> None:
-    code = "class Context:\n    def method(self):\n        pass\n\ndef _private():\n    pass\n\ndef public():\n    pass\n"
+    code = ("class Context:\n    def method(self):\n        pass\n\n"
+            "def _private():\n    pass\n\ndef public():\n    pass\n")
     assert key_symbols("pkg/core.py", code) == ["Context", "public", "_private"]  # top level only, public first
     assert key_symbols("docs/options.md", "# Options\n\ntext\n\n## Counting\n") == ["Options", "Counting"]
     assert key_symbols("docs/api.rst", "API\n===\n\nText.\n\nTypes\n-----\n") == ["API", "Types"]
