@@ -131,7 +131,7 @@ def _scripted_reply(messages: list[BaseMessage]) -> str:
     from sleeptime.experimental import parts_prompt
 
     system, user = messages[0].text, messages[-1].text
-    if system == parts_prompt.PART_SYSTEM:
+    if system in (parts_prompt.PART_SYSTEM, parts_prompt.DESCRIBE_SYSTEM):
         return "1. " + user.splitlines()[0]
     if system == parts_prompt.REDUCE_SYSTEM:
         return "1. " + " ".join(re.findall(r"^\[([^\]]+)\]", user, re.M))[:400]
@@ -156,12 +156,22 @@ def _tokens(usage: Any) -> tuple[int, int]:
     return int(usage.input_tokens), int(usage.output_tokens)
 
 
-def _app(model: str, store_dir: Path, budget: int | None) -> Any:
+ARMS = ("rag", "rag-hybrid", "sleep")
+"""`rag`: dense search over raw chunks (plain RAG as before); `rag-hybrid`: dense + BM25 fused by rank, no
+sleep output (the best arm without sleep); `sleep`: the learned context and the same hybrid search, which
+the sleep's part descriptions join."""
+
+
+def _app(model: str, store_dir: Path, budget: int | None, arm: str = "sleep", parts: str = "notes",
+         instructions: str = INSTRUCTIONS) -> Any:
     from sleeptime import SleepTime
+    from sleeptime.experimental import DENSE, HYBRID, PART_STYLES, Experiment
 
     common: dict[str, Any] = {"verify": "off", "max_escalations": 0, "n_questions": 3, "max_rounds": 1,
                               "wake_context_tokens": budget, "budget": 1, "wake_chunks": 40,
-                              "answer_instructions": INSTRUCTIONS}
+                              "answer_instructions": instructions,
+                              "experiment": Experiment(retrieval=DENSE if arm == "rag" else HYBRID,
+                                                       parts=PART_STYLES[parts])}
     if model == "scripted":
         from langgraph.store.memory import InMemoryStore
 
@@ -274,14 +284,14 @@ def _ensure_slept(app: Any, snap: str, context_id: str, folder: Path, include: l
 
 def _ask(args: argparse.Namespace, store_dir: Path, snap: str, context_id: str, task: dict[str, Any],
          known: list[str], budgets: list[int], done: set[tuple[str, str]], here: Path) -> None:
-    for mode in ("rag", "sleep"):
+    for mode in args.arms.split(","):
         for budget in budgets:
             arm = f"{mode}@{budget}"
             if (task["id"], arm) in done:
                 continue
-            asker = _app(args.model, store_dir, budget)
+            asker = _app(args.model, store_dir, budget, mode, args.parts)
             start = time.perf_counter()
-            answer = asker.ask(question_of(task), context_id, mode="test-time" if mode == "rag" else "learned")
+            answer = asker.ask(question_of(task), context_id, mode="learned" if mode == "sleep" else "test-time")
             seconds = time.perf_counter() - start
             files = predicted_files(answer.answer, known)
             tin, tout = _tokens(answer.wake_usage)
@@ -289,7 +299,7 @@ def _ask(args: argparse.Namespace, store_dir: Path, snap: str, context_id: str, 
                 "id": task["id"], "snapshot": snap, "arm": arm, "mode": mode, "budget": budget,
                 "gold": task["gold_files"], "predicted": files, "f1": round(f1(files, task["gold_files"]), 4),
                 "wake_in": tin, "wake_out": tout, "seconds": round(seconds, 2),
-                "n_sources": len(answer.sources), "model": args.model,
+                "n_sources": len(answer.sources), "model": args.model, "parts": args.parts,
             })
             _append(here / "texts.jsonl", {"id": task["id"], "arm": arm, "answer": answer.answer,
                                            "sources": answer.sources})
@@ -313,10 +323,51 @@ def _resleep(app: Any, snap: str, context_id: str, folder: Path, include: list[s
 
 
 def run(args: argparse.Namespace) -> Path:
-    """Run or resume the experiment (see `_run`), or with ``--summarize`` only write its summary."""
+    """Run or resume the experiment (see `_run`), or with ``--summarize`` only write its summary, or
+    with ``--retrieval`` only measure the retrieval recall (no chat model)."""
     if getattr(args, "summarize_only", False):
         return summarize(Path(args.out), load_tasks(Path(args.data)))
+    if getattr(args, "retrieval_only", False):
+        return retrieval_recall(args)
     return _run(args)
+
+
+def retrieval_recall(args: argparse.Namespace) -> Path:
+    """Model-free: ingest each snapshot (unless its store holds it), rank chunks for every task by each
+    arm's search (`evals.recall`), and write `<out>/retrieval.jsonl` and `<out>/retrieval.md`."""
+    from evals import recall
+
+    data, out = Path(args.data), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = load_tasks(data)
+    rows: list[dict[str, Any]] = []
+    for snap in args.snapshots or sorted({t["snapshot"] for t in tasks}):
+        src = data / "snapshots" / snap
+        include = args.include or ["*.py"]
+        context_id = "swe-" + snap.replace(".", "_")
+        snap_store = Path(args.store) / context_id
+        with _locked(Path(args.store) / f"{context_id}.lock"):
+            app = _app(args.model, snap_store, None)
+            same, learned = _in_store(app, context_id, src, include)
+            if not same:
+                app.ingest(context_id, folder=src, include=include)
+            revision = learned.source_revision if learned is not None else app.learned_store().context(
+                context_id).revision
+            slept = bool(app.learned_store().parts.part_notes(
+                context_id, [p[0] for p in app.learned_store().parts.part_spans(context_id, revision)]))
+            todo = [t for t in tasks if t["snapshot"] == snap][: args.tasks or None]
+            items = [(t["id"], question_of(t), t["gold_files"]) for t in todo]
+            start = time.perf_counter()
+            snap_rows = recall.measure(app, context_id, revision, items, slept)
+            print(f"{snap}: {len(items)} tasks, {time.perf_counter() - start:.1f} s", flush=True)
+        rows += [{**r, "snapshot": snap} for r in snap_rows]
+    (out / "retrieval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = recall.table(rows, "arm (all snapshots asked)")
+    for snap in dict.fromkeys(r["snapshot"] for r in rows):
+        lines += ["", *recall.table([r for r in rows if r["snapshot"] == snap], snap)]
+    (out / "retrieval.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return out / "retrieval.md"
 
 
 def _run(args: argparse.Namespace) -> Path:
@@ -357,12 +408,16 @@ def _run(args: argparse.Namespace) -> Path:
         try:
             snap_store = store_dir / context_id
             with _locked(store_dir / f"{context_id}.lock"):
-                app = _app(args.model, snap_store, None)  # opened once any other process's sleep is done
+                app = _app(args.model, snap_store, None, "sleep", args.parts)  # once another's sleep is done
                 slept = {r["snapshot"]: r for r in _jsonl(out / "sleeps.jsonl")}
-                _ensure_slept(app, snap, context_id, folder, include, out, slept, args.model, here / "texts.jsonl")
+                if "sleep" in args.arms.split(","):
+                    _ensure_slept(app, snap, context_id, folder, include, out, slept, args.model,
+                                  here / "texts.jsonl")
+                elif not _in_store(app, context_id, folder, include)[0]:  # the baselines need no sleep
+                    app.ingest(context_id, folder=folder, include=include)
             for task in todo:
                 _ask(args, snap_store, snap, context_id, task, known, budgets, done, here)
-            if args.resleep and shard == (1, 1) and "resleep_in" not in slept[snap]:
+            if args.resleep and shard == (1, 1) and snap in slept and "resleep_in" not in slept[snap]:
                 with _locked(store_dir / f"{context_id}.lock"):
                     _resleep(app, snap, context_id, folder, include, known, out, slept)
         finally:
@@ -379,24 +434,24 @@ def _arm_key(arm: str) -> tuple[str, int]:
     return mode, int(budget)
 
 
-def _paired(records: list[dict[str, Any]], budget: int) -> dict[str, Any] | None:
-    """sleep@B minus rag@B on the tasks both answered: mean F1 difference, its paired bootstrap 95%
+def _paired(records: list[dict[str, Any]], budget: int, base: str = "rag") -> dict[str, Any] | None:
+    """sleep@B minus `base`@B on the tasks both answered: mean F1 difference, its paired bootstrap 95%
     interval, and the tasks each arm scored higher on."""
-    by_arm = {m: {r["id"]: r["f1"] for r in records if r["arm"] == f"{m}@{budget}"} for m in ("sleep", "rag")}
-    ids = sorted(by_arm["sleep"].keys() & by_arm["rag"].keys())
+    by_arm = {m: {r["id"]: r["f1"] for r in records if r["arm"] == f"{m}@{budget}"} for m in ("sleep", base)}
+    ids = sorted(by_arm["sleep"].keys() & by_arm[base].keys())
     if not ids:
         return None
-    diffs = [by_arm["sleep"][i] - by_arm["rag"][i] for i in ids]
+    diffs = [by_arm["sleep"][i] - by_arm[base][i] for i in ids]
     lo, hi = mean_interval(diffs)  # the paired bootstrap: resampling tasks resamples their differences
     return {"n": len(ids), "diff": statistics.fmean(diffs), "ci95": [lo, hi],
-            "sleep_higher": sum(d > 0 for d in diffs), "rag_higher": sum(d < 0 for d in diffs)}
+            "sleep_higher": sum(d > 0 for d in diffs), f"{base}_higher": sum(d < 0 for d in diffs)}
 
 
 def plot_summary(summary: dict[str, Any], path: Path) -> None:
     """F1 vs wake tokens per query, a line per arm (budgets annotated), the no-model prior a point."""
     from evals.plots import plot_budget_lines
 
-    rows = [{"mode": "test-time" if arm.startswith("rag") else "sleep", "budget": _arm_key(arm)[1],
+    rows = [{"mode": {"rag": "test-time"}.get(_arm_key(arm)[0], _arm_key(arm)[0]), "budget": _arm_key(arm)[1],
              "mean_output_tokens": a["wake_tokens"], "accuracy": a["f1"], "accuracy_lo": a["ci95"][0],
              "accuracy_hi": a["ci95"][1]} for arm, a in summary["arms"].items()]
     prior = summary.get("prior")
@@ -450,14 +505,15 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
         lines.append(f"| {arm} | {len(rows)} | {mean:.3f} ({lo:.3f}-{hi:.3f}) | {precision:.3f} | {recall:.3f} | "
                      f"{sources:.1f} | {wake:.0f} | {wake + amortized:.0f} | {secs:.1f} |")
     budgets = sorted({_arm_key(a)[1] for a in arms})
-    pairs = {b: d for b in budgets if (d := _paired(records, b)) is not None}
-    if pairs:
-        lines += ["", "| budget | tasks | F1 sleep - rag (paired 95% CI) | sleep higher | rag higher |",
-                  "|---|---|---|---|---|"]
-        for b, d in pairs.items():
-            summary["paired"][str(b)] = d
-            lines.append(f"| {b} | {d['n']} | {d['diff']:+.3f} ({d['ci95'][0]:+.3f} to {d['ci95'][1]:+.3f}) | "
-                         f"{d['sleep_higher']} | {d['rag_higher']} |")
+    for base in ("rag", "rag-hybrid"):
+        pairs = {b: d for b in budgets if (d := _paired(records, b, base)) is not None}
+        if pairs:
+            lines += ["", f"| budget | tasks | F1 sleep - {base} (paired 95% CI) | sleep higher | {base} higher |",
+                      "|---|---|---|---|---|"]
+            for b, d in pairs.items():
+                summary["paired"][str(b) if base == "rag" else f"{b} vs {base}"] = d
+                lines.append(f"| {b} | {d['n']} | {d['diff']:+.3f} ({d['ci95'][0]:+.3f} to {d['ci95'][1]:+.3f}) | "
+                             f"{d['sleep_higher']} | {d[base + '_higher']} |")
     lines += ["", "| snapshot | model | files | chars | sleep tokens (in+out) | sleep s | re-sleep tokens, one file | "
               "re-sleep s | queries here |", "|---|---|---|---|---|---|---|---|---|"]
     for snap, s in sorted(sleeps.items()):
@@ -484,9 +540,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", type=int, default=0, help="first N tasks per snapshot (0: all)")
     p.add_argument("--include", nargs="*", default=None,
                    help="globs narrowing each snapshot to a reduced codebase (tasks outside it are left out)")
+    p.add_argument("--arms", default="rag,sleep",
+                   help=f"arms, comma-separated, of {', '.join(ARMS)} (default: %(default)s)")
+    p.add_argument("--parts", default="notes", choices=["notes", "describe"],
+                   help="what sleep writes per part: notes reduced to notes on the whole, or descriptions and "
+                        "questions that steer retrieval and a map of the files (default: %(default)s)")
     p.add_argument("--budgets", default="1500,3000", help="wake context token budgets, comma-separated")
     p.add_argument("--summarize", dest="summarize_only", action="store_true",
                    help="only write the summary (and swe.png) from the records so far; no model")
+    p.add_argument("--retrieval", dest="retrieval_only", action="store_true",
+                   help="only measure retrieval recall@k of gold files per arm (ingests, no chat model)")
     p.add_argument("--no-resleep", dest="resleep", action="store_false", help="skip the one-file re-sleep")
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="ask every N-th task from the I-th, recording under shards/I-of-N/ (one per core, one "

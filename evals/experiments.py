@@ -36,6 +36,7 @@ from evals import (
     context_only,
     exp_arrivals,
     exp_budget,
+    exp_docs,
     exp_notes,
     exp_swe,
     exp_verified,
@@ -92,6 +93,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                    exp_arrivals.add_arguments, exp_arrivals.run_cli),
         Experiment("arrivals-live", "a small trace in real time on an embedded model, beside the simulator",
                    arrivals_live.add_arguments, arrivals_live.run_cli),
+        Experiment("docs", "questions over click's docs folder: rag, rag-hybrid and sleep (answer match, gold-file "
+                   "recall)", exp_docs.add_arguments, exp_docs.run_cli),
         Experiment("swe", "SWE-Features on click snapshots: which files a change touches, RAG vs sleep-time (F1)",
                    exp_swe.add_arguments, exp_swe.run_cli),
     )

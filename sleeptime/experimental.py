@@ -6,10 +6,11 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
 ``benchmarks/`` import nothing else (``tests/unit/test_declared_surface.py``). Here:
 
 - **strategies** (``SleepTimeConfig.experiment``): `Experiment` holding a `NotesStyle` (`EXPRESSIONS`,
-  `WORKED`), a `SampleMerge` (`MAJORITY`, `CONCAT`) and a `Rethink` (`REWRITE`, `EXTEND`: exactly max_rounds
-  rounds, each checking and extending the last) and a `QuestionWork` (`SHORT`, `LEVEL4`: the sleep model
-  works its predicted questions step by step); `experiment_from_names` maps command-line names
-  (`NOTES_STYLES`, `SAMPLE_MERGES`, `RETHINKS`, `QUESTION_WORK`) to them;
+  `WORKED`), a `SampleMerge` (`MAJORITY`, `CONCAT`), a `Rethink` (`REWRITE`, `EXTEND`: exactly max_rounds
+  rounds, each checking and extending the last), a `QuestionWork` (`SHORT`, `LEVEL4`: the sleep model
+  works its predicted questions step by step), a `Retrieval` and a `PartStyle` (`NOTES`, `DESCRIBE`:
+  what sleep writes per part of a large context); `experiment_from_names` maps command-line names
+  (`NOTES_STYLES`, `SAMPLE_MERGES`, `RETHINKS`, `QUESTION_WORK`, `PART_STYLES`) to them;
 - **note checking**: the one arithmetic evaluator (`evaluate` within `Limits`, `QuantityError`,
   `format_value`), the note checker (`check_notes`) and the reply cleaner (`clean_reply`, `is_cut_off`);
 - **prompts**: the reflect, predict and parts prompt modules (`reflect_prompt`, `predict_prompt`,
@@ -19,6 +20,8 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
   `compare_facts`, `decide`);
 - **stores and large contexts**: `INDEXED_FIELDS` (a store index's searched fields) and `load_context`
   (what the swe experiment compares a folder to the store with; the part index is `LearnedContextStore.parts`);
+  the wake's retrieval strategies (`Retrieval`, `DENSE`, `HYBRID`, `RETRIEVALS`: ``Experiment.retrieval``) and
+  `search_context`, the search `gather` runs (what the model-free retrieval recall measures);
 - **models and usage**: `wake_model`, `warm_published`, `kv_state`, `MiniLMEmbeddings`,
   the GGUF registry (`GGUF_REGISTRY`, `ensure_gguf`), `extract_json_object`, `record_usage`,
   `summarize_usage`.
@@ -26,6 +29,7 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
 
 from __future__ import annotations
 
+from sleeptime.large.retrieval import DENSE, HYBRID, RETRIEVALS, Retrieval
 from sleeptime.local import kv_state
 from sleeptime.local.embeddings import MiniLMEmbeddings
 from sleeptime.local.gguf import REGISTRY as GGUF_REGISTRY
@@ -37,11 +41,14 @@ from sleeptime.notes.hygiene import clean_reply, is_cut_off
 from sleeptime.notes.quantities import check_notes, format_value
 from sleeptime.notes.strategies import (
     CONCAT,
+    DESCRIBE,
     EXPRESSIONS,
     EXTEND,
     LEVEL4,
     MAJORITY,
+    NOTES,
     NOTES_STYLES,
+    PART_STYLES,
     QUESTION_WORK,
     RETHINKS,
     REWRITE,
@@ -50,6 +57,7 @@ from sleeptime.notes.strategies import (
     WORKED,
     Experiment,
     NotesStyle,
+    PartStyle,
     QuestionWork,
     Rethink,
     SampleMerge,
@@ -62,21 +70,28 @@ from sleeptime.prompts.answer import build_answer_messages
 from sleeptime.state import PredictedQuestion, WakeState
 from sleeptime.stores import INDEXED_FIELDS
 from sleeptime.stores.corpus import load_context
+from sleeptime.stores.hybrid import search as search_context
 from sleeptime.structured import extract_json_object
 from sleeptime.usage import record_usage, summarize_usage
 from sleeptime.warmup import warm_published
 
 __all__ = [
     "CONCAT",
+    "DENSE",
+    "DESCRIBE",
     "EXPRESSIONS",
     "EXTEND",
     "GGUF_REGISTRY",
+    "HYBRID",
     "INDEXED_FIELDS",
     "LEVEL4",
     "MAJORITY",
+    "NOTES",
     "NOTES_STYLES",
+    "PART_STYLES",
     "QUESTION_WORK",
     "RETHINKS",
+    "RETRIEVALS",
     "REWRITE",
     "SAMPLE_MERGES",
     "SHORT",
@@ -85,10 +100,12 @@ __all__ = [
     "Limits",
     "MiniLMEmbeddings",
     "NotesStyle",
+    "PartStyle",
     "PredictedQuestion",
     "QuantityError",
     "QuestionWork",
     "Rethink",
+    "Retrieval",
     "SampleMerge",
     "WakeState",
     "build_answer_messages",
@@ -109,6 +126,7 @@ __all__ = [
     "predict_prompt",
     "record_usage",
     "reflect_prompt",
+    "search_context",
     "summarize_usage",
     "wake_model",
     "warm_published",

@@ -213,14 +213,15 @@ def resolve_embeddings(
         raise ModelSetupError(f"cannot create embeddings {kind}:{model}: {first}; {forms}") from exc
 
 
-def sleep_model(cfg: SleepTimeConfig, *, temperature: float | None = None) -> BaseChatModel:
-    """The run's sleep model (reflect, predict), bounded by ``max_tokens_sleep``."""
+def sleep_model(cfg: SleepTimeConfig, *, temperature: float | None = None,
+                max_tokens: int | None = None) -> BaseChatModel:
+    """The run's sleep model (reflect, predict), bounded by ``max_tokens_sleep`` unless told less."""
     return resolve_chat_model(
         cfg.sleep_model,
         base_url=cfg.base_url,
         reasoning_effort=cfg.sleep_reasoning_effort,
         temperature=cfg.temperature if temperature is None else temperature,
-        max_tokens=cfg.max_tokens_sleep,
+        max_tokens=cfg.max_tokens_sleep if max_tokens is None else min(max_tokens, cfg.max_tokens_sleep),
     )
 
 

@@ -26,7 +26,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.large.wake_budget import context_budget, fits_whole, wake_window
+from sleeptime.large.wake_budget import context_budget, fits_whole, notes_within, wake_window
 from sleeptime.local.chat import EmbeddedChatModel
 from sleeptime.local.prefix_cache import PrefixKey
 from sleeptime.models import wake_model
@@ -45,9 +45,9 @@ _PROBES = ("What is asked first?", "Which value comes next?")
 def prompt_variants(
     cfg: SleepTimeConfig, store: LearnedContextStore, context_id: str, version: int
 ) -> list[list[BaseMessage]]:
-    """The version's wake prompt, as the answer step builds it, for two different questions; none
-    when the raw context does not fit one wake prompt: each wake then retrieves its own pieces, which
-    come before the notes, so the prompts share no prefix worth saving."""
+    """The version's wake prompt, as the answer step builds it, for two different questions. When the
+    raw context does not fit one wake prompt, each wake retrieves its own evidence after the notes:
+    the two prompts then share the notes as `gather` fits them (none: nothing to warm)."""
     learned = store.version(context_id, version)
     if learned is None:
         return []
@@ -62,11 +62,17 @@ def prompt_variants(
         "current_budget": cfg.budget,
     }
     window = wake_window(cfg)
-    if cfg.raw_context_at_wake and not fits_whole(
-        window, context_budget(cfg, window, _PROBES[0]), state["raw_context"], learned.text, state["related"]
-    ):
-        log.info("%s v%s: the raw context does not fit one wake prompt; no shared prefix to warm", context_id, version)
-        return []
+    budget = context_budget(cfg, window, _PROBES[0])
+    if cfg.raw_context_at_wake and not fits_whole(window, budget, state["raw_context"], learned.text, state["related"]):
+        # Retrieved evidence differs per question and follows the notes (a large context's map): the
+        # notes as `gather` fits them are the prefix; two different evidence blocks end it.
+        notes, related = notes_within(window, budget, learned.text, state["related"])
+        if not notes and not related:
+            return []
+        log.info("%s v%s: the raw context does not fit one wake prompt; warming its notes", context_id, version)
+        return [build_answer_messages({**state, "learned": notes, "related": related, "raw_context": f"[{tag}]",
+                                       "sources": [tag], "question": q}, cfg.answer_instructions)
+                for tag, q in zip("ab", _PROBES, strict=True)]
     return [build_answer_messages({**state, "question": q}, cfg.answer_instructions)
             for q in _PROBES]
 

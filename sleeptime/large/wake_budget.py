@@ -14,7 +14,12 @@ from sleeptime.models import wake_model
 from sleeptime.prompts.answer import build_answer_messages
 from sleeptime.state import PredictedQuestion
 
-__all__ = ["context_budget", "fits_whole", "notes_cost", "reply_room", "wake_window"]
+__all__ = ["NOTES_SHARE_OF_BUDGET", "context_budget", "fits_whole", "notes_cost", "notes_within", "reply_room",
+           "wake_window"]
+
+NOTES_SHARE_OF_BUDGET = 0.3
+"""The learned context (notes, or a large context's map: ranked, so its first lines are kept) and expected
+questions take at most this share of a retrieved wake's budget: the evidence's floor is the other 70%."""
 
 
 def wake_window(cfg: SleepTimeConfig) -> Window:
@@ -43,3 +48,29 @@ def notes_cost(window: Window, learned: str, related: Sequence[PredictedQuestion
 def fits_whole(window: Window, budget: int, raw: str, learned: str, related: Sequence[PredictedQuestion]) -> bool:
     """Whether the raw context goes into the wake prompt whole (else retrieved pieces replace it)."""
     return window.count(raw) + notes_cost(window, learned, related) + 16 <= budget
+
+
+def _fit_lines(text: str, limit: int, window: Window) -> str:
+    """The first whole lines of `text` within `limit` tokens (cut inside the first line if it alone is over)."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        if window.count("\n".join([*kept, line])) > limit:
+            break
+        kept.append(line)
+    return "\n".join(kept) if kept else window.fit(text, limit)
+
+
+def notes_within(window: Window, budget: int, learned: str,
+                 related: Sequence[PredictedQuestion]) -> tuple[str, list[PredictedQuestion]]:
+    """The notes and expected questions a retrieved wake shows: within `NOTES_SHARE_OF_BUDGET` of `budget`,
+    the last questions dropped first, then the notes cut at whole lines. The same for every question of a
+    version (given the budget), so they are the prompt prefix that warm-up saves."""
+    cap = int(budget * NOTES_SHARE_OF_BUDGET)
+    kept = list(related)
+    cost = notes_cost(window, learned, kept)
+    while kept and cost > cap:
+        dropped = kept.pop()
+        cost -= window.count(dropped["question"] + dropped["answer"]) + 8
+    if window.count(learned) > cap:
+        learned = _fit_lines(learned, cap, window)
+    return learned, kept

@@ -1,4 +1,4 @@
-"""Experiment strategies: how reflect writes its notes and how k samples merge, as objects passed in.
+"""Experiment strategies: how reflect writes its notes, how k samples merge and how wake retrieves, as objects.
 
 They reach the sleep graph through ``SleepTimeConfig.experiment`` (None: the defaults, `EXPRESSIONS` and
 `MAJORITY`). An application leaves that alone; the evals lab and the CLI pick strategies by name
@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sleeptime.large.retrieval import HYBRID, Retrieval
 from sleeptime.notes.hygiene import MergeRule, concatenate, majority, merge_samples
 from sleeptime.notes.quantities import CheckedNotes, Rejected
 from sleeptime.prompts.reflect import USER, USER_EXTEND, USER_WORKED
 
-__all__ = ["CONCAT", "EXPRESSIONS", "EXTEND", "LEVEL4", "MAJORITY", "NOTES_STYLES", "QUESTION_WORK", "RETHINKS",
-           "REWRITE", "SAMPLE_MERGES", "SHORT", "WORKED", "Experiment", "NotesStyle", "QuestionWork", "Rethink",
-           "SampleMerge", "experiment_from_names"]
+__all__ = ["CONCAT", "DESCRIBE", "EXPRESSIONS", "EXTEND", "LEVEL4", "MAJORITY", "NOTES", "NOTES_STYLES",
+           "PART_STYLES", "QUESTION_WORK", "RETHINKS", "REWRITE", "SAMPLE_MERGES", "SHORT", "WORKED", "Experiment",
+           "NotesStyle", "PartStyle", "QuestionWork", "Rethink", "SampleMerge", "experiment_from_names"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,29 @@ it takes from the notes; the worked answers reach the wake prompt as the expecte
 
 
 @dataclass(frozen=True)
+class PartStyle:
+    """What sleep writes on each part of a context larger than one prompt, and what it makes of them."""
+
+    name: str
+    describe: bool
+    """True: a one-sentence description and the questions the part answers (indexed: they lead wake's search
+    to the part's chunks), and for the whole a map built from the code and those descriptions with no model
+    call (`sleeptime.large.repomap`); False: notes per part, reduced by the model to notes on the whole and
+    predicted questions."""
+    max_tokens: int | None = None
+    """The reply cap of one part's call (None: ``max_tokens_sleep``)."""
+    questions: int = 3
+    """Questions asked per part when ``describe``."""
+
+
+NOTES = PartStyle("notes", describe=False)
+"""Notes per part, then a reduce and predicted questions (before issue 27)."""
+
+DESCRIBE = PartStyle("describe", describe=True, max_tokens=160)
+"""A description and questions per part that steer retrieval, and a map of the files; no reduce."""
+
+
+@dataclass(frozen=True)
 class Experiment:
     """The strategies one sleep run uses; ``SleepTimeConfig.experiment=None`` means ``Experiment()``."""
 
@@ -109,9 +133,14 @@ class Experiment:
     sample_merge: SampleMerge = MAJORITY
     rethink: Rethink = REWRITE
     question_work: QuestionWork = SHORT
+    retrieval: Retrieval = HYBRID
+    """How wake finds a large context's evidence (``sleeptime.large.retrieval``)."""
+    parts: PartStyle = NOTES
+    """What sleep writes per part of a large context."""
 
 
 NOTES_STYLES = {s.name: s for s in (EXPRESSIONS, WORKED)}
+PART_STYLES = {s.name: s for s in (NOTES, DESCRIBE)}
 SAMPLE_MERGES = {m.name: m for m in (MAJORITY, CONCAT)}
 RETHINKS = {r.name: r for r in (REWRITE, EXTEND)}
 QUESTION_WORK = {w.name: w for w in (SHORT, LEVEL4)}

@@ -2,7 +2,9 @@
 
 Layout, for prefix caching: everything a version's questions share comes first and is byte-stable
 (system message, raw context, notes, then the expected questions in a fixed order, see
-:func:`stable_order`); the question and the budget instruction come last. The instruction stays
+:func:`stable_order`); the question and the budget instruction come last. Evidence retrieved per
+question from a large context (the state has `sources`) follows the notes, so the notes (a large
+context's map) stay the shared prefix. The instruction stays
 after the question: small local models follow the last thing they read, and copied the format of
 the predicted-question block otherwise.
 """
@@ -65,8 +67,6 @@ def build_answer_messages(state: Mapping[str, Any], instructions: str | None = N
     ``instructions`` (``SleepTimeConfig.answer_instructions``) follow the budget's own."""
     learned = state.get("learned", "")
     blocks: list[str] = []
-    if state.get("with_raw_context") and state.get("raw_context"):
-        blocks.append(CONTEXT_BLOCK.format(context=state["raw_context"]))
     if learned:
         blocks.append(NOTES_BLOCK.format(notes=learned))
     related = state.get("related") or []
@@ -74,6 +74,11 @@ def build_answer_messages(state: Mapping[str, Any], instructions: str | None = N
         items = "\n".join(RELATED_ITEM.format(question=qa["question"], answer=qa["answer"])
                           for qa in stable_order(related))
         blocks.append(RELATED_BLOCK.format(related=items))
+    if state.get("with_raw_context") and state.get("raw_context"):
+        # A whole raw context is the same for every question: it leads. Retrieved evidence (`sources`)
+        # differs per question: it follows the notes (or a large context's map), which stay the prefix.
+        where = len(blocks) if state.get("sources") else 0
+        blocks.insert(where, CONTEXT_BLOCK.format(context=state["raw_context"]))
     blocks.append(QUESTION_BLOCK.format(question=state["question"],
                                         instruction=instruction(state.get("current_budget", 1), instructions)))
     system = SYSTEM_LEARNED if learned else SYSTEM_BASELINE

@@ -37,3 +37,15 @@ QUESTIONS_USER = """Notes on the whole:
 
 Notes on some of its parts:
 {parts}"""
+
+DESCRIBE_SYSTEM = """You index one part of a larger collection of documents or code so that later
+questions find it. You write a short description and the questions the part answers."""
+
+DESCRIBE_USER = """Part {source}:
+{text}
+
+Describe this part for a search index:
+Line 1: one sentence saying what this part is responsible for, naming its key functions, classes,
+options or terms.
+Then {n} lines, each a question or change request that this part answers, starting with "Q: ".
+Do not copy the part."""

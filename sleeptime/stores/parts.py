@@ -220,6 +220,11 @@ class PartIndex:
         listed.update({p[0]: list(p) for p in parts})
         self.store.put(ns, revision_key(revision), {**item.value, "parts": list(listed.values())}, index=False)
 
+    def part_spans(self, context_id: str, revision: int) -> list[PartRef]:
+        """The parts the sleeps of `revision` planned: (key, source, first line, last line)."""
+        value = self._manifest(context_id, revision)
+        return [(str(p[0]), str(p[1]), int(p[2]), int(p[3])) for p in _parts(value)] if value is not None else []
+
     def parts_of(self, context_id: str, revision: int) -> list[str]:
         value = self._manifest(context_id, revision)
         return [p[0] for p in _parts(value)] if value is not None else []

@@ -263,3 +263,57 @@ def test_a_large_sleep_publishes_its_notes_when_the_questions_reply_is_bad(tmp_p
     app.ingest("code", folder=_codebase(tmp_path))
     result = app.sleep("code")
     assert result.published and result.questions == [] and "alpha, beta and gamma" in result.learned[0]
+
+
+def test_a_large_contexts_map_is_the_prefix_the_saved_state_covers(
+    scripted: ScriptedChatModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sleep with DESCRIBE writes a map; every wake prompt starts with the map (evidence after it), and the
+    state warm-up saves for the version's common prefix is read (restored) for a real wake prompt."""
+    import numpy as np
+
+    from sleeptime.local import kv_state
+    from sleeptime.local.prefix_cache import PrefixState
+    from sleeptime.notes.strategies import DESCRIBE, Experiment
+    from sleeptime.warmup import prompt_variants
+
+    seen: list[list[BaseMessage]] = []
+    model = ScriptedChatModel(default=lambda m: (seen.append(m), _reply(m))[1])
+    app = SleepTime(store=InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text"]}),
+                    sleep_model=model, wake_model=model, context_window=WINDOW, max_tokens_sleep=SLEEP_REPLY,
+                    max_tokens_wake=WAKE_REPLY, verify="off", max_escalations=0, wake_context_tokens=300,
+                    experiment=Experiment(parts=DESCRIBE))
+    app.ingest("code", folder=_codebase(tmp_path), include=["*.py"])
+    result = app.sleep("code")
+    assert result.learned[0].startswith("Map of the files") and result.questions == []
+    variants = prompt_variants(app.config, app.learned_store(), "code", result.version)
+    assert len(variants) == 2
+
+    def chars(messages: list[BaseMessage]) -> list[int]:  # a stand-in tokenizer: one token a character
+        return [ord(c) for c in "\n".join(m.text for m in messages)]
+
+    saved = chars(variants[0])[: kv_state.common_prefix(chars(variants[0]), chars(variants[1]))]
+    seen.clear()
+    app.ask("Which module defines beta_function_3?", "code")
+    prompt = chars(seen[-1])
+    text = "\n".join(m.text for m in seen[-1])
+    assert text.index("Map of the files") < text.index("Situation:") < text.index("[pkg/")
+
+    class Llama:
+        def __init__(self) -> None:
+            self.input_ids = np.zeros(len(prompt) + 8, dtype=np.intc)
+            self.n_tokens = 0
+
+        def generate(self, tokens: list[int], *args: object, **kwargs: object) -> object:
+            yield 7
+
+    def restore(llama: Llama, entry: PrefixState) -> bool:
+        llama.input_ids[: len(entry.tokens)] = entry.tokens
+        llama.n_tokens = len(entry.tokens)
+        return True
+
+    monkeypatch.setattr(kv_state, "restore", restore)
+    llama = Llama()
+    with kv_state.reusing_prefix(llama, lambda: PrefixState(tokens=tuple(saved), state=b"kv")) as reuse:
+        list(llama.generate(prompt))  # type: ignore[call-overload]
+    assert reuse.restored and reuse.cached_tokens == len(saved) > text.index("Situation:")

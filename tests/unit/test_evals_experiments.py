@@ -401,7 +401,8 @@ def test_model_text_is_kept_out_of_the_committed_records_file(tmp_path: Path) ->
 
 def test_every_experiment_is_one_registry_entry_with_its_own_arguments() -> None:
     assert set(EXPERIMENTS) == {"pareto", "passk", "scaling", "amortization", "predictability", "context-only",
-                                "verified", "sleep-budget", "adversarial", "notes", "swe", "arrivals", "arrivals-live"}
+                                "verified", "sleep-budget", "adversarial", "notes", "swe", "arrivals", "arrivals-live",
+                                "docs"}
     parser = build_parser()
     args = parser.parse_args(["scaling", "--out", "x", "--scale-samples", "1,2"])
     assert args.scale_samples == [1, 2]

@@ -196,3 +196,60 @@ def test_a_task_whose_change_adds_a_file_is_asked_and_scored(tmp_path: Path) -> 
     exp_swe.main(_argv(tmp_path / "reduced", data, "--no-resleep", "--include", "click/core.py"))
     reduced = (tmp_path / "reduced" / "out" / "records.jsonl").read_text().splitlines()
     assert {json.loads(line)["id"] for line in reduced} == {"t2"}
+
+
+def test_baseline_arms_need_no_sleep_and_retrieval_recall_needs_no_model(tmp_path: Path) -> None:
+    data, out = _dataset(tmp_path / "data"), tmp_path / "out"
+    common = ["--model", "scripted", "--data", str(data), "--out", str(out), "--store", str(tmp_path / "store")]
+    exp_swe.main([*common, "--budgets", "300", "--arms", "rag,rag-hybrid"])
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert {r["arm"] for r in records} == {"rag@300", "rag-hybrid@300"}
+    assert not (out / "sleeps.jsonl").exists()  # no sleep: nothing slept, nothing re-slept
+    exp_swe.main([*common, "--retrieval"])
+    rows = [json.loads(line) for line in (out / "retrieval.jsonl").read_text().splitlines()]
+    assert {r["arm"] for r in rows} == {"rag", "rag-hybrid"}  # no sleep output in the store: no sleep arm
+    by = {(r["id"], r["arm"]): r for r in rows}
+    assert by[("t1", "rag-hybrid")]["recall@5"] == 1.0  # "pager echo" names termui's words
+    assert "recall@5" in (out / "retrieval.md").read_text()
+
+
+def test_describe_parts_sleep_writes_a_map_and_no_reduce(tmp_path: Path) -> None:
+    data, out = _dataset(tmp_path / "data"), tmp_path / "out"
+    exp_swe.main(["--model", "scripted", "--data", str(data), "--out", str(out), "--store", str(tmp_path / "store"),
+                  "--budgets", "300", "--arms", "rag-hybrid,sleep", "--parts", "describe"])
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert {r["arm"] for r in records} == {"rag-hybrid@300", "sleep@300"}
+    texts = [json.loads(line) for line in (out / "texts.jsonl").read_text().splitlines()]
+    learned = next(t for t in texts if t.get("kind") == "sleep")["learned"][0]
+    assert learned.startswith("Map of the files") and "click/core.py" in learned
+    sleeps = [json.loads(line) for line in (out / "sleeps.jsonl").read_text().splitlines()]
+    # one changed file: only its parts described again, and no reduce over all of them
+    assert sleeps[-1]["resleep_in"] < sleeps[-1]["sleep_in"] / 2
+
+
+def test_docs_experiment_scores_answers_and_cited_sources(tmp_path: Path) -> None:
+    from evals import exp_docs
+
+    q = {"answers": ["max_content_width"], "gold_files": ["documentation.md"]}
+    assert exp_docs.matches("Use `max_content_width` (documentation.md).", q)
+    assert not exp_docs.matches("Use max_content_widths.", q)
+    assert exp_docs.matches("Pass \\b on its own line", {"answers": ["\\b"]})
+    assert not exp_docs.matches("envvar only", {"answers": ["envvar", "auto_envvar_prefix"], "require_all": True})
+    assert exp_docs.source_recall(["documentation.md:1-9", "notes on options.md:1-3"],
+                                  ["documentation.md", "options.md"]) == 1.0
+    assert exp_docs.source_recall(["a.md:1-2"], []) is None
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, topic in [("options.md", "envvar flag_value count"), ("testing.md", "CliRunner isolated_filesystem")]:
+        (docs / name).write_text("\n\n".join(f"# {topic} {i}\n\nThe {topic} section {i}." for i in range(80)))
+    out = tmp_path / "out"
+    p = argparse.ArgumentParser()
+    exp_docs.add_arguments(p)
+    common = ["--model", "scripted", "--data", str(docs), "--out", str(out), "--store", str(tmp_path / "store"),
+              "--limit", "3", "--budgets", "300"]
+    exp_docs.run(p.parse_args([*common, "--retrieval"]))
+    assert "rag-hybrid" in (out / "retrieval.md").read_text()
+    exp_docs.run(p.parse_args(common))
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert {r["arm"] for r in records} == {"rag@300", "rag-hybrid@300", "sleep@300"}
+    assert "sleep@300 - rag-hybrid@300" in (out / "summary.md").read_text()

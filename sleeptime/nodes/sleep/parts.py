@@ -25,11 +25,13 @@ from typing_extensions import TypedDict
 from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import InvalidInputError, ModelOutputError
 from sleeptime.large.packing import Piece, pack
+from sleeptime.large.repomap import file_map
 from sleeptime.large.sources import SourceChunk
 from sleeptime.large.windows import Window, window_of
 from sleeptime.models import sleep_model
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.nodes.sleep.reflect import fan_out
+from sleeptime.notes.strategies import Experiment, PartStyle
 from sleeptime.prompts import parts as prompt
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
@@ -72,9 +74,15 @@ def part_budget(cfg: SleepTimeConfig, window: Window) -> int:
     return room
 
 
+def _style(cfg: SleepTimeConfig) -> PartStyle:
+    return (cfg.experiment or Experiment()).parts
+
+
 def _model_tag(cfg: SleepTimeConfig) -> str:
     spec = cfg.sleep_model
-    return spec if isinstance(spec, str) else type(spec).__name__
+    tag = spec if isinstance(spec, str) else type(spec).__name__
+    style = _style(cfg)
+    return tag if not style.describe else f"{tag}\0{style.name}"  # notes of one style never serve another
 
 
 def _part(group: list[SourceChunk], tag: str, budget: int, window: Window) -> PartSpec:
@@ -158,19 +166,36 @@ def reflect_part(state: PartTask, runtime: Runtime[SleepTimeConfig]) -> dict[str
     cfg = config_of(runtime)
     part = state["part"]
     span = f"{part['source']}:{part['start_line']}-{part['end_line']}"
-    messages: list[BaseMessage] = [
-        SystemMessage(prompt.PART_SYSTEM),
-        HumanMessage(prompt.PART_USER.format(source=span, text=part["text"], max_chars=cfg.part_notes_chars)),
-    ]
+    style = _style(cfg)
+    if style.describe:
+        messages: list[BaseMessage] = [
+            SystemMessage(prompt.DESCRIBE_SYSTEM),
+            HumanMessage(prompt.DESCRIBE_USER.format(source=span, text=part["text"], n=style.questions)),
+        ]
+    else:
+        messages = [
+            SystemMessage(prompt.PART_SYSTEM),
+            HumanMessage(prompt.PART_USER.format(source=span, text=part["text"], max_chars=cfg.part_notes_chars)),
+        ]
     with _gate(cfg.part_concurrency):
-        reply, usage = ask_text(sleep_model(cfg), messages, phase="sleep", node="reflect_part",
-                                retries=cfg.json_retries)
-    notes, _ = reflect_prompt.parse_reflection(reply, cfg.part_notes_chars)
-    notes = notes or reply.strip()[: cfg.part_notes_chars]
+        reply, usage = ask_text(sleep_model(cfg, max_tokens=style.max_tokens), messages, phase="sleep",
+                                node="reflect_part", retries=cfg.json_retries)
+    if style.describe:
+        notes = _description(reply, cfg)
+    else:
+        notes, _ = reflect_prompt.parse_reflection(reply, cfg.part_notes_chars)
+        notes = notes or reply.strip()[: cfg.part_notes_chars]
     store_of(runtime).parts.put_part_notes(
         state["context_id"], part["key"], notes, part["source"], part["start_line"], part["end_line"]
     )
     return {"part_notes": {part["key"]: notes}, "usage": usage}
+
+
+def _description(reply: str, cfg: SleepTimeConfig) -> str:
+    """A part's description and questions: its non-empty lines, markdown dropped, within `part_notes_chars`."""
+    lines = [line.strip().lstrip("#*-0123456789. ").replace("**", "") for line in reply.splitlines()]
+    lines = [line.removeprefix("Line 1:").strip() for line in lines if line.strip()]
+    return "\n".join(lines)[: cfg.part_notes_chars]
 
 
 def _blocks(pieces: Sequence[Piece]) -> str:
@@ -250,6 +275,12 @@ def reduce(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, An
     window = sleep_window(cfg)
     parts = state.get("parts") or []
     notes_by_key = state.get("part_notes") or {}
+    if _style(cfg).describe:  # the map, from the code and the descriptions: no model call
+        first: dict[str, str] = {}
+        for p in parts:
+            first.setdefault(p["source"], notes_by_key.get(p["key"], ""))
+        chunks = _chunks_of(store_of(runtime), state["context_id"], state["revision"])
+        return {"learned": [file_map(chunks, first)], "questions": [], "usage": []}
     # Earlier parts score higher, so packing for the questions keeps the start when it must cut.
     pieces = [
         Piece(notes_by_key.get(p["key"], ""), p["source"], p["start_line"], p["end_line"], score=-i)

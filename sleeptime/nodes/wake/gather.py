@@ -22,15 +22,16 @@ from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.large.packing import Piece, pack
-from sleeptime.large.wake_budget import context_budget, notes_cost, wake_window
+from sleeptime.large.wake_budget import context_budget, notes_cost, notes_within, wake_window
 from sleeptime.large.windows import Window
 from sleeptime.nodes._runtime import config_of, store_of
+from sleeptime.notes.strategies import Experiment
 from sleeptime.state import WakeState
+from sleeptime.stores import hybrid
 from sleeptime.stores.learned import LearnedContextStore
 
 NOTES_SHARE = 3
 """At most 1/NOTES_SHARE of the retrieved pieces are part notes; the rest is raw text."""
-
 
 def _chunks(store: LearnedContextStore, state: WakeState) -> Iterator[str]:
     """The chunks of the revision `retrieve` named: as the learned version recorded its source (the
@@ -73,21 +74,20 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     if raw is not None:
         return {"raw_context": raw} if raw else {}  # fits whole: the small path, unchanged
     # The learned context and expected questions come first; the raw text gets what they leave.
-    cost = notes_cost(window, learned, related)
     update: dict[str, Any] = {}
-    while related and cost > budget // 2:  # keep room for retrieved text
-        dropped = related.pop()
-        cost -= window.count(dropped["question"] + dropped["answer"]) + 8
-        update["related"] = related
-    if window.count(learned) > budget // 2:
-        learned = window.fit(learned, budget // 2)
-        update["learned"] = learned
-        cost = notes_cost(window, learned, related)
-    room = max(budget - cost - 16, 1)
+    fitted, kept = notes_within(window, budget, learned, related)  # the evidence keeps the rest: its floor
+    if kept != related:
+        update["related"] = related = kept
+    if fitted != learned:
+        update["learned"] = learned = fitted
+    room = max(budget - notes_cost(window, learned, related) - 16, 1)
     index = store.parts
     revision = state["revision"]
-    pieces: list[Piece] = index.search_chunks(context_id, revision, state["question"], cfg.wake_chunks)
-    if state.get("path") == "learned":
+    retrieval = (cfg.experiment or Experiment()).retrieval
+    learned_path = state.get("path") == "learned"
+    pieces: list[Piece] = hybrid.search(index, context_id, revision, state["question"], cfg.wake_chunks, retrieval,
+                                        descriptions=learned_path)
+    if learned_path and not (cfg.experiment or Experiment()).parts.describe:  # descriptions lead, not shown
         notes = index.search_notes(context_id, revision, state["question"], max(1, cfg.wake_chunks // NOTES_SHARE))
         pieces += [Piece(n.text, f"notes on {n.source}", n.start_line, n.end_line, n.score) for n in notes]
     packed = pack(pieces, room, window.count)
