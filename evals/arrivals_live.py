@@ -74,11 +74,13 @@ def _trace(time_scale: float) -> tuple[tuple[float, int, int], ...]:
     return tuple((t * time_scale, k, i) for t, k, i in LIVE_TRACE)
 
 
-async def _live(model: str, idle_after: float, policy: str, time_scale: float) -> dict[str, Any]:
+async def _live(model: str, idle_after: float, policy: str, time_scale: float,
+                max_tokens_sleep: int | None) -> dict[str, Any]:
     examples = tiny_examples()[:3]
     asked: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        app = RecordingApp(path=tmp, sleep_model=model, wake_model=model, max_rounds=1, samples=1, n_questions=1)
+        app = RecordingApp(path=tmp, sleep_model=model, wake_model=model, max_rounds=1, samples=1, n_questions=1,
+                           max_tokens_sleep=max_tokens_sleep or 768)  # 768: SleepTimeConfig's default
         app.runs, app.revision, app.origin = [], [0, 0, 0], time.monotonic()
         sched = IdleScheduler(app, idle_after=idle_after, policy=policy_from_name(policy, idle_after=idle_after))
         async with sched:
@@ -138,10 +140,10 @@ def _agrees(name: str, sim: float, live: float) -> bool:
 
 
 def run(model: str, out: Path, *, idle_after: float, policy: str, calibrate_from: str, results: Path,
-        time_scale: float = 1.0) -> dict[str, Any]:
+        time_scale: float = 1.0, max_tokens_sleep: int | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
-    live = asyncio.run(_live(model, idle_after, policy, time_scale))
+    live = asyncio.run(_live(model, idle_after, policy, time_scale, max_tokens_sleep))
     measured = _live_metrics(live)
     runs = live["runs"]
     own = Calibration(sleeps=tuple((r["tokens_in"], r["tokens_out"]) for r in runs) or ((0, 0),),
@@ -150,7 +152,8 @@ def run(model: str, out: Path, *, idle_after: float, policy: str, calibrate_from
     rows = {"live": measured,
             "sim-records": _sim(calibrate(results, run_name=calibrate_from), policy, idle_after, time_scale),
             "sim-measured": _sim(own, policy, idle_after, time_scale)}
-    report = {"model": model, "policy": policy, "idle_after": idle_after, "time_scale": time_scale, "started": started,
+    report = {"model": model, "policy": policy, "idle_after": idle_after, "time_scale": time_scale,
+              "max_tokens_sleep": max_tokens_sleep, "started": started,
               "calibrate_from": calibrate_from, "tolerances": TOLERANCES, "metrics": rows, **live}
     (out / "live.json").write_text(json.dumps(report, indent=1) + "\n")
     lines = [f"# arrivals-live: {policy} (idle_after {idle_after:g} s) on {model}, {DURATION * time_scale:.0f} s "
@@ -174,10 +177,11 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--results", type=Path, default=Path("evals/results"))
     ap.add_argument("--out", type=Path, default=Path("evals/results/arrivals/live"))
     ap.add_argument("--time-scale", type=float, default=1.0, help="multiply the trace's seconds (dry runs: 0.05)")
+    ap.add_argument("--max-tokens-sleep", type=int, default=None, help="cap each sleep call's output (shorter runs)")
 
 
 def run_cli(args: argparse.Namespace, argv: Sequence[str]) -> str:
     run(args.model, args.out, idle_after=args.idle_after, policy=args.policy, calibrate_from=args.calibrate_from,
-        results=args.results, time_scale=args.time_scale)
+        results=args.results, time_scale=args.time_scale, max_tokens_sleep=args.max_tokens_sleep)
     print((args.out / "live.md").read_text())
     return f"{args.out}/live.md"

@@ -198,7 +198,7 @@ def _plot(out: Path, rows: list[Metrics], sweep: list[tuple[str, float, Metrics]
             ax.bar(np.arange(len(traces)) + j * width, vals, width, label=p)
         ax.set_xticks(np.arange(len(traces)) + width * (len(policies) - 1) / 2, traces, rotation=20)
         ax.set_title(title, fontsize=10)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="lower left")
     ax = axes[3]
     for name in dict.fromkeys(n for n, _, _ in sweep):
         pts = [(m.wasted_tokens / 1000, m.fresh_share, d) for n, d, m in sweep if n == name]

@@ -7,11 +7,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sleeptime.scheduler.clock import Clock
 from sleeptime.scheduler.due import ContextState
 from sleeptime.scheduler.events import EventKind, SchedulerEvent
+from sleeptime.scheduler.history import ContextHistory
+from sleeptime.scheduler.policy import SleepPolicy
 from sleeptime.scheduler.protocol import ScheduledSleep
 
 if TYPE_CHECKING:
@@ -19,9 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = ["AnswersFromPublished"]
 
+_T = TypeVar("_T")
+
 
 class AnswersFromPublished:
-    """Status calls, `ask`/`aask` and `published_version` of `IdleScheduler` (which provides what is declared here)."""
+    """Events, status calls, question and match reports, `ask`/`aask` and `published_version` of `IdleScheduler`
+    (which provides what is declared here)."""
 
     app: SleepTime
     match_score: float
@@ -31,11 +36,45 @@ class AnswersFromPublished:
     def clock(self) -> Clock:
         raise NotImplementedError
 
-    def record_query(self, context_id: str, *, matched: bool | None = None) -> None:
+    policy: SleepPolicy
+
+    def _on_loop(self, fn: Callable[[], _T]) -> _T:
         raise NotImplementedError
 
-    async def arecord_query(self, context_id: str, *, matched: bool | None = None) -> None:
+    async def _aon_loop(self, fn: Callable[[], _T]) -> _T:
         raise NotImplementedError
+
+    def _queried(self, context_id: str, matched: bool | None = None) -> None:
+        raise NotImplementedError
+
+    def _ctx(self, context_id: str) -> ContextState:
+        raise NotImplementedError
+
+    # questions and matches, as the policy is told
+    def record_query(self, context_id: str, *, matched: bool | None = None) -> None:
+        """A question arrived for the context (`ask` reports its own): the policy sees it.
+
+        `matched`: whether the published version's predicted questions matched it (None: unknown).
+        """
+        self._on_loop(lambda: self._queried(context_id, matched))
+
+    async def arecord_query(self, context_id: str, *, matched: bool | None = None) -> None:
+        """Async `record_query`."""
+        await self._aon_loop(lambda: self._queried(context_id, matched))
+
+    def record_match(self, context_id: str, matched: bool) -> None:
+        """Whether the published version predicted a question already recorded (`ask` reports its own)."""
+        self._on_loop(lambda: self._match_reported(context_id, matched))
+
+    async def arecord_match(self, context_id: str, matched: bool) -> None:
+        """Async `record_match`."""
+        await self._aon_loop(lambda: self._match_reported(context_id, matched))
+
+    def _match_reported(self, context_id: str, matched: bool) -> None:
+        ctx = self._ctx(context_id)
+        ctx.history.on_match(matched)
+        self.policy.on_match(ctx.history, self.clock.now(), matched)
+
 
     keep_timeline: bool
     timeline: list[SchedulerEvent]
@@ -69,8 +108,10 @@ class AnswersFromPublished:
 
         `budget` is the test-time level (0..4), as in `SleepTime.ask`. Runs in the caller's thread.
         """
+        self.record_query(context_id)  # on arrival: it ranks the context's due run at once
         answer = self.app.ask(question, context_id, mode=mode, budget=budget, **overrides)
-        self.record_query(context_id, matched=self._matched(answer))
+        if (matched := self._matched(answer)) is not None:
+            self.record_match(context_id, matched)
         self._emit("answered", context_id, version=answer.version, detail=f"route={answer.route}")
         return answer
 
@@ -78,8 +119,10 @@ class AnswersFromPublished:
         self, question: str, context_id: str, *, mode: Mode = "learned", budget: int | None = None, **overrides: Any
     ) -> Answer:
         """Async `ask`."""
+        await self.arecord_query(context_id)
         answer = await self.app.aask(question, context_id, mode=mode, budget=budget, **overrides)
-        await self.arecord_query(context_id, matched=self._matched(answer))
+        if (matched := self._matched(answer)) is not None:
+            await self.arecord_match(context_id, matched)
         self._emit("answered", context_id, version=answer.version, detail=f"route={answer.route}")
         return answer
 
@@ -90,6 +133,11 @@ class AnswersFromPublished:
         if answer.version is None or answer.match_score is None:
             return None
         return answer.match_score >= self.match_score
+
+    def history(self, context_id: str) -> ContextHistory:
+        """What the policy sees of the context (a blank history for one never seen)."""
+        ctx = self._contexts.get(context_id)
+        return ctx.history if ctx is not None else ContextHistory()
 
     def pending(self, context_id: str) -> ScheduledSleep | None:
         """The context's run that waits for idle (or, once due, for a free slot or quota)."""

@@ -70,7 +70,7 @@ class ContextHistory:
         if size_tokens is not None:
             self.size_tokens = size_tokens
 
-    def on_query(self, now: float, matched: bool | None = None) -> None:
+    def on_query(self, now: float) -> None:
         if self.queries:
             gap = max(0.0, now - self.last_query)
             self.query_gap = _ewma(self.query_gap, gap)
@@ -86,9 +86,11 @@ class ContextHistory:
         self.queries += 1
         self.queries_this_revision += 1
         self.last_query = now
-        if matched is not None:
-            self.match_obs += 1
-            self.match_recent = _ewma(self.match_recent, float(matched))
+
+    def on_match(self, matched: bool) -> None:
+        """Whether the published version's predicted questions matched a question asked of it."""
+        self.match_obs += 1
+        self.match_recent = _ewma(self.match_recent, float(matched))
 
     def on_sleep_started(self) -> None:
         self.slept_revision = self.revision

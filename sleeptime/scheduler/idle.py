@@ -186,17 +186,6 @@ class IdleScheduler(LoopHost, AnswersFromPublished):
         """Async `touch`."""
         return await self._aon_loop(lambda: self._touched(context_id))
 
-    def record_query(self, context_id: str, *, matched: bool | None = None) -> None:
-        """A question arrived for the context (`ask` reports its own): the policy sees it.
-
-        `matched`: whether the published version's predicted questions matched it (None: unknown).
-        """
-        self._on_loop(lambda: self._queried(context_id, matched))
-
-    async def arecord_query(self, context_id: str, *, matched: bool | None = None) -> None:
-        """Async `record_query`."""
-        await self._aon_loop(lambda: self._queried(context_id, matched))
-
     def _timed(self, started: float) -> None:
         self.decision_seconds.append(time.perf_counter() - started)
 
@@ -233,8 +222,10 @@ class IdleScheduler(LoopHost, AnswersFromPublished):
         ctx = self._ctx(context_id)
         now = self.clock.now()
         ctx.last_query = now
-        ctx.history.on_query(now, matched)
-        plan = self.policy.on_query(ctx.history, now, matched)
+        ctx.history.on_query(now)
+        plan = self.policy.on_query(ctx.history, now)
+        if matched is not None:
+            self._match_reported(context_id, matched)
         if context_id in self._due and (rank := self.policy.priority(ctx.history, now)) is not None:
             self._due.push(context_id, ctx, rank)  # re-rank a due context: it was just asked about
         elif plan is not None and not ctx.busy() and not ctx.history.slept_current():

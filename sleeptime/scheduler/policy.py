@@ -70,11 +70,14 @@ class SleepPolicy(Protocol):
         """The context changed (`history` already counts it): the plan for the new revision, or None (none)."""
         ...
 
-    def on_query(self, history: ContextHistory, now: float, matched: bool | None) -> SleepPlan | None:
-        """A question arrived (already counted); `matched`: whether the published version predicted it.
+    def on_query(self, history: ContextHistory, now: float) -> SleepPlan | None:
+        """A question arrived (already counted): a plan to schedule when the current revision has no run yet,
+        or None (leave it as it is)."""
+        ...
 
-        Returns a plan to schedule when the current revision has no run yet, or None (leave it as it is).
-        """
+    def on_match(self, history: ContextHistory, now: float, matched: bool) -> None:
+        """Whether the published version's predicted questions matched a question (already counted), reported
+        once it was answered."""
         ...
 
     def priority(self, history: ContextHistory, now: float) -> float | None:
@@ -110,9 +113,7 @@ class MatchGuard:
             raise InvalidInputError(f"threshold must be in [0, 1], got {self.threshold!r}")
         self.global_rate = self.prior
 
-    def observe(self, matched: bool | None, now: float) -> None:
-        if matched is None:
-            return
+    def observe(self, matched: bool, now: float) -> None:
         self.global_rate += self.window * (float(matched) - self.global_rate)
         if self.tripped_at is None and self.global_rate < self.threshold:
             self.tripped_at = now
@@ -143,10 +144,12 @@ class Debounce:
             return None
         return SleepPlan(self.idle_after, reason="changed")
 
-    def on_query(self, history: ContextHistory, now: float, matched: bool | None) -> SleepPlan | None:
+    def on_query(self, history: ContextHistory, now: float) -> SleepPlan | None:
+        return None
+
+    def on_match(self, history: ContextHistory, now: float, matched: bool) -> None:
         if self.guard is not None:
             self.guard.observe(matched, now)
-        return None
 
     def priority(self, history: ContextHistory, now: float) -> float | None:
         return _recency(history, self.guard)
@@ -170,8 +173,7 @@ class Lazy(Debounce):
     def on_change(self, history: ContextHistory, now: float) -> SleepPlan | None:
         return None
 
-    def on_query(self, history: ContextHistory, now: float, matched: bool | None) -> SleepPlan | None:
-        super().on_query(history, now, matched)
+    def on_query(self, history: ContextHistory, now: float) -> SleepPlan | None:
         if self.guard is not None and not self.guard.allows(history):
             return None
         return SleepPlan(self.idle_after, reason="first question on this revision")
@@ -253,10 +255,12 @@ class Value:
     def on_change(self, history: ContextHistory, now: float) -> SleepPlan | None:
         return self._plan(history, now, self.idle_after, "changed")
 
-    def on_query(self, history: ContextHistory, now: float, matched: bool | None) -> SleepPlan | None:
+    def on_query(self, history: ContextHistory, now: float) -> SleepPlan | None:
+        return self._plan(history, now, 0.0, "asked")
+
+    def on_match(self, history: ContextHistory, now: float, matched: bool) -> None:
         if self.guard is not None:
             self.guard.observe(matched, now)
-        return self._plan(history, now, 0.0, "asked")
 
     def priority(self, history: ContextHistory, now: float) -> float | None:
         if self.guard is not None and not self.guard.allows(history):

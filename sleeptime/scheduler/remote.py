@@ -172,13 +172,20 @@ class RemoteScheduler:
     def _declined(self, context_id: str) -> ScheduledSleep:
         return ScheduledSleep(context_id, due_in=math.inf, reason=f"{self.policy.name} policy declined")
 
+    def _asked(self, context_id: str, matched: bool | None) -> SleepPlan | None:
+        history, now = self.history(context_id), time.monotonic()
+        history.on_query(now)
+        plan = self.policy.on_query(history, now)
+        if matched is not None:
+            history.on_match(matched)
+            self.policy.on_match(history, now, matched)
+        return None if plan is None or history.slept_current() else plan
+
     def record_query(self, context_id: str, *, matched: bool | None = None) -> ScheduledSleep | None:
         """A question arrived (`matched`: whether the published version predicted it): the policy may plan a
         run on the current revision (`Lazy`, `Value`); returns it, or None."""
-        history = self.history(context_id)
-        history.on_query(time.monotonic(), matched)
-        plan = self.policy.on_query(history, time.monotonic(), matched)
-        if plan is None or history.slept_current():
+        plan = self._asked(context_id, matched)
+        if plan is None:
             return None
         args = self._thread_args(context_id)
         self.client.threads.create(**args)
@@ -188,10 +195,8 @@ class RemoteScheduler:
 
     async def arecord_query(self, context_id: str, *, matched: bool | None = None) -> ScheduledSleep | None:
         """Async `record_query`."""
-        history = self.history(context_id)
-        history.on_query(time.monotonic(), matched)
-        plan = self.policy.on_query(history, time.monotonic(), matched)
-        if plan is None or history.slept_current():
+        plan = self._asked(context_id, matched)
+        if plan is None:
             return None
         args = self._thread_args(context_id)
         await self.aclient.threads.create(**args)

@@ -117,7 +117,7 @@ def test_value_prefers_one_sample_on_the_calibrated_levels() -> None:
     for t in range(50):
         history.on_query(float(t))
     policy = Value()
-    plan = policy.on_query(history, 50.0, None)
+    plan = policy.on_query(history, 50.0)
     assert plan is not None and plan.samples == 1 and plan.delay == 0.0
     assert policy.net_value(history, 50.0) > 0
 
@@ -165,12 +165,35 @@ async def test_closing_with_runs_queued_starts_none_of_them() -> None:
     assert len(app.calls) == 1
 
 
+async def test_ask_records_the_question_on_arrival_and_its_match_once_answered() -> None:
+    seen: list[int] = []
+
+    @dataclass
+    class _Answer:
+        version: int | None = 1
+        route: str = "learned"
+        match_score: float | None = 0.7
+
+    class Asking(FakeApp):
+        async def aask(self, question: str, context_id: str, **kw: Any) -> _Answer:
+            seen.append(sched.history(context_id).queries)  # already counted while the answer is made
+            return _Answer()
+
+    app, clock = Asking(), FakeClock()
+    guard = MatchGuard(window=0.5)
+    sched = _sched(app, clock, Debounce(guard=guard), match_score=0.6)
+    async with sched:
+        await sched.aask("q", "a")
+    history = sched.history("a")
+    assert seen == [1] and history.queries == 1 and history.match_obs == 1 and history.match_recent == 1.0
+    assert guard.global_rate > guard.prior  # the match (0.7 >= 0.6) was reported
+
+
 def test_guard_without_reports_never_trips() -> None:
     guard = MatchGuard()
     history = ContextHistory()
     for t in range(100):
-        guard.observe(None, float(t))
-        history.on_query(float(t), None)
+        history.on_query(float(t))
     assert guard.allows(history) and guard.tripped_at is None
 
 
