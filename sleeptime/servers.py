@@ -1,0 +1,279 @@
+"""OpenAI-compatible model servers (vLLM, llama.cpp's server, llama-cpp-python's, Ollama) as a tested path.
+
+An ``openai:<model>`` spec with ``base_url`` resolves to :class:`ServerChatModel`, a ``ChatOpenAI`` that:
+
+* bounds generation in a form every server honours: langchain-openai sends ``max_completion_tokens``,
+  which llama.cpp-family servers ignore, so ``max_tokens`` is sent beside it; a reply longer than the
+  limit is logged as a server that ignores it;
+* knows its window: the server's published context length (llama.cpp ``/props``, vLLM ``max_model_len``
+  in ``/v1/models``), else ``context_window``, else one learned from the server's first context-length
+  refusal; a prompt that does not fit is refused before the call with :class:`ContextWindowError`;
+* asks the server to keep the prompt's prefix (``cache_prompt``, llama.cpp) and reports cached prompt
+  tokens from what the server returns (``usage.prompt_tokens_details.cached_tokens``, llama.cpp
+  ``timings.cache_n``) as ``usage_metadata.input_token_details.cache_read``;
+* raises typed errors naming the server: :class:`ServerUnavailableError`, :class:`ServerTimeoutError`,
+  after ``max_retries`` retries (the openai client's exponential backoff) within ``timeout`` seconds each.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import openai
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_openai import ChatOpenAI
+from pydantic import PrivateAttr
+
+from sleeptime.errors import ContextWindowError, ServerError, ServerTimeoutError, ServerUnavailableError
+
+__all__ = ["ServerChatModel", "cached_tokens_of", "server_root", "window_from_refusal"]
+
+log = logging.getLogger(__name__)
+
+MESSAGE_MARGIN = 8
+"""Tokens a chat template adds per message (role markers), with room."""
+
+PROBE_TIMEOUT = 5.0
+"""Seconds one window or token-count probe may take; a server that does not answer has none."""
+
+_windows: dict[tuple[str, str], int | None] = {}
+_windows_lock = threading.Lock()
+
+_REFUSALS = (
+    # OpenAI, vLLM, llama-cpp-python: "This model's maximum context length is 2048 tokens. However, you
+    # requested 2300 tokens (2200 in the messages, 100 in the completion)"
+    re.compile(r"maximum context length is (\d+) tokens.*?requested (\d+) tokens(?: \((\d+) in the messages)?",
+               re.S),
+    re.compile(r"maximum context length is (\d+) tokens", re.S),
+    # llama.cpp: "request (2300 tokens) exceeds the available context size (2048 tokens)"
+    re.compile(r"request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)", re.S),
+)
+
+
+def server_root(base_url: str) -> str:
+    """The server's root URL: ``base_url`` without a trailing ``/v1`` (where ``/props``, ``/tokenize`` live)."""
+    root = base_url.rstrip("/")
+    return root[: -len("/v1")] if root.endswith("/v1") else root
+
+
+def window_from_refusal(message: str) -> tuple[int, int | None] | None:
+    """(window, prompt tokens or None) from a server's context-length refusal, or None for another error."""
+    for i, pattern in enumerate(_REFUSALS):
+        found = pattern.search(message)
+        if found is None:
+            continue
+        if i == 2:
+            return int(found.group(2)), int(found.group(1))
+        window = int(found.group(1))
+        if i == 0:
+            prompt = found.group(3) or None
+            return window, int(prompt) if prompt else None
+        return window, None
+    return None
+
+
+def cached_tokens_of(response: dict[str, Any]) -> int:
+    """Prompt tokens a server says it served from its cache: OpenAI/vLLM ``prompt_tokens_details``,
+    llama.cpp ``timings.cache_n``; 0 when it says nothing."""
+    usage = response.get("usage") or {}
+    details = usage.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens")
+    if cached:
+        return int(cached)
+    timings = response.get("timings") or {}
+    return int(timings.get("cache_n") or 0)
+
+
+def published_window(base_url: str, model: str) -> int | None:
+    """The context length the server publishes, probed once per server and model; None when it says none."""
+    key = (base_url, model)
+    with _windows_lock:
+        if key in _windows:
+            return _windows[key]
+    window = _probe_window(base_url, model)
+    with _windows_lock:
+        _windows[key] = window
+    return window
+
+
+def _get_json(url: str, body: dict[str, Any] | None = None) -> Any:
+    import httpx
+
+    try:
+        if body is None:
+            response = httpx.get(url, timeout=PROBE_TIMEOUT)
+        else:
+            response = httpx.post(url, json=body, timeout=PROBE_TIMEOUT)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _probe_window(base_url: str, model: str) -> int | None:
+    props = _get_json(f"{server_root(base_url)}/props")  # llama.cpp's server
+    if isinstance(props, dict):
+        settings = props.get("default_generation_settings") or {}
+        n_ctx = settings.get("n_ctx") or props.get("n_ctx")
+        if isinstance(n_ctx, int) and n_ctx > 0:
+            return n_ctx
+    models = _get_json(f"{base_url.rstrip('/')}/models")  # vLLM: max_model_len
+    if isinstance(models, dict):
+        entries = [m for m in models.get("data") or [] if isinstance(m, dict)]
+        for entry in sorted(entries, key=lambda m: m.get("id") != model):
+            length = entry.get("max_model_len")
+            if isinstance(length, int) and length > 0:
+                return length
+    return None
+
+
+def _server_count(base_url: str, text: str) -> int | None:
+    """The prompt's tokens by the server's own tokenizer, where it has an endpoint for it."""
+    root = server_root(base_url)
+    counted = _get_json(f"{root}/extras/tokenize/count", {"input": text})  # llama-cpp-python
+    if isinstance(counted, dict) and isinstance(counted.get("count"), int):
+        return int(counted["count"])
+    tokens = _get_json(f"{root}/tokenize", {"content": text})  # llama.cpp
+    if isinstance(tokens, dict) and isinstance(tokens.get("tokens"), list):
+        return len(tokens["tokens"])
+    return None
+
+
+class ServerChatModel(ChatOpenAI):
+    """``ChatOpenAI`` for an OpenAI-compatible server at ``openai_api_base`` (see the module docstring)."""
+
+    context_window: int | None = None
+    """Tokens a prompt and reply share; None: what the server publishes, else learned from its refusal."""
+
+    keep_prefix: bool = True
+    """Ask the server to keep the prompt's prefix cached (``cache_prompt``; llama.cpp-family servers)."""
+
+    _learned_window: int | None = PrivateAttr(default=None)
+
+    @property
+    def url(self) -> str:
+        return str(self.openai_api_base or "")
+
+    def known_window(self) -> int | None:
+        """The window: the smaller of ``context_window`` and what the server publishes or refused at."""
+        found = [w for w in (self.context_window, self._learned_window,
+                             published_window(self.url, self.model_name)) if w]
+        return min(found) if found else None
+
+    def _get_request_payload(
+        self, input_: LanguageModelInput, *, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
+        limit = payload.get("max_completion_tokens")
+        if limit is not None:
+            payload["max_tokens"] = limit  # what llama.cpp-family servers read
+        if self.keep_prefix:
+            payload["cache_prompt"] = True
+        self._check_window(payload.get("messages") or [])
+        return payload
+
+    def _check_window(self, messages: list[dict[str, Any]]) -> None:
+        window = self.known_window()
+        if window is None:
+            return
+        text = "\n".join(m["content"] if isinstance(m.get("content"), str) else str(m.get("content") or "")
+                         for m in messages)
+        margin = MESSAGE_MARGIN * len(messages)
+        # Three characters a token under-counts digits and code: ask the server when it might not fit.
+        if math.ceil(len(text) / 3) + margin < window // 2:
+            return
+        counted = _server_count(self.url, text)
+        tokens = (counted if counted is not None else math.ceil(len(text) / 3)) + margin
+        if tokens >= window:
+            raise ContextWindowError(url=self.url, window=window, prompt_tokens=tokens, before_call=True)
+
+    def _typed(self, exc: openai.OpenAIError) -> Exception:
+        if isinstance(exc, openai.APITimeoutError):
+            return ServerTimeoutError(f"no reply within {self.request_timeout} s after {self.max_retries} "
+                                      "retries", url=self.url)
+        if isinstance(exc, openai.APIConnectionError):
+            return ServerUnavailableError(f"cannot connect after {self.max_retries} retries: {exc}", url=self.url)
+        if isinstance(exc, openai.APIStatusError):
+            refusal = window_from_refusal(str(exc))
+            if refusal is not None:
+                window, prompt = refusal
+                self._learned_window = window
+                return ContextWindowError(url=self.url, window=window, prompt_tokens=prompt, before_call=False)
+            return ServerError(f"HTTP {exc.status_code}: {' '.join(str(exc).split())[:300]}", url=self.url)
+        return exc
+
+    def _create_chat_result(self, response: Any, generation_info: dict[str, Any] | None = None) -> ChatResult:
+        result = super()._create_chat_result(response, generation_info)
+        raw = response if isinstance(response, dict) else response.model_dump() if hasattr(response, "model_dump") \
+            else {}
+        cached = cached_tokens_of(raw)
+        for generation in result.generations:
+            if isinstance(generation.message, AIMessage):
+                _note_cached(generation.message, cached)
+        return result
+
+    def _convert_chunk_to_generation_chunk(self, chunk: dict[str, Any], *args: Any,
+                                           **kwargs: Any) -> ChatGenerationChunk | None:
+        generation = super()._convert_chunk_to_generation_chunk(chunk, *args, **kwargs)
+        if generation is not None and isinstance(generation.message, AIMessage):
+            _note_cached(generation.message, cached_tokens_of(chunk))
+        return generation
+
+    def _warn_unbounded(self, result: ChatResult, kwargs: dict[str, Any]) -> None:
+        limit = kwargs.get("max_tokens") or self.max_tokens
+        for generation in result.generations:
+            message = generation.message
+            meta = message.usage_metadata if isinstance(message, AIMessage) else None
+            used = meta["output_tokens"] if meta else 0
+            if limit and used > limit:
+                log.warning("server %s ignored max_tokens=%d: the reply has %d tokens", self.url, limit, used)
+
+    def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
+        try:
+            result = super()._generate(*args, **kwargs)
+        except openai.OpenAIError as exc:
+            raise self._typed(exc) from exc
+        self._warn_unbounded(result, kwargs)
+        return result
+
+    async def _agenerate(self, *args: Any, **kwargs: Any) -> ChatResult:
+        try:
+            result = await super()._agenerate(*args, **kwargs)
+        except openai.OpenAIError as exc:
+            raise self._typed(exc) from exc
+        self._warn_unbounded(result, kwargs)
+        return result
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        try:
+            yield from super()._stream(*args, **kwargs)
+        except openai.OpenAIError as exc:
+            raise self._typed(exc) from exc
+
+    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        try:
+            async for chunk in super()._astream(*args, **kwargs):
+                yield chunk
+        except openai.OpenAIError as exc:
+            raise self._typed(exc) from exc
+
+
+def _note_cached(message: AIMessage, cached: int) -> None:
+    meta = message.usage_metadata
+    if not cached or meta is None:
+        return
+    details = dict(meta.get("input_token_details") or {})
+    if not details.get("cache_read"):
+        details["cache_read"] = cached
+        meta["input_token_details"] = details  # type: ignore[typeddict-item]

@@ -1,0 +1,167 @@
+"""OpenAI-compatible servers (sleeptime.servers): request payloads, windows, cached tokens, typed errors.
+
+No sockets: the server's probe answers are faked by replacing `sleeptime.servers._get_json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from sleeptime import SleepTimeConfig
+from sleeptime.errors import ContextWindowError, ServerError, ServerTimeoutError, ServerUnavailableError
+from sleeptime.large.windows import window_of
+from sleeptime.models import sleep_model, wake_model
+from sleeptime.servers import ServerChatModel, cached_tokens_of, server_root, window_from_refusal
+
+URL = "http://127.0.0.1:8080/v1"
+
+
+@pytest.fixture
+def probes(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What the fake server answers, by URL (absent: no such endpoint); window probes are not cached."""
+    answers: dict[str, Any] = {}
+    monkeypatch.setattr("sleeptime.servers._windows", {})
+    monkeypatch.setattr("sleeptime.servers._get_json", lambda url, body=None: answers.get(url))
+    return answers
+
+
+def _model(**kwargs: Any) -> ServerChatModel:
+    cfg = SleepTimeConfig(sleep_model="openai:qwen", wake_model="openai:qwen", base_url=URL, **kwargs)
+    model = sleep_model(cfg)
+    assert isinstance(model, ServerChatModel)
+    return model
+
+
+def test_openai_spec_with_base_url_is_a_server_model_with_config_settings(probes: dict[str, Any]) -> None:
+    model = _model(server_timeout=12.5, server_retries=5, context_window=4096, max_tokens_sleep=128)
+    assert (model.request_timeout, model.max_retries, model.context_window, model.max_tokens) == (12.5, 5, 4096, 128)
+    assert model.url == URL
+    assert isinstance(wake_model(SleepTimeConfig(wake_model="openai:qwen", base_url=URL)), ServerChatModel)
+
+
+def test_the_limit_is_sent_as_max_tokens_too(probes: dict[str, Any]) -> None:
+    model = _model(max_tokens_sleep=128)
+    payload = model._get_request_payload([HumanMessage("hi")])
+    assert payload["max_tokens"] == payload["max_completion_tokens"] == 128
+    assert payload["cache_prompt"] is True
+    one = model._get_request_payload([HumanMessage("hi")], max_tokens=1)  # the warm-up's call
+    assert one["max_tokens"] == one["max_completion_tokens"] == 1
+
+
+def test_keep_prefix_off_sends_no_cache_prompt(probes: dict[str, Any]) -> None:
+    model = _model().model_copy(update={"keep_prefix": False})
+    assert "cache_prompt" not in model._get_request_payload([HumanMessage("hi")])
+
+
+def test_window_published_by_llama_cpp_props(probes: dict[str, Any]) -> None:
+    probes["http://127.0.0.1:8080/props"] = {"default_generation_settings": {"n_ctx": 2048}}
+    model = _model()
+    assert model.known_window() == 2048
+    assert window_of(model).tokens == 2048
+    assert window_of(model, 1024).tokens == 1024
+
+
+def test_window_published_by_vllm_models(probes: dict[str, Any]) -> None:
+    probes[f"{URL}/models"] = {"data": [{"id": "other", "max_model_len": 9000},
+                                        {"id": "qwen", "max_model_len": 8192}]}
+    assert _model().known_window() == 8192
+
+
+def test_no_published_window_uses_the_config_then_the_default(probes: dict[str, Any]) -> None:
+    assert _model().known_window() is None
+    assert window_of(_model()).tokens == 32_768
+    assert _model(context_window=3000).known_window() == 3000
+
+
+def test_a_prompt_over_the_window_is_refused_before_the_call(probes: dict[str, Any]) -> None:
+    probes["http://127.0.0.1:8080/props"] = {"n_ctx": 512}
+    probes["http://127.0.0.1:8080/tokenize"] = {"tokens": list(range(700))}  # the server's own count
+    model = _model()
+    with pytest.raises(ContextWindowError) as caught:
+        model._get_request_payload([SystemMessage("s"), HumanMessage("x " * 400)])
+    err = caught.value
+    assert (err.window, err.prompt_tokens, err.before_call, err.url) == (512, 700 + 16, True, URL)
+    assert "512-token window" in str(err)
+    assert URL in str(err)
+    model._get_request_payload([HumanMessage("short")])  # fits: no error
+
+
+def test_a_prompt_that_the_server_counts_as_fitting_passes(probes: dict[str, Any]) -> None:
+    probes["http://127.0.0.1:8080/props"] = {"n_ctx": 512}
+    probes["http://127.0.0.1:8080/extras/tokenize/count"] = {"count": 300}  # llama-cpp-python
+    _model()._get_request_payload([HumanMessage("x " * 400)])
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("This model's maximum context length is 2048 tokens. However, you requested 2300 tokens "
+         "(2200 in the messages, 100 in the completion).", (2048, 2200)),
+        ("This model's maximum context length is 2048 tokens, however you requested 2300 tokens", (2048, None)),
+        ("request (2300 tokens) exceeds the available context size (2048 tokens), try increasing it", (2048, 2300)),
+        ("Invalid API key", None),
+    ],
+)
+def test_context_length_refusals_are_read(message: str, expected: tuple[int, int | None] | None) -> None:
+    assert window_from_refusal(message) == expected
+
+
+def _status_error(status: int, message: str) -> openai.APIStatusError:
+    request = httpx.Request("POST", f"{URL}/chat/completions")
+    return openai.BadRequestError(message, response=httpx.Response(status, request=request), body=None)
+
+
+def test_failures_are_typed_and_name_the_server(probes: dict[str, Any]) -> None:
+    model = _model(server_retries=3)
+    request = httpx.Request("POST", f"{URL}/chat/completions")
+    down = model._typed(openai.APIConnectionError(request=request))
+    assert isinstance(down, ServerUnavailableError)
+    assert isinstance(down, ConnectionError)
+    assert URL in str(down)
+    assert "3 retries" in str(down)
+    slow = model._typed(openai.APITimeoutError(request=request))
+    assert isinstance(slow, ServerTimeoutError)
+    assert "300.0 s" in str(slow)
+    other = model._typed(_status_error(400, "bad grammar"))
+    assert type(other) is ServerError
+    assert "HTTP 400" in str(other)
+
+
+def test_a_refusal_teaches_the_window(probes: dict[str, Any]) -> None:
+    model = _model()
+    refusal = model._typed(_status_error(400, "This model's maximum context length is 1024 tokens. However, "
+                                              "you requested 1500 tokens (1400 in the messages, 100 in the "
+                                              "completion)."))
+    assert isinstance(refusal, ContextWindowError)
+    assert (refusal.window, refusal.prompt_tokens, refusal.before_call) == (1024, 1400, False)
+    assert model.known_window() == 1024
+    with pytest.raises(ContextWindowError, match="before the call"):
+        model._get_request_payload([HumanMessage("word " * 700)])  # the next one is refused before the call
+
+
+def test_cached_tokens_from_what_servers_return() -> None:
+    assert cached_tokens_of({"usage": {"prompt_tokens": 114, "prompt_tokens_details": {"cached_tokens": 107}}}) == 107
+    assert cached_tokens_of({"usage": {"prompt_tokens": 114}, "timings": {"cache_n": 100}}) == 100
+    assert cached_tokens_of({"usage": {"prompt_tokens": 114}}) == 0
+
+
+def test_llama_cpp_timings_become_cache_read(probes: dict[str, Any]) -> None:
+    response = {
+        "id": "x", "object": "chat.completion", "created": 0, "model": "qwen",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "42"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 114, "completion_tokens": 2, "total_tokens": 116},
+        "timings": {"cache_n": 107, "prompt_n": 7},
+    }
+    message = _model()._create_chat_result(response).generations[0].message
+    assert message.usage_metadata is not None
+    assert message.usage_metadata["input_token_details"]["cache_read"] == 107  # type: ignore[attr-defined]
+
+
+def test_server_root() -> None:
+    assert server_root("http://h:1/v1/") == "http://h:1"
+    assert server_root("http://h:1") == "http://h:1"
