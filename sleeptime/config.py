@@ -168,6 +168,10 @@ class SleepTimeConfig:
     """Tokens a model's prompt and reply may hold together; None: the embedded model's n_ctx, else
     32768. A context that does not fit is slept on part by part and answered from retrieved pieces."""
 
+    unslept_fallback: bool = True
+    """An ``ask`` on a context with no published learned context (not slept yet, or its sleep failed) answers
+    test-time (``Answer.route == 'test-time'``, the reason says why); False: raise ``NotSleptError``."""
+
     server_timeout: float = 300.0
     """Seconds one call to a model server (``openai:`` with ``base_url``) may take before it is retried."""
 
@@ -231,7 +235,7 @@ class SleepTimeConfig:
         if self.experiment is not None and not isinstance(self.experiment, Experiment):
             raise InvalidInputError(f"experiment must be a sleeptime.experimental.Experiment or None, "
                                     f"got {self.experiment!r}")
-        for name in ("raw_context_at_wake", "serve_predicted"):
+        for name in ("raw_context_at_wake", "serve_predicted", "unslept_fallback"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"{name} must be true or false, got {getattr(self, name)!r}")
         for name in ("max_rounds", "samples", "chunk_size", "learned_max_chars", "max_tokens_sleep", "max_tokens_wake"):

@@ -74,7 +74,7 @@ def answer_from(out: dict[str, Any]) -> Answer:
         route=out["path"],  # the graph state keeps its `path` key
         version=out.get("version"),
         verdict=out["verdict"],
-        reason=out["reason"],
+        reason=f"{out['note']}; {out['reason']}" if out.get("note") else out["reason"],
         escalations=out["escalations"],
         budget=out["current_budget"],
         wake_usage=summarize_usage(out.get("usage", []), "wake"),
