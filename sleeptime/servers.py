@@ -178,8 +178,8 @@ class ServerChatModel(ChatOpenAI):
         limit = payload.get("max_completion_tokens")
         if limit is not None:
             payload["max_tokens"] = limit  # what llama.cpp-family servers read
-        if self.keep_prefix:
-            payload["cache_prompt"] = True
+        if self.keep_prefix:  # not an openai client argument: sent in the body as is
+            payload["extra_body"] = {**(payload.get("extra_body") or {}), "cache_prompt": True}
         self._check_window(payload.get("messages") or [])
         return payload
 

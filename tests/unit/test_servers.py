@@ -48,14 +48,14 @@ def test_the_limit_is_sent_as_max_tokens_too(probes: dict[str, Any]) -> None:
     model = _model(max_tokens_sleep=128)
     payload = model._get_request_payload([HumanMessage("hi")])
     assert payload["max_tokens"] == payload["max_completion_tokens"] == 128
-    assert payload["cache_prompt"] is True
+    assert payload["extra_body"]["cache_prompt"] is True
     one = model._get_request_payload([HumanMessage("hi")], max_tokens=1)  # the warm-up's call
     assert one["max_tokens"] == one["max_completion_tokens"] == 1
 
 
 def test_keep_prefix_off_sends_no_cache_prompt(probes: dict[str, Any]) -> None:
     model = _model().model_copy(update={"keep_prefix": False})
-    assert "cache_prompt" not in model._get_request_payload([HumanMessage("hi")])
+    assert "cache_prompt" not in model._get_request_payload([HumanMessage("hi")]).get("extra_body", {})
 
 
 def test_window_published_by_llama_cpp_props(probes: dict[str, Any]) -> None:
