@@ -160,6 +160,7 @@ class ServerChatModel(ChatOpenAI):
     """Ask the server to keep the prompt's prefix cached (``cache_prompt``; llama.cpp-family servers)."""
 
     _learned_window: int | None = PrivateAttr(default=None)
+    _warned_uncounted: bool = PrivateAttr(default=False)
 
     @property
     def url(self) -> str:
@@ -256,17 +257,30 @@ class ServerChatModel(ChatOpenAI):
         return result
 
     def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        counted = False
         try:
-            yield from super()._stream(*args, **kwargs)
-        except openai.OpenAIError as exc:
-            raise self._typed(exc) from exc
-
-    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        try:
-            async for chunk in super()._astream(*args, **kwargs):
+            for chunk in super()._stream(*args, **kwargs):
+                counted = counted or bool(getattr(chunk.message, "usage_metadata", None))
                 yield chunk
         except openai.OpenAIError as exc:
             raise self._typed(exc) from exc
+        self._note_uncounted(counted)
+
+    def _note_uncounted(self, counted: bool) -> None:
+        if not counted and self.stream_usage and not self._warned_uncounted:
+            self._warned_uncounted = True
+            log.warning("server %s sent no token usage on a streamed reply (llama-cpp-python's server does not "
+                        "support stream_options.include_usage): streamed calls count 0 tokens", self.url)
+
+    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        counted = False
+        try:
+            async for chunk in super()._astream(*args, **kwargs):
+                counted = counted or bool(getattr(chunk.message, "usage_metadata", None))
+                yield chunk
+        except openai.OpenAIError as exc:
+            raise self._typed(exc) from exc
+        self._note_uncounted(counted)
 
 
 def _note_cached(message: AIMessage, cached: int) -> None:

@@ -165,3 +165,23 @@ def test_llama_cpp_timings_become_cache_read(probes: dict[str, Any]) -> None:
 def test_server_root() -> None:
     assert server_root("http://h:1/v1/") == "http://h:1"
     assert server_root("http://h:1") == "http://h:1"
+
+
+def test_a_stream_without_usage_is_reported_once(probes: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.outputs import ChatGenerationChunk
+    from langchain_openai import ChatOpenAI
+
+    def bare(self: Any, *args: Any, **kwargs: Any) -> Any:
+        yield ChatGenerationChunk(message=AIMessageChunk(content="4"))
+        yield ChatGenerationChunk(message=AIMessageChunk(content="2"))
+
+    monkeypatch.setattr(ChatOpenAI, "_stream", bare)
+    model = _model()
+    with caplog.at_level("WARNING", logger="sleeptime.servers"):
+        assert "".join(c.message.text for c in model._stream([HumanMessage("hi")])) == "42"
+        list(model._stream([HumanMessage("hi")]))
+    assert [r.getMessage() for r in caplog.records if "no token usage" in r.getMessage()] == [
+        f"server {URL} sent no token usage on a streamed reply (llama-cpp-python's server does not support "
+        "stream_options.include_usage): streamed calls count 0 tokens"]
