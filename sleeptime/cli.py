@@ -169,7 +169,9 @@ def _run(args: argparse.Namespace) -> None:
             print(f"--- learned context {i} ---\n{notes}")
         for qa in result.questions:
             print(f"Q: {qa['question']}\nA: {qa['answer']}")
-        print(f"sleep-time tokens: {result.usage.input_tokens} in, {result.usage.output_tokens} out")
+        warm = result.warm_usage
+        print(f"sleep-time tokens: {result.usage.input_tokens} in, {result.usage.output_tokens} out "
+              f"({result.usage.calls} calls)" + (f"; prefix warm-up {warm.input_tokens} in" if warm.calls else ""))
     elif args.command == "ask":
         app = _app(args, verify=args.verify)
         if args.stream:

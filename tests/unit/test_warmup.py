@@ -123,3 +123,14 @@ def test_a_context_larger_than_one_wake_prompt_is_not_warmed(memory_store: InMem
     assert prompt_variants(tiny, store, "ctx", 1) == []
     assert warm_published(tiny, store, "ctx", 1) == []
     assert len(model.calls) == before
+
+
+def test_one_usage_figure_per_sleep(memory_store: InMemoryStore) -> None:
+    model = staged_model(publish="ok")  # the warm-up call is made from the publish node
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, max_rounds=1, warm_prefix="on")
+    app.ingest("ctx", "Pens cost $2 each. Alice buys 3 pens.")
+    result = app.sleep("ctx")
+    assert result.warm_usage.calls == 1, "the warm-up is reported apart"
+    answer = app.ask("How much does Alice pay?", "ctx")
+    assert answer.sleep_usage == result.usage, "the result and the version report the same sleep"
+    assert result.usage.calls >= 2
