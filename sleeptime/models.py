@@ -190,6 +190,13 @@ def _provider_chat(provider: str, model: str, options: dict[str, Any]) -> BaseCh
     from langchain.chat_models import init_chat_model
 
     try:
+        if provider == "anthropic":  # a cache breakpoint after the wake prompt's stable prefix
+            from sleeptime.prompt_caching import cached_prefix_anthropic
+
+            try:
+                return cached_prefix_anthropic(model=model, **options)
+            except ImportError as exc:
+                raise ImportError(f"{exc}; pip install langchain-anthropic") from exc
         chat: BaseChatModel = init_chat_model(model, model_provider=provider, **options)
         return chat
     except ImportError as exc:  # the provider's integration package is not installed
