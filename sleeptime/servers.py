@@ -45,6 +45,8 @@ PROBE_TIMEOUT = 5.0
 
 _windows: dict[tuple[str, str], int | None] = {}
 _windows_lock = threading.Lock()
+_uncounted_servers: set[str] = set()
+"""Servers already reported for streaming replies with no usage (warned once per server and process)."""
 
 _REFUSALS = (
     # OpenAI, vLLM, llama-cpp-python: "This model's maximum context length is 2048 tokens. However, you
@@ -160,7 +162,6 @@ class ServerChatModel(ChatOpenAI):
     """Ask the server to keep the prompt's prefix cached (``cache_prompt``; llama.cpp-family servers)."""
 
     _learned_window: int | None = PrivateAttr(default=None)
-    _warned_uncounted: bool = PrivateAttr(default=False)
 
     @property
     def url(self) -> str:
@@ -267,8 +268,8 @@ class ServerChatModel(ChatOpenAI):
         self._note_uncounted(counted)
 
     def _note_uncounted(self, counted: bool) -> None:
-        if not counted and self.stream_usage and not self._warned_uncounted:
-            self._warned_uncounted = True
+        if not counted and self.stream_usage and self.url not in _uncounted_servers:
+            _uncounted_servers.add(self.url)
             log.warning("server %s sent no token usage on a streamed reply (llama-cpp-python's server does not "
                         "support stream_options.include_usage): streamed calls count 0 tokens", self.url)
 

@@ -178,10 +178,10 @@ def test_a_stream_without_usage_is_reported_once(probes: dict[str, Any], monkeyp
         yield ChatGenerationChunk(message=AIMessageChunk(content="2"))
 
     monkeypatch.setattr(ChatOpenAI, "_stream", bare)
-    model = _model()
+    monkeypatch.setattr("sleeptime.servers._uncounted_servers", set())
     with caplog.at_level("WARNING", logger="sleeptime.servers"):
-        assert "".join(c.message.text for c in model._stream([HumanMessage("hi")])) == "42"
-        list(model._stream([HumanMessage("hi")]))
+        assert "".join(c.message.text for c in _model()._stream([HumanMessage("hi")])) == "42"
+        list(_model()._stream([HumanMessage("hi")]))  # another model on the same server: not again
     assert [r.getMessage() for r in caplog.records if "no token usage" in r.getMessage()] == [
         f"server {URL} sent no token usage on a streamed reply (llama-cpp-python's server does not support "
         "stream_options.include_usage): streamed calls count 0 tokens"]
