@@ -180,6 +180,11 @@ class ServerChatModel(ChatOpenAI):
         limit = payload.get("max_completion_tokens")
         if limit is not None:
             payload["max_tokens"] = limit  # what llama.cpp-family servers read
+        for message in payload.get("messages") or []:
+            # langchain-openai sends an assistant turn that only calls tools with content null, which
+            # llama-cpp-python's server refuses (HTTP 500, a validation error); "" means the same everywhere.
+            if message.get("role") == "assistant" and message.get("content") is None:
+                message["content"] = ""
         if self.keep_prefix:  # not an openai client argument: sent in the body as is
             payload["extra_body"] = {**(payload.get("extra_body") or {}), "cache_prompt": True}
         self._check_window(payload.get("messages") or [])

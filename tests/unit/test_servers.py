@@ -185,3 +185,14 @@ def test_a_stream_without_usage_is_reported_once(probes: dict[str, Any], monkeyp
     assert [r.getMessage() for r in caplog.records if "no token usage" in r.getMessage()] == [
         f"server {URL} sent no token usage on a streamed reply (llama-cpp-python's server does not support "
         "stream_options.include_usage): streamed calls count 0 tokens"]
+
+
+def test_a_tool_calling_turn_has_empty_content_not_null(probes: dict[str, Any]) -> None:
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    call = {"name": "answer", "args": {"question": "How much?"}, "id": "call_1"}
+    payload = _model()._get_request_payload([HumanMessage("How much?"), AIMessage("", tool_calls=[call]),
+                                             ToolMessage("14", tool_call_id="call_1")])
+    assistant = payload["messages"][1]
+    assert assistant["role"] == "assistant" and assistant["content"] == ""
+    assert assistant["tool_calls"][0]["function"]["name"] == "answer"
