@@ -11,29 +11,34 @@ An ``openai:<model>`` spec with ``base_url`` resolves to :class:`ServerChatModel
 * asks the server to keep the prompt's prefix (``cache_prompt``, llama.cpp) and reports cached prompt
   tokens from what the server returns (``usage.prompt_tokens_details.cached_tokens``, llama.cpp
   ``timings.cache_n``) as ``usage_metadata.input_token_details.cache_read``;
+* reads a tool call that a server left in the reply's text (a chat format that does not parse them) as a
+  tool call, and sends a tool-calling assistant turn with content ``""`` (llama-cpp-python refuses null);
 * raises typed errors naming the server: :class:`ServerUnavailableError`, :class:`ServerTimeoutError`,
   after ``max_retries`` retries (the openai client's exponential backoff) within ``timeout`` seconds each.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
 import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import openai
 from langchain_core.language_models import LanguageModelInput
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, ToolCall
+from langchain_core.messages.tool import tool_call
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
 from sleeptime.errors import ContextWindowError, ServerError, ServerTimeoutError, ServerUnavailableError
 
-__all__ = ["ServerChatModel", "cached_tokens_of", "server_root", "window_from_refusal"]
+__all__ = ["ServerChatModel", "cached_tokens_of", "server_root", "text_tool_call", "window_from_refusal"]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +84,25 @@ def window_from_refusal(message: str) -> tuple[int, int | None] | None:
             return window, int(prompt) if prompt else None
         return window, None
     return None
+
+
+_WRAPPERS = re.compile(r"^\s*(?:<tool_call>|```(?:json)?)\s*(.*?)\s*(?:</tool_call>|```)?\s*$", re.S)
+
+
+def text_tool_call(text: str, names: set[str]) -> ToolCall | None:
+    """The tool call a reply's whole text states (one JSON object naming a tool in `names`), or None."""
+    found = _WRAPPERS.match(text)
+    body = found.group(1) if found else text.strip()
+    try:
+        data = json.loads(body)
+        name, args = data["name"], data.get("arguments", data.get("parameters", {}))
+        if isinstance(args, str):
+            args = json.loads(args)
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None
+    if name not in names or not isinstance(args, dict):
+        return None
+    return tool_call(name=name, args=args, id=f"call_{uuid.uuid4().hex[:12]}")
 
 
 def cached_tokens_of(response: dict[str, Any]) -> int:
@@ -159,6 +183,11 @@ class ServerChatModel(ChatOpenAI):
     """Tokens a prompt and reply share; None: what the server publishes, else learned from its refusal."""
 
     keep_prefix: bool = True
+    """Ask the server to keep the prompt's prefix cached (``cache_prompt``; llama.cpp-family servers)."""
+
+    parse_text_tool_calls: bool = True
+    """A reply whose whole text is a JSON call of a bound tool (``{"name": ..., "arguments": {...}}``, bare,
+    fenced or in ``<tool_call>`` tags) becomes a tool call (non-streamed calls)."""
     """Ask the server to keep the prompt's prefix cached (``cache_prompt``; llama.cpp-family servers)."""
 
     _learned_window: int | None = PrivateAttr(default=None)
@@ -252,7 +281,7 @@ class ServerChatModel(ChatOpenAI):
         except openai.OpenAIError as exc:
             raise self._typed(exc) from exc
         self._warn_unbounded(result, kwargs)
-        return result
+        return self._text_tool_calls(result, kwargs)
 
     async def _agenerate(self, *args: Any, **kwargs: Any) -> ChatResult:
         try:
@@ -260,6 +289,21 @@ class ServerChatModel(ChatOpenAI):
         except openai.OpenAIError as exc:
             raise self._typed(exc) from exc
         self._warn_unbounded(result, kwargs)
+        return self._text_tool_calls(result, kwargs)
+
+    def _text_tool_calls(self, result: ChatResult, kwargs: dict[str, Any]) -> ChatResult:
+        """Tool calls a server left in the reply's text (a chat format that does not parse them, e.g.
+        llama-cpp-python's default for a GGUF's own template) made into ``tool_calls``."""
+        names = {t.get("function", {}).get("name") for t in kwargs.get("tools") or [] if isinstance(t, dict)}
+        if not self.parse_text_tool_calls or not names:
+            return result
+        for generation in result.generations:
+            message = generation.message
+            if isinstance(message, AIMessage) and not message.tool_calls:
+                call = text_tool_call(message.text, names)
+                if call is not None:
+                    message.content = ""
+                    message.tool_calls = [call]
         return result
 
     def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:

@@ -16,7 +16,7 @@ from sleeptime import SleepTimeConfig
 from sleeptime.errors import ContextWindowError, ServerError, ServerTimeoutError, ServerUnavailableError
 from sleeptime.large.windows import window_of
 from sleeptime.models import sleep_model, wake_model
-from sleeptime.servers import ServerChatModel, cached_tokens_of, server_root, window_from_refusal
+from sleeptime.servers import ServerChatModel, cached_tokens_of, server_root, text_tool_call, window_from_refusal
 
 URL = "http://127.0.0.1:8080/v1"
 
@@ -196,3 +196,38 @@ def test_a_tool_calling_turn_has_empty_content_not_null(probes: dict[str, Any]) 
     assistant = payload["messages"][1]
     assert assistant["role"] == "assistant" and assistant["content"] == ""
     assert assistant["tool_calls"][0]["function"]["name"] == "answer"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "answer", "arguments": {"question": "How much?"}}',
+        '<tool_call>\n{"name": "answer", "arguments": {"question": "How much?"}}\n</tool_call>',
+        '```json\n{"name": "answer", "arguments": "{\\"question\\": \\"How much?\\"}"}\n```',
+    ],
+)
+def test_a_tool_call_left_in_the_text_is_read(text: str) -> None:
+    call = text_tool_call(text, {"answer"})
+    assert call is not None
+    assert (call["name"], call["args"]) == ("answer", {"question": "How much?"})
+
+
+@pytest.mark.parametrize("text", ['{"name": "other", "arguments": {}}', "The answer is 14.", '{"name": "answer"'])
+def test_text_that_is_not_a_bound_tool_call_stays_text(text: str) -> None:
+    assert text_tool_call(text, {"answer"}) is None
+
+
+def test_text_tool_calls_apply_only_when_tools_were_bound(probes: dict[str, Any]) -> None:
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+
+    def result() -> ChatResult:
+        text = '{"name": "answer", "arguments": {"question": "How much?"}}'
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
+
+    tools = [{"type": "function", "function": {"name": "answer", "parameters": {}}}]
+    called = _model()._text_tool_calls(result(), {"tools": tools}).generations[0].message
+    assert isinstance(called, AIMessage)
+    assert called.tool_calls[0]["name"] == "answer" and called.content == ""
+    plain = _model()._text_tool_calls(result(), {}).generations[0].message
+    assert isinstance(plain, AIMessage) and not plain.tool_calls
