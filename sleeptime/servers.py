@@ -94,8 +94,8 @@ def text_tool_call(text: str, names: set[str]) -> ToolCall | None:
     found = _WRAPPERS.match(text)
     body = found.group(1) if found else text.strip()
     try:
-        data = json.loads(body)
-        name, args = data["name"], data.get("arguments", data.get("parameters", {}))
+        data = _json_closed(body)
+        name, args = data["name"], data["arguments"] if "arguments" in data else data["parameters"]
         if isinstance(args, str):
             args = json.loads(args)
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
@@ -103,6 +103,17 @@ def text_tool_call(text: str, names: set[str]) -> ToolCall | None:
     if name not in names or not isinstance(args, dict):
         return None
     return tool_call(name=name, args=args, id=f"call_{uuid.uuid4().hex[:12]}")
+
+
+def _json_closed(body: str) -> Any:
+    """The JSON object in `body`, also when its closing braces are missing (the 0.5B over llama-cpp-python's
+    server ends its calls one ``}`` short: measured, 20 of 20 calls)."""
+    for tail in ("", "}", "}}"):
+        try:
+            return json.loads(body + tail)
+        except json.JSONDecodeError:
+            continue
+    raise json.JSONDecodeError("not a JSON object", body, 0)
 
 
 def cached_tokens_of(response: dict[str, Any]) -> int:

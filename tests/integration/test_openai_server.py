@@ -107,3 +107,24 @@ def test_ingest_sleep_ask_and_stream_over_the_server(server: str, tmp_path: Path
         assert answer.wake_usage.output_tokens <= 96 * (1 + answer.escalations) * 2
         tokens = list(app.stream_answer("How much does Bob pay?", "shop"))
         assert len(tokens) > 1
+
+
+def test_an_agent_over_the_server_calls_the_answer_tool(server: str, tmp_path: Path) -> None:
+    from langchain.agents import create_agent
+    from langchain_core.messages import ToolMessage
+
+    from sleeptime.integrations import create_answer_tool
+    from sleeptime.testing import HashEmbeddings, scripted_model
+
+    scripted = scripted_model()  # the tool's app: only the agent's model is the server here
+    with SleepTime(path=tmp_path / "store", sleep_model=scripted, wake_model=scripted,
+                   embeddings=HashEmbeddings(64)) as app:
+        app.ingest("shop", SHOP)
+        agent = create_agent(
+            wake_model(_cfg(server, max_tokens_wake=96)),
+            [create_answer_tool(app, "shop", return_direct=True)],
+            system_prompt="You are a helpful shop assistant. Use the tool to answer questions about the shop.",
+        )
+        result = agent.invoke({"messages": [{"role": "user", "content": "How much does Alice spend in total?"}]})
+    tools = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert tools, f"the agent answered without the tool: {result['messages'][-1].content!r}"
