@@ -107,12 +107,16 @@ def text_tool_call(text: str, names: set[str]) -> ToolCall | None:
 
 def _json_closed(body: str) -> Any:
     """The JSON object in `body`, also when its closing braces are missing (the 0.5B over llama-cpp-python's
-    server ends its calls one ``}`` short: measured, 20 of 20 calls)."""
-    for tail in ("", "}", "}}"):
-        try:
-            return json.loads(body + tail)
-        except json.JSONDecodeError:
-            continue
+    server ends its calls one ``}`` short) or doubled as in a template's example (the 1.5B: ``{{...}}``)."""
+    bodies = [body]
+    if body.startswith("{{"):  # the 1.5B copies the template's doubled braces: {{"name": ..., ...}}
+        bodies.append(body[1:-1] if body.endswith("}}") else body[1:])
+    for text in bodies:
+        for tail in ("", "}", "}}"):
+            try:
+                return json.loads(text + tail)
+            except json.JSONDecodeError:
+                continue
     raise json.JSONDecodeError("not a JSON object", body, 0)
 
 

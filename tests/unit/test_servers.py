@@ -205,6 +205,8 @@ def test_a_tool_calling_turn_has_empty_content_not_null(probes: dict[str, Any]) 
         '<tool_call>\n{"name": "answer", "arguments": {"question": "How much?"}}\n</tool_call>',
         '```json\n{"name": "answer", "arguments": "{\\"question\\": \\"How much?\\"}"}\n```',
         '{"name": "answer", "arguments": {"question": "How much?"}',  # one brace short, as the 0.5B writes it
+        '{{"name": "answer", "arguments": {"question": "How much?"}}}',  # doubled, as the 1.5B writes it
+        '{{"name": "answer", "arguments": {"question": "How much?"}}',
     ],
 )
 def test_a_tool_call_left_in_the_text_is_read(text: str) -> None:
