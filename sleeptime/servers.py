@@ -64,6 +64,13 @@ _REFUSALS = (
 )
 
 
+def _openai_hosted(base_url: str) -> bool:
+    from urllib.parse import urlparse
+
+    host = urlparse(base_url).hostname or ""
+    return host == "openai.com" or host.endswith(".openai.com") or host.endswith(".azure.com")
+
+
 def server_root(base_url: str) -> str:
     """The server's root URL: ``base_url`` without a trailing ``/v1`` (where ``/props``, ``/tokenize`` live)."""
     root = base_url.rstrip("/")
@@ -221,15 +228,16 @@ class ServerChatModel(ChatOpenAI):
         self, input_: LanguageModelInput, *, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
         payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
+        hosted = _openai_hosted(self.url)  # OpenAI itself refuses both additions on some models
         limit = payload.get("max_completion_tokens")
-        if limit is not None:
+        if limit is not None and not hosted:
             payload["max_tokens"] = limit  # what llama.cpp-family servers read
         for message in payload.get("messages") or []:
             # langchain-openai sends an assistant turn that only calls tools with content null, which
             # llama-cpp-python's server refuses (HTTP 500, a validation error); "" means the same everywhere.
             if message.get("role") == "assistant" and message.get("content") is None:
                 message["content"] = ""
-        if self.keep_prefix:  # not an openai client argument: sent in the body as is
+        if self.keep_prefix and not hosted:  # not an openai client argument: sent in the body as is
             payload["extra_body"] = {**(payload.get("extra_body") or {}), "cache_prompt": True}
         self._check_window(payload.get("messages") or [])
         return payload

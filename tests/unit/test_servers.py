@@ -234,3 +234,13 @@ def test_text_tool_calls_apply_only_when_tools_were_bound(probes: dict[str, Any]
     assert called.tool_calls[0]["name"] == "answer" and called.content == ""
     plain = _model()._text_tool_calls(result(), {}).generations[0].message
     assert isinstance(plain, AIMessage) and not plain.tool_calls
+
+
+def test_openai_itself_gets_neither_max_tokens_nor_cache_prompt(probes: dict[str, Any]) -> None:
+    cfg = SleepTimeConfig(sleep_model="openai:o4-mini", base_url="https://api.openai.com/v1", max_tokens_sleep=64)
+    model = sleep_model(cfg)
+    assert isinstance(model, ServerChatModel)
+    payload = model._get_request_payload([HumanMessage("hi")])
+    assert payload["max_completion_tokens"] == 64
+    assert "max_tokens" not in payload
+    assert "cache_prompt" not in (payload.get("extra_body") or {})
