@@ -12,6 +12,9 @@ the model's choices are measured.
 
 Run with (one core, one llama.cpp thread):
     taskset -c 1 .venv/bin/python benchmarks/bench_tool_calling.py --model embedded:qwen2.5-coder-0.5b
+or over a server (its chat format decides how tools reach the model), e.g. llama-cpp-python's:
+    python -m llama_cpp.server --model M.gguf --model_alias qwen --chat_format chatml-function-calling ...
+    .venv/bin/python benchmarks/bench_tool_calling.py --model openai:qwen --base-url http://127.0.0.1:PORT/v1
 """
 
 from __future__ import annotations
@@ -84,16 +87,16 @@ def second_turn_ok(reply: AIMessage, gold: str) -> tuple[bool, str]:
     return (gold.lower() in reply.text.lower()), f"replied {reply.text[:80]!r}"
 
 
-def run(spec: str, out: Path | None) -> dict[str, Any]:
+def run(spec: str, out: Path | None, base_url: str | None = None, limit: int | None = None) -> dict[str, Any]:
     # The tool's schema is all the model sees; the app behind it never runs here.
     scripted = ScriptedChatModel(default="unused")
     app = SleepTime(store=InMemoryStore(index={"dims": 16, "embed": HashEmbeddings(16), "fields": ["text"]}),
                     sleep_model=scripted, wake_model=scripted)
     tool = create_answer_tool(app, "shop")
-    model = resolve_chat_model(spec, max_tokens=128).bind_tools([tool], tool_choice=None)
+    model = resolve_chat_model(spec, max_tokens=128, base_url=base_url).bind_tools([tool], tool_choice=None)
     rows = []
     started = time.monotonic()
-    for prompt, gold in PROMPTS:
+    for prompt, gold in PROMPTS[:limit]:
         history: list[BaseMessage] = [SystemMessage(SYSTEM), HumanMessage(prompt)]
         t0 = time.monotonic()
         first = model.invoke(history)
@@ -109,7 +112,7 @@ def run(spec: str, out: Path | None) -> dict[str, Any]:
                      "seconds": round(time.monotonic() - t0, 1)})
         print(f"{'ok ' if ok1 else 'BAD'} {'ok ' if ok2 else 'BAD'} {prompt[:50]:50} | {why1} | {why2}", flush=True)
     summary = {
-        "model": spec, "prompts": len(rows),
+        "model": spec, "base_url": base_url, "prompts": len(rows),
         "correct_calls": sum(r["call_ok"] for r in rows),
         "correct_replies_after_result": sum(r["reply_ok"] for r in rows),
         "both": sum(r["call_ok"] and r["reply_ok"] for r in rows),
@@ -126,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--model", default="embedded:qwen2.5-coder-0.5b")
     parser.add_argument("--out", type=Path, default=None, help="write the per-prompt rows as JSON here")
+    parser.add_argument("--base-url", default=None, help="an OpenAI-compatible server, for --model openai:<name>")
+    parser.add_argument("--limit", type=int, default=None, help="the first N prompts only")
     args = parser.parse_args(argv)
-    run(args.model, args.out)
+    run(args.model, args.out, args.base_url, args.limit)
     return 0
 
 

@@ -82,10 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--mode", choices=["learned", "test-time"], default="learned",
                      help="answer from the learned context, or test-time only (the baseline)")
     ask.add_argument("--verify", choices=["off", "format", "model"], default="format")
+    out = ask.add_mutually_exclusive_group()
+    out.add_argument("--stream", action="store_true", help="print the answer's tokens as the model writes them")
+    out.add_argument("--json", action="store_true", help="print the whole Answer (route, reason, usage) as JSON")
 
     ls = command("list", "list the tenant's contexts: raw revision, size, published version")
     ls.add_argument("--json", action="store_true")
-    show = command("show", "one context: revision, kept versions, head, sleep usage, predicted questions")
+    show = command("show", "one context: revision, kept versions, head, sleep usage, the published notes and "
+                   "predicted questions")
     show.add_argument("context_id")
     show.add_argument("--json", action="store_true")
     rm = command("delete", "delete a context (everything stored for it) or one version")
@@ -167,10 +171,20 @@ def _run(args: argparse.Namespace) -> None:
             print(f"--- learned context {i} ---\n{notes}")
         for qa in result.questions:
             print(f"Q: {qa['question']}\nA: {qa['answer']}")
-        print(f"sleep-time tokens: {result.usage.input_tokens} in, {result.usage.output_tokens} out")
+        warm = result.warm_usage
+        print(f"sleep-time tokens: {result.usage.input_tokens} in, {result.usage.output_tokens} out "
+              f"({result.usage.calls} calls)" + (f"; prefix warm-up {warm.input_tokens} in" if warm.calls else ""))
     elif args.command == "ask":
         app = _app(args, verify=args.verify)
+        if args.stream:
+            for token in app.stream_answer(args.question, args.context_id, mode=args.mode, budget=args.budget):
+                print(token, end="", flush=True)
+            print()
+            return
         answer = app.ask(args.question, args.context_id, mode=args.mode, budget=args.budget)
+        if args.json:
+            print(answer.model_dump_json(indent=2))
+            return
         print(answer.answer)
         if answer.sources:
             print("sources: " + ", ".join(answer.sources))
@@ -185,11 +199,15 @@ def _run(args: argparse.Namespace) -> None:
             head = f"version {c.head}" if c.head is not None else "not slept"
             print(f"{c.context_id}\trevision {c.revision}\t{c.chars} chars\t{head}\tupdated {c.updated_at}")
     elif args.command == "show":
-        info = _app(args).show(args.context_id)
+        app = _app(args)
+        info = app.show(args.context_id)
         if args.json:
             print(info.model_dump_json(indent=2))
         else:
             _print_show(info)
+            learned = app.learned(args.context_id) if info.head is not None else None
+            if learned is not None:
+                print(f"--- notes of version {learned.version} ---\n{learned.text}")
     elif args.command == "delete":
         _app(args).delete(args.context_id, version=args.version)
         what = f"version {args.version} of " if args.version is not None else ""

@@ -170,6 +170,17 @@ class SleepTimeConfig:
     """Tokens a model's prompt and reply may hold together; None: the embedded model's n_ctx, else
     32768. A context that does not fit is slept on part by part and answered from retrieved pieces."""
 
+    unslept_fallback: bool = True
+    """An ``ask`` on a context with no published learned context (not slept yet, or its sleep failed) answers
+    test-time (``Answer.route == 'test-time'``, the reason says why); False: raise ``NotSleptError``."""
+
+    server_timeout: float = 300.0
+    """Seconds one call to a model server (``openai:`` with ``base_url``) may take before it is retried."""
+
+    server_retries: int = 2
+    """Retries of a failed server call (exponential backoff, the openai client's) before a typed
+    ``ServerUnavailableError`` or ``ServerTimeoutError`` naming the server."""
+
     wake_context_tokens: int | None = None
     """Tokens of context (notes, expected questions, retrieved pieces) one wake prompt may hold when
     the raw context does not fit; None: what the wake window leaves after the question and answer.
@@ -225,17 +236,20 @@ class SleepTimeConfig:
         if self.experiment is not None and not isinstance(self.experiment, Experiment):
             raise InvalidInputError(f"experiment must be a sleeptime.experimental.Experiment or None, "
                                     f"got {self.experiment!r}")
-        for name in ("raw_context_at_wake", "serve_predicted"):
+        for name in ("raw_context_at_wake", "serve_predicted", "unslept_fallback"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"{name} must be true or false, got {getattr(self, name)!r}")
         for name in ("max_rounds", "samples", "chunk_size", "learned_max_chars", "max_tokens_sleep", "max_tokens_wake"):
             _check_int(name, getattr(self, name), least=1)
         for name in ("n_questions", "max_escalations", "json_retries", "chunk_overlap", "top_questions"):
             _check_int(name, getattr(self, name), least=0)
-        for name in ("temperature", "sample_temperature", "match_threshold"):
+        _check_int("server_retries", self.server_retries, least=0)
+        for name in ("temperature", "sample_temperature", "match_threshold", "server_timeout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise InvalidInputError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.server_timeout <= 0:
+            raise InvalidInputError(f"server_timeout must be > 0 seconds, got {self.server_timeout!r}")
         if not 0.0 < self.match_threshold <= 1.0:
             raise InvalidInputError(f"match_threshold must be in (0, 1], got {self.match_threshold!r}")
         for name in ("wake_chunks", "part_notes_chars", "part_concurrency"):

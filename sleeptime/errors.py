@@ -67,3 +67,35 @@ class StoreError(SleepTimeError):
 
 class StaleVersionError(SleepTimeError):
     """A sleep run tried to publish over a newer version of the same context."""
+
+
+class ServerError(SleepTimeError):
+    """A model server (``openai:`` spec with ``base_url``) failed; ``url`` names it."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(f"{message} (server {url})")
+        self.url = url
+
+
+class ServerUnavailableError(ServerError, ConnectionError):
+    """The model server could not be reached after the configured retries (``server_retries``)."""
+
+
+class ServerTimeoutError(ServerError, TimeoutError):
+    """A model server call ran past ``server_timeout`` seconds after the configured retries."""
+
+
+class ContextWindowError(ServerError, ValueError):
+    """A prompt does not fit the model's window: ``prompt_tokens`` against ``window`` tokens.
+
+    Raised before the call when the window is known (published by the server, or ``context_window``),
+    else from the server's own context-length refusal.
+    """
+
+    def __init__(self, *, url: str, window: int, prompt_tokens: int | None, before_call: bool) -> None:
+        size = f"{prompt_tokens} prompt tokens" if prompt_tokens is not None else "the prompt"
+        when = "refused before the call" if before_call else "refused by the server"
+        super().__init__(f"{size} do not fit the {window}-token window ({when})", url=url)
+        self.window = window
+        self.prompt_tokens = prompt_tokens
+        self.before_call = before_call

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any, Self, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import BaseStore
-from tqdm import tqdm
 from typing_extensions import Unpack
 
 from sleeptime import isolation
@@ -27,6 +25,7 @@ from sleeptime.inputs import check_context_id, check_question
 from sleeptime.nodes.sleep.ingest import ingest_context
 from sleeptime.options import AskOptions, SleepTimeOptions, validate_budget, validate_mode, validate_options
 from sleeptime.options import Mode as Mode  # re-exported: callers import it from here
+from sleeptime.progress import ProgressFn, SleepProgress
 from sleeptime.results import Answer, SleepResult, answer_from, answer_token, sleep_result_from
 from sleeptime.state import SleepInput, WakeInput
 from sleeptime.stores.corpus import IngestResult
@@ -223,31 +222,33 @@ class SleepTime:
         text: str | None = None,
         *,
         files: Sequence[str | Path] = (),
-        progress: bool = False,
+        progress: bool | ProgressFn = False,
         **options: Unpack[SleepTimeOptions],
     ) -> SleepResult:
         """Reflect on the context (ingesting `text`/`files` first when given) and publish a new version.
 
-        `progress=True` prints each finished step (reflect rounds, predict, publish) as it happens.
+        `progress=True` shows a bar on stderr whose total counts the parts or the reflect rounds that will
+        run; a function instead receives each progress event (`sleeptime.progress`: plan, round, part, step).
         """
         inputs, cfg, started = self._sleep_call(context_id, text, files, options)
         if not progress:
             out = isolation.run(self.sleep_graph.invoke, inputs, self._run_config(cfg), context=cfg)
             return self._slept(context_id, cast(dict[str, Any], out), started)
         values: dict[str, Any] = {}
-        with tqdm(total=cfg.max_rounds + 3, desc=f"sleep {context_id}", unit="step", file=sys.stderr) as bar:
+        shown = SleepProgress(f"sleep {context_id}", None if progress is True else progress)
+        try:
             for mode, chunk in isolation.iterate(lambda: self.sleep_graph.stream(
-                inputs, self._run_config(cfg), context=cfg, stream_mode=["updates", "values"]
+                inputs, self._run_config(cfg), context=cfg, stream_mode=["updates", "values", "custom"]
             )):
                 data = cast(dict[str, Any], chunk)
                 if mode == "values":
                     values = dict(data)
-                    continue
-                for node, update in data.items():
-                    tokens = sum(r["output_tokens"] for r in (update or {}).get("usage", []))
-                    bar.set_postfix_str(f"{node} done, {tokens} tokens out")
-                    bar.update(1)
-            bar.total = bar.n
+                elif mode == "custom":
+                    shown.event(data)
+                else:
+                    shown.updates(data)
+        finally:
+            shown.close()
         return self._slept(context_id, values, started)
 
     async def asleep(

@@ -94,6 +94,9 @@ def resolve_chat_model(
     temperature: float = 0.0,
     max_tokens: int | None = None,
     cache_dir: Path | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    context_window: int | None = None,
 ) -> BaseChatModel:
     """The chat model a spec names (see the module docstring for the forms).
 
@@ -101,6 +104,8 @@ def resolve_chat_model(
     weights load once. ``base_url``, ``api_key`` and ``reasoning_effort`` go to provider models
     (``init_chat_model``); a reasoning effort replaces the temperature, which reasoning models refuse.
     ``cache_dir`` is where embedded weights are assembled (default ``~/.cache/sleeptime/models``).
+    ``timeout`` (seconds a call may take), ``max_retries`` and ``context_window`` go to an ``openai:``
+    spec with ``base_url``, which resolves to :class:`sleeptime.servers.ServerChatModel`.
     Raises :class:`ModelSetupError` for an unknown spec, a missing package or a bad file.
     """
     if isinstance(spec, BaseChatModel):
@@ -113,7 +118,10 @@ def resolve_chat_model(
 
         return scripted_model()
     if kind not in _OWN:
-        return _provider_chat(kind, arg, base_url, api_key, reasoning_effort, temperature, max_tokens)
+        provided = _provider_options(kind, base_url, api_key, reasoning_effort, temperature, max_tokens)
+        if kind == "openai" and base_url is not None:
+            return _server_chat(arg, provided, timeout, max_retries, context_window)
+        return _provider_chat(kind, arg, provided)
     _require_llama_cpp()  # before assembling a large file for nothing
 
     if kind == "embedded":
@@ -140,17 +148,14 @@ def _require_llama_cpp() -> None:
         raise ModelSetupError(LLAMA_CPP_MISSING)
 
 
-def _provider_chat(
+def _provider_options(
     provider: str,
-    model: str,
     base_url: str | None,
     api_key: str | None,
     reasoning_effort: str | None,
     temperature: float,
     max_tokens: int | None,
-) -> BaseChatModel:
-    from langchain.chat_models import init_chat_model
-
+) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if provider == "openai":
         options["stream_usage"] = True  # token counts on streamed replies too
@@ -164,7 +169,34 @@ def _provider_chat(
         options["temperature"] = temperature
     if max_tokens is not None:
         options["max_tokens"] = max_tokens
+    return options
+
+
+def _server_chat(model: str, options: dict[str, Any], timeout: float | None, max_retries: int | None,
+                 context_window: int | None) -> BaseChatModel:
     try:
+        from sleeptime.servers import ServerChatModel
+    except ImportError as exc:
+        raise ModelSetupError(f"cannot create an 'openai' chat model: {exc}") from exc
+    extra: dict[str, Any] = {"context_window": context_window}
+    if timeout is not None:
+        extra["timeout"] = timeout
+    if max_retries is not None:
+        extra["max_retries"] = max_retries
+    return ServerChatModel(model=model, **options, **extra)
+
+
+def _provider_chat(provider: str, model: str, options: dict[str, Any]) -> BaseChatModel:
+    from langchain.chat_models import init_chat_model
+
+    try:
+        if provider == "anthropic":  # a cache breakpoint after the wake prompt's stable prefix
+            from sleeptime.prompt_caching import cached_prefix_anthropic
+
+            try:
+                return cached_prefix_anthropic(model=model, **options)
+            except ImportError as exc:
+                raise ImportError(f"{exc}; pip install langchain-anthropic") from exc
         chat: BaseChatModel = init_chat_model(model, model_provider=provider, **options)
         return chat
     except ImportError as exc:  # the provider's integration package is not installed
@@ -222,6 +254,7 @@ def sleep_model(cfg: SleepTimeConfig, *, temperature: float | None = None,
         reasoning_effort=cfg.sleep_reasoning_effort,
         temperature=cfg.temperature if temperature is None else temperature,
         max_tokens=cfg.max_tokens_sleep if max_tokens is None else min(max_tokens, cfg.max_tokens_sleep),
+        **_server_settings(cfg),
     )
 
 
@@ -233,4 +266,9 @@ def wake_model(cfg: SleepTimeConfig, *, max_tokens: int | None = None) -> BaseCh
         reasoning_effort=cfg.reasoning_effort,
         temperature=cfg.temperature,
         max_tokens=max_tokens or cfg.max_tokens_wake,
+        **_server_settings(cfg),
     )
+
+
+def _server_settings(cfg: SleepTimeConfig) -> dict[str, Any]:
+    return {"timeout": cfg.server_timeout, "max_retries": cfg.server_retries, "context_window": cfg.context_window}

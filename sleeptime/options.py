@@ -64,6 +64,9 @@ class AskOptions(TypedDict, total=False):
     temperature: float
     sample_temperature: float
     context_window: int | None
+    unslept_fallback: bool
+    server_timeout: float
+    server_retries: int
     wake_context_tokens: int | None
     wake_chunks: int
     part_notes_chars: int

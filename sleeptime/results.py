@@ -29,8 +29,11 @@ class SleepResult(BaseModel):
     learned: list[str]
     questions: list[PredictedQuestion]
     usage: Usage
-    """Everything the run spent, including the wake-prefix warm-up after publish (one call reading the
-    shared prompt prefix, no output tokens); the version itself records what building it cost."""
+    """What building the version cost: the figure the version records, which `Answer.sleep_usage` and
+    `sleeptime show` report for it too (one figure per sleep everywhere)."""
+    warm_usage: Usage = Usage()
+    """The wake-prefix warm-up after publish (one call reading the shared prompt prefix, no output
+    tokens; ``warm_prefix``), kept apart: it runs after the version is recorded."""
 
 
 class Answer(BaseModel):
@@ -74,7 +77,7 @@ def answer_from(out: dict[str, Any]) -> Answer:
         route=out["path"],  # the graph state keeps its `path` key
         version=out.get("version"),
         verdict=out["verdict"],
-        reason=out["reason"],
+        reason=f"{out['note']}; {out['reason']}" if out.get("note") else out["reason"],
         escalations=out["escalations"],
         budget=out["current_budget"],
         wake_usage=summarize_usage(out.get("usage", []), "wake"),
@@ -86,6 +89,10 @@ def answer_from(out: dict[str, Any]) -> Answer:
     )
 
 
+WARM_NODE = "warm_prefix"
+"""The usage records' node name of the warm-up call (`sleeptime.warmup`)."""
+
+
 def sleep_result_from(context_id: str, out: dict[str, Any]) -> SleepResult:
     records: list[UsageRecord] = out.get("usage", [])
     return SleepResult(
@@ -95,5 +102,6 @@ def sleep_result_from(context_id: str, out: dict[str, Any]) -> SleepResult:
         status=out.get("status", ""),
         learned=out.get("learned", []),
         questions=out.get("questions", []),
-        usage=summarize_usage(records, "sleep"),
+        usage=summarize_usage([r for r in records if r["node"] != WARM_NODE], "sleep"),
+        warm_usage=summarize_usage([r for r in records if r["node"] == WARM_NODE], "sleep"),
     )

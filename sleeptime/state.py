@@ -132,6 +132,8 @@ class WakeInput(TypedDict):
 
 
 class WakeState(WakeInput):
+    note: NotRequired[str]
+    """Why the route differs from the mode asked for (a learned ask answered test-time); prefixes the reason."""
     version: NotRequired[int | None]
     revision: NotRequired[int]
     """The raw revision the answer reads (the version's source, or the current one at test time):
@@ -163,6 +165,7 @@ class WakeOutput(TypedDict):
     version: NotRequired[int | None]
     verdict: str
     reason: str
+    note: NotRequired[str]
     escalations: int
     current_budget: int
     usage: list[UsageRecord]

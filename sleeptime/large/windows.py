@@ -2,7 +2,8 @@
 
 A context larger than one prompt is slept on part by part and answered from what retrieval finds;
 both need the model's window and a token counter. An embedded model knows both (its ``n_ctx`` and
-its tokenizer); the scripted test model counts words; any other model gets the configured window
+its tokenizer); the scripted test model counts words; a model server (`sleeptime.servers`) the window it
+publishes or refused at; any other model gets the configured window
 and a conservative character estimate (`packing.approx_tokens`).
 """
 
@@ -76,4 +77,6 @@ def window_of(model: BaseChatModel, configured: int | None = None) -> Window:
         return Window(min(configured or model.n_ctx, model.n_ctx), counter)
     if isinstance(model, ScriptedChatModel):
         return Window(configured or UNBOUNDED, count_tokens)
+    if type(model).__name__ == "ServerChatModel":  # not imported: langchain-openai may be absent
+        return Window(configured or model.known_window() or DEFAULT_WINDOW, approx_tokens)  # type: ignore[attr-defined]
     return Window(configured or DEFAULT_WINDOW, approx_tokens)

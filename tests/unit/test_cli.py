@@ -22,7 +22,7 @@ def test_missing_file_fails_and_keeps_the_context(tmp_path: Path, capsys: pytest
     assert main(["--store", store, "ingest", "shop", "--text", "Pens cost $2 each."]) == 0
     assert main(["--store", store, "ingest", "shop", str(tmp_path / "missing.txt")]) == 2
     assert "no such file" in capsys.readouterr().err
-    assert main(["--store", store, "ask", "shop", "How much?"]) == 2
+    assert main(["--store", store, "ask", "shop", "How much?", "--set", "unslept_fallback=false"]) == 2
     assert "run sleep first" in capsys.readouterr().err  # the context is still there, unslept
 
 

@@ -31,6 +31,11 @@ def test_every_command_scripted(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert code == 0 and "published version 1" in out
     code, out, err = run(capsys, *store, "ask", "shop", "How much does a pen cost?")
     assert code == 0 and out.strip() and "[learned, version 1" in err
+    code, out, _ = run(capsys, *store, "ask", "shop", "How much does a pen cost?", "--json")
+    answer = json.loads(out)
+    assert code == 0 and answer["route"] == "learned" and answer["version"] == 1 and "wake_usage" in answer
+    code, streamed, _ = run(capsys, *store, "ask", "shop", "How much does a pen cost?", "--stream")
+    assert code == 0 and streamed.strip() == answer["answer"].strip()
     code, out, _ = run(capsys, *store, "sleep", "shop")
     code, out, _ = run(capsys, *store, "list")
     assert code == 0 and out.startswith("shop\trevision 1\t") and "\tversion 2\t" in out
@@ -38,6 +43,9 @@ def test_every_command_scripted(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert [c["context_id"] for c in json.loads(out)] == ["shop"]
     code, out, _ = run(capsys, *store, "show", "shop")
     assert code == 0 and "published: version 2" in out and "* version 2" in out and "  version 1" in out
+    notes = out.split("--- notes of version 2 ---\n", 1)[1]
+    assert notes.strip(), "show prints the published notes themselves"
+    assert "    Q: " in out, "and the predicted questions"
     assert "Q: What are the key numbers?" in out
     code, out, _ = run(capsys, *store, "show", "shop", "--json")
     assert [v["version"] for v in json.loads(out)["versions"]] == [1, 2]

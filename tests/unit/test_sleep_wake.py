@@ -165,11 +165,23 @@ def test_unknown_context_id_is_a_typed_error(app: SleepTime) -> None:
         app.ask("How much?", "nowhere", mode="test-time")
 
 
-def test_ask_before_sleep_says_so(app: SleepTime) -> None:
+def test_ask_before_sleep_answers_test_time_and_says_so(app: SleepTime) -> None:
+    app.ingest("shop", CONTEXT)
+    answer = app.ask("How much?", "shop")
+    assert answer.route == "test-time"
+    assert answer.version is None
+    assert answer.reason.startswith("no published learned context")
+    plain = app.ask("How much?", "shop", mode="test-time")
+    assert plain.route == "test-time"
+    assert not plain.reason.startswith("no published")
+
+
+def test_ask_before_sleep_raises_for_strict_callers(app: SleepTime) -> None:
     app.ingest("shop", CONTEXT)
     with pytest.raises(NotSleptError, match="run sleep first"):
-        app.ask("How much?", "shop")
-    assert app.ask("How much?", "shop", mode="test-time").route == "test-time"
+        app.ask("How much?", "shop", unslept_fallback=False)
+    with pytest.raises(UnknownContextError):
+        app.ask("How much?", "nowhere")
 
 
 def test_unreadable_file_changes_nothing(app: SleepTime, tmp_path: Path) -> None:

@@ -124,3 +124,14 @@ def test_a_context_larger_than_one_wake_prompt_warms_its_notes_not_its_raw_text(
     texts = ["\n".join(m.text for m in v) for v in variants]
     assert "Alice buys 3 pens at $2 each." not in texts[0]
     assert texts[0].index("Your notes") < texts[0].index("Situation:")
+
+
+def test_one_usage_figure_per_sleep(memory_store: InMemoryStore) -> None:
+    model = staged_model(publish="ok")  # the warm-up call is made from the publish node
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, max_rounds=1, warm_prefix="on")
+    app.ingest("ctx", "Pens cost $2 each. Alice buys 3 pens.")
+    result = app.sleep("ctx")
+    assert result.warm_usage.calls == 1, "the warm-up is reported apart"
+    answer = app.ask("How much does Alice pay?", "ctx")
+    assert answer.sleep_usage == result.usage, "the result and the version report the same sleep"
+    assert result.usage.calls >= 2

@@ -32,6 +32,7 @@ from sleeptime.models import sleep_model
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.nodes.sleep.reflect import fan_out
 from sleeptime.notes.strategies import Experiment, PartStyle
+from sleeptime.progress import emit
 from sleeptime.prompts import parts as prompt
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
@@ -130,6 +131,7 @@ def plan(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]
     cfg = config_of(runtime)
     window = sleep_window(cfg)
     if whole_fits(state.get("raw_context", ""), cfg, window):
+        emit({"event": "plan", "parts": 0, "reused": 0, "samples": cfg.samples, "max_rounds": cfg.max_rounds})
         return {"parts": []}
     store = store_of(runtime)
     index = store.parts
@@ -138,7 +140,10 @@ def plan(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]
     parts = plan_parts(chunks, part_budget(cfg, window), window, _model_tag(cfg))
     # Listed before any notes are written, so a collection keeps them even if this sleep stops.
     index.set_parts(context_id, revision, [(p["key"], p["source"], p["start_line"], p["end_line"]) for p in parts])
-    return {"parts": parts, "part_notes": index.part_notes(context_id, [p["key"] for p in parts])}
+    done = index.part_notes(context_id, [p["key"] for p in parts])
+    emit({"event": "plan", "parts": len(parts) - len(done), "reused": len(done), "samples": cfg.samples,
+          "max_rounds": cfg.max_rounds})
+    return {"parts": parts, "part_notes": done}
 
 
 def route_after_plan(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> list[Send] | Literal["reduce"]:
@@ -188,6 +193,7 @@ def reflect_part(state: PartTask, runtime: Runtime[SleepTimeConfig]) -> dict[str
     store_of(runtime).parts.put_part_notes(
         state["context_id"], part["key"], notes, part["source"], part["start_line"], part["end_line"]
     )
+    emit({"event": "part", "part": span, "output_tokens": sum(r["output_tokens"] for r in usage)})
     return {"part_notes": {part["key"]: notes}, "usage": usage}
 
 

@@ -23,6 +23,7 @@ from sleeptime.nodes._runtime import config_of
 from sleeptime.notes.hygiene import EMPTY_LEARNED, ask_notes, clean_reply, extend_notes
 from sleeptime.notes.quantities import check_notes
 from sleeptime.notes.strategies import Experiment
+from sleeptime.progress import emit
 from sleeptime.prompts import reflect as prompt
 from sleeptime.state import SampleInput, SampleNotes, SleepState
 from sleeptime.usage import UsageRecord
@@ -45,8 +46,8 @@ def reflect(state: SampleInput, runtime: Runtime[SleepTimeConfig]) -> dict[str, 
     style, rethink = exp.notes_style, exp.rethink
     notes, truncated, dropped, unchecked = "", False, 0, 0
     usage: list[UsageRecord] = []
-    for r in range(cfg.max_rounds):
-        template = rethink.later_prompt if r > 0 and rethink.later_prompt and notes else style.user_prompt
+    for n in range(1, cfg.max_rounds + 1):
+        template = rethink.later_prompt if n > 1 and rethink.later_prompt and notes else style.user_prompt
         messages = [
             SystemMessage(prompt.system(cfg.sleep_instructions)),
             HumanMessage(prompt.format_user(context, notes, cfg.learned_max_chars, template)),
@@ -64,6 +65,8 @@ def reflect(state: SampleInput, runtime: Runtime[SleepTimeConfig]) -> dict[str, 
             notes, truncated, dropped, unchecked = clean.render(), cut, len(clean.dropped), len(clean.unchecked)
             for line in clean.unchecked:
                 logger.info("reflect sample %d published unchecked (%s): %s", i, line.reason, line.line)
+        emit({"event": "round", "sample": i, "round": n, "max_rounds": cfg.max_rounds, "done": done,
+              "output_tokens": sum(r["output_tokens"] for r in records)})
         if done and not rethink.all_rounds:
             break
     if truncated:

@@ -15,6 +15,8 @@ from sleeptime.state import WakeState
 
 logger = logging.getLogger(__name__)
 
+UNSLEPT_NOTE = "no published learned context (not slept yet, or its sleep failed): answered test-time"
+
 
 def retrieve(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     cfg = config_of(runtime)
@@ -34,7 +36,14 @@ def retrieve(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
         revision = store.context(context_id).revision  # raises UnknownContextError for an unknown id
         return {**base, "path": "test-time", "version": None, "revision": revision, "learned": "",
                 "related": [], "with_raw_context": True}
-    learned = store.require_latest(context_id)  # one head read: this version, whole
+    learned = store.latest(context_id)  # one head read: this version, whole
+    if learned is None:
+        if not cfg.unslept_fallback:
+            store.require_latest(context_id)  # raises NotSleptError (or UnknownContextError)
+        revision = store.context(context_id).revision  # raises UnknownContextError for an unknown id
+        logger.info("context %r has no learned context: answering test-time", context_id)
+        return {**base, "path": "test-time", "version": None, "revision": revision, "learned": "",
+                "related": [], "with_raw_context": True, "note": UNSLEPT_NOTE}
     logger.debug("answering %r from learned version %d", context_id, learned.version)
     # One search serves the answer step and, with serve_predicted, the match step (which needs the
     # scores, and at least one question even with top_questions=0).
