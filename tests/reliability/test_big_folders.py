@@ -47,3 +47,23 @@ def test_a_folder_past_the_limits_is_refused_typed(
     assert app.contexts() == []  # nothing stored
     monkeypatch.undo()
     assert app.ingest("docs", folder=folder).n_chunks == 8
+
+
+@pytest.mark.parametrize("expire", [False, True])
+def test_paging_at_an_offset_matches_the_exact_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, expire: bool
+) -> None:
+    import time
+
+    from sleeptime.stores.chroma import layout as chroma_layout
+
+    now = {"ns": time.time_ns()}
+    monkeypatch.setattr(chroma_layout, "clock", lambda: now["ns"])
+    store = ChromaStore(path=tmp_path)
+    for i in range(30):
+        store.put(("n",), f"k{i:02d}", {"i": i}, index=False, ttl=1 if (expire and i == 3) else None)
+    now["ns"] += 2 * 60 * 10**9  # k03 expired (unswept) when `expire`
+    keys = [f"k{i:02d}" for i in range(30) if not (expire and i == 3)]
+    for offset in (1, 10, 25):
+        page = store.search(("n",), limit=5, offset=offset, refresh_ttl=False)
+        assert [i.key for i in page] == keys[offset : offset + 5]

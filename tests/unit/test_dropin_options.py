@@ -79,9 +79,9 @@ def test_bad_budget_is_rejected_on_every_ask_path(app: SleepTime, budget: Any) -
 def test_missing_ids_are_invalid_input(app: SleepTime) -> None:
     with pytest.raises(InvalidInputError, match="needs a context_id"):
         app.ask("How much?")
-    with pytest.raises(InvalidInputError, match="context_id must be a non-empty string"):
+    with pytest.raises(InvalidInputError, match="context_id '' must be non-empty"):
         app.ask("How much?", "")
-    with pytest.raises(InvalidInputError, match="context_id must be a non-empty string"):
+    with pytest.raises(InvalidInputError, match="context_id '' must be non-empty"):
         app.sleep("", CONTEXT)
     with pytest.raises(InvalidInputError, match="question must be a non-empty string"):
         app.ask("  ", "shop")

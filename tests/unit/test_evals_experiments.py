@@ -137,7 +137,8 @@ def test_a_failing_call_is_recorded_wrong_without_tokens(tmp_path: Path) -> None
     env = _env(tmp_path, "pareto", staged_model(answer=answer))
     records = run_experiment(env.opts, env)
     failed = [r for r in records if r["mode"] == "test-time"]
-    assert failed and all(r["error"] == "RuntimeError" and r["output_tokens"] is None for r in failed)
+    # the model's exception arrives wrapped in the package's typed error (its message names the cause)
+    assert failed and all(r["error"] == "ModelCallError" and r["output_tokens"] is None for r in failed)
     assert all(not r["correct"] and "model fell over" in r["error_detail"] for r in failed)
     # A failure's message can quote the model's output (a copy of the problem): never in the committed file.
     assert "model fell over" not in (Path(env.opts.out) / "records.jsonl").read_text()

@@ -11,6 +11,7 @@ from langchain_core.messages import BaseMessage
 
 from evals import exp_swe
 from evals.options import parse_shard
+from sleeptime.errors import ModelCallError
 
 
 def test_predicted_files_map_names_onto_the_snapshot() -> None:
@@ -135,7 +136,7 @@ def test_an_interrupted_run_resumes_without_sleeping_again_what_the_store_holds(
     total = reference["part"]
 
     counts = _counting(monkeypatch, fail_at=3)
-    with pytest.raises(RuntimeError, match="middle of the sleep"):
+    with pytest.raises(ModelCallError, match="RuntimeError: stopped in the middle of the sleep"):
         exp_swe.main(_argv(tmp_path, data, "--no-resleep"))
     store = exp_swe._SCRIPTED_STORES[str(tmp_path / "store" / "swe-click-1_0")]
     kept = len(store.search(("sleeptime", "default", "partnotes", "swe-click-1_0"), limit=1000))

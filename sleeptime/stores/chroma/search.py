@@ -121,6 +121,10 @@ class SearchMixin(ChromaBase):
         want = offset + limit if offset >= 0 and limit >= 0 else None
         reg = self._call(self._ns.get, where=and_clauses(reg_where(prefix)), include=["metadatas"])
         spaces = sorted((int(md["seq"]), str(md["ns"])) for md in (reg["metadatas"] or []) if md is not None)
+        if want is not None and offset > 0 and len(spaces) == 1 and not filter and not more:
+            at = self._page_at(spaces[0][1], offset, limit, now)
+            if at is not None:
+                return at
         if want is not None and len(spaces) <= 16:
             out: list[Mapping[str, Any]] = []
             page = max(16, min(want * 2, 1000))
@@ -144,6 +148,17 @@ class SearchMixin(ChromaBase):
         order = sorted(range(len(mds)), key=lambda i: (rank.get(str(mds[i]["ns"]), len(rank)), i))
         found = [mds[i] for i in order if _alive(mds[i], now) and matches(json.loads(str(mds[i]["v"])), filter)]
         return found[offset : offset + limit]
+
+    def _page_at(self, ns: str, offset: int, limit: int, now: int) -> list[Mapping[str, Any]] | None:
+        """One unfiltered namespace's items `offset`..`offset+limit` read at the offset (a listing paged
+        through 100,000 items reads each once, not every earlier page again), when no item of it has
+        expired unswept (those would shift the offset): None sends the caller to the exact scan."""
+        expired = self._call(self._items.get, where={"$and": [{"ns": ns}, {"exp": {"$lte": now}}]}, limit=1,
+                             include=[])
+        if expired["ids"]:
+            return None
+        got = self._call(self._items.get, where={"ns": ns}, limit=limit, offset=offset, include=["metadatas"])
+        return [m for m in (got["metadatas"] or []) if m is not None and _alive(m, now)]
 
     def _scope_hits(
         self, coll: Any, prefix: tuple[str, ...], pushed: list[dict[str, Any]], qvec: list[float], n: int
