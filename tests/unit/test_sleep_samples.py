@@ -182,3 +182,11 @@ def test_level4_question_work_answers_each_predicted_question_in_its_own_call(me
         {"question": "How many muffins went to the shelter?", "answer": "Step 1: 72 - 64 = 8.\n8"},
         {"question": "How many were sold?", "answer": "64"}]
     assert result.usage.calls >= 4  # the reflect call and the three predict calls are all sleep tokens
+
+
+def test_listed_questions_read_numbering_bold_and_several_a_line() -> None:
+    from sleeptime.nodes.sleep.predict import listed_questions
+
+    assert listed_questions("**1. What is the total?**\n**Question 2:** How long is it? And how wide?\n"
+                            "- what is the total?\nNo question here.") == [
+        "What is the total?", "How long is it?", "And how wide?"]
