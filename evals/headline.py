@@ -33,6 +33,8 @@ SLEEP_ARMS = ("sleep", "sleep+verified")
 NOT_YET = "not measured yet"
 #: A run or summary with fewer graded examples is a smoke run, not evidence: named in the block, left out of it.
 MIN_EXAMPLES = 5
+#: Runs on a development split (settings were chosen on them) sit in folders named so; listed apart, not evidence.
+DEV_PREFIX = "dev-"
 
 Row = Mapping[str, Any]
 
@@ -51,6 +53,9 @@ class Evidence:
     """(run folder, its predictability bins) for predictability runs."""
     left_out: list[tuple[str, int]] = field(default_factory=list)
     """(folder, graded examples) for runs and summaries under :data:`MIN_EXAMPLES` examples."""
+    development: list[tuple[str, int]] = field(default_factory=list)
+    """(folder, graded examples) for development-split runs (folders named ``dev-...``): designs were chosen on
+    them, so they are listed apart, never evidence."""
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     """(cell left out, the cell it repeats): a sleep-arm cell whose every answer (example, grade, tokens) an
     earlier run already recorded with the same models, counted once."""
@@ -72,10 +77,13 @@ def load_evidence(root: str | Path) -> Evidence:
     base = Path(root)
     index: ResultsIndex = index_results(base)
     left_out: list[tuple[str, int]] = []
+    development: list[tuple[str, int]] = []
     loaded = []
     for d in index.run_dirs:
         name, run = d.relative_to(base).as_posix(), load_run(d)
-        if (n := _graded_examples(run)) < MIN_EXAMPLES:
+        if name.startswith(DEV_PREFIX):
+            development.append((name, _graded_examples(run)))
+        elif (n := _graded_examples(run)) < MIN_EXAMPLES:
             left_out.append((name, n))
         else:
             loaded.append((name, run))
@@ -106,7 +114,8 @@ def load_evidence(root: str | Path) -> Evidence:
                 left_out.append((name, arm_n))
             else:
                 summaries[name] = summary
-    return Evidence(base, runs, notes, summaries, predictability, sorted(left_out), duplicates)
+    return Evidence(base, runs, notes, summaries, predictability, sorted(left_out), development=development,
+                    duplicates=duplicates)
 
 
 def drop_repeated_cells(runs: Sequence[tuple[str, LoadedRun]]) -> tuple[list[tuple[str, LoadedRun]],
@@ -409,6 +418,9 @@ def _left_out_sentence(ev: Evidence) -> str:
     if ev.left_out:
         named = ", ".join(f"{name} ({n})" for name, n in ev.left_out)
         text += f" Left out as smoke runs (fewer than {MIN_EXAMPLES} graded examples): {named}."
+    if ev.development:
+        named = ", ".join(f"{name} ({n})" for name, n in ev.development)
+        text += f" Listed apart as development splits (designs were chosen on them, so not evidence): {named}."
     if ev.duplicates:
         named = "; ".join(f"{dup} (= {orig})" for dup, orig in ev.duplicates)
         text += f" Counted once (the same answers as an earlier run's): {named}."

@@ -191,3 +191,13 @@ def test_an_identical_rerun_is_counted_once(tmp_path: Path) -> None:
     block = headline_block(tmp_path)
     assert "run-b, sleep budget 0" not in block and "run-c, sleep budget 0" not in block
     assert "Counted once (the same answers as an earlier run's): run-b, sleep k1-r1 budget 0" in block
+
+
+def test_development_split_runs_are_listed_apart(tmp_path: Path) -> None:
+    write_run(tmp_path / "run-a", "pareto", _pareto())
+    write_run(tmp_path / "dev-x", "pareto", _pareto(tt_tokens=(11, 51)))
+    ev = load_evidence(tmp_path)
+    assert [name for name, _ in ev.runs] == ["run-a"] and ev.development == [("dev-x", 20)]
+    block = headline_block(tmp_path)
+    assert "Listed apart as development splits (designs were chosen on them, so not evidence): dev-x (20)" in block
+    assert "dev-x, sleep" not in block
