@@ -81,7 +81,7 @@ def payoff_rows(records: Sequence[Row], total: int | None = None) -> list[tuple[
     oracle = rows.get(("oracle-intermediate", None, 0))
     if oracle is not None:
         out.append(("Gold steps without the answer (oracle-intermediate), level 0",
-                    f"{_k(oracle['accuracy'], int(oracle['n']))}: what better notes could still gain"))
+                    f"{_k(oracle['accuracy'], int(oracle['n']))} (the worked values but the last as notes)"))
     cut = [r for r in records if r.get("hit_max_tokens")]
     out.append(("Status", f"n = {n}{f' of {total}' if total else ''} examples complete (partial: a direction, not a "
                 f"result, until n = {total or n}); {len(cut)} answers cut at the wake token cap"))

@@ -39,7 +39,7 @@ def test_the_block_answers_from_the_records(tmp_path: Path) -> None:
     # cost per query at 10 queries: test-time 10 x 135 = 1350; sleep 200/10 + 10 x 12 = 140
     assert "9.64x: test-time 1350 vs sleep 140" in block
     assert "k2-r1 10/20 (400 sleep tokens) 2 vs 0, p = 0.500" in block
-    assert "15/20: what better notes could still gain" in block
+    assert "15/20 (the worked values but the last as notes)" in block
     assert "n = 20 of 200 examples complete" in block and "1 answers cut at the wake token cap" in block
     assert f"]({DECISIVE}/accuracy_vs_tokens.png)" in block
 
