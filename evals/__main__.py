@@ -39,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         p_.add_argument("--readme", default=None, help="the file holding the headline markers (default: "
                         "README.md in --results, i.e. evals/results/README.md)")
     head.add_argument("--print", action="store_true", help="print the block instead of writing it")
-    plot.add_argument("--package-readme", default="README.md", help="the README holding the 'Does sleeping pay "
-                      "off?' markers, rewritten with the results folder (default: README.md)")
+    plot.add_argument("--package-readme", default=None, help="the README holding the 'Does sleeping pay off?' "
+                      "markers, rewritten with the results folder (default: README.md two folders above --results, "
+                      "i.e. the repository's for evals/results)")
     pay = sub.add_parser("payoff", help="print the README's 'Does sleeping pay off?' block from the decisive run")
     pay.add_argument("--results", default="evals/results")
     for name, experiment in EXPERIMENTS.items():
@@ -83,7 +84,8 @@ def _plot(args: argparse.Namespace) -> int:
         print(line)
     if target is None:
         _headline(args.results, args.readme, print_only=False)
-        readme = Path(args.package_readme)
+        readme = (Path(args.package_readme) if args.package_readme
+                  else Path(args.results).resolve().parents[1] / "README.md")
         if readme.is_file():
             changed = update_payoff(readme, args.results)
             print(f"{'wrote' if changed else 'unchanged (or no markers):'} 'Does sleeping pay off?' block in {readme}")

@@ -33,6 +33,10 @@ SLEEP_ARMS = ("sleep", "sleep+verified")
 NOT_YET = "not measured yet"
 #: A run or summary with fewer graded examples is a smoke run, not evidence: named in the block, left out of it.
 MIN_EXAMPLES = 5
+#: A run whose every test-time and sleep cell is at most this accurate is at the floor: listed apart.
+FLOOR = 0.05
+#: Runs on a development split (settings were chosen on them) sit in folders named so; listed apart, not evidence.
+DEV_PREFIX = "dev-"
 
 Row = Mapping[str, Any]
 
@@ -51,6 +55,11 @@ class Evidence:
     """(run folder, its predictability bins) for predictability runs."""
     left_out: list[tuple[str, int]] = field(default_factory=list)
     """(folder, graded examples) for runs and summaries under :data:`MIN_EXAMPLES` examples."""
+    development: list[tuple[str, int]] = field(default_factory=list)
+    """(folder, graded examples) for development-split runs (folders named ``dev-...``): designs were chosen on
+    them, so they are listed apart, never evidence."""
+    floor: list[tuple[str, int]] = field(default_factory=list)
+    """(folder, graded examples) for runs at the floor (:func:`at_floor`), listed apart."""
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     """(cell left out, the cell it repeats): a sleep-arm cell whose every answer (example, grade, tokens) an
     earlier run already recorded with the same models, counted once."""
@@ -72,11 +81,17 @@ def load_evidence(root: str | Path) -> Evidence:
     base = Path(root)
     index: ResultsIndex = index_results(base)
     left_out: list[tuple[str, int]] = []
+    development: list[tuple[str, int]] = []
+    floor: list[tuple[str, int]] = []
     loaded = []
     for d in index.run_dirs:
         name, run = d.relative_to(base).as_posix(), load_run(d)
-        if (n := _graded_examples(run)) < MIN_EXAMPLES:
+        if name.startswith(DEV_PREFIX):
+            development.append((name, _graded_examples(run)))
+        elif (n := _graded_examples(run)) < MIN_EXAMPLES:
             left_out.append((name, n))
+        elif at_floor(run):
+            floor.append((name, n))
         else:
             loaded.append((name, run))
     predictability = [(name, predictability_table(run.records)) for name, run in loaded
@@ -106,7 +121,15 @@ def load_evidence(root: str | Path) -> Evidence:
                 left_out.append((name, arm_n))
             else:
                 summaries[name] = summary
-    return Evidence(base, runs, notes, summaries, predictability, sorted(left_out), duplicates)
+    return Evidence(base, runs, notes, summaries, predictability, sorted(left_out), development=development,
+                    duplicates=duplicates, floor=floor)
+
+
+def at_floor(run: LoadedRun) -> bool:
+    """Every test-time and sleep cell of the run at or under :data:`FLOOR` accuracy: the models cannot do the
+    task, so the run shows neither the effect nor its absence; listed apart, not evidence."""
+    rows = [r for r in budget_table(run.records) if r["mode"] in ("test-time", *SLEEP_ARMS)]
+    return bool(rows) and all(r["accuracy"] <= FLOOR for r in rows)
 
 
 def drop_repeated_cells(runs: Sequence[tuple[str, LoadedRun]]) -> tuple[list[tuple[str, LoadedRun]],
@@ -400,7 +423,10 @@ def headline_block(root: str | Path) -> str:
              + _left_out_sentence(ev),
              "",
              "| measure | paper | ours |", "|---|---|---|"]
-    lines += [f"| {cell(m)} | {cell(p)} | {'<br>'.join(cell(x) for x in o)} |" for m, p, o in rows]
+    for m, p, o in rows:  # one row per claim: the measure and the paper's claim on its first row only
+        items = list(o) or [NOT_YET]
+        lines.append(f"| {cell(m)} | {cell(p)} | {cell(items[0])} |")
+        lines += [f"| | | {cell(x)} |" for x in items[1:]]
     return "\n".join([*lines, "", END])
 
 
@@ -409,6 +435,13 @@ def _left_out_sentence(ev: Evidence) -> str:
     if ev.left_out:
         named = ", ".join(f"{name} ({n})" for name, n in ev.left_out)
         text += f" Left out as smoke runs (fewer than {MIN_EXAMPLES} graded examples): {named}."
+    if ev.floor:
+        named = ", ".join(f"{name} ({n})" for name, n in ev.floor)
+        text += (f" Listed apart as at the floor (every test-time and sleep cell at most {FLOOR:.0%} right: they show "
+                 f"neither the effect nor its absence): {named}.")
+    if ev.development:
+        named = ", ".join(f"{name} ({n})" for name, n in ev.development)
+        text += f" Listed apart as development splits (designs were chosen on them, so not evidence): {named}."
     if ev.duplicates:
         named = "; ".join(f"{dup} (= {orig})" for dup, orig in ev.duplicates)
         text += f" Counted once (the same answers as an earlier run's): {named}."

@@ -83,7 +83,7 @@ class RunOptions:
     concurrency: int = 1
     max_rounds: int = 1
     samples: int = 1
-    sample_merge: str = "majority"
+    sample_merge: str = "concat"
     """How k samples merge, by name (``sleeptime.experimental.SAMPLE_MERGES``): ``majority`` or the paper's
     ``concat``. A name, not the strategy: run settings are hashed and recorded as JSON."""
     rethink: str = "rewrite"
@@ -166,7 +166,7 @@ class RunOptions:
                        "serialise calls, so >1 only helps with a server)")
         p.add_argument("--max-rounds", type=int, default=1)
         p.add_argument("--samples", type=int, default=1, help="k learned contexts per sleep")
-        p.add_argument("--sample-merge", default="majority", choices=["majority", "concat"],
+        p.add_argument("--sample-merge", default="concat", choices=["majority", "concat"],
                        help="how k samples merge: values most samples computed, or the paper's concatenation")
         p.add_argument("--rethink", default="rewrite", choices=["rewrite", "extend"],
                        help="rounds 2..: rewrite the notes until the model says done, or run exactly --max-rounds "

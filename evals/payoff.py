@@ -29,6 +29,9 @@ BASE = "k1-r1"
 QUERIES = 10
 WEIGHT = 10.0
 """The paper's comparison: 10 queries per context, a test-time token priced 10 sleep tokens."""
+MIN_N = 50
+"""Below this many complete examples the block shows counts only: at n = 9 one example moved the equal-accuracy
+ratio from 1.17x to 16x, so a ratio or a cost there would read as a result it is not."""
 
 Row = Mapping[str, Any]
 
@@ -54,7 +57,7 @@ def versus(a: Mapping[str, Row], b: Mapping[str, Row]) -> tuple[int, int, float]
     return wins, losses, mcnemar_exact(wins, losses)
 
 
-def payoff_rows(records: Sequence[Row], total: int | None = None) -> list[tuple[str, str]]:
+def payoff_rows(records: Sequence[Row], total: int | None = None, min_n: int = MIN_N) -> list[tuple[str, str]]:
     """(question, answer) rows from the decisive run's complete examples."""
     rows = {(r["mode"], r["setting"], r["budget"]): r for r in budget_table(records)}
     tt = {b: r for (m, _, b), r in rows.items() if m == "test-time"}
@@ -64,6 +67,12 @@ def payoff_rows(records: Sequence[Row], total: int | None = None) -> list[tuple[
     n = int(base["n"])
     out: list[tuple[str, str]] = []
     t0 = tt.get(0)
+    if n < min_n:
+        counts = ", ".join(f"level {b} {_k(r['accuracy'], n)}" for b, r in sorted(tt.items()))
+        return [("Test-time only, so far", counts),
+                ("More sleep compute, level 0, so far", _scaling_text(records, rows, n)),
+                ("Status", f"n = {n}{f' of {total}' if total else ''} examples complete: below {min_n}, no ratio, "
+                           "cost or claim is shown (the run continues in later sessions)")]
     paired = {(r["mode"], r["setting"], r["budget"]): r for r in paired_table(records)}
     if t0 is not None and (pr := paired.get(("sleep", BASE, 0))):
         best = max(tt.values(), key=lambda r: (r["accuracy"], -r["budget"]))
@@ -81,7 +90,7 @@ def payoff_rows(records: Sequence[Row], total: int | None = None) -> list[tuple[
     oracle = rows.get(("oracle-intermediate", None, 0))
     if oracle is not None:
         out.append(("Gold steps without the answer (oracle-intermediate), level 0",
-                    f"{_k(oracle['accuracy'], int(oracle['n']))}: what better notes could still gain"))
+                    f"{_k(oracle['accuracy'], int(oracle['n']))} (the worked values but the last as notes)"))
     cut = [r for r in records if r.get("hit_max_tokens")]
     out.append(("Status", f"n = {n}{f' of {total}' if total else ''} examples complete (partial: a direction, not a "
                 f"result, until n = {total or n}); {len(cut)} answers cut at the wake token cap"))
@@ -136,7 +145,7 @@ def _scaling_text(records: Sequence[Row], rows: Mapping[tuple[Any, ...], Row], n
     return "; ".join(parts)
 
 
-def payoff_block(results: str | Path, readme_dir: str | Path = ".") -> str:
+def payoff_block(results: str | Path, readme_dir: str | Path = ".", min_n: int = MIN_N) -> str:
     """The block for the package README: the table and the decisive run's figure (a path relative to it)."""
     run_dir = Path(results) / DECISIVE
     lines = [START]
@@ -145,7 +154,7 @@ def payoff_block(results: str | Path, readme_dir: str | Path = ".") -> str:
         return "\n".join(lines)
     loaded = load_run(run_dir)
     total = loaded.run.get("options", {}).get("limit")
-    rows = payoff_rows(loaded.records, int(total) if total else None)
+    rows = payoff_rows(loaded.records, int(total) if total else None, min_n)
     figure = Path(results) / DECISIVE / "accuracy_vs_tokens.png"
     try:
         shown = figure.resolve().relative_to(Path(readme_dir).resolve()).as_posix()
@@ -159,11 +168,11 @@ def payoff_block(results: str | Path, readme_dir: str | Path = ".") -> str:
     return "\n".join(lines)
 
 
-def update_payoff(readme: str | Path, results: str | Path) -> bool:
+def update_payoff(readme: str | Path, results: str | Path, min_n: int = MIN_N) -> bool:
     """Rewrite the block in ``readme`` (the package README); False when it was already current or has no
     markers."""
     path = Path(readme)
     text = path.read_text(encoding="utf-8")
     if START not in text or END not in text:
         return False
-    return update_readme(path, payoff_block(results, path.parent), start_marker=START, end_marker=END)
+    return update_readme(path, payoff_block(results, path.parent, min_n), start_marker=START, end_marker=END)

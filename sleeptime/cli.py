@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     slp.add_argument("context_id")
     slp.add_argument("--rounds", type=int, default=3, help="max rethink rounds")
     slp.add_argument("--samples", type=int, default=1, help="independent learned contexts (k)")
-    slp.add_argument("--sample-merge", choices=sorted(SAMPLE_MERGES), default="majority",
+    slp.add_argument("--sample-merge", choices=sorted(SAMPLE_MERGES), default="concat",
                      help="keep the values most samples computed, or concatenate the samples (the paper)")
     slp.add_argument("--questions", type=int, default=3, help="predicted questions")
     slp.add_argument("--notes-style", choices=sorted(NOTES_STYLES), default="expressions",

@@ -8,7 +8,8 @@ Each step drops a kind of line that made published notes wrong in issue 12, and 
 - a plain line that copies the instructions (or is a bare heading such as "Quantities:") is not a note;
 - `name = expression` lines are computed by ``sleeptime.notes.quantities`` (unevaluable ones dropped there).
 
-Merge rule for k samples (`merge_samples`), documented here because it decides what is published:
+Merge rules for k samples (`merge_samples`), documented here because they decide what is published. The majority
+rule (``MAJORITY``):
 
 1. A value's *support* is the number of samples that computed it, under any name (merge by value: two
    samples that call 8 `shelter` and `leftover` agree on 8).
@@ -22,7 +23,7 @@ Merge rule for k samples (`merge_samples`), documented here because it decides w
 
 With k = 1 the merge returns the sample unchanged (nothing is marked agreed).
 
-The other rule, `concatenate` (the ``CONCAT`` strategy, ``sleeptime.notes.strategies``), is the paper's: the k
+The default rule, `concatenate` (the ``CONCAT`` strategy, ``sleeptime.notes.strategies``), is the paper's: the k
 learned contexts are concatenated, each quantity and fact kept once (same name and value; same words), in sample
 order, values with majority support marked agreed and nothing else dropped. Measured in issue 16, the majority
 rule cost a weak sleep model its recall (the 1.5B's samples at temperature rarely agree, so notes shrank as k grew); the
@@ -262,7 +263,8 @@ def extend_notes(notes: str, reply: str) -> str:
 def merge_samples(
     samples: Sequence[CheckedNotes], rule: MergeRule | None = None
 ) -> tuple[CheckedNotes, list[Rejected]]:
-    """One set of notes from k samples by `rule` (None: `majority`), and what it dropped; k = 0 or 1 needs
+    """One set of notes from k samples by `rule` (None: `majority`; the default strategy passes `concatenate`), and
+    what it dropped; k = 0 or 1 needs
     no rule (no notes; the sample unchanged)."""
     if len(samples) == 0:
         return CheckedNotes(), []

@@ -135,11 +135,18 @@ def test_without_a_predictability_run_the_row_says_so(tmp_path: Path) -> None:
 
 
 def test_a_sleep_point_at_the_floor_is_said_to_be_at_the_floor(tmp_path: Path) -> None:
-    recs = [_rec(i, m, b, False, 10) for i in range(5) for m in ("test-time", "sleep") for b in (0, 1)]
+    # test-time right once at budget 1, so the run is not at the floor as a whole; sleep budget 0 is
+    recs = [_rec(i, m, b, m == "test-time" and b == 1 and i == 0, 10) for i in range(5)
+            for m in ("test-time", "sleep") for b in (0, 1)]
     write_run(tmp_path / "floor", "pareto", recs)
     block = headline_block(tmp_path)
     assert "floor, sleep budget 0 (0/5): at the floor, no equal-accuracy comparison" in block
     assert "no test-time budget is as accurate" not in block
+    # a run whose every cell is at the floor is listed apart, not stated cell by cell
+    write_run(tmp_path / "all-wrong", "pareto", [r | {"correct": False} for r in recs])
+    block = headline_block(tmp_path)
+    assert "Listed apart as at the floor (every test-time and sleep cell at most 5% right" in block
+    assert "all-wrong (5)" in block and "all-wrong, sleep" not in block
 
 
 def test_a_smoke_run_is_named_and_left_out_of_the_cells(tmp_path: Path) -> None:
@@ -191,3 +198,13 @@ def test_an_identical_rerun_is_counted_once(tmp_path: Path) -> None:
     block = headline_block(tmp_path)
     assert "run-b, sleep budget 0" not in block and "run-c, sleep budget 0" not in block
     assert "Counted once (the same answers as an earlier run's): run-b, sleep k1-r1 budget 0" in block
+
+
+def test_development_split_runs_are_listed_apart(tmp_path: Path) -> None:
+    write_run(tmp_path / "run-a", "pareto", _pareto())
+    write_run(tmp_path / "dev-x", "pareto", _pareto(tt_tokens=(11, 51)))
+    ev = load_evidence(tmp_path)
+    assert [name for name, _ in ev.runs] == ["run-a"] and ev.development == [("dev-x", 20)]
+    block = headline_block(tmp_path)
+    assert "Listed apart as development splits (designs were chosen on them, so not evidence): dev-x (20)" in block
+    assert "dev-x, sleep" not in block

@@ -30,7 +30,7 @@ def _decisive() -> list[dict[str, Any]]:
 
 def test_the_block_answers_from_the_records(tmp_path: Path) -> None:
     write_run(tmp_path / DECISIVE, "scaling", _decisive(), budgets=[0, 2, 4], limit=200)
-    block = payoff_block(tmp_path, tmp_path)
+    block = payoff_block(tmp_path, tmp_path, min_n=20)
     assert block.startswith(START) and block.endswith(END)
     assert "| Sleep (k = 1, r = 1) vs test-time, level 0 | 8/20 vs 2/20 (6 vs 0 right only with one, p = 0.031)" \
         in block
@@ -39,7 +39,7 @@ def test_the_block_answers_from_the_records(tmp_path: Path) -> None:
     # cost per query at 10 queries: test-time 10 x 135 = 1350; sleep 200/10 + 10 x 12 = 140
     assert "9.64x: test-time 1350 vs sleep 140" in block
     assert "k2-r1 10/20 (400 sleep tokens) 2 vs 0, p = 0.500" in block
-    assert "15/20: what better notes could still gain" in block
+    assert "15/20 (the worked values but the last as notes)" in block
     assert "n = 20 of 200 examples complete" in block and "1 answers cut at the wake token cap" in block
     assert f"]({DECISIVE}/accuracy_vs_tokens.png)" in block
 
@@ -48,7 +48,7 @@ def test_a_sleep_point_below_every_test_time_level_is_a_loss_with_no_cost_ratio(
     recs = [r | {"correct": False} if r["mode"] == "sleep" and r["setting"] == "k1-r1" and r["example_id"] != "e0"
             else r for r in _decisive()]  # sleep 1/20 against test-time 2/20 at its cheapest level
     write_run(tmp_path / DECISIVE, "scaling", recs, budgets=[0, 2, 4])
-    block = payoff_block(tmp_path)
+    block = payoff_block(tmp_path, min_n=20)
     assert "none: a loss (sleep 0.05 is below test-time's cheapest level)" in block
     assert "none: no equal-accuracy point" in block
     assert amortized_at_equal_accuracy({"mean_sleep_output_tokens": 100}, {"status": "loss"}) is None
@@ -61,7 +61,15 @@ def test_the_readme_block_is_rewritten_between_its_markers(tmp_path: Path) -> No
     assert update_payoff(readme, results)  # no run yet: says so
     assert "Not measured yet" in readme.read_text(encoding="utf-8")
     write_run(results / DECISIVE, "scaling", _decisive(), budgets=[0, 2, 4])
-    assert update_payoff(readme, results) and not update_payoff(readme, results)
+    assert update_payoff(readme, results, min_n=20) and not update_payoff(readme, results, min_n=20)
     text = readme.read_text(encoding="utf-8")
     assert text.endswith(f"{END}\n\nmore\n") and "8/20 vs 2/20" in text
     assert f"](evals/results/{DECISIVE}/accuracy_vs_tokens.png)" in text
+
+
+def test_below_the_least_n_the_block_shows_counts_and_no_ratio(tmp_path: Path) -> None:
+    write_run(tmp_path / DECISIVE, "scaling", _decisive(), budgets=[0, 2, 4], limit=200)
+    block = payoff_block(tmp_path, tmp_path, min_n=21)
+    assert "n = 20 of 200 examples complete: below 21, no ratio, cost or claim is shown" in block
+    assert "level 0 2/20, level 2 6/20, level 4 10/20" in block and "k2-r1 10/20" in block
+    assert "x:" not in block and "equal accuracy" not in block and "Cost per query" not in block

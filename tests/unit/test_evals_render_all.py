@@ -161,3 +161,20 @@ def test_slept_arms_of_one_sleep_model_meet_head_to_head() -> None:
     assert (row["n_paired"], row["correct_arm"], row["correct_other"]) == (9, 8, 2)
     assert (row["right_only_arm"], row["right_only_other"]) == (7, 1)
     assert row["mcnemar_p"] == mcnemar_exact(7, 1)
+
+
+def test_plot_writes_the_package_readme_two_folders_above_the_results_only(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from evals.payoff import END, START
+
+    repo = tmp_path / "repo"
+    (repo / "evals" / "results").mkdir(parents=True)
+    readme = repo / "README.md"
+    readme.write_text(f"# x\n\n{START}\nold\n{END}\n", encoding="utf-8")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    (elsewhere / "README.md").write_text(f"{START}\nkeep\n{END}\n", encoding="utf-8")
+    monkeypatch.chdir(elsewhere)  # the working folder's README is not the package README
+    assert main(["plot", "--results", str(repo / "evals" / "results")]) == 0
+    assert "Not measured yet" in readme.read_text(encoding="utf-8")
+    assert (elsewhere / "README.md").read_text(encoding="utf-8") == f"{START}\nkeep\n{END}\n"

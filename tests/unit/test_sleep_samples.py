@@ -9,7 +9,7 @@ from langgraph.store.memory import InMemoryStore
 from sleeptime.facade import SleepTime
 from sleeptime.notes.hygiene import EMPTY_LEARNED
 from sleeptime.notes.quantities import CheckedNotes, Rejected
-from sleeptime.notes.strategies import CONCAT, EXTEND, WORKED, Experiment, NotesStyle, SampleMerge
+from sleeptime.notes.strategies import CONCAT, EXTEND, MAJORITY, WORKED, Experiment, NotesStyle, SampleMerge
 from tests.scripts import staged_model
 
 CONTEXT = "A bakery baked 72 muffins. It sold 64 of them by closing time. The rest went to a shelter."
@@ -21,7 +21,8 @@ SAMPLE_C = "baked = 72\nsold = 60\nshelter = baked - sold\nSTATUS: DONE"
 
 def test_three_samples_fan_out_and_merge_by_majority(memory_store: InMemoryStore) -> None:
     model = staged_model(reflect=[SAMPLE_A, SAMPLE_B, SAMPLE_C])
-    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=3, n_questions=1)
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=3, n_questions=1,
+                    experiment=Experiment(sample_merge=MAJORITY))
     result = app.sleep("bakery", CONTEXT)
     assert len(model.calls_for("reflect")) == 3  # one task a sample, each said DONE in its first round
     assert len(result.learned) == 1
@@ -181,3 +182,11 @@ def test_level4_question_work_answers_each_predicted_question_in_its_own_call(me
         {"question": "How many muffins went to the shelter?", "answer": "Step 1: 72 - 64 = 8.\n8"},
         {"question": "How many were sold?", "answer": "64"}]
     assert result.usage.calls >= 4  # the reflect call and the three predict calls are all sleep tokens
+
+
+def test_listed_questions_read_numbering_bold_and_several_a_line() -> None:
+    from sleeptime.nodes.sleep.predict import listed_questions
+
+    assert listed_questions("**1. What is the total?**\n**Question 2:** How long is it? And how wide?\n"
+                            "- what is the total?\nNo question here.") == [
+        "What is the total?", "How long is it?", "And how wide?"]

@@ -20,7 +20,20 @@ from sleeptime.state import PredictedQuestion, SleepState
 from sleeptime.structured import ask_json, ask_text
 from sleeptime.usage import UsageRecord
 
-_LISTED = re.compile(r"^\s*(?:[-*]|\d+[.)])?\s*(.+?\?)\s*$", re.MULTILINE)
+_QUESTION = re.compile(r"[^?\n]*\?")
+_MARKS = re.compile(r"^[\s*_#>-]*(?:(?:question\s*)?\d+\s*[.):]\s*)?[\s*_]*", re.IGNORECASE)
+
+
+def listed_questions(text: str) -> list[str]:
+    """The questions of a listing reply, in order, each once: every stretch ending in "?" (several on one line
+    count), numbering, bullets and bold marks dropped."""
+    out: list[str] = []
+    for m in _QUESTION.finditer(text):
+        question = _MARKS.sub("", m.group(0)).strip()
+        if len(question) > 3 and " ".join(question.lower().split()) not in {" ".join(q.lower().split())
+                                                                             for q in out}:
+            out.append(question)
+    return out
 
 
 def predict(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
@@ -59,10 +72,7 @@ def _work_questions(state: SleepState, cfg: SleepTimeConfig, budget: int) -> dic
         SystemMessage(prompt.PROBE_SYSTEM.format(n=cfg.n_questions)),
         HumanMessage(prompt.USER.format(context=state["raw_context"], notes=notes)),
     ], phase="sleep", node="predict", retries=cfg.json_retries)
-    asked: list[str] = []
-    for question in (m.group(1).strip() for m in _LISTED.finditer(listed)):
-        if " ".join(question.lower().split()) not in {" ".join(q.lower().split()) for q in asked}:
-            asked.append(question)
+    asked = listed_questions(listed)
     questions: list[PredictedQuestion] = []
     spent: list[UsageRecord] = list(usage)
     for question in asked[: cfg.n_questions]:

@@ -4,8 +4,8 @@ Each sample is its own `reflect` task (traced, streamed and retried on its own) 
 for up to ``max_rounds`` rounds or until the model says it is done (the ``EXTEND`` rethink: exactly
 ``max_rounds`` rounds, each checking and extending the last; ``sleeptime.notes.strategies``). Every
 round's reply is cleaned and its quantities computed (``sleeptime.notes.hygiene``); the next round sees the
-checked notes. `merge` then applies the run's sample merge (by default: keep what a majority of samples
-computed; rules in ``sleeptime.notes.hygiene``).
+checked notes. `merge` then applies the run's sample merge (by default the paper's concatenation, each note
+once; rules in ``sleeptime.notes.hygiene``).
 """
 
 from __future__ import annotations
