@@ -492,7 +492,7 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
         mean, lo, hi = bootstrap([r["f1"] for r in rows])
         wake = statistics.fmean(r["wake_in"] + r["wake_out"] for r in rows)
         amortized = 0.0
-        if arm.startswith("sleep"):  # each snapshot's sleep shared by the real queries asked of it
+        if _arm_key(arm)[0] == "sleep":  # each snapshot's sleep shared by the real queries asked of it
             shares = [_sleep_share(sleeps[s], queries[s]) for s in (r["snapshot"] for r in rows) if s in sleeps]
             amortized = statistics.fmean(shares) if shares else 0.0
         secs = statistics.fmean(r["seconds"] for r in rows)
