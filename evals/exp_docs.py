@@ -74,15 +74,15 @@ def retrieval(args: argparse.Namespace) -> Path:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     app = _store_app(args, None, "sleep")
-    same, learned = exp_swe._in_store(app, CONTEXT_ID, Path(args.data), INCLUDE)
-    if not same:
+    learned = exp_swe.slept_on(app, CONTEXT_ID, Path(args.data), INCLUDE)
+    if learned is None and not exp_swe._in_store(app, CONTEXT_ID, Path(args.data), INCLUDE)[0]:
         app.ingest(CONTEXT_ID, folder=args.data, include=INCLUDE)
     store = app.learned_store()
     revision = learned.source_revision if learned is not None else store.context(CONTEXT_ID).revision
     slept = bool(store.parts.part_notes(CONTEXT_ID, [p[0] for p in store.parts.part_spans(CONTEXT_ID, revision)]))
     items = [(q["id"], q["question"], q["gold_files"]) for q in load_questions()[: args.limit or None]
              if q["gold_files"]]
-    rows = recall.measure(app, CONTEXT_ID, revision, items, slept)
+    rows = recall.measure(app, CONTEXT_ID, revision, items, slept, learned.text if learned is not None else "")
     (out / "retrieval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     lines = recall.table(rows, f"arm ({len(items)} answered questions)")
     (out / "retrieval.md").write_text("\n".join(lines) + "\n")

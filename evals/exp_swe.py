@@ -242,6 +242,27 @@ def _in_store(app: Any, context_id: str, folder: Path, include: list[str]) -> tu
     return same, latest if same and latest is not None and latest.source_revision == current else None
 
 
+def slept_on(app: Any, context_id: str, folder: Path, include: list[str]) -> Any:
+    """The newest learned version built from exactly `folder`'s chunks (a later re-sleep on a changed
+    file may be newer), else None."""
+    from sleeptime.errors import UnknownContextError
+    from sleeptime.experimental import load_context
+
+    store = app.learned_store()
+    cfg = app.config
+    digests = [c.digest for c in load_context(folder=folder, include=include, chunk_size=cfg.chunk_size,
+                                              chunk_overlap=cfg.chunk_overlap).chunks]
+    try:
+        numbers = sorted(store.versions(context_id), reverse=True)
+    except UnknownContextError:
+        return None
+    for n in numbers:
+        version = store.version(context_id, n)
+        if version is not None and store.parts.digests(context_id, version.source_revision) == digests:
+            return version
+    return None
+
+
 def _ensure_slept(app: Any, snap: str, context_id: str, folder: Path, include: list[str], out: Path,
                   slept: dict[str, dict[str, Any]], model: str, texts_path: Path) -> None:
     """Sleep on the snapshot unless the store already holds a version built from exactly it (an
@@ -348,8 +369,9 @@ def retrieval_recall(args: argparse.Namespace) -> Path:
         snap_store = Path(args.store) / context_id
         with _locked(Path(args.store) / f"{context_id}.lock"):
             app = _app(args.model, snap_store, None)
-            same, learned = _in_store(app, context_id, src, include)
-            if not same:
+            learned = slept_on(app, context_id, src, include)
+            same, _ = _in_store(app, context_id, src, include)
+            if not same and learned is None:
                 app.ingest(context_id, folder=src, include=include)
             revision = learned.source_revision if learned is not None else app.learned_store().context(
                 context_id).revision
@@ -358,7 +380,8 @@ def retrieval_recall(args: argparse.Namespace) -> Path:
             todo = [t for t in tasks if t["snapshot"] == snap][: args.tasks or None]
             items = [(t["id"], question_of(t), t["gold_files"]) for t in todo]
             start = time.perf_counter()
-            snap_rows = recall.measure(app, context_id, revision, items, slept)
+            snap_rows = recall.measure(app, context_id, revision, items, slept,
+                                      learned.text if learned is not None else "")
             print(f"{snap}: {len(items)} tasks, {time.perf_counter() - start:.1f} s", flush=True)
         rows += [{**r, "snapshot": snap} for r in snap_rows]
     (out / "retrieval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -492,7 +515,7 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
         mean, lo, hi = bootstrap([r["f1"] for r in rows])
         wake = statistics.fmean(r["wake_in"] + r["wake_out"] for r in rows)
         amortized = 0.0
-        if arm.startswith("sleep"):  # each snapshot's sleep shared by the real queries asked of it
+        if _arm_key(arm)[0] == "sleep":  # each snapshot's sleep shared by the real queries asked of it
             shares = [_sleep_share(sleeps[s], queries[s]) for s in (r["snapshot"] for r in rows) if s in sleeps]
             amortized = statistics.fmean(shares) if shares else 0.0
         secs = statistics.fmean(r["seconds"] for r in rows)

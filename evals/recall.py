@@ -71,11 +71,10 @@ def ranked_sources(app: Any, context_id: str, revision: int, question: str, retr
 
 
 def measure(app: Any, context_id: str, revision: int, items: Sequence[tuple[str, str, Sequence[str]]],
-            slept: bool) -> list[dict[str, Any]]:
-    """One row per (item id, arm): recall@k for each k, from `items` (id, question, gold files)."""
+            slept: bool, notes: str = "") -> list[dict[str, Any]]:
+    """One row per (item id, arm): recall@k for each k, from `items` (id, question, gold files); `notes`:
+    the learned context the sleep arm's wake shows before its evidence."""
     rows = []
-    latest = app.learned_store().latest(context_id) if slept else None
-    notes = latest.text if latest is not None else ""
     for arm, (retrieval, descriptions) in arms(slept).items():
         for item_id, question, gold in items:
             pieces = ranked_pieces(app, context_id, revision, question, retrieval, descriptions)

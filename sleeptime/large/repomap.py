@@ -34,8 +34,14 @@ def key_symbols(source: str, text: str) -> list[str]:
     return list(dict.fromkeys(h.strip("`* ") for h in heads if h.strip()))
 
 
+_PART_PREFIX = re.compile(r"^(?:Part\s+\S+\s*)?(?:Description:?\s*)?")
+
+
 def _first_sentence(text: str) -> str:
-    text = " ".join(text.split())
+    """The description's first sentence: its first line that is not one of the part's questions (small
+    models often begin with a question, or echo the part's label)."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.strip().startswith("Q:")]
+    text = _PART_PREFIX.sub("", " ".join(" ".join(lines[:1]).split()))
     match = _SENTENCE.match(text)
     sentence = match.group(1) if match else text
     return sentence if len(sentence) <= MAX_DESCRIPTION else sentence[: MAX_DESCRIPTION - 3].rstrip() + "..."

@@ -29,3 +29,10 @@ def test_map_ranks_the_file_others_use_first_and_adds_descriptions() -> None:
     assert lines[0] == MAP_HEADER
     assert lines[1] == "pkg/util.py: Small helpers used everywhere. [helper]"  # named by two files
     assert lines[2] == "pkg/core.py: [Command]" and lines[3] == "pkg/cli.py: [main]"
+
+
+def test_the_map_skips_a_description_that_begins_with_its_questions() -> None:
+    chunks = [_chunk("pkg/a.py", "def run():\n    pass\n")]
+    text = file_map(chunks, {"pkg/a.py": "Q: What does run do?\nPart pkg/a.py:1-2 Runs the job.\nQ: Where?"})
+    assert text.splitlines()[1] == "pkg/a.py: Runs the job. [run]"
+    assert file_map(chunks, {"pkg/a.py": "Q: only questions?"}).splitlines()[1] == "pkg/a.py: [run]"
