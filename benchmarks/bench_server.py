@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench_wake import publish_all
+from bench_wake import ask_streaming, publish_all
 from wake_contexts import CONTEXTS
 
 from sleeptime import SleepTimeConfig, build_wake_graph
@@ -64,25 +64,6 @@ def server(model: str, n_ctx: int) -> Iterator[str]:
         proc.wait(20)
 
 
-def ask(graph: Any, inp: dict[str, Any], cfg: SleepTimeConfig) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    first: float | None = None
-    final: dict[str, Any] = {}
-    for mode, payload in graph.stream(inp, context=cfg, stream_mode=["messages", "values"]):
-        if mode == "messages":
-            chunk, meta = payload
-            if first is None and meta.get("langgraph_node") == "answer" and chunk.content:
-                first = time.perf_counter() - t0
-        else:
-            final = payload
-    total = time.perf_counter() - t0
-    used = [u for u in final.get("usage", []) if u["node"] == "answer"]
-    return {"first_token_s": first if first is not None else total, "total_s": total, "path": final.get("path"),
-            "input_tokens": sum(u["input_tokens"] for u in used),
-            "cached_tokens": sum(u.get("cache_read_tokens", 0) for u in used),
-            "output_tokens": sum(u["output_tokens"] for u in used)}
-
-
 def p50_ms(xs: list[float]) -> float:
     return round(statistics.median(xs) * 1000, 1)
 
@@ -111,13 +92,13 @@ def main() -> None:
         for name, c in CONTEXTS.items():
             questions = c["questions"][: args.per_context]
             for i, q in enumerate(questions):
-                r = ask(graph, {"question": q, "context_id": name, "mode": "test-time"}, cfg)
+                r = ask_streaming(graph, {"question": q, "context_id": name, "mode": "test-time"}, cfg)
                 runs.append({"context": name, "question_index": i, "mode": "test-time", **r})
             t0 = time.perf_counter()
             warm = warm_published(cfg, learned, name, 1)
             warm_s = time.perf_counter() - t0
             for i, q in enumerate(questions):
-                r = ask(graph, {"question": q, "context_id": name, "mode": "learned"}, cfg)
+                r = ask_streaming(graph, {"question": q, "context_id": name, "mode": "learned"}, cfg)
                 runs.append({"context": name, "question_index": i, "mode": "sleep-time-warm", "warm_s": warm_s,
                              "warm_input_tokens": sum(w["input_tokens"] for w in warm), **r})
             for r in runs[-2 * len(questions):]:

@@ -52,7 +52,8 @@ def publish_all(store: Any, tenant: str) -> LearnedContextStore:
 
 
 # -- part 1: the embedded model ---------------------------------------------------------------------
-def _ask_streaming(graph: Any, inp: dict[str, Any], cfg: SleepTimeConfig) -> dict[str, Any]:
+def ask_streaming(graph: Any, inp: dict[str, Any], cfg: SleepTimeConfig) -> dict[str, Any]:
+    """One streamed wake: first-token and total seconds, the answer step's tokens (bench_server.py uses it too)."""
     t0 = time.perf_counter()
     first: float | None = None
     final: dict[str, Any] = {}
@@ -124,7 +125,7 @@ def model_part(args: argparse.Namespace) -> dict[str, Any]:
             if mode not in args.modes:
                 continue
             llama.reset()  # every ask starts from an empty context
-            r = _ask_streaming(graph, {"question": question, "context_id": name, "mode": wake_mode}, run_cfg)
+            r = ask_streaming(graph, {"question": question, "context_id": name, "mode": wake_mode}, run_cfg)
             runs.append({"context": name, "question": question, "mode": mode, **r})
             print(f"[{i + 1}/{len(questions)}] {mode:18s} first {r['first_token_s']:6.2f}s total "
                   f"{r['total_s']:6.2f}s in {r['input_tokens']} cached {r['cached_tokens']}", flush=True)
