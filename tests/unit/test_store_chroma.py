@@ -56,6 +56,13 @@ def test_constructor_validation(kwargs: dict[str, str], tmp_path: Path) -> None:
         ChromaStore(**kwargs)  # type: ignore[arg-type]
 
 
+def test_an_unreachable_server_is_a_store_error_naming_it() -> None:
+    # The first client call runs inside the constructor: everything `_call` reads must exist by then
+    # (a server-mode store once failed with AttributeError here, before any server answered).
+    with pytest.raises(StoreError, match=r"Chroma server at http://127\.0\.0\.1:9"):
+        ChromaStore(url="http://127.0.0.1:9", index={"embed": HashEmbeddings(8), "fields": ["question"]})
+
+
 def test_reopen_keeps_items_vectors_and_timestamps(tmp_path: Path) -> None:
     s = ChromaStore(path=tmp_path, index=index_config(["text"]))
     s.put(("t", "u"), "k", {"text": "hello fox"})

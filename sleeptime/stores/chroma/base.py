@@ -121,6 +121,14 @@ class ChromaBase(BaseStore):
         self._scoped: dict[tuple[str, ...], Any] = {}  # vector collections by scope, created lazily
         self._last_seq = 0
         self._sweeper: TTLSweeper | None = None  # started by start_ttl_sweeper
+        # Set before the first client call: `_call` reads them, also while a server client connects.
+        # Chroma's typed API (invariant TypedDicts for metadata and where) does not fit dynamically
+        # built clauses, so collections are held as Any and results checked at runtime.
+        self._items: Any = None
+        self._ns: Any = None
+        self._path = str(path) if path is not None else None
+        self._marks: WriteMarks | None = None
+        self._broken = False  # a write failed on a full disk: reopen before the next operation
         if url is not None:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -133,13 +141,6 @@ class ChromaBase(BaseStore):
             self._client: Any = self._call(chromadb.HttpClient, host=host, port=port, ssl=ssl, settings=settings)
         elif client is not None:
             self._client = client
-        # Chroma's typed API (invariant TypedDicts for metadata and where) does not fit dynamically
-        # built clauses, so collections are held as Any and results checked at runtime.
-        self._items: Any = None
-        self._ns: Any = None
-        self._path = str(path) if path is not None else None
-        self._marks: WriteMarks | None = None
-        self._broken = False  # a write failed on a full disk: reopen before the next operation
         self._open(path)
         # Several processes on one path: notice the others' writes (see `freshness`).
         self._marks = WriteMarks(path) if path is not None else None
