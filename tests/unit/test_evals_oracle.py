@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,15 @@ from tests.scripts import staged_model
 
 SOLUTION = ("The city is covered in 42/ 3 = <<42/3=14>>14 intervals.\n"
             "It takes 14 * 10 = <<14*10=140>>140 minutes, or <<140/60>>2.33 hours.\n#### 140")
+FOG = Example("fog-0", "A fog bank covers 3 miles every 10 minutes. The city is 42 miles across.",
+              "How many minutes until the whole city is covered?", "140", "gsm-base", {"solution": SOLUTION})
+
+
+def _run_fog(opts: RunOptions, model: Any) -> list[dict[str, object]]:
+    """Every record one budget task writes for the fog example, under `opts`, with `model` as both models."""
+    out: list[dict[str, object]] = []
+    budget_task(Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings()), FOG, set(), out.append)
+    return out
 
 
 def test_oracle_values_from_annotations_then_equations() -> None:
@@ -35,14 +45,10 @@ def test_oracle_values_from_annotations_then_equations() -> None:
 def test_the_oracle_arm_answers_from_the_gold_values_with_no_sleep(tmp_path: Path) -> None:
     model = staged_model(answer="It takes 140 minutes. The answer is 140.")
     opts = RunOptions(experiment="pareto", out=str(tmp_path), budgets=[0, 1], oracle=True, progress=False)
-    env = Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
-    ex = Example("fog-0", "A fog bank covers 3 miles every 10 minutes. The city is 42 miles across.",
-                 "How many minutes until the whole city is covered?", "140", "gsm-base", {"solution": SOLUTION})
-    out: list[dict[str, object]] = []
-    budget_task(env, ex, set(), out.append)
+    out = _run_fog(opts, model)
     oracle = [r for r in out if r["mode"] == "oracle"]
     assert len(oracle) == 2 and all(r["correct"] and r["sleep_output_tokens"] == 0 for r in oracle)
-    assert {str(r["key"]) for r in out} == set(budget_keys(opts, ex))
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, FOG))
     answer_prompts = [c[-1].text for c in model.calls_for("answer")]
     with_gold = [p for p in answer_prompts if "- 14*10 = 140" in p]
     assert len(with_gold) == 2  # the two oracle answers, and no other answer saw the gold values
@@ -106,12 +112,8 @@ def test_the_oracle_intermediate_arm_runs_beside_the_full_one(tmp_path: Path) ->
     model = staged_model(answer="The answer is 140.")
     opts = RunOptions(experiment="pareto", out=str(tmp_path), budgets=[0], oracle=True, oracle_intermediate=True,
                       progress=False)
-    env = Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
-    ex = Example("fog-0", "A fog bank covers 3 miles every 10 minutes. The city is 42 miles across.",
-                 "How many minutes until the whole city is covered?", "140", "gsm-base", {"solution": SOLUTION})
-    out: list[dict[str, object]] = []
-    budget_task(env, ex, set(), out.append)
-    assert {str(r["key"]) for r in out} == set(budget_keys(opts, ex))
+    out = _run_fog(opts, model)
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, FOG))
     assert [r["mode"] for r in out if str(r["mode"]).startswith("oracle")] == ["oracle", "oracle-intermediate"]
     prompts = [c[-1].text for c in model.calls_for("answer")]
     assert sum("- 42/3 = 14" in p and "14*10" not in p for p in prompts) == 1  # the intermediate arm's one answer
@@ -138,12 +140,8 @@ def test_named_scaling_settings_and_a_question_work_setting(tmp_path: Path) -> N
     model = staged_model(answer="The answer is 140.", predict=[listed, "14 intervals x 10 = 140", "14"])
     opts = ScalingOptions(experiment="scaling", out=str(tmp_path), budgets=[0], n_questions=0, progress=False,
                           scale_settings=parse_settings("k1-r1,k1-r1-q2"))
-    env = Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
-    ex = Example("fog-0", "A fog bank covers 3 miles every 10 minutes. The city is 42 miles across.",
-                 "How many minutes until the whole city is covered?", "140", "gsm-base", {"solution": SOLUTION})
-    out: list[dict[str, object]] = []
-    budget_task(env, ex, set(), out.append)
-    assert {str(r["key"]) for r in out} == set(budget_keys(opts, ex))
+    out = _run_fog(opts, model)
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, FOG))
     runs = {r["setting"]: r for r in out if r["mode"] == "sleep-run"}
     assert runs["k1-r1"]["questions"] == 0 and runs["k1-r1-q2"]["questions"] == 2
     assert len(model.calls_for("predict")) == 3  # only the -q2 sleep: the list and two level-4 answers
@@ -156,12 +154,8 @@ def test_sleep_budgets_limit_the_sleep_and_oracle_modes_and_cut_replies_are_coun
     model = staged_model(answer="The answer is 140.")
     opts = RunOptions(experiment="pareto", out=str(tmp_path), budgets=[0, 3], sleep_budgets=[0],
                       oracle_intermediate=True, progress=False, max_tokens_wake=4)
-    env = Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings())
-    ex = Example("fog-0", "A fog bank covers 3 miles every 10 minutes. The city is 42 miles across.",
-                 "How many minutes until the whole city is covered?", "140", "gsm-base", {"solution": SOLUTION})
-    out: list[dict[str, object]] = []
-    budget_task(env, ex, set(), out.append)
-    assert {str(r["key"]) for r in out} == set(budget_keys(opts, ex))
+    out = _run_fog(opts, model)
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, FOG))
     assert sorted((str(r["mode"]), r["budget"]) for r in out if "budget" in r) == [
         ("oracle-intermediate", 0), ("sleep", 0), ("test-time", 0), ("test-time", 3)]
     answers = [r for r in out if "budget" in r]
