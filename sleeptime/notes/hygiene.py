@@ -260,17 +260,14 @@ def extend_notes(notes: str, reply: str) -> str:
     return "\n".join([*kept, reply])
 
 
-def merge_samples(
-    samples: Sequence[CheckedNotes], rule: MergeRule | None = None
-) -> tuple[CheckedNotes, list[Rejected]]:
-    """One set of notes from k samples by `rule` (None: `majority`; the default strategy passes `concatenate`), and
-    what it dropped; k = 0 or 1 needs
-    no rule (no notes; the sample unchanged)."""
+def merge_samples(samples: Sequence[CheckedNotes], rule: MergeRule) -> tuple[CheckedNotes, list[Rejected]]:
+    """One set of notes from k samples by `rule` (`majority` or `concatenate`; the run's `SampleMerge` strategy
+    chooses), and what it dropped; k = 0 or 1 needs no rule (no notes; the sample unchanged)."""
     if len(samples) == 0:
         return CheckedNotes(), []
     if len(samples) == 1:
         return samples[0], []
-    return (rule or majority)(samples)
+    return rule(samples)
 
 
 def majority(samples: Sequence[CheckedNotes]) -> tuple[CheckedNotes, list[Rejected]]:

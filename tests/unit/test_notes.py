@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from sleeptime.notes.hygiene import clean_reply, context_sentences, copies_context, is_cut_off, merge_samples
+from sleeptime.notes.hygiene import (
+    clean_reply,
+    context_sentences,
+    copies_context,
+    is_cut_off,
+    majority,
+    merge_samples,
+)
 from sleeptime.notes.quantities import check_inline, check_notes
 from sleeptime.notes.strategies import CONCAT, WORKED
 from sleeptime.prompts import predict as predict_prompt
@@ -75,7 +82,7 @@ def test_merge_keeps_majority_values_under_any_name() -> None:
     a = check_notes("baked = 72\nsold = 64\nshelter = baked - sold\nrevenue = sold * 3\nThe shelter gets muffins.")
     b = check_notes("baked = 72\nsold = 64\nleftover = baked - sold\nrevenue = sold * 2\nwrong = 5")
     c = check_notes("baked = 72\nsold = 60\nshelter = baked - sold\nrevenue = 64 * 3")
-    merged, dropped = merge_samples([a, b, c])
+    merged, dropped = merge_samples([a, b, c], majority)
     lines = merged.render().splitlines()
     assert lines == [
         "- baked = 72 (agreed)",
@@ -107,22 +114,23 @@ def test_concat_merge_keeps_every_samples_notes_once() -> None:
         "- sold = 60",  # the samples disagree on sold: both stated, as concatenation does
         "- leftover = baked - sold = 72 - 60 = 12",
     ]
-    assert merge_samples([a, b])[0].render().splitlines() == ["- baked = 72 (agreed)", "- The shelter gets muffins."]
+    assert merge_samples([a, b], majority)[0].render().splitlines() == [
+        "- baked = 72 (agreed)", "- The shelter gets muffins."]
     assert CONCAT([a])[0] is a
 
 
 def test_merge_of_one_sample_is_the_sample() -> None:
     a = check_notes("x = 1 + 1\nfact line")
-    merged, dropped = merge_samples([a])
+    merged, dropped = merge_samples([a], majority)
     assert merged is a and dropped == []
-    assert merge_samples([])[0].items == []
+    assert merge_samples([], majority)[0].items == []
 
 
 def test_facts_from_other_samples_need_a_majority() -> None:
     a = check_notes("first fact")
     b = check_notes("second fact\nshared fact")
     c = check_notes("Shared  FACT")
-    merged, _ = merge_samples([a, b, c])
+    merged, _ = merge_samples([a, b, c], majority)
     assert merged.facts == ["first fact", "shared fact"]
 
 
@@ -155,7 +163,7 @@ def test_cut_off_reply_is_continued_then_reported() -> None:
 
 def test_rendered_notes_check_back_to_the_same_quantities() -> None:
     a = check_notes("baked = 72\nsold = 64\nshelter = baked - sold\nshare = 7 / 3\nA plain fact.")
-    merged, _ = merge_samples([a, a])
+    merged, _ = merge_samples([a, a], majority)
     again = check_notes(merged.render())
     assert again.values() == a.values() and again.rejected == []
     assert again.facts == ["A plain fact."]
