@@ -26,13 +26,13 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.large.wake_budget import context_budget, fits_whole, notes_within, wake_window
 from sleeptime.local.chat import EmbeddedChatModel
 from sleeptime.local.prefix_cache import PrefixKey
 from sleeptime.models import wake_model
 from sleeptime.prompts.answer import build_answer_messages
 from sleeptime.stores.learned import LearnedContextStore
 from sleeptime.usage import UsageRecord, record_usage
+from sleeptime.wake_budget import context_budget, fits_whole, notes_within, wake_window
 
 __all__ = ["awarm_published", "bind_prefix_state", "prompt_variants", "warm_published"]
 

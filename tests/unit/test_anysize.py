@@ -12,13 +12,13 @@ from langgraph.store.memory import InMemoryStore
 
 from sleeptime.errors import EmptyContextError, InvalidInputError, UnreadableFileError
 from sleeptime.facade import SleepTime
-from sleeptime.large.wake_budget import reply_room
 from sleeptime.large.windows import TEMPLATE_MARGIN
 from sleeptime.prompts import parts as parts_prompt
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
 from sleeptime.stores.learned import LearnedContextStore
 from sleeptime.testing import HashEmbeddings, ScriptedChatModel, count_tokens
+from sleeptime.wake_budget import reply_room
 
 WINDOW = 600
 SLEEP_REPLY = 80

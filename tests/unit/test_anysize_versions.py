@@ -291,8 +291,8 @@ def test_a_wake_during_a_reingest_and_a_resleep_reads_one_consistent_version(tmp
 
 @pytest.mark.parametrize(("mode", "budget"), [("learned", 4), ("test-time", 4), ("learned", 1)])
 def test_the_model_check_prompt_fits_the_window_like_the_answer(tmp_path: Path, mode: str, budget: int) -> None:
-    from sleeptime.large.wake_budget import reply_room
     from sleeptime.prompts import verify as verify_prompt
+    from sleeptime.wake_budget import reply_room
     from tests.unit.test_anysize import _prompt_tokens
 
     # Replies long beside the window, small chunks so the packing fills the budget, and an answer as

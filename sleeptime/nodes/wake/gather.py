@@ -22,13 +22,13 @@ from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.large.packing import Piece, pack
-from sleeptime.large.wake_budget import context_budget, notes_cost, notes_within, wake_window
 from sleeptime.large.windows import Window
 from sleeptime.nodes._runtime import config_of, store_of
 from sleeptime.notes.strategies import Experiment
 from sleeptime.state import WakeState
 from sleeptime.stores import hybrid
 from sleeptime.stores.learned import LearnedContextStore
+from sleeptime.wake_budget import context_budget, notes_cost, notes_within, wake_window
 
 NOTES_SHARE = 3
 """At most 1/NOTES_SHARE of the retrieved pieces are part notes; the rest is raw text."""

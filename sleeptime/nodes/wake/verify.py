@@ -16,13 +16,13 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from sleeptime.config import SleepTimeConfig
-from sleeptime.large.wake_budget import wake_window
 from sleeptime.models import wake_model
 from sleeptime.nodes._runtime import config_of
 from sleeptime.prompts import verify as prompt
 from sleeptime.state import WakeState
 from sleeptime.structured import ask_json, is_refusal
 from sleeptime.usage import UsageRecord
+from sleeptime.wake_budget import wake_window
 
 logger = logging.getLogger(__name__)
 
