@@ -2,7 +2,8 @@
 
 `Retrieval` says which rankings are fused (reciprocal rank fusion, `sleeptime.large.lexical.rrf`):
 ``dense`` (the store's embedding search over raw chunks), ``lexical`` (BM25 over the chunks' code-aware
-tokens) and ``descriptions`` (what sleep wrote on each part: it joins the BM25 text of that part's chunks,
+tokens) and ``definitions`` (the chunks that define a name the question writes as code, `sleeptime.large.symbols`)
+and ``descriptions`` (what sleep wrote on each part: it joins the BM25 text of that part's chunks,
 and a dense search over the part notes leads to the part's chunks). It reaches the wake graph through
 ``SleepTimeConfig.experiment`` (``Experiment.retrieval``); the evals lab compares `DENSE` (plain RAG as
 before) with `HYBRID` (the default: measured better, see docs/large-contexts.md).
@@ -30,15 +31,21 @@ class Retrieval:
     """The fusion constant: each ranking adds ``weight / (rrf_k + rank)``."""
     lexical_weight: float = 1.5
     """The BM25 ranking's weight in the fusion (the dense ones weigh 1)."""
+    definitions: bool = True
+    """The chunks that define a name the question writes as code lead (`sleeptime.large.symbols`)."""
+    definitions_weight: float = 1.5
+    """The definitions ranking's weight in the fusion."""
 
 
-DENSE = Retrieval("dense", lexical=False, descriptions=False)
+DENSE = Retrieval("dense", lexical=False, descriptions=False, definitions=False)
 """The store's embedding search over raw chunks alone (plain RAG before hybrid search)."""
 
 HYBRID = Retrieval("hybrid")
-"""Dense and BM25 over raw chunks, and with a learned context its part descriptions, fused by rank.
-``rrf_k=10`` and BM25 weighing 1.5 were chosen on click-8.1.8's 36 SWE-Features tasks (recall@5 of gold
-files 0.804 against 0.741 at ``rrf_k=60``, equal weights; dense alone 0.677); the other snapshots were
-not used to choose them."""
+"""Dense and BM25 over raw chunks, the chunks defining the names the question writes as code, and with a
+learned context its part descriptions, fused by rank. ``rrf_k=10`` and BM25 weighing 1.5 were chosen on
+click-8.1.8's 36 SWE-Features tasks (recall@5 of gold files 0.804 against 0.741 at ``rrf_k=60``, equal
+weights; dense alone 0.677), the definitions' weight 1.5 there too (the best-ranked chunk's file is a
+changed file: F1 0.612 -> 0.700; 0.5 to 3 tried); the other snapshots were not used to choose them
+(0.609 -> 0.626 on their 58 tasks)."""
 
 RETRIEVALS = {r.name: r for r in (DENSE, HYBRID)}

@@ -18,11 +18,12 @@ from sleeptime.large.lexical import BM25, rrf
 from sleeptime.large.packing import Piece
 from sleeptime.large.retrieval import Retrieval
 from sleeptime.large.sources import SourceChunk
+from sleeptime.large.symbols import Definitions
 from sleeptime.stores.parts import PartIndex
 
 __all__ = ["search"]
 
-_CACHE: OrderedDict[tuple[Any, ...], tuple[list[SourceChunk], BM25]] = OrderedDict()
+_CACHE: OrderedDict[tuple[Any, ...], tuple[list[SourceChunk], BM25, Definitions]] = OrderedDict()
 _CACHE_SIZE = 8
 _LOCK = threading.Lock()
 
@@ -36,7 +37,7 @@ def _owner(chunk: SourceChunk, parts: Sequence[Sequence[Any]]) -> str | None:
 
 
 def _index(index: PartIndex, context_id: str, revision: int, notes: dict[str, str],
-           parts: Sequence[Sequence[Any]]) -> tuple[list[SourceChunk], BM25]:
+           parts: Sequence[Sequence[Any]]) -> tuple[list[SourceChunk], BM25, Definitions]:
     key = (id(index.store), index.layout.ns("pieces", context_id), revision, tuple(sorted(notes)))
     with _LOCK:
         if key in _CACHE:
@@ -47,7 +48,7 @@ def _index(index: PartIndex, context_id: str, revision: int, notes: dict[str, st
     for c in chunks:
         owner = _owner(c, parts) if notes else None
         docs.append(f"{c.source}\n{notes.get(owner, '') if owner else ''}\n{c.text}")
-    built = (chunks, BM25(docs))
+    built = (chunks, BM25(docs), Definitions(chunks))
     with _LOCK:
         _CACHE[key] = built
         while len(_CACHE) > _CACHE_SIZE:
@@ -61,11 +62,11 @@ def search(index: PartIndex, context_id: str, revision: int, query: str, k: int,
     `descriptions`: the revision's part notes (sleep output) join the search, as `retrieval` allows."""
     if k <= 0:
         return []
-    if not retrieval.lexical and not (descriptions and retrieval.descriptions):
+    if not retrieval.lexical and not retrieval.definitions and not (descriptions and retrieval.descriptions):
         return index.search_chunks(context_id, revision, query, k)  # dense alone: the store's ranking
     parts = index.part_spans(context_id, revision) if descriptions and retrieval.descriptions else []
     notes = index.part_notes(context_id, [p[0] for p in parts]) if parts else {}
-    chunks, bm25 = _index(index, context_id, revision, notes, parts)
+    chunks, bm25, defined = _index(index, context_id, revision, notes, parts)
     by_digest = {c.digest: c for c in reversed(chunks)}  # the first span of a repeated chunk
     rankings: list[list[str]] = []
     weights: list[float] = []
@@ -80,6 +81,10 @@ def search(index: PartIndex, context_id: str, revision: int, query: str, k: int,
     if lexical_keys:
         rankings.append(lexical_keys)
         weights.append(retrieval.lexical_weight)
+    defining = defined.ranking(query) if retrieval.definitions else []
+    if defining:
+        rankings.append(defining)
+        weights.append(retrieval.definitions_weight)
     if notes:  # a part whose description is near the question leads to its chunks, best of them first
         order = {d: i for i, (d, _) in enumerate(rrf(rankings, retrieval.rrf_k, weights))}
         led: list[str] = []

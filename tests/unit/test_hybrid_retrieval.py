@@ -81,3 +81,48 @@ def test_part_descriptions_lead_to_their_parts_chunks(tmp_path: Path) -> None:
     assert after[0].source == "pkg/gamma.py"
     without = hybrid.search(index, "code", revision, question, 3, HYBRID, descriptions=False)
     assert all(p.source != "pkg/gamma.py" for p in without[:1]) or not without
+
+
+def test_named_reads_only_names_written_as_code() -> None:
+    from sleeptime.large.symbols import named
+
+    got = named("Add ``Choice.get_invalid_choice_message``; fix click.edit typing and the HelpFormatter edit")
+    assert got[:3] == ["Choice", "get_invalid_choice_message", "click"]
+    assert "edit" in got and "HelpFormatter" in got  # dotted and CamelCase count
+    assert named("make the edit command show progress") == []  # plain prose names nothing
+
+
+def test_definitions_rank_the_defining_chunk_and_skip_common_names() -> None:
+    from sleeptime.large.sources import SourceChunk
+    from sleeptime.large.symbols import MAX_PLACES, Definitions
+
+    def chunk(source: str, text: str, digest: str) -> SourceChunk:
+        return SourceChunk(text, source, 1, 2, digest)
+
+    chunks = [chunk("core.py", "x = Choice(1)\ndef command():\n    pass", "use"),
+              chunk("types.py", "class Choice:\n    def convert(self):\n        pass", "def-choice"),
+              chunk("termui.py", "def edit(text=None):\n    pass\nDEFAULT = 1", "def-edit")]
+    chunks += [chunk(f"m{i}.py", "def convert():\n    pass", f"conv{i}") for i in range(MAX_PLACES)]
+    defs = Definitions(chunks)
+    assert defs.ranking("Fix `Choice` in click.edit") == ["def-choice", "def-edit"]
+    assert defs.ranking("Speed up `convert`") == []  # defined in more than MAX_PLACES chunks
+    assert defs.ranking("`DEFAULT` is wrong") == ["def-edit"]  # a module-level assignment defines it
+
+
+def test_hybrid_search_puts_the_defining_chunk_before_its_users(tmp_path: Path) -> None:
+    import dataclasses
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    users = "\n".join(f"def use_{i}(value):\n    return ProgressRenderer(value).render_eta()\n" for i in range(30))
+    (pkg / "core.py").write_text(users)
+    (pkg / "bar.py").write_text("class ProgressRenderer:\n    def render_eta(self):\n        return 0\n")
+    store = LearnedContextStore(InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text"]}))
+    record = store_context(store, "code", load_context(folder=tmp_path, include=["*.py"], chunk_size=200,
+                                                       chunk_overlap=0))
+    question = "Make `ProgressRenderer.render_eta` round to seconds"
+    without = hybrid.search(store.parts, "code", record.revision, question, 3,
+                            dataclasses.replace(HYBRID, definitions=False))
+    with_defs = hybrid.search(store.parts, "code", record.revision, question, 3, HYBRID)
+    assert with_defs[0].source == "pkg/bar.py"
+    assert without[0].source == "pkg/core.py"  # BM25 and dense favour the many users
