@@ -156,14 +156,18 @@ def _tokens(usage: Any) -> tuple[int, int]:
     return int(usage.input_tokens), int(usage.output_tokens)
 
 
-ARMS = ("rag", "rag-hybrid", "sleep")
-"""`rag`: dense search over raw chunks (plain RAG as before); `rag-hybrid`: dense + BM25 fused by rank, no
-sleep output (the best arm without sleep); `sleep`: the learned context and the same hybrid search, which
-the sleep's part descriptions join."""
+ARMS = ("rag", "rag-hybrid", "rank", "sleep", "sleep-rank")
+"""`rag`: dense search over raw chunks (plain RAG as before); `rag-hybrid`: dense + BM25 + definitions fused
+by rank, no sleep output; `rank`: no model at all, the answer is the file of the hybrid search's best chunk
+(it outscores the 0.5B reading that evidence, so it is the bar sleep must clear); `sleep`: the learned context
+and the same hybrid search, which the sleep's part descriptions join; `sleep-rank`: as `rank`, with the part
+descriptions joining the search (what sleep adds to the ranking alone)."""
+RANKED = {"rank": False, "sleep-rank": True}
+"""The arms that answer with no model: whether the sleep's part descriptions join the search."""
 
 
 def _app(model: str, store_dir: Path, budget: int | None, arm: str = "sleep", parts: str = "notes",
-         instructions: str = INSTRUCTIONS) -> Any:
+         instructions: str = INSTRUCTIONS, sleep_model: str | None = None) -> Any:
     from sleeptime import SleepTime
     from sleeptime.experimental import DENSE, HYBRID, PART_STYLES, Experiment
 
@@ -183,7 +187,7 @@ def _app(model: str, store_dir: Path, budget: int | None, arm: str = "sleep", pa
             InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]}),
         )
         return SleepTime(store=store, sleep_model=chat, wake_model=chat, context_window=4096, **common)
-    return SleepTime(path=store_dir, sleep_model=model, wake_model=model, **common)
+    return SleepTime(path=store_dir, sleep_model=sleep_model or model, wake_model=model, **common)
 
 
 _SCRIPTED_STORES: dict[str, Any] = {}
@@ -310,22 +314,39 @@ def _ask(args: argparse.Namespace, store_dir: Path, snap: str, context_id: str, 
             arm = f"{mode}@{budget}"
             if (task["id"], arm) in done:
                 continue
-            asker = _app(args.model, store_dir, budget, mode, args.parts)
+            asker = _app(args.model, store_dir, budget, mode, args.parts,
+                         sleep_model=getattr(args, "sleep_model", None))
             start = time.perf_counter()
-            answer = asker.ask(question_of(task), context_id, mode="learned" if mode == "sleep" else "test-time")
+            if mode in RANKED:
+                files, sources, text = _ranked_answer(asker, context_id, task, RANKED[mode])
+                tin = tout = 0
+            else:
+                answer = asker.ask(question_of(task), context_id, mode="learned" if mode == "sleep" else "test-time")
+                files, sources, text = predicted_files(answer.answer, known), answer.sources, answer.answer
+                tin, tout = _tokens(answer.wake_usage)
             seconds = time.perf_counter() - start
-            files = predicted_files(answer.answer, known)
-            tin, tout = _tokens(answer.wake_usage)
             _append(here / "records.jsonl", {
                 "id": task["id"], "snapshot": snap, "arm": arm, "mode": mode, "budget": budget,
                 "gold": task["gold_files"], "predicted": files, "f1": round(f1(files, task["gold_files"]), 4),
                 "wake_in": tin, "wake_out": tout, "seconds": round(seconds, 2),
-                "n_sources": len(answer.sources), "model": args.model, "parts": args.parts,
+                "n_sources": len(sources), "model": "none" if mode in RANKED else args.model, "parts": args.parts,
             })
-            _append(here / "texts.jsonl", {"id": task["id"], "arm": arm, "answer": answer.answer,
-                                           "sources": answer.sources})
+            _append(here / "texts.jsonl", {"id": task["id"], "arm": arm, "answer": text, "sources": sources})
             done.add((task["id"], arm))
             print(f"{task['id']} {arm}: {files} gold {task['gold_files']}", flush=True)
+
+
+def _ranked_answer(app: Any, context_id: str, task: dict[str, Any],
+                   descriptions: bool) -> tuple[list[str], list[str], str]:
+    """No model: the file of the best chunk the wake's hybrid search finds (with the sleep's part
+    descriptions joining it when `descriptions`); (files named, sources ranked, the answer's text)."""
+    from evals import recall
+    from sleeptime.experimental import HYBRID
+
+    revision = app.learned_store().context(context_id).revision
+    ranked = list(dict.fromkeys(recall.ranked_sources(app, context_id, revision, question_of(task), HYBRID,
+                                                      descriptions)))
+    return ranked[:1], ranked, "\n".join(ranked[:1])
 
 
 def _resleep(app: Any, snap: str, context_id: str, folder: Path, include: list[str], known: list[str],
@@ -414,6 +435,7 @@ def _run(args: argparse.Namespace) -> Path:
     offset = (shard[0] - 1) % len(snapshots) if snapshots else 0
     budgets = [int(b) for b in args.budgets.split(",")]
     store_dir = Path(args.store)
+    sleeper = getattr(args, "sleep_model", None)
     for snap in snapshots[offset:] + snapshots[:offset]:  # shards start at different snapshots
         src = data / "snapshots" / snap
         known = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py"))
@@ -431,10 +453,11 @@ def _run(args: argparse.Namespace) -> Path:
         try:
             snap_store = store_dir / context_id
             with _locked(store_dir / f"{context_id}.lock"):
-                app = _app(args.model, snap_store, None, "sleep", args.parts)  # once another's sleep is done
+                app = _app(args.model, snap_store, None, "sleep", args.parts,  # once another's sleep is done
+                           sleep_model=sleeper)
                 slept = {r["snapshot"]: r for r in _jsonl(out / "sleeps.jsonl")}
-                if "sleep" in args.arms.split(","):
-                    _ensure_slept(app, snap, context_id, folder, include, out, slept, args.model,
+                if {"sleep", "sleep-rank"} & set(args.arms.split(",")):
+                    _ensure_slept(app, snap, context_id, folder, include, out, slept, sleeper or args.model,
                                   here / "texts.jsonl")
                 elif not _in_store(app, context_id, folder, include)[0]:  # the baselines need no sleep
                     app.ingest(context_id, folder=folder, include=include)
@@ -457,14 +480,15 @@ def _arm_key(arm: str) -> tuple[str, int]:
     return mode, int(budget)
 
 
-def _paired(records: list[dict[str, Any]], budget: int, base: str = "rag") -> dict[str, Any] | None:
-    """sleep@B minus `base`@B on the tasks both answered: mean F1 difference, its paired bootstrap 95%
+def _paired(records: list[dict[str, Any]], budget: int, base: str = "rag",
+            arm: str = "sleep") -> dict[str, Any] | None:
+    """`arm`@B minus `base`@B on the tasks both answered: mean F1 difference, its paired bootstrap 95%
     interval, and the tasks each arm scored higher on."""
-    by_arm = {m: {r["id"]: r["f1"] for r in records if r["arm"] == f"{m}@{budget}"} for m in ("sleep", base)}
-    ids = sorted(by_arm["sleep"].keys() & by_arm[base].keys())
-    if not ids:
+    by_arm = {m: {r["id"]: r["f1"] for r in records if r["arm"] == f"{m}@{budget}"} for m in (arm, base)}
+    ids = sorted(by_arm[arm].keys() & by_arm[base].keys())
+    if not ids or arm == base:
         return None
-    diffs = [by_arm["sleep"][i] - by_arm[base][i] for i in ids]
+    diffs = [by_arm[arm][i] - by_arm[base][i] for i in ids]
     lo, hi = mean_interval(diffs)  # the paired bootstrap: resampling tasks resamples their differences
     return {"n": len(ids), "diff": statistics.fmean(diffs), "ci95": [lo, hi],
             "sleep_higher": sum(d > 0 for d in diffs), f"{base}_higher": sum(d < 0 for d in diffs)}
@@ -515,7 +539,7 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
         mean, lo, hi = bootstrap([r["f1"] for r in rows])
         wake = statistics.fmean(r["wake_in"] + r["wake_out"] for r in rows)
         amortized = 0.0
-        if _arm_key(arm)[0] == "sleep":  # each snapshot's sleep shared by the real queries asked of it
+        if _arm_key(arm)[0] in ("sleep", "sleep-rank"):  # each snapshot's sleep shared by the real queries asked of it
             shares = [_sleep_share(sleeps[s], queries[s]) for s in (r["snapshot"] for r in rows) if s in sleeps]
             amortized = statistics.fmean(shares) if shares else 0.0
         secs = statistics.fmean(r["seconds"] for r in rows)
@@ -528,13 +552,15 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
         lines.append(f"| {arm} | {len(rows)} | {mean:.3f} ({lo:.3f}-{hi:.3f}) | {precision:.3f} | {recall:.3f} | "
                      f"{sources:.1f} | {wake:.0f} | {wake + amortized:.0f} | {secs:.1f} |")
     budgets = sorted({_arm_key(a)[1] for a in arms})
-    for base in ("rag", "rag-hybrid"):
-        pairs = {b: d for b in budgets if (d := _paired(records, b, base)) is not None}
+    for mine, base in (("sleep", "rag"), ("sleep", "rag-hybrid"), ("sleep", "rank"), ("sleep-rank", "rank"),
+                       ("sleep-rank", "rag-hybrid")):
+        pairs = {b: d for b in budgets if (d := _paired(records, b, base, mine)) is not None}
         if pairs:
-            lines += ["", f"| budget | tasks | F1 sleep - {base} (paired 95% CI) | sleep higher | {base} higher |",
+            lines += ["", f"| budget | tasks | F1 {mine} - {base} (paired 95% CI) | {mine} higher | {base} higher |",
                       "|---|---|---|---|---|"]
             for b, d in pairs.items():
-                summary["paired"][str(b) if base == "rag" else f"{b} vs {base}"] = d
+                key = str(b) if base == "rag" else f"{b} vs {base}"
+                summary["paired"][key if mine == "sleep" else f"{mine} {key}"] = d
                 lines.append(f"| {b} | {d['n']} | {d['diff']:+.3f} ({d['ci95'][0]:+.3f} to {d['ci95'][1]:+.3f}) | "
                              f"{d['sleep_higher']} | {d[base + '_higher']} |")
     lines += ["", "| snapshot | model | files | chars | sleep tokens (in+out) | sleep s | re-sleep tokens, one file | "
@@ -559,6 +585,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=str(ROOT / ".sleeptime" / "swe"),
                    help="folder of the stores, one per snapshot (default git-ignored: %(default)s)")
     p.add_argument("--model", default="embedded:qwen2.5-coder-0.5b", help="model spec, or 'scripted'")
+    p.add_argument("--sleep-model", default=None,
+                   help="model spec that sleeps, when not --model (strong sleep, cheap wake)")
     p.add_argument("--snapshots", nargs="*", default=None, help="snapshot names (default: all three)")
     p.add_argument("--tasks", type=int, default=0, help="first N tasks per snapshot (0: all)")
     p.add_argument("--include", nargs="*", default=None,

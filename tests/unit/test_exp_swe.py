@@ -254,3 +254,18 @@ def test_docs_experiment_scores_answers_and_cited_sources(tmp_path: Path) -> Non
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     assert {r["arm"] for r in records} == {"rag@300", "rag-hybrid@300", "sleep@300"}
     assert "sleep@300 - rag-hybrid@300" in (out / "summary.md").read_text()
+
+
+def test_ranked_arms_answer_with_no_model_and_pair_with_sleep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data, out = _dataset(tmp_path / "data"), tmp_path / "out"
+    counts = _counting(monkeypatch)
+    exp_swe.main(_argv(tmp_path, data, "--no-resleep", "--arms", "rank,sleep-rank", "--parts", "describe"))
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert {r["arm"] for r in records} == {"rank@300", "sleep-rank@300"}
+    assert all(r["wake_in"] == r["wake_out"] == 0 and r["model"] == "none" for r in records)
+    assert all(len(r["predicted"]) == 1 for r in records)  # the best chunk's file
+    by = {(r["id"], r["arm"]): r["predicted"] for r in records}
+    assert by[("t1", "rank@300")] == ["click/termui.py"]  # "pager echo" is termui's topic
+    assert counts["reduce"] == 0  # describe: no reduce; the sleep ran for sleep-rank
+    summary = json.loads((out / "summary.json").read_text())
+    assert "sleep-rank 300 vs rank" in summary["paired"]
