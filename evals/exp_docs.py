@@ -180,7 +180,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="embedded:qwen2.5-coder-0.5b", help="model spec, or 'scripted'")
     p.add_argument("--limit", type=int, default=0, help="first N questions (0: all)")
     p.add_argument("--arms", default="rag,rag-hybrid,sleep", help="arms, comma-separated (default: %(default)s)")
-    p.add_argument("--parts", default="describe", choices=["notes", "describe"], help="what sleep writes per part")
+    p.add_argument("--parts", default="describe", choices=["notes", "describe", "outline"],
+                   help="what sleep writes per part")
     p.add_argument("--budgets", default="1000", help="wake context token budgets, comma-separated")
     p.add_argument("--retrieval", dest="retrieval_only", action="store_true",
                    help="only measure retrieval recall@k of gold files per arm (ingests, no chat model)")

@@ -593,9 +593,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="globs narrowing each snapshot to a reduced codebase (tasks outside it are left out)")
     p.add_argument("--arms", default="rag,sleep",
                    help=f"arms, comma-separated, of {', '.join(ARMS)} (default: %(default)s)")
-    p.add_argument("--parts", default="notes", choices=["notes", "describe"],
+    p.add_argument("--parts", default="notes", choices=["notes", "describe", "outline"],
                    help="what sleep writes per part: notes reduced to notes on the whole, or descriptions and "
-                        "questions that steer retrieval and a map of the files (default: %(default)s)")
+                        "questions that steer retrieval and a map of the files, read from each part's whole text "
+                        "(describe) or its outline (default: %(default)s)")
     p.add_argument("--budgets", default="1500,3000", help="wake context token budgets, comma-separated")
     p.add_argument("--summarize", dest="summarize_only", action="store_true",
                    help="only write the summary (and swe.png) from the records so far; no model")

@@ -8,8 +8,8 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
 - **strategies** (``SleepTimeConfig.experiment``): `Experiment` holding a `NotesStyle` (`EXPRESSIONS`,
   `WORKED`), a `SampleMerge` (`MAJORITY`, `CONCAT`), a `Rethink` (`REWRITE`, `EXTEND`: exactly max_rounds
   rounds, each checking and extending the last), a `QuestionWork` (`SHORT`, `LEVEL4`: the sleep model
-  works its predicted questions step by step), a `Retrieval` and a `PartStyle` (`NOTES`, `DESCRIBE`:
-  what sleep writes per part of a large context); `experiment_from_names` maps command-line names
+  works its predicted questions step by step), a `Retrieval` and a `PartStyle` (`NOTES`, `DESCRIBE`,
+  `OUTLINE`: what sleep writes per part of a large context); `experiment_from_names` maps command-line names
   (`NOTES_STYLES`, `SAMPLE_MERGES`, `RETHINKS`, `QUESTION_WORK`, `PART_STYLES`) to them;
 - **note checking**: the one arithmetic evaluator (`evaluate` within `Limits`, `QuantityError`,
   `format_value`), the note checker (`check_notes`) and the reply cleaner (`clean_reply`, `is_cut_off`);
@@ -48,6 +48,7 @@ from sleeptime.notes.strategies import (
     MAJORITY,
     NOTES,
     NOTES_STYLES,
+    OUTLINE,
     PART_STYLES,
     QUESTION_WORK,
     RETHINKS,
@@ -88,6 +89,7 @@ __all__ = [
     "MAJORITY",
     "NOTES",
     "NOTES_STYLES",
+    "OUTLINE",
     "PART_STYLES",
     "QUESTION_WORK",
     "RETHINKS",

@@ -17,7 +17,8 @@ from sleeptime.notes.quantities import CheckedNotes, Rejected
 from sleeptime.prompts.reflect import USER, USER_EXTEND, USER_WORKED
 
 __all__ = ["CONCAT", "DESCRIBE", "EXPRESSIONS", "EXTEND", "LEVEL4", "MAJORITY", "NOTES", "NOTES_STYLES",
-           "PART_STYLES", "QUESTION_WORK", "RETHINKS", "REWRITE", "SAMPLE_MERGES", "SHORT", "WORKED", "Experiment",
+           "OUTLINE", "PART_STYLES", "QUESTION_WORK", "RETHINKS", "REWRITE", "SAMPLE_MERGES", "SHORT", "WORKED",
+           "Experiment",
            "NotesStyle", "PartStyle", "QuestionWork", "Rethink", "SampleMerge", "experiment_from_names"]
 
 
@@ -118,6 +119,9 @@ class PartStyle:
     """The reply cap of one part's call (None: ``max_tokens_sleep``)."""
     questions: int = 3
     """Questions asked per part when ``describe``."""
+    outline: bool = False
+    """Describe a part from its outline (`sleeptime.large.outline`: names, signatures and first docstring
+    lines; headings and first sentences) rather than its whole text: about a sixth of the prompt tokens."""
 
 
 NOTES = PartStyle("notes", describe=False)
@@ -125,6 +129,9 @@ NOTES = PartStyle("notes", describe=False)
 
 DESCRIBE = PartStyle("describe", describe=True, max_tokens=160)
 """A description and questions per part that steer retrieval, and a map of the files; no reduce."""
+
+OUTLINE = PartStyle("outline", describe=True, max_tokens=160, outline=True)
+"""As `DESCRIBE`, each part described from its outline: the affordable sleep for a large folder."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,7 @@ class Experiment:
 
 
 NOTES_STYLES = {s.name: s for s in (EXPRESSIONS, WORKED)}
-PART_STYLES = {s.name: s for s in (NOTES, DESCRIBE)}
+PART_STYLES = {s.name: s for s in (NOTES, DESCRIBE, OUTLINE)}
 SAMPLE_MERGES = {m.name: m for m in (MAJORITY, CONCAT)}
 RETHINKS = {r.name: r for r in (REWRITE, EXTEND)}
 QUESTION_WORK = {w.name: w for w in (SHORT, LEVEL4)}

@@ -24,6 +24,7 @@ from typing_extensions import TypedDict
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.errors import InvalidInputError, ModelOutputError
+from sleeptime.large.outline import outline
 from sleeptime.large.packing import Piece, pack
 from sleeptime.large.repomap import file_map
 from sleeptime.large.sources import SourceChunk
@@ -175,7 +176,9 @@ def reflect_part(state: PartTask, runtime: Runtime[SleepTimeConfig]) -> dict[str
     if style.describe:
         messages: list[BaseMessage] = [
             SystemMessage(prompt.DESCRIBE_SYSTEM),
-            HumanMessage(prompt.DESCRIBE_USER.format(source=span, text=part["text"], n=style.questions)),
+            HumanMessage(prompt.DESCRIBE_USER.format(
+                source=span, text=outline(part["source"], part["text"]) if style.outline else part["text"],
+                n=style.questions)),
         ]
     else:
         messages = [
