@@ -18,6 +18,7 @@ from evals.passk import passk_table
 from evals.predictability import predictability_table
 from evals.records import RECORDS_FILE, read_records, read_run_file
 from evals.tables import (
+    HOLM_FAMILY,
     budget_table,
     complete_only,
     equal_accuracy_table,
@@ -341,6 +342,9 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
         lines = headline(records, weight)
         if lines:
             md += ["## Ratios (computed from the records)", ""] + [f"- {s}" for s in lines] + [""]
+        if tables.get("paired"):
+            md += [f"{HOLM_FAMILY}: {tables['paired'][0]['holm_family']} p values. A raw p below 0.05 whose "
+                   "`p_holm` is not is no finding once the run's other comparisons are counted.", ""]
     for tname, rows in tables.items():
         md += [f"## {tname}", "", markdown_table(rows)]
     md += ["## Figures", ""] + [f"![{f}]({f})" for f in figures] + [""]

@@ -9,6 +9,7 @@ import functools
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from evals.grading import summarize
@@ -16,6 +17,7 @@ from evals.stats import (
     bootstrap,
     cluster_bootstrap,
     cluster_signflip_p,
+    holm_adjust,
     mcnemar_exact,
     mean_interval,
     percentile_interval,
@@ -114,7 +116,8 @@ def _headline_lines(rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]]
         lines.append(
             f"{mode}, budget {b} ({s}): accuracy test-time {a['accuracy']:.3f} vs {mode} {c['accuracy']:.3f} "
             f"({c['accuracy'] - a['accuracy']:+.3f}; right only with {mode}: {pr['right_only_sleep']}, only "
-            f"test-time: {pr['right_only_test_time']}; {pr['p_test']} p = {pr['mcnemar_p']:.3f}); "
+            f"test-time: {pr['right_only_test_time']}; {pr['p_test']} p = {pr['mcnemar_p']:.3f}, Holm-adjusted "
+            f"{pr['p_holm']:.3f} over the run's {pr['holm_family']} comparisons); "
             f"test-time output tokens {a['mean_output_tokens']:.1f} vs {c['mean_output_tokens']:.1f} "
             f"({ratio:.2f}x{_ci(pr['token_ratio_lo'], pr['token_ratio_hi'])}); sleep output tokens per context "
             f"{c['mean_sleep_output_tokens']:.1f}; "
@@ -164,47 +167,119 @@ def _grade(r: Mapping[str, Any]) -> float:
     return 1.0 if r.get("correct") else 0.0
 
 
+@dataclass(frozen=True)
+class _Paired:
+    """One paired comparison of an arm with a baseline on the examples both answered (grades in id order)."""
+
+    ids: list[str]
+    base: list[float]
+    arm: list[float]
+    context_of: Mapping[str, str]
+
+    @property
+    def diffs(self) -> list[float]:
+        return [c - a for a, c in zip(self.base, self.arm, strict=True)]
+
+    @property
+    def wins(self) -> int:
+        return sum(1 for a, c in zip(self.base, self.arm, strict=True) if c and not a)
+
+    @property
+    def losses(self) -> int:
+        return sum(1 for a, c in zip(self.base, self.arm, strict=True) if a and not c)
+
+    @property
+    def clustered(self) -> bool:
+        """Questions that share a context (Multi-Query ``context_id``) are not independent: tested by context."""
+        return bool(self.context_of) and all(e in self.context_of for e in self.ids)
+
+    @property
+    def groups(self) -> list[list[int]]:
+        return _clusters([self.context_of[e] for e in self.ids])
+
+    def p(self) -> tuple[float, str]:
+        """The two-sided p and its test: exact McNemar, or a sign-flip test over contexts when clustered."""
+        if self.clustered:
+            diffs = self.diffs
+            return cluster_signflip_p([sum(diffs[i] for i in g) for g in self.groups]), "cluster sign-flip"
+        return mcnemar_exact(self.wins, self.losses), "exact McNemar"
+
+
+def _pair(base: Mapping[str, Mapping[str, Any]], arm: Mapping[str, Mapping[str, Any]],
+          context_of: Mapping[str, str]) -> _Paired:
+    ids = sorted(set(arm) & set(base))
+    return _Paired(ids, [_grade(base[e]) for e in ids], [_grade(arm[e]) for e in ids], context_of)
+
+
+def _context_of(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    return {str(r["example_id"]): str(r["context_id"]) for r in records if r.get("context_id") is not None}
+
+
+#: What the Holm-Bonferroni adjusted p values (``p_holm``) of a run's summary adjust for.
+HOLM_FAMILY = ("Holm-Bonferroni adjusted p values (`p_holm`) treat every paired comparison of this run as one family: "
+               "each sleep, sleep+verified and oracle arm against test-time only at its level (`paired`)")
+
+
+def family_p_values(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], float]:
+    """The raw p value of every paired comparison of one run, the family :data:`HOLM_FAMILY` adjusts, keyed
+    ``("test-time", mode, setting, budget)`` for an arm against test-time only at its level."""
+    records = list(records)
+    context_of = _context_of(records)
+    cells = _cells(records)
+    out: dict[tuple[str, ...], float] = {}
+    for (mode, setting, b), sl in sorted(cells.items()):
+        tt = cells.get(("test-time", "None", b))
+        if mode == "test-time" or tt is None:
+            continue
+        out[("test-time", mode, setting, str(b))] = _pair(tt, sl, context_of).p()[0]
+    return out
+
+
+def holm_family(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], float]:
+    """Holm-Bonferroni adjusted p of every comparison in :func:`family_p_values`, under the same keys."""
+    raw = family_p_values(records)
+    return dict(zip(raw, holm_adjust(list(raw.values())), strict=True))
+
+
 def paired_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Each sleep mode against test-time only at the same budget, on the examples both answered: accuracies and
-    their difference with bootstrap 95% intervals, the discordant pairs with the exact McNemar p, and the
-    test-time token ratio (test-time only / sleep, mean over the examples where both report tokens) with its
-    interval. Questions that share a context (records with ``context_id``, Multi-Query) are not independent: the
-    intervals then resample whole contexts and the p value is a sign-flip test over contexts (``p_test``)."""
+    their difference with bootstrap 95% intervals, the discordant pairs with the exact McNemar p and its
+    Holm-Bonferroni adjusted value over the run's family of comparisons (``p_holm``, ``holm_family``: how many;
+    :data:`HOLM_FAMILY`), and the test-time token ratio (test-time only / sleep, mean over the examples where
+    both report tokens) with its interval. Questions that share a context (records with ``context_id``,
+    Multi-Query) are not independent: the intervals then resample whole contexts and the p value is a sign-flip
+    test over contexts (``p_test``)."""
     records = list(records)
-    context_of = {str(r["example_id"]): str(r["context_id"]) for r in records if r.get("context_id") is not None}
+    context_of = _context_of(records)
     cells = _cells(records)
+    holm = holm_family(records)
     rows: list[dict[str, Any]] = []
     for (mode, setting, b), sl in sorted(cells.items()):
         tt = cells.get(("test-time", "None", b))
         if mode == "test-time" or tt is None:
             continue
-        ids = sorted(set(sl) & set(tt))
-        x = [_grade(tt[e]) for e in ids]
-        y = [_grade(sl[e]) for e in ids]
-        wins = sum(1 for a, c in zip(x, y, strict=True) if c and not a)
-        losses = sum(1 for a, c in zip(x, y, strict=True) if a and not c)
-        diffs = [c - a for a, c in zip(x, y, strict=True)]
+        pair = _pair(tt, sl, context_of)
+        ids, x, y, diffs = pair.ids, pair.base, pair.arm, pair.diffs
         tok = [e for e in ids if tt[e].get("output_tokens") is not None and sl[e].get("output_tokens") is not None]
         num = [float(tt[e]["output_tokens"]) for e in tok]
         den = [float(sl[e]["output_tokens"]) for e in tok]
         ratio_stat = functools.partial(ratio_of_means, num, den)
-        clustered = bool(context_of) and all(e in context_of for e in ids)
-        if clustered:
-            groups = _clusters([context_of[e] for e in ids])
+        p, p_test = pair.p()
+        if pair.clustered:
+            groups = pair.groups
             tok_groups = _clusters([context_of[e] for e in tok])
             ratio_lo, ratio_hi = percentile_interval(cluster_bootstrap(tok_groups, ratio_stat))
             diff_lo, diff_hi = percentile_interval(cluster_bootstrap(groups, functools.partial(_mean_at, diffs)))
-            p, p_test = cluster_signflip_p([sum(diffs[i] for i in g) for g in groups]), "cluster sign-flip"
         else:
             ratio_lo, ratio_hi = percentile_interval(bootstrap(len(tok), ratio_stat))
             diff_lo, diff_hi = mean_interval(diffs)
-            p, p_test = mcnemar_exact(wins, losses), "exact McNemar"
         rows.append({
             "mode": mode, "setting": setting, "budget": b, "n": len(ids),
-            "clusters": len(_clusters([context_of[e] for e in ids])) if clustered else len(ids),
+            "clusters": len(pair.groups) if pair.clustered else len(ids),
             "accuracy_test_time": mean(x), "accuracy_sleep": mean(y), "accuracy_diff": mean(diffs),
-            "diff_lo": diff_lo, "diff_hi": diff_hi, "right_only_sleep": wins, "right_only_test_time": losses,
-            "mcnemar_p": p, "p_test": p_test,
+            "diff_lo": diff_lo, "diff_hi": diff_hi, "right_only_sleep": pair.wins,
+            "right_only_test_time": pair.losses, "mcnemar_p": p, "p_test": p_test,
+            "p_holm": holm[("test-time", mode, setting, str(b))], "holm_family": len(holm),
             "token_ratio": ratio_of_means(num, den, range(len(tok))) if tok else math.nan,
             "token_ratio_lo": ratio_lo, "token_ratio_hi": ratio_hi,
         })

@@ -40,6 +40,9 @@ def test_pareto_figure_and_tables_from_jsonl(tmp_path: Path) -> None:
     assert rows[("test-time", 4)]["accuracy"] == 1.0 and rows[("sleep", 4)]["mean_output_tokens"] == 60
     md = (run / "summary.md").read_text()
     assert "python -m evals pareto" in md and "## Ratios" in md and "| mode | setting | budget |" in md
+    assert "Holm-Bonferroni adjusted p values (`p_holm`) treat every paired comparison of this run as one family" in md
+    paired_head = (run / "summary_paired.csv").read_text().splitlines()[0].split(",")
+    assert paired_head.index("p_holm") == paired_head.index("mcnemar_p") + 2  # beside the raw p (after its test)
     csv_head = (run / "summary.csv").read_text().splitlines()[0]
     assert csv_head.startswith("mode,setting,budget,n,accuracy,mean_output_tokens")
 

@@ -7,8 +7,15 @@ from typing import Any
 
 import pytest
 
-from evals.stats import bootstrap, mcnemar_exact, mean_interval, percentile_interval
-from evals.tables import budget_table, equal_accuracy_table, headline, interpolated_tokens, paired_table
+from evals.stats import bootstrap, holm_adjust, mcnemar_exact, mean_interval, percentile_interval
+from evals.tables import (
+    budget_table,
+    equal_accuracy_table,
+    family_p_values,
+    headline,
+    interpolated_tokens,
+    paired_table,
+)
 
 
 def test_exact_mcnemar_against_hand_computed_binomial_tails() -> None:
@@ -151,3 +158,31 @@ def test_multi_query_p_values_cluster_by_context() -> None:
     assert mcnemar_exact(10, 0) < 0.01
     (flat,) = paired_table([{k: v for k, v in r.items() if k != "context_id"} for r in recs])
     assert flat["p_test"] == "exact McNemar" and flat["mcnemar_p"] < 0.01
+
+
+def test_holm_adjustment_against_hand_computed_values() -> None:
+    # Sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> kept at 0.06 (step-down).
+    assert holm_adjust([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm_adjust([0.5, 0.6]) == [1.0, 1.0]  # capped at 1
+    assert holm_adjust([0.02]) == [0.02]  # a family of one is not adjusted
+    assert holm_adjust([]) == []
+    # Ties: both smallest get m x p and m - 1 x p, the larger wins for the second.
+    assert holm_adjust([0.01, 0.01, 0.2]) == pytest.approx([0.03, 0.03, 0.2])
+    adjusted = holm_adjust([0.01, math.nan, 0.02])
+    assert adjusted[0] == pytest.approx(0.02) and math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.02)
+
+
+def test_paired_table_reports_holm_adjusted_p_over_the_runs_comparisons() -> None:
+    rows = {r["budget"]: r for r in paired_table(_records())}
+    # The family: sleep at budgets 0 and 1 against test-time only (raw p 2/1024 and 0.5).
+    assert set(family_p_values(_records())) == {("test-time", "sleep", "k1-r1", "0"),
+                                                ("test-time", "sleep", "k1-r1", "1")}
+    assert rows[0]["holm_family"] == rows[1]["holm_family"] == 2
+    assert rows[0]["p_holm"] == pytest.approx(2 * 2 / 2**10) and rows[1]["p_holm"] == pytest.approx(0.5)
+    assert rows[0]["mcnemar_p"] == pytest.approx(2 / 2**10)  # the raw p is still there, beside it
+    # A third comparison (an oracle arm) joins the family and raises the smallest adjusted p.
+    recs = _records() + [{**r, "mode": "oracle", "setting": None} for r in _records() if r["mode"] == "sleep"]
+    rows = {(r["mode"], r["budget"]): r for r in paired_table(recs)}
+    assert rows[("sleep", 0)]["holm_family"] == 4
+    assert rows[("sleep", 0)]["p_holm"] == pytest.approx(4 * 2 / 2**10)
+    assert "Holm-adjusted 0.008 over the run's 4 comparisons" in headline(recs)[0]
