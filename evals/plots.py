@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.acceptance import acceptance_lines, acceptance_table
 from evals.amortization import amortization_table, multiquery_table
 from evals.passk import passk_table
 from evals.predictability import predictability_table
@@ -310,6 +311,7 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     if name == "scaling":
         plot_scaling(budget_rows, out / "accuracy_vs_sleep_tokens.png", title)
         figures.append("accuracy_vs_sleep_tokens.png")
+        tables["acceptance"] = acceptance_table(records)
     if name == "predictability":
         bins = int(run.get("options", {}).get("bins", 5))
         tables["predictability"] = predictability_table(records, bins)
@@ -342,6 +344,9 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
         lines = headline(records, weight)
         if lines:
             md += ["## Ratios (computed from the records)", ""] + [f"- {s}" for s in lines] + [""]
+        if name == "scaling":
+            md += ["## Acceptance (issue 28): does accuracy grow with sleep compute along each axis?", ""]
+            md += [f"- {s}" for s in acceptance_lines(tables["acceptance"])] + [""]
         if tables.get("paired"):
             md += [f"{HOLM_FAMILY}: {tables['paired'][0]['holm_family']} p values. A raw p below 0.05 whose "
                    "`p_holm` is not is no finding once the run's other comparisons are counted.", ""]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -153,8 +154,9 @@ def _headline_lines(rows: list[dict[str, Any]], tt: Mapping[Any, dict[str, Any]]
 SLEEP_MODES = ("sleep", "sleep+verified", "oracle", "oracle-intermediate")
 
 
-def _cells(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, int], dict[str, Mapping[str, Any]]]:
-    """(mode, setting, budget) -> example id -> its record, for test-time and the sleep modes."""
+def answer_cells(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, int], dict[str, Mapping[str, Any]]]:
+    """(mode, setting, budget) -> example id -> its record, for test-time and the sleep modes (setting "None" where
+    a mode has none)."""
     out: dict[tuple[str, str, int], dict[str, Mapping[str, Any]]] = {}
     for r in answer_records(records):
         if r.get("mode") in ("test-time", *SLEEP_MODES) and r.get("budget") is not None:
@@ -168,7 +170,7 @@ def _grade(r: Mapping[str, Any]) -> float:
 
 
 @dataclass(frozen=True)
-class _Paired:
+class Paired:
     """One paired comparison of an arm with a baseline on the examples both answered (grades in id order)."""
 
     ids: list[str]
@@ -205,33 +207,77 @@ class _Paired:
         return mcnemar_exact(self.wins, self.losses), "exact McNemar"
 
 
-def _pair(base: Mapping[str, Mapping[str, Any]], arm: Mapping[str, Mapping[str, Any]],
-          context_of: Mapping[str, str]) -> _Paired:
+def pair_cells(base: Mapping[str, Mapping[str, Any]], arm: Mapping[str, Mapping[str, Any]],
+               context_of: Mapping[str, str]) -> Paired:
+    """Two cells (example id -> record) paired on the examples both answered."""
     ids = sorted(set(arm) & set(base))
-    return _Paired(ids, [_grade(base[e]) for e in ids], [_grade(arm[e]) for e in ids], context_of)
+    return Paired(ids, [_grade(base[e]) for e in ids], [_grade(arm[e]) for e in ids], context_of)
 
 
-def _context_of(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+def context_of_records(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Example id -> the context it shares with other questions (Multi-Query records carry ``context_id``)."""
     return {str(r["example_id"]): str(r["context_id"]) for r in records if r.get("context_id") is not None}
+
+
+#: The least sleep compute of a scaling run (one sample, one round, no question work): each other setting is set
+#: against it.
+BASE_SETTING = "k1-r1"
+_SETTING = re.compile(r"k(\d+)-r(\d+)(?:-q(\d+))?")
+#: The axes of sleep compute: the coordinate of a setting label that grows along each, the others held at the base.
+AXES = {"k samples": 0, "rounds": 1, "question work": 2}
+
+
+def _coordinates(label: str) -> tuple[int, int, int] | None:
+    """(samples, rounds, predicted questions worked) of a setting label ``k<k>-r<r>[-q<q>]``; None for others."""
+    m = _SETTING.fullmatch(label)
+    return None if m is None else (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+
+
+def scaling_axes(settings: Iterable[str], base: str = BASE_SETTING) -> dict[str, list[str]]:
+    """Axis name -> the settings along it, growing (the base first): those that differ from the base in that
+    coordinate only. Only axes with the base and at least one more setting."""
+    origin = _coordinates(base)
+    coords = {s: c for s in set(settings) if (c := _coordinates(s)) is not None}
+    if origin is None or base not in coords:
+        return {}
+    out: dict[str, list[str]] = {}
+    for axis, i in AXES.items():
+        along = [s for s, c in coords.items() if all(c[j] == origin[j] for j in range(3) if j != i)]
+        if len(along) > 1:
+            out[axis] = sorted(along, key=lambda s: coords[s][i])
+    return out
+
+
+def scaling_pairs(cells: Mapping[tuple[str, str, int], Any],
+                  base: str = BASE_SETTING) -> list[tuple[str, int]]:
+    """(setting, budget) of every sleep setting on a scaling axis set against the base at the same budget."""
+    settings = {s for (m, s, _) in cells if m == "sleep"}
+    along = {s for ss in scaling_axes(settings, base).values() for s in ss if s != base}
+    return sorted((s, b) for (m, s, b) in cells if m == "sleep" and s in along and ("sleep", base, b) in cells)
 
 
 #: What the Holm-Bonferroni adjusted p values (``p_holm``) of a run's summary adjust for.
 HOLM_FAMILY = ("Holm-Bonferroni adjusted p values (`p_holm`) treat every paired comparison of this run as one family: "
-               "each sleep, sleep+verified and oracle arm against test-time only at its level (`paired`)")
+               "each sleep, sleep+verified and oracle arm against test-time only at its level (`paired`), and in a "
+               f"scaling run each sleep setting against {BASE_SETTING} at its level (`acceptance`)")
 
 
 def family_p_values(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], float]:
     """The raw p value of every paired comparison of one run, the family :data:`HOLM_FAMILY` adjusts, keyed
-    ``("test-time", mode, setting, budget)`` for an arm against test-time only at its level."""
+    ``("test-time", mode, setting, budget)`` for an arm against test-time only at its level and
+    ``(BASE_SETTING, "sleep", setting, budget)`` for a sleep setting on a scaling axis against the base."""
     records = list(records)
-    context_of = _context_of(records)
-    cells = _cells(records)
+    context_of = context_of_records(records)
+    cells = answer_cells(records)
     out: dict[tuple[str, ...], float] = {}
     for (mode, setting, b), sl in sorted(cells.items()):
         tt = cells.get(("test-time", "None", b))
         if mode == "test-time" or tt is None:
             continue
-        out[("test-time", mode, setting, str(b))] = _pair(tt, sl, context_of).p()[0]
+        out[("test-time", mode, setting, str(b))] = pair_cells(tt, sl, context_of).p()[0]
+    for setting, b in scaling_pairs(cells):
+        pair = pair_cells(cells[("sleep", BASE_SETTING, b)], cells[("sleep", setting, b)], context_of)
+        out[(BASE_SETTING, "sleep", setting, str(b))] = pair.p()[0]
     return out
 
 
@@ -250,15 +296,15 @@ def paired_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     Multi-Query) are not independent: the intervals then resample whole contexts and the p value is a sign-flip
     test over contexts (``p_test``)."""
     records = list(records)
-    context_of = _context_of(records)
-    cells = _cells(records)
+    context_of = context_of_records(records)
+    cells = answer_cells(records)
     holm = holm_family(records)
     rows: list[dict[str, Any]] = []
     for (mode, setting, b), sl in sorted(cells.items()):
         tt = cells.get(("test-time", "None", b))
         if mode == "test-time" or tt is None:
             continue
-        pair = _pair(tt, sl, context_of)
+        pair = pair_cells(tt, sl, context_of)
         ids, x, y, diffs = pair.ids, pair.base, pair.arm, pair.diffs
         tok = [e for e in ids if tt[e].get("output_tokens") is not None and sl[e].get("output_tokens") is not None]
         num = [float(tt[e]["output_tokens"]) for e in tok]
@@ -361,7 +407,7 @@ def equal_accuracy_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str,
     ratio (``loss``: less accurate than every test-time point reached on the frontier; ``beyond``: more accurate
     than every one; ``floor``); ``matched_share`` is the share of resamples with a ratio. ``test_time_budget`` is
     the cheapest budget at least as accurate (None when none is)."""
-    cells = _cells(records)
+    cells = answer_cells(records)
     tt_cells = {b: v for (m, _, b), v in cells.items() if m == "test-time"}
     rows: list[dict[str, Any]] = []
     for (mode, setting, b), sl in sorted(cells.items()):
