@@ -20,8 +20,10 @@ from evals.predictability import predictability_table
 from evals.records import RECORDS_FILE, read_records, read_run_file
 from evals.tables import (
     HOLM_FAMILY,
+    PROJECTED,
     budget_table,
     complete_only,
+    equal_accuracy_amortization,
     equal_accuracy_table,
     headline,
     paired_table,
@@ -296,6 +298,7 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
         tables["paired"] = paired_table(records)
         tables["equal_accuracy"] = equal_accuracy_table(records)
         tables["amortization_projected"] = projected_amortization(records, weight)
+        tables["amortization_equal_accuracy"] = equal_accuracy_amortization(records, weight)
     if name == "amortization":
         tables["summary"] = budget_rows
         tables["amortization"] = amortization_table(records, weight)
@@ -340,6 +343,12 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
                "(an earlier command's; still in the records file).", ""]
     md += ["Test-time tokens = output tokens of the wake phase from the model's own usage reports; input tokens "
            "beside them. Sleep tokens = output tokens of the sleep phase per context.", ""]
+    if name != "amortization":
+        md += [f"Cost per query ({PROJECTED}: N queries per context, each costed as the one measured question of its "
+               "context, the sleep tokens shared by the N; not measured Multi-Query amortization, which is "
+               "`python -m evals amortization`): `amortization_projected` sets each arm at its own budget level, "
+               "`amortization_equal_accuracy` sets each sleep point against test-time only interpolated to the same "
+               f"accuracy, test-time tokens priced {weight:g}x, with a bootstrap 95% interval of the cost ratio.", ""]
     if name != "amortization":
         lines = headline(records, weight)
         if lines:

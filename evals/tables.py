@@ -63,10 +63,18 @@ def budget_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         row["accuracy_lo"], row["accuracy_hi"] = mean_interval([1.0 if r.get("correct") else 0.0 for r in members])
     return rows
 
+#: How a cost per query was obtained: each question of N sharing a context costed as the one measured question of
+#: its context (single-question runs), or N questions really asked of one slept context (Multi-Query).
+PROJECTED = "projected from single-question records"
+MEASURED = "measured (Multi-Query)"
+
+
 def projected_amortization(records: Iterable[Mapping[str, Any]], weight: float,
                            queries: Sequence[int] = (1, 2, 5, 10)) -> list[dict[str, Any]]:
     """From single-question records: cost per query if N queries shared each context, each costing what the
-    measured question did (a projection, labelled as such, not a Multi-Query measurement)."""
+    measured question did (a projection, labelled as such, not a Multi-Query measurement), each arm at its own
+    budget level (same level, not equal accuracy: :func:`equal_accuracy_amortization` compares at equal
+    accuracy)."""
     rows: list[dict[str, Any]] = []
     recs = list(records)
     for row in budget_table(recs):
@@ -79,7 +87,66 @@ def projected_amortization(records: Iterable[Mapping[str, Any]], weight: float,
         for n in queries:
             rows.append({"mode": row["mode"], "setting": row["setting"], "budget": row["budget"],
                          "queries_per_context": n, "weight": weight,
-                         "cost_per_query": sleep / n + weight * test, "accuracy": row["accuracy"]})
+                         "cost_per_query": sleep / n + weight * test, "accuracy": row["accuracy"],
+                         "basis": f"{PROJECTED}, same budget level"})
+    return rows
+
+
+#: Queries per context of the paper's amortization comparison at equal accuracy.
+EQUAL_ACCURACY_QUERIES = (1, 5, 10)
+
+
+def _amortized_ratio(sleep: Sequence[tuple[float, float | None]], sleep_tokens: Sequence[float | None],
+                     tt: Mapping[int, Sequence[tuple[float, float | None]]], queries: int, weight: float,
+                     ix: Sequence[int]) -> float:
+    """On the examples ``ix``: test-time only's cost per query at the sleep point's accuracy (``weight`` x the
+    tokens its interpolated curve needs) over sleep's (its sleep tokens per context / ``queries`` + ``weight`` x
+    its test-time tokens); NaN when there is no equal-accuracy point."""
+    needed, toks = _needed_tokens(sleep, tt, ix)
+    sleep_cost = mean(sleep_tokens[i] for i in ix) / queries + weight * toks
+    return weight * needed / sleep_cost if sleep_cost and not math.isnan(needed) else math.nan
+
+
+def equal_accuracy_amortization(records: Iterable[Mapping[str, Any]], weight: float,
+                                queries: Sequence[int] = EQUAL_ACCURACY_QUERIES) -> list[dict[str, Any]]:
+    """The paper's amortization comparison from single-question records (``basis``: :data:`PROJECTED`): per sleep
+    point and N queries per context, cost per query with test-time tokens priced ``weight`` and the sleep tokens
+    shared by the N queries (sleep: sleep tokens / N + weight x its test-time tokens), against test-time only at
+    the same accuracy (weight x the tokens its curve needs, interpolated as in :func:`equal_accuracy_table`).
+    ``cost_ratio`` = test-time only / sleep, with a bootstrap 95% interval that redoes the interpolation on every
+    resample of the examples; none (``status`` says why) where there is no equal-accuracy point."""
+    cells = answer_cells(records)
+    tt_cells = {b: v for (m, _, b), v in cells.items() if m == "test-time"}
+    rows: list[dict[str, Any]] = []
+    for (mode, setting, b), sl in sorted(cells.items()):
+        if mode not in ("sleep", "sleep+verified"):
+            continue
+        ids = sorted(set(sl).intersection(*tt_cells.values())) if tt_cells else []
+        if not ids:
+            continue
+        sleep = [_point(sl[e]) for e in ids]
+        raw = [sl[e].get("sleep_output_tokens") for e in ids]
+        sleep_tokens = [None if t is None else float(t) for t in raw]
+        tt = {bb: [_point(v[e]) for e in ids] for bb, v in tt_cells.items()}
+        whole = list(range(len(ids)))
+        acc = mean(p[0] for p in sleep)
+        needed, status = interpolated_tokens(
+            [(mean(p[1] for p in tt[bb]), mean(p[0] for p in tt[bb])) for bb in tt], acc)
+        per_context = mean(sleep_tokens)
+        test_tokens = mean(p[1] for p in sleep)
+        for n in queries:
+            stat = functools.partial(_amortized_ratio, sleep, sleep_tokens, tt, n, weight)
+            ratio = stat(whole)
+            lo, hi = percentile_interval(bootstrap(len(ids), stat)) if not math.isnan(ratio) else (math.nan,
+                                                                                                    math.nan)
+            sleep_cost = per_context / n + weight * test_tokens
+            rows.append({
+                "mode": mode, "setting": setting, "budget": b, "queries_per_context": n, "weight": weight,
+                "n": len(ids), "accuracy": acc, "status": status, "test_time_tokens": needed,
+                "sleep_test_time_tokens": test_tokens, "sleep_tokens_per_context": per_context,
+                "cost_test_time": weight * needed, "cost_sleep": sleep_cost, "cost_ratio": ratio,
+                "ratio_lo": lo, "ratio_hi": hi, "basis": PROJECTED,
+            })
     return rows
 
 
@@ -388,15 +455,23 @@ def interpolated_tokens(curve: Sequence[tuple[float, float]], accuracy: float) -
     return math.nan, BEYOND  # not reached: the frontier's last point is at least as accurate
 
 
+def _needed_tokens(sleep: Sequence[tuple[float, float | None]],
+                   tt: Mapping[int, Sequence[tuple[float, float | None]]], ix: Sequence[int]) -> tuple[float, float]:
+    """On the examples ``ix``: (the test-time tokens the test-time curve needs to reach the sleep point's accuracy,
+    interpolated, see interpolated_tokens, NaN when there is no such point (loss, beyond, floor); the sleep point's
+    own test-time tokens)."""
+    acc = mean(sleep[i][0] for i in ix)
+    toks = mean(sleep[i][1] for i in ix)
+    curve = [(mean(points[i][1] for i in ix), mean(points[i][0] for i in ix)) for points in tt.values()]
+    return interpolated_tokens(curve, acc)[0], toks
+
+
 def _equal_accuracy_ratio(sleep: Sequence[tuple[float, float | None]],
                           tt: Mapping[int, Sequence[tuple[float, float | None]]], ix: Sequence[int]) -> float:
     """On the examples ``ix``: the test-time tokens the test-time curve needs to reach the sleep point's accuracy
     (interpolated, see interpolated_tokens) over the sleep point's test-time tokens; NaN when there is no ratio
     (loss, beyond, floor)."""
-    acc = mean(sleep[i][0] for i in ix)
-    toks = mean(sleep[i][1] for i in ix)
-    curve = [(mean(points[i][1] for i in ix), mean(points[i][0] for i in ix)) for points in tt.values()]
-    needed, _ = interpolated_tokens(curve, acc)
+    needed, toks = _needed_tokens(sleep, tt, ix)
     return needed / toks if toks and not math.isnan(needed) else math.nan
 
 

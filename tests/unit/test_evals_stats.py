@@ -10,6 +10,7 @@ import pytest
 from evals.stats import bootstrap, holm_adjust, mcnemar_exact, mean_interval, percentile_interval
 from evals.tables import (
     budget_table,
+    equal_accuracy_amortization,
     equal_accuracy_table,
     family_p_values,
     headline,
@@ -186,3 +187,35 @@ def test_paired_table_reports_holm_adjusted_p_over_the_runs_comparisons() -> Non
     assert rows[("sleep", 0)]["holm_family"] == 4
     assert rows[("sleep", 0)]["p_holm"] == pytest.approx(4 * 2 / 2**10)
     assert "Holm-adjusted 0.008 over the run's 4 comparisons" in headline(recs)[0]
+
+
+def test_amortization_at_equal_accuracy_prices_the_interpolated_test_time_point() -> None:
+    recs = [{**r, "sleep_output_tokens": 100} if r["mode"] == "sleep" else r for r in _records()]
+    rows = {(r["budget"], r["queries_per_context"]): r for r in equal_accuracy_amortization(recs, 10.0)}
+    assert {q for _, q in rows} == {1, 5, 10}
+    # Sleep budget 0 reaches 0.5 on 5 test-time tokens; test-time only reaches 0.5 at budget 1 with 40 tokens.
+    # Cost per query: test-time 10 x 40 = 400; sleep 100 / N + 10 x 5 = 150, 70, 60 at N = 1, 5, 10.
+    for n, sleep_cost in ((1, 150.0), (5, 70.0), (10, 60.0)):
+        row = rows[(0, n)]
+        assert row["status"] == "interpolated" and row["cost_test_time"] == pytest.approx(400.0)
+        assert row["cost_sleep"] == pytest.approx(sleep_cost)
+        assert row["cost_ratio"] == pytest.approx(400.0 / sleep_cost)
+        assert row["ratio_lo"] <= row["cost_ratio"] <= row["ratio_hi"]
+        assert row["basis"] == "projected from single-question records"
+    # Sleep budget 1 (0.55) is more accurate than every test-time point: no cost ratio and no interval.
+    assert rows[(1, 10)]["status"] == "beyond" and math.isnan(rows[(1, 10)]["cost_ratio"])
+    assert math.isnan(rows[(1, 10)]["ratio_lo"])
+
+
+def test_amortization_at_equal_accuracy_interpolates_between_test_time_levels() -> None:
+    # Test-time: 10/40 right on 10 tokens (budget 0), 20/40 on 40 (budget 1); sleep: 15/40 on 5 tokens, 100 sleep
+    # tokens per context. 0.375 lies halfway: test-time needs 25 tokens, cost 250 against 100/10 + 50 = 60.
+    recs: list[dict[str, Any]] = []
+    for i in range(40):
+        recs += [_rec(f"e{i}", "test-time", 0, i < 10, 10), _rec(f"e{i}", "test-time", 1, i < 20, 40),
+                 {**_rec(f"e{i}", "sleep", 0, i < 15, 5), "sleep_output_tokens": 100}]
+    rows = {r["queries_per_context"]: r for r in equal_accuracy_amortization(recs, 10.0)}
+    assert rows[10]["test_time_tokens"] == pytest.approx(25.0) and rows[10]["cost_ratio"] == pytest.approx(250 / 60)
+    assert rows[1]["cost_ratio"] == pytest.approx(250 / 150)
+    # The interval redoes the interpolation on every resample: the ratio moves with the resampled accuracies.
+    assert rows[10]["ratio_lo"] < rows[10]["cost_ratio"] < rows[10]["ratio_hi"]
