@@ -27,8 +27,10 @@ from evals.tables import (
     equal_accuracy_table,
     headline,
     paired_table,
+    predicted_path,
     projected_amortization,
 )
+from sleeptime import SleepTimeConfig
 
 TableRow = Mapping[str, Any]
 
@@ -353,6 +355,8 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
         lines = headline(records, weight)
         if lines:
             md += ["## Ratios (computed from the records)", ""] + [f"- {s}" for s in lines] + [""]
+        if (line := predicted_path(records, SleepTimeConfig().match_threshold)) is not None:
+            md += [line, ""]
         if name == "scaling":
             md += ["## Acceptance (issue 28): does accuracy grow with sleep compute along each axis?", ""]
             md += [f"- {s}" for s in acceptance_lines(tables["acceptance"])] + [""]

@@ -150,6 +150,22 @@ def equal_accuracy_amortization(records: Iterable[Mapping[str, Any]], weight: fl
     return rows
 
 
+def predicted_path(records: Iterable[Mapping[str, Any]], threshold: float) -> str | None:
+    """One line on the predicted-answer path (``--verified``: answers served from a matching predicted question):
+    how many answers it served and how close the nearest predicted question came; None where it never ran."""
+    scored = [r for r in answer_records(records) if r.get("mode") == "sleep+verified"]
+    if not scored:
+        return None
+    served = sum(1 for r in scored if r.get("path") == "predicted")
+    scores = sorted(float(r["match_score"]) for r in scored if r.get("match_score") is not None)
+    above = sum(1 for v in scores if v >= threshold)
+    median = scores[len(scores) // 2] if scores else math.nan
+    return (f"Predicted-answer path (sleep+verified): {served} of {len(scored)} answers served from a predicted "
+            f"question; {len(scored) - len(scores)} had no predicted question to match; the nearest one scored at "
+            f"least {threshold:g} (match_threshold) in {above} of {len(scores)} (median {median:.3f}), and a "
+            "question at the threshold is served only when every fact check and the stored final answer pass too.")
+
+
 def headline(records: Iterable[Mapping[str, Any]], weight: float = 10.0) -> list[str]:
     """Plain-sentence ratios from the budget table, for each sleep mode ("sleep", "sleep+verified"): accuracy at
     equal budget level (with the paired wins and losses behind the difference and the exact McNemar p), test-time

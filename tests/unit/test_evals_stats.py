@@ -16,6 +16,7 @@ from evals.tables import (
     headline,
     interpolated_tokens,
     paired_table,
+    predicted_path,
 )
 
 
@@ -219,3 +220,13 @@ def test_amortization_at_equal_accuracy_interpolates_between_test_time_levels() 
     assert rows[1]["cost_ratio"] == pytest.approx(250 / 150)
     # The interval redoes the interpolation on every resample: the ratio moves with the resampled accuracies.
     assert rows[10]["ratio_lo"] < rows[10]["cost_ratio"] < rows[10]["ratio_hi"]
+
+
+def test_the_predicted_answer_path_line_counts_served_answers_and_near_misses() -> None:
+    recs = [{"example_id": f"e{i}", "mode": "sleep+verified", "budget": 0, "correct": False,
+             "path": "predicted" if i == 0 else "learned", "match_score": [0.99, 0.98, 0.5, 0.6][i]}
+            for i in range(4)] + [{"example_id": "e4", "mode": "sleep+verified", "budget": 0, "path": "learned"}]
+    line = predicted_path(recs, 0.97)
+    assert line is not None and line.startswith("Predicted-answer path (sleep+verified): 1 of 5 answers served")
+    assert "1 had no predicted question to match" in line and "in 2 of 4 (median 0.980)" in line
+    assert predicted_path(_records(), 0.97) is None  # the path never ran: no line
