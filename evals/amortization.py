@@ -20,7 +20,7 @@ from evals.options import AmortizationOptions, RunOptions, expect
 from evals.pareto import ask_records
 from evals.records import Record
 from evals.runner import Emit, Env, RunnerSpec, base_record, error_record, fresh_context_id, make_key, timed
-from evals.tables import mean
+from evals.tables import MEASURED, mean
 
 
 def _mq_examples(item: MultiQueryExample, n: int) -> list[Example]:
@@ -176,7 +176,8 @@ def amortization_table(records: Iterable[Mapping[str, Any]], weight: float) -> l
                     accs.extend(1.0 if r.get("correct") else 0.0 for r in first)
                 if costs:
                     rows.append({"mode": mode, "budget": b, "queries_per_context": n, "contexts": len(costs),
-                                 "weight": weight, "cost_per_query": mean(costs), "accuracy": mean(accs)})
+                                 "weight": weight, "cost_per_query": mean(costs), "accuracy": mean(accs),
+                                 "basis": MEASURED})
     return rows
 
 

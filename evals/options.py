@@ -84,8 +84,8 @@ class RunOptions:
     max_rounds: int = 1
     samples: int = 1
     sample_merge: str = "concat"
-    """How k samples merge, by name (``sleeptime.experimental.SAMPLE_MERGES``): ``majority`` or the paper's
-    ``concat``. A name, not the strategy: run settings are hashed and recorded as JSON."""
+    """How k samples merge, by name (``sleeptime.experimental.SAMPLE_MERGES``): ``majority``, the paper's
+    ``concat`` or ``reconcile``. A name, not the strategy: run settings are hashed and recorded as JSON."""
     rethink: str = "rewrite"
     """What rounds 2.. do, by name (``sleeptime.experimental.RETHINKS``): ``rewrite`` (up to --max-rounds, until
     the model says it is done) or ``extend`` (exactly --max-rounds rounds, each checking and extending the last)."""
@@ -166,8 +166,9 @@ class RunOptions:
                        "serialise calls, so >1 only helps with a server)")
         p.add_argument("--max-rounds", type=int, default=1)
         p.add_argument("--samples", type=int, default=1, help="k learned contexts per sleep")
-        p.add_argument("--sample-merge", default="concat", choices=["majority", "concat"],
-                       help="how k samples merge: values most samples computed, or the paper's concatenation")
+        p.add_argument("--sample-merge", default="concat", choices=["majority", "concat", "reconcile"],
+                       help="how k samples merge: values most samples computed, the paper's concatenation, or "
+                       "reconcile (agreement kept once by value, disagreements labelled or, k >= 3, by majority)")
         p.add_argument("--rethink", default="rewrite", choices=["rewrite", "extend"],
                        help="rounds 2..: rewrite the notes until the model says done, or run exactly --max-rounds "
                        "rounds, each checking and extending the last round's notes")

@@ -18,7 +18,7 @@ from typing import Any
 from evals.headline import update_readme
 from evals.plots import load_run
 from evals.stats import mcnemar_exact
-from evals.tables import budget_table, equal_accuracy_table, paired_table
+from evals.tables import PROJECTED, budget_table, equal_accuracy_amortization, equal_accuracy_table, paired_table
 
 START = "<!-- payoff:start -->"
 END = "<!-- payoff:end -->"
@@ -84,8 +84,10 @@ def payoff_rows(records: Sequence[Row], total: int | None = None, min_n: int = M
                ("sleep", BASE, 0)), None)
     if eq is not None:
         out.append(("Test-time tokens at equal accuracy (paper: 5x)", _ratio_text(eq)))
+        cost = next((r for r in equal_accuracy_amortization(records, WEIGHT, (QUERIES,))
+                     if (r["mode"], r["setting"], r["budget"]) == ("sleep", BASE, 0)), None)
         out.append((f"Cost per query, {QUERIES} queries/context, test-time tokens x{WEIGHT:g} (paper: 2.5x)",
-                    _cost_text(base, eq)))
+                    _cost_text(cost)))
     out.append(("More sleep compute, level 0 (vs k = 1, r = 1)", _scaling_text(records, rows, n)))
     oracle = rows.get(("oracle-intermediate", None, 0))
     if oracle is not None:
@@ -110,25 +112,13 @@ def _ratio_text(eq: Row) -> str:
             f"(interpolated on levels 0-4) for sleep's {eq['accuracy']:.2f} on {eq['sleep_test_time_tokens']:.0f}")
 
 
-def amortized_at_equal_accuracy(base: Row, eq: Row, queries: int = QUERIES,
-                                weight: float = WEIGHT) -> tuple[float, float] | None:
-    """(test-time only, sleep) cost per query at ``queries`` per context, test-time tokens priced ``weight``:
-    sleep = sleep tokens / queries + weight x its test-time tokens; test-time only = weight x the tokens its
-    interpolated curve needs for sleep's accuracy. Projected from single-question records (each query costs what
-    the measured one did). None when there is no equal-accuracy point."""
-    if eq["status"] != "interpolated":
-        return None
-    sleep_cost = float(base["mean_sleep_output_tokens"]) / queries + weight * float(eq["sleep_test_time_tokens"])
-    return weight * float(eq["test_time_tokens"]), sleep_cost
-
-
-def _cost_text(base: Row, eq: Row) -> str:
-    costs = amortized_at_equal_accuracy(base, eq)
-    if costs is None:
+def _cost_text(row: Row | None) -> str:
+    """The cost-per-query comparison at equal accuracy (``evals.tables.equal_accuracy_amortization``)."""
+    if row is None or row["status"] != "interpolated":
         return "none: no equal-accuracy point (row above)"
-    tt, sl = costs
-    return (f"{tt / sl:.2f}x: test-time {tt:.0f} vs sleep {sl:.0f} (sleep {base['mean_sleep_output_tokens']:.0f} "
-            f"tokens/context; projected from one question per context)")
+    ci = "" if math.isnan(row["ratio_lo"]) else f" (95% CI {row['ratio_lo']:.2f}-{row['ratio_hi']:.2f})"
+    return (f"{row['cost_ratio']:.2f}x{ci}: test-time {row['cost_test_time']:.0f} vs sleep {row['cost_sleep']:.0f} "
+            f"(sleep {row['sleep_tokens_per_context']:.0f} tokens/context; {PROJECTED})")
 
 
 def _scaling_text(records: Sequence[Row], rows: Mapping[tuple[Any, ...], Row], n: int) -> str:

@@ -13,18 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.acceptance import acceptance_lines, acceptance_table
 from evals.amortization import amortization_table, multiquery_table
 from evals.passk import passk_table
 from evals.predictability import predictability_table
 from evals.records import RECORDS_FILE, read_records, read_run_file
 from evals.tables import (
+    HOLM_FAMILY,
+    PROJECTED,
     budget_table,
     complete_only,
+    equal_accuracy_amortization,
     equal_accuracy_table,
     headline,
     paired_table,
+    predicted_path,
     projected_amortization,
 )
+from sleeptime import SleepTimeConfig
 
 TableRow = Mapping[str, Any]
 
@@ -294,6 +300,7 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
         tables["paired"] = paired_table(records)
         tables["equal_accuracy"] = equal_accuracy_table(records)
         tables["amortization_projected"] = projected_amortization(records, weight)
+        tables["amortization_equal_accuracy"] = equal_accuracy_amortization(records, weight)
     if name == "amortization":
         tables["summary"] = budget_rows
         tables["amortization"] = amortization_table(records, weight)
@@ -309,6 +316,7 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     if name == "scaling":
         plot_scaling(budget_rows, out / "accuracy_vs_sleep_tokens.png", title)
         figures.append("accuracy_vs_sleep_tokens.png")
+        tables["acceptance"] = acceptance_table(records)
     if name == "predictability":
         bins = int(run.get("options", {}).get("bins", 5))
         tables["predictability"] = predictability_table(records, bins)
@@ -338,9 +346,23 @@ def render_run(run_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     md += ["Test-time tokens = output tokens of the wake phase from the model's own usage reports; input tokens "
            "beside them. Sleep tokens = output tokens of the sleep phase per context.", ""]
     if name != "amortization":
+        md += [f"Cost per query ({PROJECTED}: N queries per context, each costed as the one measured question of its "
+               "context, the sleep tokens shared by the N; not measured Multi-Query amortization, which is "
+               "`python -m evals amortization`): `amortization_projected` sets each arm at its own budget level, "
+               "`amortization_equal_accuracy` sets each sleep point against test-time only interpolated to the same "
+               f"accuracy, test-time tokens priced {weight:g}x, with a bootstrap 95% interval of the cost ratio.", ""]
+    if name != "amortization":
         lines = headline(records, weight)
         if lines:
             md += ["## Ratios (computed from the records)", ""] + [f"- {s}" for s in lines] + [""]
+        if (line := predicted_path(records, SleepTimeConfig().match_threshold)) is not None:
+            md += [line, ""]
+        if name == "scaling":
+            md += ["## Acceptance (issue 28): does accuracy grow with sleep compute along each axis?", ""]
+            md += [f"- {s}" for s in acceptance_lines(tables["acceptance"])] + [""]
+        if tables.get("paired"):
+            md += [f"{HOLM_FAMILY}: {tables['paired'][0]['holm_family']} p values. A raw p below 0.05 whose "
+                   "`p_holm` is not is no finding once the run's other comparisons are counted.", ""]
     for tname, rows in tables.items():
         md += [f"## {tname}", "", markdown_table(rows)]
     md += ["## Figures", ""] + [f"![{f}]({f})" for f in figures] + [""]

@@ -90,3 +90,18 @@ def cluster_signflip_p(cluster_diffs: Sequence[float], *, resamples: int = RESAM
     hits = 1 + sum(1 for _ in range(resamples)
                    if abs(sum(d if rng.random() < 0.5 else -d for d in diffs)) >= observed - 1e-12)
     return hits / (resamples + 1)
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p values, in the order given: the i-th smallest of m raw p values is multiplied by
+    m - i + 1 (i from 1), kept at least as large as every smaller one's adjusted value (step-down) and capped at 1.
+    Rejecting where the adjusted p < alpha keeps the chance of any false rejection in the family at most alpha.
+    A NaN p stays NaN and does not count in m."""
+    order = sorted((i for i, p in enumerate(p_values) if not math.isnan(p)), key=lambda i: p_values[i])
+    m = len(order)
+    out = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        out[i] = running
+    return out

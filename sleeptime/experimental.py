@@ -6,7 +6,7 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
 ``benchmarks/`` import nothing else (``tests/unit/test_declared_surface.py``). Here:
 
 - **strategies** (``SleepTimeConfig.experiment``): `Experiment` holding a `NotesStyle` (`EXPRESSIONS`,
-  `WORKED`), a `SampleMerge` (`MAJORITY`, `CONCAT`), a `Rethink` (`REWRITE`, `EXTEND`: exactly max_rounds
+  `WORKED`), a `SampleMerge` (`MAJORITY`, `CONCAT`, `RECONCILE`), a `Rethink` (`REWRITE`, `EXTEND`: exactly max_rounds
   rounds, each checking and extending the last), a `QuestionWork` (`SHORT`, `LEVEL4`: the sleep model
   works its predicted questions step by step), a `Retrieval` and a `PartStyle` (`NOTES`, `DESCRIBE`,
   `OUTLINE`: what sleep writes per part of a large context); `experiment_from_names` maps command-line names
@@ -51,6 +51,7 @@ from sleeptime.notes.strategies import (
     OUTLINE,
     PART_STYLES,
     QUESTION_WORK,
+    RECONCILE,
     RETHINKS,
     REWRITE,
     SAMPLE_MERGES,
@@ -92,6 +93,7 @@ __all__ = [
     "OUTLINE",
     "PART_STYLES",
     "QUESTION_WORK",
+    "RECONCILE",
     "RETHINKS",
     "RETRIEVALS",
     "REWRITE",

@@ -28,6 +28,19 @@ learned contexts are concatenated, each quantity and fact kept once (same name a
 order, values with majority support marked agreed and nothing else dropped. Measured in issue 16, the majority
 rule cost a weak sleep model its recall (the 1.5B's samples at temperature rarely agree, so notes shrank as k grew); the
 concatenation keeps every sample's notes and leaves the disagreements for the wake model to read.
+
+A third rule, `reconcile` (``RECONCILE``, not a default), avoids both concatenation's duplication and majority's
+loss:
+
+1. Values that agree across samples are kept once, by value: a value is published as many times as the one sample
+   that computed it most often did (two samples that call 8 `shelter` and `leftover` publish one line, the first
+   sample's), marked agreed when a majority of the k samples computed it.
+2. A quantity only some samples computed is kept, as concatenation keeps it.
+3. A name the samples give different values is resolved by majority when k >= 3 and more than half of the samples
+   that computed the name gave one value (that value kept, the others dropped, reason "outvoted");
+   otherwise every value is kept on one plain line labelled with the samples that gave it
+   ("sold: the samples disagree: 64 in sample 1; 60 in sample 2"), with no ``=`` so a re-check keeps it as a fact.
+4. Facts are kept once each (same words), in sample order.
 """
 
 from __future__ import annotations
@@ -43,7 +56,14 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
 
-from sleeptime.notes.quantities import CheckedNotes, Quantity, Rejected, check_notes, normalise_name
+from sleeptime.notes.quantities import (
+    CheckedNotes,
+    Quantity,
+    Rejected,
+    check_notes,
+    format_value,
+    normalise_name,
+)
 from sleeptime.prompts.reflect import PLACEHOLDERS, USER, USER_WORKED
 from sleeptime.structured import ask_text
 from sleeptime.usage import UsageRecord
@@ -309,4 +329,77 @@ def majority(samples: Sequence[CheckedNotes]) -> tuple[CheckedNotes, list[Reject
                 continue
             placed.add(item.name)
             merged.items.append(replace(item, agreed=True))
+    return merged, dropped
+
+
+def _disagreement(name: str, versions: Sequence[tuple[int, Quantity]]) -> str:
+    """One plain line stating every value the samples gave ``name``, each with the samples (1-based) that gave it
+    and how they computed it; no ``=``, so checking the published notes again keeps it as a fact."""
+    by_value: dict[Fraction, list[tuple[int, Quantity]]] = {}
+    for index, q in versions:
+        by_value.setdefault(q.value, []).append((index, q))
+    parts: list[str] = []
+    for value, given in by_value.items():
+        shown = format_value(value)
+        numbers = ", ".join(str(i + 1) for i, _ in given)
+        q = given[0][1]
+        how = [e for e in dict.fromkeys((q.expression, q.substituted)) if e != shown]
+        parts.append(f"{shown} in sample{'s' if len(given) > 1 else ''} {numbers}"
+                     + (f" ({', '.join(how)})" if how else ""))
+    return f"{name}: the samples disagree: " + "; ".join(parts)
+
+
+def reconcile(samples: Sequence[CheckedNotes]) -> tuple[CheckedNotes, list[Rejected]]:
+    """The reconcile rule of the module docstring for k >= 2 samples: agreement by value kept once, what one sample
+    alone computed kept, disagreements on a name resolved by majority (k >= 3) or kept labelled."""
+    k, support = len(samples), _support(samples)
+    versions: dict[str, list[tuple[int, Quantity]]] = {}
+    for index, sample in enumerate(samples):
+        for q in sample.quantities:
+            versions.setdefault(q.name, []).append((index, q))
+    winner: dict[str, Fraction | None] = {}  # contested names only: the majority value, or None (labelled)
+    for name, given in versions.items():
+        counts = Counter(q.value for _, q in given)
+        if len(counts) > 1:
+            value, top = counts.most_common(1)[0]
+            winner[name] = value if k >= 3 and top * 2 > len(given) else None
+
+    def plain(q: Quantity) -> bool:
+        """Not a contested name, or the value that won it."""
+        return q.name not in winner or winner[q.name] == q.value
+
+    merged = CheckedNotes()
+    dropped: list[Rejected] = []
+    placed: set[tuple[str, Fraction]] = set()
+    labelled: set[str] = set()
+    published: Counter[Fraction] = Counter()  # quantities published per value, by the samples before this one
+    seen_facts: set[str] = set()
+    for sample in samples:
+        room = Counter(q.value for q in sample.quantities if plain(q))
+        room.subtract(published)  # how many more of each value this sample may publish (a multiset union)
+        added: Counter[Fraction] = Counter()
+        for item in sample.items:
+            if isinstance(item, str):
+                key = _fact_key(item)
+                if key not in seen_facts:
+                    seen_facts.add(key)
+                    merged.items.append(item)
+                continue
+            won = winner.get(item.name, item.value)
+            if won is None:  # no majority: every value stated once, labelled
+                if item.name not in labelled:
+                    labelled.add(item.name)
+                    merged.items.append(_disagreement(item.name, versions[item.name]))
+                continue
+            if won != item.value:
+                dropped.append(Rejected(item.render(), f"outvoted: samples disagree on {item.name}, "
+                                                       f"{format_value(won)} has the majority"))
+                continue
+            if (item.name, item.value) in placed or room[item.value] <= 0:
+                continue  # the same name and value, or the same value under another name, is already published
+            room[item.value] -= 1
+            added[item.value] += 1
+            placed.add((item.name, item.value))
+            merged.items.append(replace(item, agreed=support[item.value] * 2 > k))
+        published.update(added)
     return merged, dropped

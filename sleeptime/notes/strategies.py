@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sleeptime.large.retrieval import HYBRID, Retrieval
-from sleeptime.notes.hygiene import MergeRule, concatenate, majority, merge_samples
+from sleeptime.notes.hygiene import MergeRule, concatenate, majority, merge_samples, reconcile
 from sleeptime.notes.quantities import CheckedNotes, Rejected
 from sleeptime.prompts.reflect import USER, USER_EXTEND, USER_WORKED
 
 __all__ = ["CONCAT", "DESCRIBE", "EXPRESSIONS", "EXTEND", "LEVEL4", "MAJORITY", "NOTES", "NOTES_STYLES",
-           "OUTLINE", "PART_STYLES", "QUESTION_WORK", "RETHINKS", "REWRITE", "SAMPLE_MERGES", "SHORT", "WORKED",
-           "Experiment",
-           "NotesStyle", "PartStyle", "QuestionWork", "Rethink", "SampleMerge", "experiment_from_names"]
+           "OUTLINE", "PART_STYLES", "QUESTION_WORK", "RECONCILE", "RETHINKS", "REWRITE", "SAMPLE_MERGES", "SHORT",
+           "WORKED", "Experiment", "NotesStyle", "PartStyle", "QuestionWork", "Rethink", "SampleMerge",
+           "experiment_from_names"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,11 @@ k = 1, 2, 4 gave 13, 6, 4 of 100), so no longer the default."""
 CONCAT = SampleMerge("concat", concatenate)
 """The paper's concatenation, each note once (recall): the default for ``samples > 1`` since issue 28, the merge
 that did not lose as k grew (2, 4, 5 of 26 where majority gave 2, 1, 0 on the same examples)."""
+
+RECONCILE = SampleMerge("reconcile", reconcile)
+"""Values the samples agree on kept once (by value, under any name), what one sample alone computed kept, and a
+name the samples disagree on resolved by majority (k >= 3) or kept with each value labelled by its samples: neither
+concatenation's duplicates nor majority's losses. Not measured yet, so not the default."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,7 @@ class Experiment:
 
 NOTES_STYLES = {s.name: s for s in (EXPRESSIONS, WORKED)}
 PART_STYLES = {s.name: s for s in (NOTES, DESCRIBE, OUTLINE)}
-SAMPLE_MERGES = {m.name: m for m in (MAJORITY, CONCAT)}
+SAMPLE_MERGES = {m.name: m for m in (MAJORITY, CONCAT, RECONCILE)}
 RETHINKS = {r.name: r for r in (REWRITE, EXTEND)}
 QUESTION_WORK = {w.name: w for w in (SHORT, LEVEL4)}
 

@@ -235,7 +235,8 @@ def test_budget_table_and_headline() -> None:
     lines = headline(records, weight=10)
     # a is right only with sleep, b with both, c has no test-time answer: 1 win, 0 losses.
     assert any("sleep, budget 0 (k1-r1)" in line
-               and "(+0.167; right only with sleep: 1, only test-time: 0; exact McNemar p = 1.000)" in line
+               and "(+0.167; right only with sleep: 1, only test-time: 0; exact McNemar p = 1.000, Holm-adjusted "
+                   "1.000 over the run's 1 comparisons)" in line
                for line in lines)
     # equal accuracy: test-time reaches 1.0 on a and b (the examples both have) only at budget 4, 150 tokens
     assert any("needs 150.0" in line and "budget as accurate: 4" in line and "(7.50x, 95% CI" in line for line in lines)

@@ -40,6 +40,12 @@ def test_pareto_figure_and_tables_from_jsonl(tmp_path: Path) -> None:
     assert rows[("test-time", 4)]["accuracy"] == 1.0 and rows[("sleep", 4)]["mean_output_tokens"] == 60
     md = (run / "summary.md").read_text()
     assert "python -m evals pareto" in md and "## Ratios" in md and "| mode | setting | budget |" in md
+    assert "Holm-Bonferroni adjusted p values (`p_holm`) treat every paired comparison of this run as one family" in md
+    assert "Cost per query (projected from single-question records" in md and "## amortization_equal_accuracy" in md
+    assert {r["basis"] for r in tables["amortization_equal_accuracy"]} == {"projected from single-question records"}
+    assert {r["queries_per_context"] for r in tables["amortization_equal_accuracy"]} == {1, 5, 10}
+    paired_head = (run / "summary_paired.csv").read_text().splitlines()[0].split(",")
+    assert paired_head.index("p_holm") == paired_head.index("mcnemar_p") + 2  # beside the raw p (after its test)
     csv_head = (run / "summary.csv").read_text().splitlines()[0]
     assert csv_head.startswith("mode,setting,budget,n,accuracy,mean_output_tokens")
 
@@ -67,6 +73,7 @@ def test_amortization_and_passk_figures(tmp_path: Path) -> None:
     assert (amort / "cost_per_query.png").exists()
     sleep = {r["queries_per_context"]: r["cost_per_query"] for r in tables["amortization"] if r["mode"] == "sleep"}
     assert sleep == {1: 300.0, 2: 200.0, 3: pytest.approx(200 / 3 + 100)}
+    assert {r["basis"] for r in tables["amortization"]} == {"measured (Multi-Query)"}
 
     passk = tmp_path / "passk"
     recs = [{"key": f"e|sample|0|{s}", "example_id": "e", "mode": "sample", "budget": 0, "sample": s,

@@ -7,8 +7,17 @@ from typing import Any
 
 import pytest
 
-from evals.stats import bootstrap, mcnemar_exact, mean_interval, percentile_interval
-from evals.tables import budget_table, equal_accuracy_table, headline, interpolated_tokens, paired_table
+from evals.stats import bootstrap, holm_adjust, mcnemar_exact, mean_interval, percentile_interval
+from evals.tables import (
+    budget_table,
+    equal_accuracy_amortization,
+    equal_accuracy_table,
+    family_p_values,
+    headline,
+    interpolated_tokens,
+    paired_table,
+    predicted_path,
+)
 
 
 def test_exact_mcnemar_against_hand_computed_binomial_tails() -> None:
@@ -151,3 +160,73 @@ def test_multi_query_p_values_cluster_by_context() -> None:
     assert mcnemar_exact(10, 0) < 0.01
     (flat,) = paired_table([{k: v for k, v in r.items() if k != "context_id"} for r in recs])
     assert flat["p_test"] == "exact McNemar" and flat["mcnemar_p"] < 0.01
+
+
+def test_holm_adjustment_against_hand_computed_values() -> None:
+    # Sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> kept at 0.06 (step-down).
+    assert holm_adjust([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm_adjust([0.5, 0.6]) == [1.0, 1.0]  # capped at 1
+    assert holm_adjust([0.02]) == [0.02]  # a family of one is not adjusted
+    assert holm_adjust([]) == []
+    # Ties: both smallest get m x p and m - 1 x p, the larger wins for the second.
+    assert holm_adjust([0.01, 0.01, 0.2]) == pytest.approx([0.03, 0.03, 0.2])
+    adjusted = holm_adjust([0.01, math.nan, 0.02])
+    assert adjusted[0] == pytest.approx(0.02) and math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.02)
+
+
+def test_paired_table_reports_holm_adjusted_p_over_the_runs_comparisons() -> None:
+    rows = {r["budget"]: r for r in paired_table(_records())}
+    # The family: sleep at budgets 0 and 1 against test-time only (raw p 2/1024 and 0.5).
+    assert set(family_p_values(_records())) == {("test-time", "sleep", "k1-r1", "0"),
+                                                ("test-time", "sleep", "k1-r1", "1")}
+    assert rows[0]["holm_family"] == rows[1]["holm_family"] == 2
+    assert rows[0]["p_holm"] == pytest.approx(2 * 2 / 2**10) and rows[1]["p_holm"] == pytest.approx(0.5)
+    assert rows[0]["mcnemar_p"] == pytest.approx(2 / 2**10)  # the raw p is still there, beside it
+    # A third comparison (an oracle arm) joins the family and raises the smallest adjusted p.
+    recs = _records() + [{**r, "mode": "oracle", "setting": None} for r in _records() if r["mode"] == "sleep"]
+    rows = {(r["mode"], r["budget"]): r for r in paired_table(recs)}
+    assert rows[("sleep", 0)]["holm_family"] == 4
+    assert rows[("sleep", 0)]["p_holm"] == pytest.approx(4 * 2 / 2**10)
+    assert "Holm-adjusted 0.008 over the run's 4 comparisons" in headline(recs)[0]
+
+
+def test_amortization_at_equal_accuracy_prices_the_interpolated_test_time_point() -> None:
+    recs = [{**r, "sleep_output_tokens": 100} if r["mode"] == "sleep" else r for r in _records()]
+    rows = {(r["budget"], r["queries_per_context"]): r for r in equal_accuracy_amortization(recs, 10.0)}
+    assert {q for _, q in rows} == {1, 5, 10}
+    # Sleep budget 0 reaches 0.5 on 5 test-time tokens; test-time only reaches 0.5 at budget 1 with 40 tokens.
+    # Cost per query: test-time 10 x 40 = 400; sleep 100 / N + 10 x 5 = 150, 70, 60 at N = 1, 5, 10.
+    for n, sleep_cost in ((1, 150.0), (5, 70.0), (10, 60.0)):
+        row = rows[(0, n)]
+        assert row["status"] == "interpolated" and row["cost_test_time"] == pytest.approx(400.0)
+        assert row["cost_sleep"] == pytest.approx(sleep_cost)
+        assert row["cost_ratio"] == pytest.approx(400.0 / sleep_cost)
+        assert row["ratio_lo"] <= row["cost_ratio"] <= row["ratio_hi"]
+        assert row["basis"] == "projected from single-question records"
+    # Sleep budget 1 (0.55) is more accurate than every test-time point: no cost ratio and no interval.
+    assert rows[(1, 10)]["status"] == "beyond" and math.isnan(rows[(1, 10)]["cost_ratio"])
+    assert math.isnan(rows[(1, 10)]["ratio_lo"])
+
+
+def test_amortization_at_equal_accuracy_interpolates_between_test_time_levels() -> None:
+    # Test-time: 10/40 right on 10 tokens (budget 0), 20/40 on 40 (budget 1); sleep: 15/40 on 5 tokens, 100 sleep
+    # tokens per context. 0.375 lies halfway: test-time needs 25 tokens, cost 250 against 100/10 + 50 = 60.
+    recs: list[dict[str, Any]] = []
+    for i in range(40):
+        recs += [_rec(f"e{i}", "test-time", 0, i < 10, 10), _rec(f"e{i}", "test-time", 1, i < 20, 40),
+                 {**_rec(f"e{i}", "sleep", 0, i < 15, 5), "sleep_output_tokens": 100}]
+    rows = {r["queries_per_context"]: r for r in equal_accuracy_amortization(recs, 10.0)}
+    assert rows[10]["test_time_tokens"] == pytest.approx(25.0) and rows[10]["cost_ratio"] == pytest.approx(250 / 60)
+    assert rows[1]["cost_ratio"] == pytest.approx(250 / 150)
+    # The interval redoes the interpolation on every resample: the ratio moves with the resampled accuracies.
+    assert rows[10]["ratio_lo"] < rows[10]["cost_ratio"] < rows[10]["ratio_hi"]
+
+
+def test_the_predicted_answer_path_line_counts_served_answers_and_near_misses() -> None:
+    recs = [{"example_id": f"e{i}", "mode": "sleep+verified", "budget": 0, "correct": False,
+             "path": "predicted" if i == 0 else "learned", "match_score": [0.99, 0.98, 0.5, 0.6][i]}
+            for i in range(4)] + [{"example_id": "e4", "mode": "sleep+verified", "budget": 0, "path": "learned"}]
+    line = predicted_path(recs, 0.97)
+    assert line is not None and line.startswith("Predicted-answer path (sleep+verified): 1 of 5 answers served")
+    assert "1 had no predicted question to match" in line and "in 2 of 4 (median 0.980)" in line
+    assert predicted_path(_records(), 0.97) is None  # the path never ran: no line

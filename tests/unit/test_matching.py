@@ -156,6 +156,22 @@ def test_final_answer_line() -> None:
     assert final_answer_line("   \n ") is None
 
 
+def test_final_answer_of_a_step_by_step_answer() -> None:
+    # The sleep model's level-4 question work (issue 28) ends its worked answers in \boxed{} or in a sentence.
+    worked = "First, add 74 and 46:\n\\[ 74 + 46 = 120 \\]\nTherefore, the total is \\(\\boxed{147}\\)."
+    assert final_answer_line(worked) == "147"
+    assert final_answer_line("Liam can make \\boxed{29} giant cubes with 348 ounces of water.") == "29"
+    assert final_answer_line("So it costs \\boxed{\\$10}.") == "$10"
+    # Served whole, this sentence read as 20 (its first number); the value it states is $10.
+    assert final_answer_line("Step 2: 20 x $0.5.\nTo make a 20-minute call from a hotel room phone, the cost is $10.") \
+        == "$10"
+    assert final_answer_line("She has 33 apples left.") == "33"  # one number: that one
+    assert final_answer_line("8 muffins") == "8 muffins" and final_answer_line("$10.") == "$10"
+    # Several numbers and none stated as the result: no final answer, so nothing is served.
+    assert final_answer_line("He has 3 boxes of 12 eggs.") is None
+    assert final_answer_line("The cost between 16 and 20 minutes is negative because the price drops") is None
+
+
 def test_decide_serves_only_above_threshold() -> None:
     cands = [(qa(BASE), 0.95)]
     served = decide(BASE, cands, threshold=0.9)

@@ -11,9 +11,10 @@ from sleeptime.notes.hygiene import (
     is_cut_off,
     majority,
     merge_samples,
+    reconcile,
 )
 from sleeptime.notes.quantities import check_inline, check_notes
-from sleeptime.notes.strategies import CONCAT, WORKED
+from sleeptime.notes.strategies import CONCAT, RECONCILE, WORKED
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
 
@@ -117,6 +118,62 @@ def test_concat_merge_keeps_every_samples_notes_once() -> None:
     assert merge_samples([a, b], majority)[0].render().splitlines() == [
         "- baked = 72 (agreed)", "- The shelter gets muffins."]
     assert CONCAT([a])[0] is a
+
+
+def test_reconcile_keeps_agreement_once_and_labels_a_two_sample_disagreement() -> None:
+    a = check_notes("baked = 72\nsold = 64\nshelter = baked - sold\nThe shelter gets muffins.")
+    b = check_notes("baked = 72\nsold = 60\nleftover = baked - sold\nthe shelter  gets muffins.")
+    merged, dropped = RECONCILE([a, b])
+    assert dropped == []
+    assert merged.render().splitlines() == [
+        "- baked = 72 (agreed)",
+        "- sold: the samples disagree: 64 in sample 1; 60 in sample 2",  # both values, labelled, once
+        "- shelter = baked - sold = 72 - 64 = 8",
+        "- The shelter gets muffins.",
+        "- leftover = baked - sold = 72 - 60 = 12",  # only sample 2 computed 12: kept (majority drops it)
+    ]
+    # Checking the published notes again keeps the labelled line as a fact and every quantity's value.
+    again = check_notes(merged.render().replace(" (agreed)", ""))
+    assert again.rejected == [] and again.facts[0] == "sold: the samples disagree: 64 in sample 1; 60 in sample 2"
+    assert again.values() == {"baked": 72, "shelter": 8, "leftover": 12}
+
+
+def test_reconcile_keeps_a_value_once_under_any_name_where_concat_repeats_it() -> None:
+    a = check_notes("baked = 72\nsold = 64\nshelter = baked - sold")
+    b = check_notes("muffins = 72\nsold = 64\nleftover = muffins - sold\nboxes = 3")
+    lines = reconcile([a, b])[0].render().splitlines()
+    assert lines == ["- baked = 72 (agreed)", "- sold = 64 (agreed)", "- shelter = baked - sold = 72 - 64 = 8 (agreed)",
+                     "- boxes = 3"]  # what one sample alone computed is kept
+    concat = CONCAT([a, b])[0].render()
+    assert "muffins = 72" in concat and "leftover" in concat  # concatenation states 72 and 8 twice
+    # A value one sample computed twice (two things of 8) is published twice: a multiset union, not a set.
+    c = check_notes("apples = 8")
+    d = check_notes("pears = 8\napples = 8")
+    assert [q.name for q in reconcile([c, d])[0].quantities] == ["apples", "pears"]
+    assert [q.name for q in reconcile([d, c])[0].quantities] == ["pears", "apples"]
+
+
+def test_reconcile_resolves_a_disagreement_by_majority_from_three_samples() -> None:
+    a = check_notes("baked = 72\nsold = 64\nshelter = baked - sold")
+    b = check_notes("muffins_baked = 72\nsold = 64\nshelter = muffins_baked - sold")
+    c = check_notes("baked = 72\nsold = 60\nshelter = baked - sold\nprice = 2")
+    merged, dropped = reconcile([a, b, c])
+    assert merged.render().splitlines() == [
+        "- baked = 72 (agreed)",
+        "- sold = 64 (agreed)",
+        "- shelter = baked - sold = 72 - 64 = 8 (agreed)",
+        "- price = 2",  # computed by one sample, contradicted by none: kept (the majority rule drops it)
+    ]
+    assert sorted(d.reason for d in dropped) == ["outvoted: samples disagree on shelter, 8 has the majority",
+                                                 "outvoted: samples disagree on sold, 64 has the majority"]
+    # No majority among the samples that computed a name (1 against 1; the third never did): labelled, not chosen.
+    e = check_notes("x = 1")
+    f = check_notes("x = 2 + 1")
+    g = check_notes("y = 5")
+    merged, dropped = reconcile([e, f, g])
+    assert dropped == [] and merged.render().splitlines() == [
+        "- x: the samples disagree: 1 in sample 1; 3 in sample 2 (2 + 1)", "- y = 5"]
+    assert merge_samples([e], reconcile)[0] is e
 
 
 def test_merge_of_one_sample_is_the_sample() -> None:

@@ -9,7 +9,16 @@ from langgraph.store.memory import InMemoryStore
 from sleeptime.facade import SleepTime
 from sleeptime.notes.hygiene import EMPTY_LEARNED
 from sleeptime.notes.quantities import CheckedNotes, Rejected
-from sleeptime.notes.strategies import CONCAT, EXTEND, MAJORITY, WORKED, Experiment, NotesStyle, SampleMerge
+from sleeptime.notes.strategies import (
+    CONCAT,
+    EXTEND,
+    MAJORITY,
+    RECONCILE,
+    WORKED,
+    Experiment,
+    NotesStyle,
+    SampleMerge,
+)
 from tests.scripts import staged_model
 
 CONTEXT = "A bakery baked 72 muffins. It sold 64 of them by closing time. The rest went to a shelter."
@@ -48,6 +57,21 @@ def test_concat_merge_publishes_what_only_one_sample_computed(memory_store: InMe
     # The minority sample is kept, not agreed: the samples' disagreement on sold is left for the wake model.
     assert "- sold = 60" in lines and "- shelter = baked - sold = 72 - 60 = 12" in lines
     assert sum(line.startswith("- shelter = ") for line in lines) == 2  # 8 (agreed, two samples) and 12
+
+
+def test_reconcile_merge_reaches_the_sleep_graph_and_is_not_the_default(memory_store: InMemoryStore) -> None:
+    model = staged_model(reflect=[SAMPLE_A, SAMPLE_B, SAMPLE_C])
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=3, n_questions=1,
+                    experiment=Experiment(sample_merge=RECONCILE))
+    result = app.sleep("bakery", CONTEXT)
+    lines = result.learned[0].splitlines()
+    # 72 is kept once whichever name the first sample gave it; sold 64 and shelter 8 win 2 to 1.
+    assert sum(line.endswith(" = 72 (agreed)") for line in lines) == 1 and "- sold = 64 (agreed)" in lines
+    shelter = [line for line in lines if line.startswith("- shelter = ")]
+    assert len(shelter) == 1 and shelter[0].endswith(" - sold = 72 - 64 = 8 (agreed)")
+    assert "60" not in result.learned[0] and "12" not in result.learned[0]
+    assert "dropped by the 3-sample merge" in result.status
+    assert Experiment().sample_merge is CONCAT
 
 
 def test_each_sample_runs_its_own_rounds(memory_store: InMemoryStore) -> None:

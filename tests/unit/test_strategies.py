@@ -8,7 +8,15 @@ import pytest
 
 from sleeptime.config import SleepTimeConfig
 from sleeptime.graphs.sleep import build_sleep_graph
-from sleeptime.notes.strategies import CONCAT, EXPRESSIONS, MAJORITY, WORKED, Experiment, experiment_from_names
+from sleeptime.notes.strategies import (
+    CONCAT,
+    EXPRESSIONS,
+    MAJORITY,
+    RECONCILE,
+    WORKED,
+    Experiment,
+    experiment_from_names,
+)
 
 
 def test_names_map_to_strategies_and_the_defaults_to_none() -> None:
@@ -34,7 +42,8 @@ def test_the_evals_runner_maps_its_sample_merge_name(tmp_path: Path) -> None:
     from sleeptime.testing import HashEmbeddings, ScriptedChatModel
 
     model = ScriptedChatModel(replies=["x"])
-    for name, expected in (("majority", Experiment(sample_merge=MAJORITY)), ("concat", None)):
+    for name, expected in (("majority", Experiment(sample_merge=MAJORITY)), ("concat", None),
+                           ("reconcile", Experiment(sample_merge=RECONCILE))):
         opts = RunOptions(experiment="pareto", out=str(tmp_path), sample_merge=name)
         env = Env(opts, wake_model=model, sleep_model=model, embeddings=HashEmbeddings(8))
         assert env.app().config.experiment == expected

@@ -173,3 +173,17 @@ def test_swapped_comparison_sides_take_the_answer_path(memory_store: InMemorySto
     answer = app.ask(asked, "pay")
     assert answer.route == "learned" and answer.matched_question is None
     assert answer.match_reason is not None and "sides failed: ['than anna'] vs ['than ben']" in answer.match_reason
+
+
+def test_a_step_by_step_stored_answer_serves_its_stated_value(memory_store: InMemoryStore) -> None:
+    # Level-4 question work writes sentences, not "#### n": the value the sentence states is served, not its
+    # first number (20 here), which the answer grader would have read from the whole sentence.
+    worked = ("Each pen costs $2 and she buys 3, so 3 x 2 = 6 for 20 minutes of shopping.\n"
+              "Therefore, the amount Alice pays for the 3 pens is \\(\\boxed{6}\\).")
+    predictions = json.dumps({"questions": [{"question": PREDICTED, "answer": worked}]})
+    model = staged_model(predict=predictions, verify=json.dumps({"verdict": "accept", "reason": "ok"}))
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, serve_predicted=True,
+                    match_threshold=0.9, max_rounds=1, n_questions=1)
+    app.sleep("shop", CONTEXT)
+    answer = app.ask(PREDICTED, "shop")
+    assert answer.route == "predicted" and answer.answer == "The answer is 6."
