@@ -2,11 +2,13 @@
 and dispatches it sets off) of the real `IdleScheduler` on a `FakeClock`, sleep runs lasting 60 virtual s.
 
     PYTHONPATH=$PWD taskset -c 0 python benchmarks/bench_scheduler.py            # this tree
+    PYTHONPATH=$PWD taskset -c 0 python benchmarks/bench_scheduler.py --policy value   # a sleep policy by name
     git archive main sleeptime | tar -x -C /tmp/old && \\
         PYTHONPATH=/tmp/old taskset -c 0 python benchmarks/bench_scheduler.py     # another tree, same events
 
 Worst case for dispatch: every context changes within the first hour, so thousands are due at once with
-16 slots; questions follow a Zipf(1) popularity. Uses only the API both trees have. Prints figures only.
+16 slots; questions follow a Zipf(1) popularity. Without --policy it uses only the API both trees have (the
+scheduler's default policy). Prints figures only.
 """
 
 from __future__ import annotations
@@ -49,10 +51,16 @@ def events(contexts: int, questions: int, seed: int) -> list[tuple[float, int, i
     return sorted(out)
 
 
-async def run(contexts: int, questions: int, seed: int) -> list[float]:
+async def run(contexts: int, questions: int, seed: int, policy: str | None = None) -> list[float]:
     clock = FakeClock()
     per_event: list[float] = []
-    async with IdleScheduler(cast(SleepTime, _App(clock)), idle_after=30, clock=clock, max_concurrency=16) as sched:
+    options: dict[str, Any] = {}
+    if policy is not None:
+        from sleeptime.scheduler import policy_from_name
+
+        options["policy"] = policy_from_name(policy)
+    async with IdleScheduler(cast(SleepTime, _App(clock)), idle_after=30, clock=clock, max_concurrency=16,
+                             **options) as sched:
         for t, kind, idx in events(contexts, questions, seed):
             started = time.perf_counter()
             clock.advance(max(0.0, t - clock.now()))
@@ -72,12 +80,14 @@ def main() -> None:
     ap.add_argument("--contexts", type=int, default=10_000)
     ap.add_argument("--questions", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--policy", default=None, help="a built-in sleep policy (debounce, eager, lazy, value)")
     a = ap.parse_args()
     started = time.perf_counter()
-    per_event = sorted(asyncio.run(run(a.contexts, a.questions, a.seed)))
+    per_event = sorted(asyncio.run(run(a.contexts, a.questions, a.seed, a.policy)))
     n = len(per_event)
     p50, p99 = per_event[n // 2] * 1e3, per_event[min(n - 1, int(n * 0.99))] * 1e3
-    print(f"{a.contexts} contexts, {n} events: per-event wall ms p50 {p50:.3f} p99 {p99:.3f} "
+    print(f"{a.policy or 'default policy'}: {a.contexts} contexts, {n} events: per-event wall ms p50 {p50:.3f} "
+          f"p99 {p99:.3f} "
           f"max {per_event[-1] * 1e3:.1f} mean {statistics.fmean(per_event) * 1e3:.3f}; "
           f"total {time.perf_counter() - started:.1f}s")
 

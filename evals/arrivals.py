@@ -177,13 +177,14 @@ class SimApp:
         tokens_in, tokens_out = round(ctx.sleep_in * factor), round(ctx.sleep_out * factor)
         rev = ctx.revision
         record = SimSleep(idx, w.clock.now(), tokens_out, tokens_in, w.cal.sleep_seconds(tokens_in, tokens_out))
+        index = len(w.sleeps)
         w.sleeps.append(record)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         w.clock.call_later(record.seconds, lambda: done.set_result(None))
         await done
         record.published = ctx.revision == rev
         if record.published:
-            ctx.version_rev, ctx.version_sleep = rev, len(w.sleeps) - 1
+            ctx.version_rev, ctx.version_sleep = rev, index  # this run (others may have started since)
         status = "published" if record.published else "stale: the context changed while sleeping"
         return _Result(record.published, rev if record.published else None, _Usage(tokens_in, tokens_out), status)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sleeptime.scheduler.clock import Clock, FakeClock, LoopClock, TimerHandle
 from sleeptime.scheduler.events import EventKind, SchedulerEvent
-from sleeptime.scheduler.history import ContextHistory
+from sleeptime.scheduler.history import ContextHistory, Population, RatePrior
 from sleeptime.scheduler.idle import IdleScheduler
 from sleeptime.scheduler.policy import (
     POLICIES,
@@ -39,6 +39,8 @@ __all__ = [
     "LoopClock",
     "MatchGuard",
     "PlanLevel",
+    "Population",
+    "RatePrior",
     "ScheduledSleep",
     "Scheduler",
     "SchedulerEvent",

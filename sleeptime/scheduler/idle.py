@@ -321,7 +321,7 @@ class IdleScheduler(LoopHost, AnswersFromPublished):
                 self._emit("skipped_quota", cid, tokens=self.quota.spent(cid), detail=why)
                 continue
             ctx.due, ctx.due_at, ctx.hour_skipped = False, None, False
-            ctx.history.on_sleep_started()
+            ctx.history.on_sleep_started(now)
             ctx.task = self._running[cid] = loop.create_task(self._run_sleep(cid, ctx.history.revision))
 
     async def _run_sleep(self, context_id: str, revision: int) -> None:
@@ -341,7 +341,8 @@ class IdleScheduler(LoopHost, AnswersFromPublished):
         else:
             tokens = result.usage.total_tokens
             self.quota.record(context_id, self.clock.now(), tokens)
-            ctx.history.on_sleep_finished(result.usage.output_tokens, result.published, revision)
+            ctx.history.on_sleep_finished(result.usage.output_tokens, result.published, revision,
+                                         self.clock.now())
             ctx.outcome = SleepOutcome(context_id, result.status, published=result.published,
                                        version=result.version, tokens=tokens)
             self._emit("sleep_finished", context_id, version=result.version, published=result.published,

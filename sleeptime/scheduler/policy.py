@@ -13,8 +13,9 @@ Built in (``policy_from_name``):
 - `Eager`: sleep every change at once (delay 0); a newer change still drops a pending run.
 - `Lazy`: sleep only after the first question on a revision (never on a revision nobody asked about).
 - `Value`: sleep when expected questions before the next change x expected gain per sleep token pays
-  for the sleep; on a change it sleeps a context whose questions are expected, otherwise it waits for a
-  question and decides again (a question in a burst predicts more).
+  for the sleep, and sleeping now beats waiting for the next question: on a change it sleeps a context
+  asked in enough sessions per revision, otherwise it waits for a question and decides again (a question
+  in a burst predicts more).
 
 Every built-in policy holds a `MatchGuard`: once the predicted questions stop matching the real ones
 (the context's own record, shrunk towards the rate over all contexts), it stops paying for sleeps on
@@ -24,11 +25,12 @@ score) or by `record_query(..., matched=...)`; with no reports the guard never t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from sleeptime.errors import InvalidInputError
-from sleeptime.scheduler.history import ContextHistory
+from sleeptime.scheduler.history import ContextHistory, Population
 
 __all__ = [
     "POLICIES",
@@ -201,31 +203,49 @@ DEFAULT_LEVELS = (
 
 @dataclass
 class Value:
-    """Sleep when (expected questions before the next change) x (match rate) x (value of a matched
-    question) exceeds the sleep's cost, all in sleep-token units.
+    """Sleep when a run pays for itself, and waiting for the next question would not pay more.
 
-    - expected questions: `ContextHistory.expected_queries` (the rest of a burst in progress plus future
-      bursts until the expected next change; `prior_change_gap` before two changes were seen);
-    - match rate: the `MatchGuard`'s estimate (the last versions' measured matches);
-    - value of a matched question: `match_value` sleep tokens. The default is the test-time output tokens
-      a fresh version saved per question in evals/results/qwen15b-base at budget 0 (12.48 - 9.17 = 3.31),
-      priced 10x, over the prior match rate 0.65: 3.31 x 10 / 0.65 = 51 (add what a right answer is worth
-      to you);
+    All in sleep-token units:
+
+    - expected questions before the next change: the rest of a burst in progress (bursts geometric: mean - 1
+      more) plus the sessions expected before the next change (the context's session rate over its change
+      rate, each the posterior of its own counts since it was first seen under a gamma prior fitted to every
+      context seen, `Population` / `RatePrior`) x questions per session;
+    - value of one fresh question v = match rate (the `MatchGuard`'s estimate) x `match_value`. The default
+      `match_value` is the test-time output tokens a fresh version saved per question in
+      evals/results/qwen15b-base at budget 0 (12.48 - 9.17 = 3.31), priced 10x, over the prior match rate
+      0.65: 3.31 x 10 / 0.65 = 51 (add what a right answer is worth to you);
     - cost: the last sleep's tokens on this context, else `tokens_per_sleep` (+ `tokens_per_size` x size).
 
-    On a change it plans a run after `idle_after` seconds when the value is there already; otherwise each
-    question re-evaluates (a question in a burst predicts the rest of the burst).
+    It sleeps only when expected questions x v > cost (the net value), and then only when sleeping now beats
+    waiting for the next question and deciding again (as `Lazy` does). A run started now is paid whether or
+    not a question comes before the next change; waiting pays only if one comes, but answers that question
+    from the older version, and the questions of its session asked while its run is going. With bursts of
+    mean m questions and gaps of mean g seconds within a burst (the context's own, else the average
+    context's), runs of D seconds (the context's last one, else `run_seconds`), S sessions expected before
+    the next change and c = 1 - 1/m the chance that a burst in progress goes on:
+
+        lost by waiting  = (c + (1 - c) x S / (S + 1) x (1 + (m - 1) x (1 - exp(-D / (g m))))) x v
+        saved by waiting = (1 - c) / (S + 1) x cost
+
+    (the session's questions within D of its first: a geometric burst with exponential gaps). On a change
+    with no burst in progress this reads: sleep now when S x (questions lost per session) x v > cost. A
+    context whose changes outpace its sessions is left for its first question; one asked in many sessions
+    per revision is slept on the change.
     """
 
     idle_after: float = 30.0
     match_value: float = 51.0
     tokens_per_sleep: float = 167.0
     tokens_per_size: float = 0.0
-    prior_change_gap: float = 6 * 3600.0
-    prior_window: float = 6 * 3600.0
+    run_seconds: float = 49.0
+    """A sleep run's seconds before the context's first one finished: the mean of the calibration's runs
+    (the 1.5B sleeping on this project's 2-core machine, evals/results/arrivals/calibration.json)."""
     n_questions: int | None = None
     levels: tuple[PlanLevel, ...] = DEFAULT_LEVELS
     guard: MatchGuard | None = field(default_factory=MatchGuard)
+    population: Population = field(default_factory=Population)
+    """What the contexts this policy has seen get on average (the prior for a context with little history)."""
     name: str = "value"
 
     def cost(self, history: ContextHistory) -> float:
@@ -236,26 +256,61 @@ class Value:
     def match_rate(self, history: ContextHistory) -> float:
         return self.guard.rate(history) if self.guard is not None else 1.0
 
+    def burst(self, history: ContextHistory) -> tuple[float, float | None]:
+        """(mean questions per burst, mean seconds between questions of a burst): the context's, else the
+        average context's (gap None: no burst of two yet anywhere). Before the context's first burst has
+        ended, the one going on counts as at least as long as it is so far."""
+        mean = history.burst_len if history.burst_len is not None \
+            else max(self.population.questions_per_session(), float(history.current_burst))
+        gap = history.in_burst_gap if history.in_burst_gap is not None else self.population.in_burst_gap()
+        return max(1.0, mean), gap
+
+    def expected(self, history: ContextHistory, now: float) -> tuple[float, float]:
+        """(questions, sessions) expected before the next change, from `now` on: sessions at the context's
+        session rate over its change rate (memoryless), each rate its posterior under the `Population`'s
+        priors; questions: the rest of a burst in progress plus the sessions x questions per session."""
+        changes, _, sessions = history.window_counts(now)
+        window = history.window(now)
+        change_rate = self.population.changes.posterior(changes, window, now)
+        session_rate = self.population.sessions.posterior(sessions, window, now)
+        expected_sessions = session_rate / change_rate
+        mean, _ = self.burst(history)
+        return (mean - 1.0 if history.in_burst(now) else 0.0) + expected_sessions * mean, expected_sessions
+
     def net_value(self, history: ContextHistory, now: float, level: PlanLevel | None = None) -> float:
         """Expected value minus cost of sleeping now at `level` (default: one sample, one round)."""
         level = level or self.levels[0]
-        gain = history.expected_queries(now, self.prior_change_gap, self.prior_window) * self.match_rate(history)
-        return gain * self.match_value * level.gain - self.cost(history) * level.cost
+        questions, _ = self.expected(history, now)
+        return questions * self.match_rate(history) * self.match_value * level.gain - self.cost(history) * level.cost
+
+    def wait_advantage(self, history: ContextHistory, now: float, level: PlanLevel | None = None) -> float:
+        """What sleeping now gains over waiting for the next question (see the class): lost - saved."""
+        level = level or self.levels[0]
+        _, sessions = self.expected(history, now)
+        mean, gap = self.burst(history)
+        goes_on = 1.0 - 1.0 / mean if history.in_burst(now) else 0.0
+        seconds = history.last_sleep_seconds if history.last_sleep_seconds is not None else self.run_seconds
+        during = (mean - 1.0) * (1.0 - math.exp(-seconds / (gap * mean))) if gap else 0.0
+        lost = goes_on + (1.0 - goes_on) * sessions / (sessions + 1.0) * (1.0 + during)
+        saved = (1.0 - goes_on) / (sessions + 1.0) * self.cost(history) * level.cost
+        return lost * self.match_rate(history) * self.match_value * level.gain - saved
 
     def _plan(self, history: ContextHistory, now: float, delay: float, why: str) -> SleepPlan | None:
         if self.guard is not None and not self.guard.allows(history):
             return None
         best = max(self.levels, key=lambda lv: self.net_value(history, now, lv))
         value = self.net_value(history, now, best)
-        if value <= 0:
+        if value <= 0 or self.wait_advantage(history, now, best) <= 0:
             return None
         return SleepPlan(delay, samples=best.samples, max_rounds=best.max_rounds, n_questions=self.n_questions,
                          reason=f"{why}: net value {value:.0f} tokens")
 
     def on_change(self, history: ContextHistory, now: float) -> SleepPlan | None:
+        self.population.on_change(history)
         return self._plan(history, now, self.idle_after, "changed")
 
     def on_query(self, history: ContextHistory, now: float) -> SleepPlan | None:
+        self.population.on_query(history)
         return self._plan(history, now, 0.0, "asked")
 
     def on_match(self, history: ContextHistory, now: float, matched: bool) -> None:

@@ -19,6 +19,7 @@ from sleeptime.scheduler import (
     IdleScheduler,
     Lazy,
     MatchGuard,
+    RatePrior,
     SleepPlan,
     Value,
     policy_from_name,
@@ -120,6 +121,118 @@ def test_value_prefers_one_sample_on_the_calibrated_levels() -> None:
     plan = policy.on_query(history, 50.0)
     assert plan is not None and plan.samples == 1 and plan.delay == 0.0
     assert policy.net_value(history, 50.0) > 0
+
+
+DAY = 86400.0
+
+
+def _feed(policy: Value, events: list[tuple[float, int, str]]) -> dict[str, ContextHistory]:
+    """Drive `policy` as a scheduler would (history first, then the policy); 0 = change, 1 = question."""
+    histories: dict[str, ContextHistory] = {}
+    for t, kind, cid in sorted(events):
+        history = histories.setdefault(cid, ContextHistory())
+        if kind == 0:
+            history.on_change(t)
+            policy.on_change(history, t)
+        else:
+            history.on_query(t)
+            policy.on_query(history, t)
+    return histories
+
+
+def _regular(cid: str, changes_every: float, sessions_every: float, per_session: int, until: float,
+             offset: float = 0.0) -> list[tuple[float, int, str]]:
+    out = [(offset + i * changes_every, 0, cid) for i in range(int(until // changes_every))]
+    for i in range(int(until // sessions_every)):
+        start = offset + 17.0 + i * sessions_every
+        out += [(start + 30.0 * j, 1, cid) for j in range(per_session)]
+    return out
+
+
+def test_value_leaves_a_context_edited_faster_than_asked_and_sleeps_one_asked_often_on_the_change() -> None:
+    policy = Value()
+    events = _regular("edited", 600, 7200, 1, 2 * DAY) + _regular("asked", DAY / 2, 3600, 5, 2 * DAY, 1.0)
+    h = _feed(policy, events)
+    now = 2 * DAY + 100
+    h["edited"].on_change(now)
+    h["asked"].on_change(now)
+    assert policy.on_change(h["edited"], now) is None  # 144 changes a day, 12 questions: nothing to pay for
+    plan = policy.on_change(h["asked"], now)  # 24 sessions a day, 2 changes: asked long before the next one
+    assert plan is not None and plan.delay == policy.idle_after
+    questions, sessions = policy.expected(h["asked"], now)
+    assert 10 < sessions < 14 and abs(questions - 5 * sessions) < 1e-9  # ~12 sessions of 5 per revision
+    h["edited"].on_query(now + 60)
+    assert policy.on_query(h["edited"], now + 60) is None  # and a question does not change that
+    assert policy.net_value(h["edited"], now + 60) < 0 < policy.net_value(h["asked"], now)
+
+
+def test_value_waits_for_the_first_question_of_a_context_asked_once_per_revision() -> None:
+    # one session of 8 questions per revision: a run on the change is wasted whenever no session comes before
+    # the next change; the first question says this revision's session has come (7 more on their way)
+    policy = Value()
+    h = _feed(policy, _regular("c", DAY / 2, DAY / 2, 8, 3 * DAY))
+    now = 3 * DAY
+    h["c"].on_change(now)
+    assert policy.on_change(h["c"], now) is None
+    assert policy.net_value(h["c"], now) > 0  # worth a sleep in expectation; waiting for a question is worth more
+    assert policy.wait_advantage(h["c"], now) < 0
+    h["c"].on_query(now + 17)
+    plan = policy.on_query(h["c"], now + 17)
+    assert plan is not None and plan.delay == 0.0
+
+
+def test_window_counts_leave_out_the_opening_event_and_the_one_decided_on() -> None:
+    h = ContextHistory()
+    h.on_change(0.0)  # opens the window
+    h.on_change(100.0)
+    assert h.window_counts(100.0) == (0, 0, 0)  # judged at the change at 100: not evidence of its own rate
+    assert h.window_counts(150.0) == (1, 0, 0) and h.window(150.0) == 150.0
+    h.on_query(160.0)
+    h.on_query(170.0)  # same burst
+    assert h.window_counts(170.0) == (1, 1, 1)
+    assert h.window_counts(200.0) == (1, 2, 1)
+    q = ContextHistory()
+    q.on_query(5.0)  # opened by a question: its session does not count
+    q.on_query(9000.0)
+    assert q.window_counts(9000.0) == (0, 0, 0) and q.window_counts(9001.0) == (0, 1, 1)
+
+
+def test_rate_prior_pools_alike_contexts_and_follows_unlike_ones() -> None:
+    alike = RatePrior()
+    for _ in range(50):
+        alike.add_context(0.0)
+        for k in range(10):
+            alike.add_event(k, 0.0)
+    rate, var = alike.fit(1000.0)
+    assert abs(rate - 0.01) < 1e-12 and var == 0.0
+    assert alike.posterior(0, 1000.0, 1000.0) == alike.posterior(30, 1000.0, 1000.0) == rate
+    unlike = RatePrior()
+    for i in range(50):
+        unlike.add_context(0.0)
+        for k in range(100 if i % 2 else 0):
+            unlike.add_event(k, 0.0)
+    rate, var = unlike.fit(1000.0)
+    assert abs(rate - 0.05) < 1e-12 and var > 0.002
+    assert unlike.posterior(100, 1000.0, 1000.0) > 0.095 and unlike.posterior(0, 1000.0, 1000.0) < 0.002
+
+
+async def test_the_scheduler_measures_each_runs_seconds_for_the_policy() -> None:
+    class Slow(FakeApp):
+        async def asleep(self, context_id: str, **options: Any) -> _Result:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            clock.call_later(40.0, lambda: done.set_result(None))
+            await done
+            return await super().asleep(context_id, **options)
+
+    app, clock = Slow(), FakeClock()
+    async with _sched(app, clock, Debounce(idle_after=1)) as sched:
+        await sched.anotify_change("a")
+        clock.advance(1)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        clock.advance(40)
+        await sched.ajoin("a")
+        assert sched.history("a").last_sleep_seconds == 40.0
 
 
 async def test_guard_stops_sleeping_once_predictions_stop_matching() -> None:
