@@ -1,0 +1,81 @@
+"""The project's launcher (`python -m sleeptime.local.server`): llama-cpp-python's own server app whose model
+reports the prompt tokens it reused (``usage.prompt_tokens_details.cached_tokens``). The 0.5B model on
+127.0.0.1, one thread pinned to core 1 at lower priority; every generation is bounded. Stock llama-cpp-python's
+server is covered by test_openai_server.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+if importlib.util.find_spec("llama_cpp") is None:
+    pytest.skip("llama-cpp-python is not installed", allow_module_level=True)
+try:
+    import llama_cpp.server.app  # noqa: F401  (its [server] extra: fastapi, uvicorn, sse-starlette, ...)
+except ImportError as exc:
+    pytest.skip(f"llama_cpp.server cannot import ({exc}); pip install 'llama-cpp-python[server]'",
+                allow_module_level=True)
+
+from sleeptime import SleepTime, SleepTimeConfig
+from sleeptime.local.gguf import ensure_gguf
+from sleeptime.models import wake_model
+from tests.servers import llama_cpp_server
+
+N_CTX = 2048
+SPEC = "openai:qwen"
+SHOP = ("Alice buys 3 apples at $2 each and 2 pears at $4 each. The shop gives $1 off any order over $10. "
+        "Bob buys 1 apple and 1 pear.")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    path = ensure_gguf("qwen2.5-coder-0.5b", progress=False)
+    with llama_cpp_server(Path(path), n_ctx=N_CTX, module="sleeptime.local.server") as url:
+        yield url
+
+
+def _cfg(url: str, **kwargs: object) -> SleepTimeConfig:
+    return SleepTimeConfig(sleep_model=SPEC, wake_model=SPEC, base_url=url, **kwargs)  # type: ignore[arg-type]
+
+
+def _cached(reply: object) -> int:
+    assert isinstance(reply, AIMessage) and reply.usage_metadata is not None
+    return int(dict(reply.usage_metadata.get("input_token_details") or {}).get("cache_read", 0) or 0)
+
+
+def test_a_shared_prefix_is_reported_as_cached_tokens(server: str) -> None:
+    model = wake_model(_cfg(server, max_tokens_wake=4))
+    system = SystemMessage("You answer questions about this shop. " + SHOP * 4)
+    unrelated = model.invoke([HumanMessage("Name one colour.")])  # the state now holds another prompt
+    assert _cached(unrelated) < 10, "a different prompt reuses at most the chat template's first tokens"
+    first = model.invoke([system, HumanMessage("How much does Alice pay?")])
+    second = model.invoke([system, HumanMessage("How much does Bob pay?")])
+    assert first.usage_metadata is not None and second.usage_metadata is not None
+    prompt = second.usage_metadata["input_tokens"]
+    cached = _cached(second)
+    assert prompt > 100
+    # Everything up to the question's first differing token is reused; the question's own tokens are not.
+    assert prompt - 15 <= cached < prompt, (cached, prompt)
+
+
+def test_a_warmed_ask_reads_cached_tokens(server: str, tmp_path: Path) -> None:
+    from sleeptime.testing import HashEmbeddings, scripted_model
+
+    # Sleep is scripted (instant); the wake model, its warm-up at publish and the answer are the server.
+    with SleepTime(path=tmp_path / "store", sleep_model=scripted_model(), wake_model=SPEC, base_url=server,
+                   embeddings=HashEmbeddings(64), max_tokens_wake=16, budget=0, warm_prefix="on") as app:
+        app.ingest("shop", SHOP)
+        slept = app.sleep("shop")
+        assert slept.published
+        assert slept.warm_usage.calls == 1 and slept.warm_usage.output_tokens <= 1, \
+            "the publish warmed the server's prefix with a one-token call"
+        answer = app.ask("How much does Alice pay?", "shop")
+    assert answer.route in ("learned", "predicted")
+    assert answer.wake_usage.cache_read_tokens > 0, answer.wake_usage
+    assert answer.wake_usage.cache_read_tokens < answer.wake_usage.input_tokens
+
