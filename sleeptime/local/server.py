@@ -1,11 +1,12 @@
-"""llama-cpp-python's OpenAI-compatible server for a GGUF, reporting the prompt tokens it reused.
+"""llama-cpp-python's OpenAI-compatible server for a GGUF, reporting the prompt tokens it reused and its window.
 
 Run with: ``python -m sleeptime.local.server --model PATH.gguf [--n_ctx 2048 --cache true ...]``
 (the same flags as ``python -m llama_cpp.server``; it serves the same app, ``llama_cpp.server.app.create_app``).
 
 Stock llama-cpp-python (0.3.x) reuses a prompt's prefix from the KV state it holds (and from ``--cache``), but
-says nothing about it: its usage has prompt, completion and total tokens only, so a client cannot show what a
-warmed prefix saved. This launcher adds, and changes nothing else:
+says nothing about it: its usage has prompt, completion and total tokens only, and it publishes no context
+length, so a client can neither show what a warmed prefix saved nor size a prompt to the window. This launcher
+adds, and changes nothing else:
 
 * ``usage.prompt_tokens_details.cached_tokens`` on every non-streamed completion (the form OpenAI and vLLM
   send, which :class:`sleeptime.servers.ServerChatModel` reads): the prompt tokens llama.cpp did not evaluate
@@ -14,6 +15,8 @@ warmed prefix saved. This launcher adds, and changes nothing else:
   (against the tokens it holds, after any state ``--cache`` loaded). Streamed replies carry no usage in
   llama-cpp-python, and none here. The two completion routes lose their declared response model (a TypedDict
   of three usage counts that FastAPI would filter the field out by); their endpoints and errors are unchanged.
+* ``GET /props`` with ``default_generation_settings.n_ctx``, as llama.cpp's own server publishes it, so
+  ``ServerChatModel`` refuses a prompt that does not fit before the call (:class:`sleeptime.errors.ContextWindowError`).
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ def _reporting(model: Llama) -> Llama:
 
 
 def create_app(server_settings: Any, model_settings: list[Any]) -> Any:
-    """llama-cpp-python's FastAPI app for these settings, its models reporting reused tokens."""
+    """llama-cpp-python's FastAPI app for these settings, its models reporting reused tokens, plus ``/props``."""
     from llama_cpp.server import app as server_app
 
     _unfiltered(server_app.router, COMPLETION_ROUTES)  # before create_app includes the router
@@ -107,6 +110,14 @@ def create_app(server_settings: Any, model_settings: list[Any]) -> Any:
     if loaded is not None:
         _reporting(loaded)
 
+    def props() -> dict[str, Any]:
+        # No request lock: a window probe must not wait behind a long generation.
+        current = proxy._current_model
+        n_ctx = int(current.n_ctx()) if current is not None else int(model_settings[0].n_ctx)
+        settings = {"n_ctx": n_ctx, "model": proxy._current_model_alias}
+        return {"default_generation_settings": settings, "n_ctx": n_ctx}
+
+    app.add_api_route("/props", props, methods=["GET"], summary="Window (llama.cpp's /props form)")
     return app
 
 
@@ -135,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m sleeptime.local.server",
-        description="llama-cpp-python's OpenAI-compatible server, reporting cached prompt tokens.",
+        description="llama-cpp-python's OpenAI-compatible server, reporting cached prompt tokens and its window.",
     )
     add_args_from_model(parser, Settings)
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """The project's launcher (`python -m sleeptime.local.server`): llama-cpp-python's own server app whose model
-reports the prompt tokens it reused (``usage.prompt_tokens_details.cached_tokens``). The 0.5B model on
-127.0.0.1, one thread pinned to core 1 at lower priority; every generation is bounded. Stock llama-cpp-python's
-server is covered by test_openai_server.py.
+reports the prompt tokens it reused (``usage.prompt_tokens_details.cached_tokens``) and publishes its window
+(``/props``). The 0.5B model on 127.0.0.1, one thread pinned to core 1 at lower priority; every generation is
+bounded. Stock llama-cpp-python's server is covered by test_openai_server.py.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ except ImportError as exc:
                 allow_module_level=True)
 
 from sleeptime import SleepTime, SleepTimeConfig
+from sleeptime.errors import ContextWindowError
 from sleeptime.local.gguf import ensure_gguf
 from sleeptime.models import wake_model
+from sleeptime.servers import ServerChatModel
 from tests.servers import llama_cpp_server
 
 N_CTX = 2048
@@ -79,3 +81,13 @@ def test_a_warmed_ask_reads_cached_tokens(server: str, tmp_path: Path) -> None:
     assert answer.wake_usage.cache_read_tokens > 0, answer.wake_usage
     assert answer.wake_usage.cache_read_tokens < answer.wake_usage.input_tokens
 
+
+def test_the_published_window_refuses_before_the_call(server: str) -> None:
+    model = wake_model(_cfg(server))  # no context_window configured: the server's /props says it
+    assert isinstance(model, ServerChatModel)
+    assert model.known_window() == N_CTX
+    with pytest.raises(ContextWindowError) as caught:
+        model.invoke("apple " * 3000)
+    assert caught.value.before_call, "refused before the call, from the published window"
+    assert (caught.value.window, caught.value.url) == (N_CTX, server)
+    assert caught.value.prompt_tokens is not None and caught.value.prompt_tokens > N_CTX

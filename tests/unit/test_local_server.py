@@ -1,5 +1,5 @@
 """The llama-cpp-python launcher (sleeptime.local.server) without a model: counting the prompt tokens a
-completion reused and the usage it reports.
+completion reused, the usage it reports, and ``/props``.
 
 ``FakeLlama`` calls ``eval`` as ``Llama.generate`` does (llama-cpp-python 0.3.x): it keeps the longest prefix of
 the prompt its state holds (one token less when that is the whole prompt: the logits need a refresh), evaluates
@@ -104,7 +104,7 @@ def test_reporting_changes_only_the_class() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("llama_cpp") is None,
                     reason="llama-cpp-python's [server] extra is not installed")
-def test_the_app_keeps_the_usage_details(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_app_publishes_its_window_and_keeps_the_usage_details(monkeypatch: pytest.MonkeyPatch) -> None:
     from fastapi import APIRouter, FastAPI
     from fastapi.testclient import TestClient
     from llama_cpp.llama_types import CompletionUsage
@@ -113,7 +113,8 @@ def test_the_app_keeps_the_usage_details(monkeypatch: pytest.MonkeyPatch) -> Non
     from llama_cpp.server.settings import ModelSettings, ServerSettings
 
     class Loaded(FakeLlama):
-        pass
+        def n_ctx(self) -> int:
+            return 1536
 
     class Proxy:
         def __init__(self) -> None:
@@ -146,6 +147,8 @@ def test_the_app_keeps_the_usage_details(monkeypatch: pytest.MonkeyPatch) -> Non
     from sleeptime.local.server import create_app
 
     client = TestClient(create_app(ServerSettings(), [ModelSettings(model="m.gguf", n_ctx=2048)]))
+    props = client.get("/props").json()
+    assert props["default_generation_settings"]["n_ctx"] == 1536, "the loaded model's window, not the setting"
     assert client.post("/v1/completions").json()["prompt_tokens_details"] == {"cached_tokens": 7}
     assert "prompt_tokens_details" not in client.get("/v1/models").json(), "other routes keep their model"
     assert all(isinstance(r, RouteErrorHandler) for r in router.routes), "the error formatting is kept"
