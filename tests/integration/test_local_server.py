@@ -91,3 +91,14 @@ def test_the_published_window_refuses_before_the_call(server: str) -> None:
     assert caught.value.before_call, "refused before the call, from the published window"
     assert (caught.value.window, caught.value.url) == (N_CTX, server)
     assert caught.value.prompt_tokens is not None and caught.value.prompt_tokens > N_CTX
+
+
+def test_the_server_ends_an_answer_at_the_prompts_next_block(server: str) -> None:
+    from sleeptime.prompts.answer import ANSWER_STOPS
+
+    model = wake_model(_cfg(server, max_tokens_wake=48))
+    lines = "Question: one\nQuestion: two\nQuestion: three\nQuestion: four"
+    reply = model.invoke([HumanMessage(f"Repeat these lines exactly, nothing else:\n{lines}")],
+                         stop=list(ANSWER_STOPS))
+    assert reply.response_metadata["finish_reason"] == "stop"
+    assert "two" not in reply.text and "four" not in reply.text, reply.text
