@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import ensure_config
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.store.base import BaseStore
 from pydantic import ConfigDict
@@ -105,16 +106,19 @@ def create_answer_tool(
     The tool's content is the answer text; its artifact says which route and version served it.
     `return_direct=True` ends an agent's run with the tool's answer (no further model turn): the
     answer is already final, and small models may otherwise call the tool again instead of replying.
-    The tool always uses `app`'s own store, whatever graph or agent runs it.
+    The tool always uses `app`'s own store, whatever graph or agent runs it; its wake run is traced under the
+    tool's run (the tool's callbacks, tags and metadata: nested in LangSmith or Studio).
     """
 
+    # The tool's own run config is the current one while it runs (the `config` LangChain would inject is the
+    # one it was called with, whose callbacks belong to the caller's run, not to the tool's).
     def answer(question: str) -> tuple[str, dict[str, Any]]:
         logger.debug("tool %s asked %r about %r", name, question, context_id)
-        result = app.ask(question, context_id)
+        result = app.ask(question, context_id, config=ensure_config())
         return result.answer, _artifact(result, context_id)
 
     async def aanswer(question: str) -> tuple[str, dict[str, Any]]:
-        result = await app.aask(question, context_id)
+        result = await app.aask(question, context_id, config=ensure_config())
         return result.answer, _artifact(result, context_id)
 
     return StructuredTool.from_function(
