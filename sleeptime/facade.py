@@ -29,6 +29,7 @@ from sleeptime.options import Mode as Mode  # re-exported: callers import it fro
 from sleeptime.progress import ProgressFn, SleepProgress
 from sleeptime.results import Answer, SleepResult, answer_from, answer_token, sleep_result_from
 from sleeptime.state import SleepInput, WakeInput
+from sleeptime.stopping import stoppable
 from sleeptime.stores.corpus import IngestResult
 from sleeptime.stores.learned import LearnedContext, LearnedContextStore, validate_id
 from sleeptime.twins import in_thread
@@ -252,21 +253,23 @@ class SleepTime:
         inputs, cfg, started = self._sleep_call(context_id, text, files, options)
         run_config = self._run_config(cfg, config, callbacks)
         if not progress:
-            out = isolation.run(self.sleep_graph.invoke, inputs, run_config, context=cfg)
+            with stoppable():  # Ctrl-C: parts not yet started make no model call (sleeptime.stopping)
+                out = isolation.run(self.sleep_graph.invoke, inputs, run_config, context=cfg)
             return self._slept(context_id, cast(dict[str, Any], out), started)
         values: dict[str, Any] = {}
         shown = SleepProgress(f"sleep {context_id}", None if progress is True else progress)
         try:
-            for mode, chunk in isolation.iterate(lambda: self.sleep_graph.stream(
-                inputs, run_config, context=cfg, stream_mode=["updates", "values", "custom"]
-            )):
-                data = cast(dict[str, Any], chunk)
-                if mode == "values":
-                    values = dict(data)
-                elif mode == "custom":
-                    shown.event(data)
-                else:
-                    shown.updates(data)
+            with stoppable():
+                for mode, chunk in isolation.iterate(lambda: self.sleep_graph.stream(
+                    inputs, run_config, context=cfg, stream_mode=["updates", "values", "custom"]
+                )):
+                    data = cast(dict[str, Any], chunk)
+                    if mode == "values":
+                        values = dict(data)
+                    elif mode == "custom":
+                        shown.event(data)
+                    else:
+                        shown.updates(data)
         finally:
             shown.close()
         return self._slept(context_id, values, started)
@@ -283,8 +286,9 @@ class SleepTime:
     ) -> SleepResult:
         """Async `sleep` (the graph runs on the caller's loop; no progress bar)."""
         inputs, cfg, started = self._sleep_call(context_id, text, files, options)
-        out = await isolation.arun(self.sleep_graph.ainvoke(inputs, self._run_config(cfg, config, callbacks),
-                                                            context=cfg))
+        with stoppable():  # cancelled: parts not yet started make no model call
+            out = await isolation.arun(self.sleep_graph.ainvoke(inputs, self._run_config(cfg, config, callbacks),
+                                                                context=cfg))
         return self._slept(context_id, cast(dict[str, Any], out), started)
 
     # ask
