@@ -102,3 +102,23 @@ def test_the_server_ends_an_answer_at_the_prompts_next_block(server: str) -> Non
                          stop=list(ANSWER_STOPS))
     assert reply.response_metadata["finish_reason"] == "stop"
     assert "two" not in reply.text and "four" not in reply.text, reply.text
+
+
+def test_evals_over_the_server_with_two_examples_in_flight(server: str, tmp_path: Path) -> None:
+    from evals.__main__ import main
+    from evals.records import RECORDS_FILE, read_records
+
+    out = tmp_path / "pareto"
+    assert main(["pareto", "--out", str(out), "--dataset", "tiny", "--limit", "2", "--model", SPEC, "--base-url",
+                 server, "--concurrency", "2", "--budgets", "0", "--max-rounds", "1", "--n-questions", "0",
+                 "--max-tokens-sleep", "48", "--max-tokens-wake", "24", "--no-progress"]) == 0
+    records = read_records(out / RECORDS_FILE)
+    answers = [r for r in records if r.get("mode") in ("test-time", "sleep")]
+    assert sorted(str(r["mode"]) for r in answers) == ["sleep", "sleep", "test-time", "test-time"], records
+    assert not [r for r in answers if r.get("error")], answers
+    assert all(0 < int(str(r["output_tokens"])) <= 24 for r in answers), "every wake call bounded by the server"
+    sleeps = [r for r in records if r.get("mode") == "sleep-run"]
+    assert len(sleeps) == 2 and all(r["published"] for r in sleeps), sleeps
+    for r in sleeps:  # every sleep call bounded at --max-tokens-sleep
+        assert 0 < int(str(r["sleep_output_tokens"])) <= 48 * int(str(r["sleep_calls"])), r
+    assert len({r["example_id"] for r in answers}) == 2
