@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from sleeptime.config import DEFAULT_MODEL
 from sleeptime.errors import InvalidInputError, SleepTimeError
-from sleeptime.notes.strategies import NOTES_STYLES, SAMPLE_MERGES, experiment_from_names
+from sleeptime.notes.strategies import NOTES_STYLES, RETHINKS, SAMPLE_MERGES, experiment_from_names
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,12 @@ def _parser() -> argparse.ArgumentParser:
 
     slp = command("sleep", "reflect on a stored context and publish a learned context")
     slp.add_argument("context_id")
-    slp.add_argument("--rounds", type=int, default=3, help="max rethink rounds")
+    slp.add_argument("--rounds", type=int, default=3,
+                     help="reflect rounds, at most: with --rethink rewrite (the default) a round whose model says "
+                          "its notes are done (STATUS: DONE) is the last; --rethink extend runs exactly this many")
+    slp.add_argument("--rethink", choices=sorted(RETHINKS), default="rewrite",
+                     help="rewrite: each round rewrites the notes until done; extend: every round corrects and "
+                          "extends the last one's notes")
     slp.add_argument("--samples", type=int, default=1, help="independent learned contexts (k)")
     slp.add_argument("--sample-merge", choices=sorted(SAMPLE_MERGES), default="concat",
                      help="majority: keep the values most samples computed; concat: concatenate the samples (the "
@@ -165,7 +170,7 @@ def _run(args: argparse.Namespace) -> None:
             print(f"skipped {skip.path}: {skip.reason}")
     elif args.command == "sleep":
         app = _app(args, max_rounds=args.rounds, samples=args.samples, n_questions=args.questions,
-                   experiment=experiment_from_names(args.notes_style, args.sample_merge))
+                   experiment=experiment_from_names(args.notes_style, args.sample_merge, args.rethink))
         result = app.sleep(args.context_id, progress=True)
         print(result.status)
         for i, notes in enumerate(result.learned, 1):

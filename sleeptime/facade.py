@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
 
+from langchain_core.callbacks import Callbacks
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import BaseStore
 from typing_extensions import Unpack
@@ -28,11 +29,16 @@ from sleeptime.options import Mode as Mode  # re-exported: callers import it fro
 from sleeptime.progress import ProgressFn, SleepProgress
 from sleeptime.results import Answer, SleepResult, answer_from, answer_token, sleep_result_from
 from sleeptime.state import SleepInput, WakeInput
+from sleeptime.stopping import stoppable
 from sleeptime.stores.corpus import IngestResult
 from sleeptime.stores.learned import LearnedContext, LearnedContextStore, validate_id
 from sleeptime.twins import in_thread
 
 logger = logging.getLogger(__name__)
+
+TRACED_KEYS = ("callbacks", "tags", "metadata", "run_name")
+"""What a caller's `RunnableConfig` passes to the app's graph runs: its tracing. Not its `configurable` (thread,
+store, checkpointer: the runs keep the app's own) nor its limits."""
 
 __all__ = ["Answer", "Mode", "SleepResult", "SleepTime"]
 
@@ -143,12 +149,22 @@ class SleepTime:
                                           else validate_id(tenant, "tenant"))
 
     @staticmethod
-    def _run_config(cfg: SleepTimeConfig) -> RunnableConfig:
+    def _run_config(cfg: SleepTimeConfig, caller: RunnableConfig | None = None,
+                    callbacks: Callbacks = None) -> RunnableConfig:
+        """The graph run's config: its recursion limit, and the caller's tracing (`TRACED_KEYS` of `caller`,
+        then `callbacks`), so the run nests under the caller's; nothing else of the caller's reaches it."""
         # reflect loops at most max_rounds times; anything beyond means a bug, not more work.
-        return {"recursion_limit": 2 * cfg.max_rounds + 2 * cfg.max_escalations + 10}
+        run: dict[str, Any] = {"recursion_limit": 2 * cfg.max_rounds + 2 * cfg.max_escalations + 10}
+        for key in TRACED_KEYS:
+            if caller is not None and caller.get(key) is not None:
+                run[key] = caller[key]  # type: ignore[literal-required]
+        if callbacks is not None:
+            run["callbacks"] = callbacks
+        return cast(RunnableConfig, run)
 
     def _wake_call(
-        self, question: str, context_id: str | None, mode: Mode, budget: int | None, options: AskOptions
+        self, question: str, context_id: str | None, mode: Mode, budget: int | None, options: AskOptions,
+        caller: RunnableConfig | None = None, callbacks: Callbacks = None,
     ) -> dict[str, Any]:
         """The keyword arguments of one wake-graph run, every argument checked before anything runs."""
         cfg = self._cfg(options)
@@ -162,7 +178,7 @@ class SleepTime:
             data["context_id"] = context_id
         if budget is not None:
             data["budget"] = budget
-        return {"input": data, "config": self._run_config(cfg), "context": cfg}
+        return {"input": data, "config": self._run_config(cfg, caller, callbacks), "context": cfg}
 
     # ingest
     def ingest(
@@ -223,30 +239,37 @@ class SleepTime:
         *,
         files: Sequence[str | Path] = (),
         progress: bool | ProgressFn = False,
+        config: RunnableConfig | None = None,
+        callbacks: Callbacks = None,
         **options: Unpack[SleepTimeOptions],
     ) -> SleepResult:
         """Reflect on the context (ingesting `text`/`files` first when given) and publish a new version.
 
         `progress=True` shows a bar on stderr whose total counts the parts or the reflect rounds that will
         run; a function instead receives each progress event (`sleeptime.progress`: plan, round, part, step).
+        `config` (a caller's `RunnableConfig`: its callbacks, tags, metadata and run name) and `callbacks` trace
+        the run under the caller's; the run keeps its own store and state either way.
         """
         inputs, cfg, started = self._sleep_call(context_id, text, files, options)
+        run_config = self._run_config(cfg, config, callbacks)
         if not progress:
-            out = isolation.run(self.sleep_graph.invoke, inputs, self._run_config(cfg), context=cfg)
+            with stoppable():  # Ctrl-C: parts not yet started make no model call (sleeptime.stopping)
+                out = isolation.run(self.sleep_graph.invoke, inputs, run_config, context=cfg)
             return self._slept(context_id, cast(dict[str, Any], out), started)
         values: dict[str, Any] = {}
         shown = SleepProgress(f"sleep {context_id}", None if progress is True else progress)
         try:
-            for mode, chunk in isolation.iterate(lambda: self.sleep_graph.stream(
-                inputs, self._run_config(cfg), context=cfg, stream_mode=["updates", "values", "custom"]
-            )):
-                data = cast(dict[str, Any], chunk)
-                if mode == "values":
-                    values = dict(data)
-                elif mode == "custom":
-                    shown.event(data)
-                else:
-                    shown.updates(data)
+            with stoppable():
+                for mode, chunk in isolation.iterate(lambda: self.sleep_graph.stream(
+                    inputs, run_config, context=cfg, stream_mode=["updates", "values", "custom"]
+                )):
+                    data = cast(dict[str, Any], chunk)
+                    if mode == "values":
+                        values = dict(data)
+                    elif mode == "custom":
+                        shown.event(data)
+                    else:
+                        shown.updates(data)
         finally:
             shown.close()
         return self._slept(context_id, values, started)
@@ -257,11 +280,15 @@ class SleepTime:
         text: str | None = None,
         *,
         files: Sequence[str | Path] = (),
+        config: RunnableConfig | None = None,
+        callbacks: Callbacks = None,
         **options: Unpack[SleepTimeOptions],
     ) -> SleepResult:
         """Async `sleep` (the graph runs on the caller's loop; no progress bar)."""
         inputs, cfg, started = self._sleep_call(context_id, text, files, options)
-        out = await isolation.arun(self.sleep_graph.ainvoke(inputs, self._run_config(cfg), context=cfg))
+        with stoppable():  # cancelled: parts not yet started make no model call
+            out = await isolation.arun(self.sleep_graph.ainvoke(inputs, self._run_config(cfg, config, callbacks),
+                                                                context=cfg))
         return self._slept(context_id, cast(dict[str, Any], out), started)
 
     # ask
@@ -272,10 +299,15 @@ class SleepTime:
         *,
         mode: Mode = "learned",
         budget: int | None = None,
+        config: RunnableConfig | None = None,
+        callbacks: Callbacks = None,
         **options: Unpack[AskOptions],
     ) -> Answer:
-        """Answer from the latest learned context (`mode='learned'`) or test-time only (the baseline)."""
-        run = self._wake_call(question, context_id, mode, budget, options)
+        """Answer from the latest learned context (`mode='learned'`) or test-time only (the baseline).
+
+        `config` (a caller's `RunnableConfig`: its callbacks, tags, metadata and run name) and `callbacks` trace
+        the wake run under the caller's (a tool's run, in LangSmith or Studio); the run keeps its own store."""
+        run = self._wake_call(question, context_id, mode, budget, options, config, callbacks)
         return answer_from(isolation.run(self.wake_graph.invoke, **run))
 
     async def aask(
@@ -285,10 +317,12 @@ class SleepTime:
         *,
         mode: Mode = "learned",
         budget: int | None = None,
+        config: RunnableConfig | None = None,
+        callbacks: Callbacks = None,
         **options: Unpack[AskOptions],
     ) -> Answer:
         """Async `ask` (the graph runs on the caller's loop)."""
-        run = self._wake_call(question, context_id, mode, budget, options)
+        run = self._wake_call(question, context_id, mode, budget, options, config, callbacks)
         return answer_from(await isolation.arun(self.wake_graph.ainvoke(**run)))
 
     def stream_answer(
@@ -298,10 +332,12 @@ class SleepTime:
         *,
         mode: Mode = "learned",
         budget: int | None = None,
+        config: RunnableConfig | None = None,
+        callbacks: Callbacks = None,
         **options: Unpack[AskOptions],
     ) -> Iterator[str]:
         """The answer's tokens as the model writes them (an escalated retry streams after the first try)."""
-        run = self._wake_call(question, context_id, mode, budget, options)
+        run = self._wake_call(question, context_id, mode, budget, options, config, callbacks)
         for chunk, meta in isolation.iterate(lambda: self.wake_graph.stream(**run, stream_mode="messages")):
             if token := answer_token(chunk, meta):
                 yield token
@@ -313,10 +349,12 @@ class SleepTime:
         *,
         mode: Mode = "learned",
         budget: int | None = None,
+        config: RunnableConfig | None = None,
+        callbacks: Callbacks = None,
         **options: Unpack[AskOptions],
     ) -> AsyncIterator[str]:
         """Async `stream_answer`."""
-        run = self._wake_call(question, context_id, mode, budget, options)
+        run = self._wake_call(question, context_id, mode, budget, options, config, callbacks)
         async for chunk, meta in isolation.aiterate(lambda: self.wake_graph.astream(**run, stream_mode="messages")):
             if token := answer_token(chunk, meta):
                 yield token

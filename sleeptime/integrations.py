@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import ensure_config
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.store.base import BaseStore
 from pydantic import ConfigDict
@@ -27,6 +28,8 @@ class LearnedContextRetriever(BaseRetriever):
     context (``kind="learned"``) and the predicted questions nearest the query (``kind="question"``,
     with the worked answer). Metadata: kind, version, context_id (and question/answer).
 
+    At most ``k`` documents in all, as LangChain retrievers count: every context's learned context first, then
+    each context's nearest question, then its second nearest, ... (contexts in their listed order), cut at ``k``.
     `context_id=None` searches every context of the tenant.
     """
 
@@ -36,7 +39,7 @@ class LearnedContextRetriever(BaseRetriever):
     tenant: str = "default"
     context_id: str | None = None
     k: int = 4
-    """Predicted questions per context."""
+    """Documents returned, at most (learned contexts and predicted questions together)."""
     include_learned: bool = True
     include_questions: bool = True
 
@@ -47,21 +50,27 @@ class LearnedContextRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         store = LearnedContextStore.shared(self.store, self.tenant)
         ids = [self.context_id] if self.context_id is not None else store.list_contexts()
-        docs: list[Document] = []
+        if self.k <= 0:
+            return []
+        ranked: list[list[Document]] = []  # per context: its documents, best first
         for cid in ids:
             learned = store.latest(cid)
             if learned is None:
                 continue
             meta = {"context_id": cid, "version": learned.version}
+            docs: list[Document] = []
             if self.include_learned:
                 docs.append(Document(page_content=learned.text, metadata={**meta, "kind": "learned"}))
-            if self.include_questions:
-                for qa in store.nearest_questions(cid, learned.version, query, self.k):
+            if self.include_questions and self.k > len(docs):
+                for qa in store.nearest_questions(cid, learned.version, query, self.k - len(docs)):
                     docs.append(Document(
                         page_content=f"Q: {qa['question']}\nA: {qa['answer']}",
                         metadata={**meta, "kind": "question", "question": qa["question"], "answer": qa["answer"]},
                     ))
-        return docs
+            ranked.append(docs)
+        # Rank by rank: every context's first document, then every second one, ...
+        merged = [docs[i] for i in range(max(map(len, ranked), default=0)) for docs in ranked if i < len(docs)]
+        return merged[: self.k]
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
@@ -97,16 +106,19 @@ def create_answer_tool(
     The tool's content is the answer text; its artifact says which route and version served it.
     `return_direct=True` ends an agent's run with the tool's answer (no further model turn): the
     answer is already final, and small models may otherwise call the tool again instead of replying.
-    The tool always uses `app`'s own store, whatever graph or agent runs it.
+    The tool always uses `app`'s own store, whatever graph or agent runs it; its wake run is traced under the
+    tool's run (the tool's callbacks, tags and metadata: nested in LangSmith or Studio).
     """
 
+    # The tool's own run config is the current one while it runs (the `config` LangChain would inject is the
+    # one it was called with, whose callbacks belong to the caller's run, not to the tool's).
     def answer(question: str) -> tuple[str, dict[str, Any]]:
         logger.debug("tool %s asked %r about %r", name, question, context_id)
-        result = app.ask(question, context_id)
+        result = app.ask(question, context_id, config=ensure_config())
         return result.answer, _artifact(result, context_id)
 
     async def aanswer(question: str) -> tuple[str, dict[str, Any]]:
-        result = await app.aask(question, context_id)
+        result = await app.aask(question, context_id, config=ensure_config())
         return result.answer, _artifact(result, context_id)
 
     return StructuredTool.from_function(

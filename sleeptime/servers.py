@@ -11,6 +11,8 @@ An ``openai:<model>`` spec with ``base_url`` resolves to :class:`ServerChatModel
 * asks the server to keep the prompt's prefix (``cache_prompt``, llama.cpp) and reports cached prompt
   tokens from what the server returns (``usage.prompt_tokens_details.cached_tokens``, llama.cpp
   ``timings.cache_n``) as ``usage_metadata.input_token_details.cache_read``;
+* takes the wake answer's stop sequences (:data:`sleeptime.prompts.answer.ANSWER_STOPS`; not on OpenAI
+  itself, whose reasoning models refuse ``stop``);
 * reads a tool call that a server left in the reply's text (a chat format that does not parse them) as a
   tool call, and sends a tool-calling assistant turn with content ``""`` (llama-cpp-python refuses null);
 * raises typed errors naming the server: :class:`ServerUnavailableError`, :class:`ServerTimeoutError`,
@@ -217,6 +219,11 @@ class ServerChatModel(ChatOpenAI):
     @property
     def url(self) -> str:
         return str(self.openai_api_base or "")
+
+    @property
+    def takes_stop(self) -> bool:
+        """Whether ``stop`` may be sent: OpenAI itself refuses it on reasoning models; servers take it."""
+        return not _openai_hosted(self.url)
 
     def known_window(self) -> int | None:
         """The window: the smaller of ``context_window`` and what the server publishes or refused at."""

@@ -110,15 +110,16 @@ def langgraph_dev(workdir: Path, *, config: Path | None = None, env: dict[str, s
 
 @contextmanager
 def llama_cpp_server(model_path: Path, *, n_ctx: int = 2048, alias: str = "qwen", core: int = 1,
-                     timeout: float = 120) -> Iterator[str]:
+                     timeout: float = 120, module: str = "llama_cpp.server") -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`) on 127.0.0.1, one thread,
     pinned to `core` at lower priority (long eval runs share the machine); yields its ``/v1`` URL.
+    ``module="sleeptime.local.server"``: the same server reporting cached tokens and its window.
 
     ``--cache true`` keeps prompt states in RAM, so a warmed prefix survives an unrelated request.
     """
     port = free_port()
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"llama-cpp-server-{port}.log"
-    args = ["nice", "-n", "5", "taskset", "-c", str(core), sys.executable, "-m", "llama_cpp.server",
+    args = ["nice", "-n", "5", "taskset", "-c", str(core), sys.executable, "-m", module,
             "--model", str(model_path), "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
             "--n_threads", "1", "--n_threads_batch", "1", "--n_ctx", str(n_ctx), "--cache", "true"]
     with log_path.open("wb") as log:

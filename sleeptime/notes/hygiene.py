@@ -68,8 +68,9 @@ from sleeptime.prompts.reflect import PLACEHOLDERS, USER, USER_WORKED
 from sleeptime.structured import ask_text
 from sleeptime.usage import UsageRecord
 
-EMPTY_LEARNED = "(no checked notes: read the situation itself)"
-"""Published when every line of every sample was dropped, so a sleep run still publishes a version."""
+NOTHING_LEARNED = "no note survived checking"
+"""A sleep's warning when every line of every sample was dropped: it publishes nothing (the published version,
+if any, stays; ``SleepResult.published`` is False and its status says why)."""
 
 COPY_RATIO = 0.8
 """A plain line whose words match a context sentence's this closely (difflib ratio) is a copy."""

@@ -48,6 +48,10 @@ QUESTION_BLOCK = """Question: {question}
 
 {instruction}"""
 
+ANSWER_STOPS = ("\nQuestion:", "\n- Expected question:")
+"""Stop sequences for the answer: the prompt's own block markers at a line's start. An answer has no line that
+starts with them; a reply that writes one has run on past its answer into the prompt's format."""
+
 
 def instruction(budget: int, extra: str | None = None) -> str:
     """The budget level's instruction, then a task's own (``SleepTimeConfig.answer_instructions``), if any."""

@@ -13,7 +13,7 @@ from sleeptime.local.prefix_cache import PrefixCache, PrefixKey
 from sleeptime.testing import HashEmbeddings
 from tests.scripts import staged_model
 
-CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens."
+CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens and a notebook that costs $4."
 
 
 @pytest.fixture

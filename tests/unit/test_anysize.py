@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -317,3 +322,66 @@ def test_a_large_contexts_map_is_the_prefix_the_saved_state_covers(
     with kv_state.reusing_prefix(llama, lambda: PrefixState(tokens=tuple(saved), state=b"kv")) as reuse:
         list(llama.generate(prompt))  # type: ignore[call-overload]
     assert reuse.restored and reuse.cached_tokens == len(saved) > text.index("Situation:")
+
+
+def _interrupting(on_part: int, interrupt: Callable[[], None]) -> tuple[ScriptedChatModel, list[str]]:
+    """The scripted replies, `interrupt` called in the model call of part number `on_part`."""
+    parts: list[str] = []
+    lock = threading.Lock()
+
+    def reply(messages: list[BaseMessage]) -> str:
+        if messages[0].text == parts_prompt.PART_SYSTEM:
+            with lock:
+                parts.append(messages[1].text.split("\n", 1)[0])
+                n = len(parts)
+            if n == on_part:
+                interrupt()
+        return _reply(messages)
+
+    return ScriptedChatModel(default=reply), parts
+
+
+def _app(model: ScriptedChatModel) -> SleepTime:
+    store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text", "question"]})
+    return SleepTime(
+        store=store, sleep_model=model, wake_model=model, context_window=WINDOW, max_tokens_sleep=SLEEP_REPLY,
+        max_tokens_wake=WAKE_REPLY, learned_max_chars=600, part_notes_chars=300, chunk_size=400, chunk_overlap=0,
+        part_concurrency=1,
+    )
+
+
+def test_an_interrupted_part_stops_the_sleep_and_no_further_part_runs(tmp_path: Path) -> None:
+    def ctrl_c() -> None:
+        raise KeyboardInterrupt
+
+    model, parts = _interrupting(2, ctrl_c)
+    app = _app(model)
+    app.ingest("code", folder=_codebase(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        app.sleep("code")
+    assert len(parts) == 2, f"no part after the interrupted one made a call: {parts}"
+    assert model.calls_for("reduce") == [], "nothing after the parts ran"
+    assert app.learned("code") is None, "nothing published"
+    assert app.sleep("code").published, "the next sleep runs and publishes"
+    assert len(parts) > 3, "the next sleep reflects the parts that did not finish"
+
+
+@pytest.mark.skipif(signal.getsignal(signal.SIGINT) is not signal.default_int_handler,
+                    reason="another SIGINT handler is installed")
+def test_ctrl_c_in_the_main_thread_stops_the_parts_waiting_their_turn(tmp_path: Path) -> None:
+    def ctrl_c() -> None:
+        # As a terminal's Ctrl-C while the sleep waits on its parts: SIGINT to the process 0.1 s into the first
+        # part's model call (0.3 s long), handled in the main thread.
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        time.sleep(0.3)
+
+    model, parts = _interrupting(1, ctrl_c)
+    app = _app(model)
+    app.ingest("code", folder=_codebase(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        app.sleep("code")
+    # Without the stop flag every part waiting for its turn makes its call before the interrupt is raised
+    # (measured: all 7 parts, 2.1 s, against 1 part, 0.3 s).
+    assert len(parts) == 1, f"the parts waiting for their turn made no call: {parts}"
+    assert app.learned("code") is None
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "the handler is put back"

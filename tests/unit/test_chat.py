@@ -109,7 +109,7 @@ def test_chat_graph_answers_with_the_latest_learned_context(memory_store: InMemo
 
 def test_chat_graph_state_context_id_overrides_thread(memory_store: InMemoryStore) -> None:
     model = staged_model(respond="ok")
-    make_app(memory_store, model).sleep("shared", "Pens cost $2 each.")
+    make_app(memory_store, model).sleep("shared", "Notebooks cost $4 each.")
     graph = build_chat_graph().compile(store=memory_store)
     out = graph.invoke(
         ChatState(messages=[HumanMessage("hi")], context_id="shared"),

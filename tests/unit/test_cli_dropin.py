@@ -92,3 +92,15 @@ def test_usage_errors_are_one_line_with_exit_2(capsys: pytest.CaptureFixture[str
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "invalid choice: 'testtime'" in err and err.startswith("sleeptime ask: error:")
+
+
+def test_sleep_rounds_are_a_maximum_and_extend_runs_them_all(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    store = ["--store", str(tmp_path / "s"), "--scripted"]
+    assert run(capsys, *store, "ingest", "shop", "--text", "Pens cost $2 each. Alice buys 3 pens.")[0] == 0
+    # The scripted notes end with STATUS: DONE: the default rethink stops after round 1; extend runs all 3.
+    code, out, _ = run(capsys, *store, "sleep", "shop", "--rounds", "3")
+    assert code == 0 and "(2 calls)" in out, out  # 1 reflect round + predict
+    code, out, _ = run(capsys, *store, "sleep", "shop", "--rounds", "3", "--rethink", "extend")
+    assert code == 0 and "(4 calls)" in out, out  # 3 reflect rounds + predict
+    assert "published version 2" in out

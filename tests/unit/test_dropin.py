@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Any
+from uuid import UUID
 
 import pytest
 from langchain.agents import create_agent
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
@@ -169,3 +171,71 @@ def test_return_direct_ends_the_agent_run_with_the_tool_answer(app: SleepTime) -
     last = out["messages"][-1]
     assert isinstance(last, ToolMessage) and last.text.endswith("The answer is 6.")
     assert last.artifact["version"] == 1
+
+
+class _Runs(BaseCallbackHandler):
+    """Every chain and tool run started: name -> (run_id, parent_run_id, tags)."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, UUID, UUID | None, list[str]]] = []
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
+                       tags: list[str] | None = None, **kwargs: Any) -> None:
+        self.runs.append((str(kwargs.get("name")), run_id, parent_run_id, list(tags or [])))
+
+    def on_tool_start(self, serialized: Any, input_str: str, *, run_id: UUID, parent_run_id: UUID | None = None,
+                      tags: list[str] | None = None, **kwargs: Any) -> None:
+        self.runs.append((f"tool:{serialized.get('name')}", run_id, parent_run_id, list(tags or [])))
+
+    def named(self, name: str) -> list[tuple[str, UUID, UUID | None, list[str]]]:
+        return [r for r in self.runs if r[0] == name]
+
+    def children(self, run_id: UUID) -> list[str]:
+        return [r[0] for r in self.runs if r[2] == run_id]
+
+
+def test_ask_and_sleep_trace_under_the_callers_callbacks(app: SleepTime) -> None:
+    runs = _Runs()
+    slept = app.sleep("shop", CONTEXT, callbacks=[runs])
+    assert slept.version == 1
+    ((_, sleep_id, parent, _),) = runs.named("sleep")
+    assert parent is None, "a top-level run of its own when the caller has none"
+    assert {"ingest", "reflect", "merge", "predict", "publish"} <= set(runs.children(sleep_id))
+    runs.runs.clear()
+    answer = app.ask("How much?", "shop", config={"callbacks": [runs], "tags": ["caller"],
+                                                  "configurable": {"thread_id": "not-the-apps"}})
+    assert answer.version == 1, "the caller's configurable does not reach the run: the app's store answers"
+    ((_, wake_id, _, tags),) = runs.named("wake")
+    assert "caller" in tags
+    assert "answer" in runs.children(wake_id)
+    runs.runs.clear()
+    app.ask("How much?", "shop")
+    assert runs.runs == [], "no callbacks given: none called"
+
+
+@pytest.mark.parametrize("outer", STORES)
+def test_the_tools_wake_run_nests_under_the_agents_tool_run(app: SleepTime, outer: str) -> None:
+    app.sleep("shop", CONTEXT)
+    tool = create_answer_tool(app, "shop")
+    model = ToolCallingFake(messages=iter([_call(tool.name, "How much does Alice pay?"), AIMessage("$6.")]))
+    agent = create_agent(model, [tool], store=_outer_store(outer), checkpointer=InMemorySaver())
+    runs = _Runs()
+    out = agent.invoke({"messages": [HumanMessage("How much does Alice pay?")]},
+                       {"configurable": {"thread_id": "t"}, "callbacks": [runs]})
+    (message,) = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert message.artifact["version"] == 1, "still the app's own store"
+    ((_, tool_id, _, _),) = runs.named(f"tool:{tool.name}")
+    ((_, _, wake_parent, _),) = runs.named("wake")
+    assert wake_parent == tool_id, "the wake graph's run is a child of the agent's tool run"
+    assert len([r for r in runs.runs if r[0] == "answer"]) == 1, "its nodes are traced too"
+
+
+async def test_the_async_tools_wake_run_nests_under_the_agents_tool_run(app: SleepTime) -> None:
+    await app.asleep("shop", CONTEXT)
+    tool = create_answer_tool(app, "shop")
+    model = ToolCallingFake(messages=iter([_call(tool.name, "How much?"), AIMessage("done")]))
+    runs = _Runs()
+    await create_agent(model, [tool]).ainvoke({"messages": [HumanMessage("How much?")]}, {"callbacks": [runs]})
+    ((_, tool_id, _, _),) = runs.named(f"tool:{tool.name}")
+    ((_, _, wake_parent, _),) = runs.named("wake")
+    assert wake_parent == tool_id

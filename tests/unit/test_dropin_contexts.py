@@ -8,7 +8,7 @@ from langgraph.store.memory import InMemoryStore
 from sleeptime.errors import InvalidInputError, UnknownContextError
 from sleeptime.facade import SleepTime
 
-CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens."
+CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens and a notebook that costs $4."
 
 
 def _items(store: InMemoryStore, *prefix: str) -> list[tuple[tuple[str, ...], str]]:

@@ -15,7 +15,7 @@ from sleeptime.facade import SleepTime
 from sleeptime.options import AskOptions, SleepTimeOptions, known_options, validate_options
 from tests.scripts import staged_model
 
-CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens."
+CONTEXT = "A shop sells pens at $2 each. Alice buys 3 pens and a notebook that costs $4."
 
 
 def test_options_typed_dict_matches_the_config_dataclass() -> None:

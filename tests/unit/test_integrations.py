@@ -20,11 +20,28 @@ QUESTIONS = json.dumps({"questions": [
 def test_retriever_returns_learned_context_and_nearest_questions(app: SleepTime) -> None:
     app.sleep("shop", CONTEXT)
     app.sleep("shop")
-    docs = LearnedContextRetriever.from_app(app, "shop", k=1).invoke("How much does Alice pay for the pens?")
+    docs = LearnedContextRetriever.from_app(app, "shop", k=2).invoke("How much does Alice pay for the pens?")
     assert [d.metadata["kind"] for d in docs] == ["learned", "question"]
     assert all(d.metadata["version"] == 2 and d.metadata["context_id"] == "shop" for d in docs)
     assert "3 x 2 = $6" in docs[0].page_content
     assert docs[1].metadata["question"] == "How much does Alice pay for the pens?"
+
+
+def test_retriever_returns_k_documents_in_all(memory_store: InMemoryStore) -> None:
+    from tests.scripts import staged_model
+
+    model = staged_model(predict=QUESTIONS)
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, n_questions=2)
+    app.sleep("shop", CONTEXT)
+    app.sleep("bakery", "Bread costs $3.")
+    one = LearnedContextRetriever.from_app(app, "shop", k=1).invoke("How much does Alice pay for the pens?")
+    assert [d.metadata["kind"] for d in one] == ["learned"], "k=1 is one document: the learned context"
+    assert LearnedContextRetriever.from_app(app, "shop", k=0).invoke("pens") == []
+    assert len(LearnedContextRetriever.from_app(app, "shop", k=10).invoke("pens")) == 3, "all there is: 1 + 2"
+    both = LearnedContextRetriever.from_app(app, k=3).invoke("notebook colour?")
+    assert [(d.metadata["context_id"], d.metadata["kind"]) for d in both] == [
+        ("bakery", "learned"), ("shop", "learned"), ("bakery", "question")], "every context's best first"
+    assert both[2].metadata["question"] == "What colour is the notebook?"
 
 
 def test_retriever_picks_the_nearest_question(memory_store: InMemoryStore) -> None:

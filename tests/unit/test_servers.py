@@ -244,3 +244,31 @@ def test_openai_itself_gets_neither_max_tokens_nor_cache_prompt(probes: dict[str
     assert payload["max_completion_tokens"] == 64
     assert "max_tokens" not in payload
     assert "cache_prompt" not in (payload.get("extra_body") or {})
+
+
+def test_a_server_wake_answer_stops_at_the_prompts_next_block(probes: dict[str, Any],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+    from langchain_openai import ChatOpenAI
+    from langgraph.runtime import Runtime
+
+    from sleeptime.nodes.wake.answer import answer
+    from sleeptime.prompts.answer import ANSWER_STOPS
+
+    seen: list[tuple[str, list[str] | None]] = []
+
+    def reply(self: ServerChatModel, messages: Any, stop: list[str] | None = None, run_manager: Any = None,
+              **kwargs: Any) -> ChatResult:
+        seen.append((self.url, stop))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage("The answer is 14."))])
+
+    monkeypatch.setattr(ChatOpenAI, "_generate", reply)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    state: Any = {"question": "How much does Alice pay?", "learned": "Alice pays $14.", "context_id": "shop"}
+    hosted = "https://api.openai.com/v1"
+    for url in (URL, hosted):
+        out = answer(state, Runtime(context=SleepTimeConfig(wake_model="openai:qwen", base_url=url)))
+        assert out["answer"] == "The answer is 14."
+    assert seen == [(URL, list(ANSWER_STOPS)), (hosted, None)], "OpenAI itself gets no stop"
+    assert all(stop.startswith("\n") for stop in ANSWER_STOPS), "only at a line's start"

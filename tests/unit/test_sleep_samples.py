@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from langgraph.store.memory import InMemoryStore
 
 from sleeptime.facade import SleepTime
-from sleeptime.notes.hygiene import EMPTY_LEARNED
 from sleeptime.notes.quantities import CheckedNotes, Rejected
 from sleeptime.notes.strategies import (
     CONCAT,
@@ -145,12 +144,32 @@ def test_unsafe_and_copied_lines_never_reach_the_store(memory_store: InMemorySto
     assert learned.startswith("- q0 = 0\n")
 
 
-def test_nothing_left_publishes_an_explicit_empty_note(memory_store: InMemoryStore) -> None:
+def test_a_sleep_whose_notes_all_fail_checking_publishes_nothing(memory_store: InMemoryStore) -> None:
+    good = staged_model(reflect="muffins_left = 72 - 64\nSTATUS: DONE")
+    app = SleepTime(store=memory_store, sleep_model=good, wake_model=good, n_questions=1)
+    first = app.sleep("bakery", CONTEXT)
+    assert first.published and first.version == 1
+    app.ingest("bakery", CONTEXT + " It also baked 10 pies.")
+    bad = staged_model(reflect="A bakery baked 72 muffins.\nSTATUS: DONE")  # a copy of the context: dropped
+    result = SleepTime(store=memory_store, sleep_model=bad, wake_model=bad, n_questions=1).sleep("bakery")
+    assert not result.published and result.version is None
+    assert result.status == "not published: no note survived checking; version 1 stays published"
+    assert result.learned == [] and result.questions == []
+    assert result.usage.calls == 1 and result.usage.output_tokens > 0, "the reflect call is counted; no predict"
+    kept = app.learned("bakery")
+    assert kept is not None and kept.version == 1 and kept.text == "- muffins_left = 72 - 64 = 8"
+    assert app.learned_store().versions("bakery") == [1]
+
+
+def test_a_first_sleep_with_nothing_checked_leaves_the_context_unslept(memory_store: InMemoryStore) -> None:
     model = staged_model(reflect="A bakery baked 72 muffins.\nSTATUS: DONE")
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, n_questions=1)
     result = app.sleep("bakery", CONTEXT)
-    assert result.learned == [EMPTY_LEARNED]
-    assert "no note survived checking" in result.status
+    assert not result.published
+    assert result.status == "not published: no note survived checking"
+    assert app.learned("bakery") is None
+    answer = app.ask("How many muffins are left?", "bakery")
+    assert answer.route == "test-time" and answer.reason.startswith("no published learned context")
 
 
 def test_worked_style_publishes_unreadable_lines_and_says_how_many(memory_store: InMemoryStore) -> None:

@@ -129,7 +129,7 @@ def test_a_context_larger_than_one_wake_prompt_warms_its_notes_not_its_raw_text(
 def test_one_usage_figure_per_sleep(memory_store: InMemoryStore) -> None:
     model = staged_model(publish="ok")  # the warm-up call is made from the publish node
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, max_rounds=1, warm_prefix="on")
-    app.ingest("ctx", "Pens cost $2 each. Alice buys 3 pens.")
+    app.ingest("ctx", "A shop sells pens at $2 each. Alice buys 3 pens and a notebook that costs $4.")
     result = app.sleep("ctx")
     assert result.warm_usage.calls == 1, "the warm-up is reported apart"
     answer = app.ask("How much does Alice pay?", "ctx")

@@ -38,6 +38,7 @@ from sleeptime.prompts import parts as prompt
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
 from sleeptime.state import PartSpec, PredictedQuestion, SleepState
+from sleeptime.stopping import check_not_stopped, request_stop
 from sleeptime.stores.learned import LearnedContextStore
 from sleeptime.structured import ask_json, ask_text
 from sleeptime.usage import UsageRecord
@@ -186,8 +187,13 @@ def reflect_part(state: PartTask, runtime: Runtime[SleepTimeConfig]) -> dict[str
             HumanMessage(prompt.PART_USER.format(source=span, text=part["text"], max_chars=cfg.part_notes_chars)),
         ]
     with _gate(cfg.part_concurrency):
-        reply, usage = ask_text(sleep_model(cfg, max_tokens=style.max_tokens), messages, phase="sleep",
-                                node="reflect_part", retries=cfg.json_retries)
+        check_not_stopped(f"part {span}")  # a stopped sleep's waiting parts make no call
+        try:
+            reply, usage = ask_text(sleep_model(cfg, max_tokens=style.max_tokens), messages, phase="sleep",
+                                    node="reflect_part", retries=cfg.json_retries)
+        except KeyboardInterrupt:
+            request_stop()  # before the gate lets the next part in
+            raise
     if style.describe:
         notes = _description(reply, cfg)
     else:

@@ -38,8 +38,8 @@ def listed_questions(text: str) -> list[str]:
 
 def predict(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     cfg = config_of(runtime)
-    if cfg.n_questions == 0:
-        return {"questions": []}
+    if cfg.n_questions == 0 or not any(n.strip() for n in state.get("learned", [])):
+        return {"questions": []}  # none asked, or no notes: nothing will be published
     work = (cfg.experiment or Experiment()).question_work
     if work.budget is not None:
         return _work_questions(state, cfg, work.budget)

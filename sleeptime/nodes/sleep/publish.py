@@ -18,6 +18,14 @@ logger = logging.getLogger(__name__)
 
 def publish(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     store = store_of(runtime)
+    warnings = state.get("warnings") or []
+    if not any(text.strip() for text in state.get("learned", [])):
+        # A version of no notes would replace one with notes, or answer as if learned: keep what is published.
+        head = store.head(state["context_id"])
+        kept = f"; version {head['version']} stays published" if head else ""
+        why = "; ".join(warnings) or "no notes"
+        logger.warning("sleep %r published nothing: %s", state["context_id"], why)
+        return {"published": False, "status": f"not published: {why}{kept}"}
     try:
         version = store.publish(
             state["context_id"],
@@ -31,7 +39,6 @@ def publish(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
         logger.info("stale skip %r: %s", state["context_id"], error)
         return {"published": False, "status": f"stale: {error}"}
     logger.info("published %r version %d", state["context_id"], version)
-    warnings = state.get("warnings") or []
     status = f"published version {version}" + (f" ({'; '.join(warnings)})" if warnings else "")
     # Evaluate the wake prompt's shared prefix now, while idle (sleeptime.warmup; never raises).
     warm = warm_published(config_of(runtime), store, state["context_id"], version)

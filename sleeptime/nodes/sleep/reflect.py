@@ -20,7 +20,7 @@ from langgraph.types import Send
 from sleeptime.config import SleepTimeConfig
 from sleeptime.models import sleep_model
 from sleeptime.nodes._runtime import config_of
-from sleeptime.notes.hygiene import EMPTY_LEARNED, ask_notes, clean_reply, extend_notes
+from sleeptime.notes.hygiene import NOTHING_LEARNED, ask_notes, clean_reply, extend_notes
 from sleeptime.notes.quantities import check_notes
 from sleeptime.notes.strategies import Experiment
 from sleeptime.progress import emit
@@ -90,7 +90,6 @@ def merge(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     if len(samples) > 1 and dropped:
         warnings.append(f"{len(dropped)} quantities dropped by the {len(samples)}-sample merge")
     text = merged.render()
-    if not text:
-        warnings.append("no note survived checking")
-        text = EMPTY_LEARNED  # published so the wake graph runs; it says there is nothing learned
+    if not text:  # nothing to publish: predict and publish see no notes and keep the published version
+        return {"learned": [], "warnings": [*warnings, NOTHING_LEARNED]}
     return {"learned": [text], "warnings": warnings}
