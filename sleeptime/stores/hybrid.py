@@ -1,17 +1,17 @@
-"""Hybrid search over a large context's revision: dense and BM25 rankings of its raw chunks (and, with
-sleep output, of its part descriptions) fused by reciprocal rank; the strategy is a `Retrieval`.
+"""Hybrid search over a large context's revision: dense, BM25 and definition rankings of its raw chunks
+(and, with sleep output, the chunks its part descriptions lead to) fused by reciprocal rank; the strategy
+is a `Retrieval`.
 
 Every hit is a raw chunk of the asked revision, cited at its span in that revision's manifest. The
-BM25 index of a revision (its chunks' text, each with the description of the part holding it) is built
-on first use and kept in memory for the newest few revisions: a revision and its stored part notes
-never change, so the cache key (store, context, revision, which part notes exist) is exact.
+BM25 and definition indexes of a revision (its chunks' text) are built on first use and kept in memory
+for the newest few revisions: a revision never changes, so the cache key (store, context, revision) is
+exact.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
 from typing import Any
 
 from sleeptime.large.lexical import BM25, rrf
@@ -28,27 +28,14 @@ _CACHE_SIZE = 8
 _LOCK = threading.Lock()
 
 
-def _owner(chunk: SourceChunk, parts: Sequence[Sequence[Any]]) -> str | None:
-    """The key of the planned part whose span holds `chunk` (same source, overlapping lines)."""
-    for key, source, start, end in parts:
-        if source == chunk.source and start <= chunk.end_line and chunk.start_line <= end:
-            return str(key)
-    return None
-
-
-def _index(index: PartIndex, context_id: str, revision: int, notes: dict[str, str],
-           parts: Sequence[Sequence[Any]]) -> tuple[list[SourceChunk], BM25, Definitions]:
-    key = (id(index.store), index.layout.ns("pieces", context_id), revision, tuple(sorted(notes)))
+def _index(index: PartIndex, context_id: str, revision: int) -> tuple[list[SourceChunk], BM25, Definitions]:
+    key = (id(index.store), index.layout.ns("pieces", context_id), revision)
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
     chunks = index.manifest(context_id, revision) or []
-    docs = []
-    for c in chunks:
-        owner = _owner(c, parts) if notes else None
-        docs.append(f"{c.source}\n{notes.get(owner, '') if owner else ''}\n{c.text}")
-    built = (chunks, BM25(docs), Definitions(chunks))
+    built = (chunks, BM25(f"{c.source}\n{c.text}" for c in chunks), Definitions(chunks))
     with _LOCK:
         _CACHE[key] = built
         while len(_CACHE) > _CACHE_SIZE:
@@ -66,7 +53,7 @@ def search(index: PartIndex, context_id: str, revision: int, query: str, k: int,
         return index.search_chunks(context_id, revision, query, k)  # dense alone: the store's ranking
     parts = index.part_spans(context_id, revision) if descriptions and retrieval.descriptions else []
     notes = index.part_notes(context_id, [p[0] for p in parts]) if parts else {}
-    chunks, bm25, defined = _index(index, context_id, revision, notes, parts)
+    chunks, bm25, defined = _index(index, context_id, revision)
     by_digest = {c.digest: c for c in reversed(chunks)}  # the first span of a repeated chunk
     rankings: list[list[str]] = []
     weights: list[float] = []
@@ -77,7 +64,7 @@ def search(index: PartIndex, context_id: str, revision: int, query: str, k: int,
     if dense_keys:
         rankings.append(dense_keys)
         weights.append(1.0)
-    lexical_keys = [chunks[i].digest for i, _ in bm25.top(query, deep)] if retrieval.lexical or notes else []
+    lexical_keys = [chunks[i].digest for i, _ in bm25.top(query, deep)] if retrieval.lexical else []
     if lexical_keys:
         rankings.append(lexical_keys)
         weights.append(retrieval.lexical_weight)
@@ -91,10 +78,10 @@ def search(index: PartIndex, context_id: str, revision: int, query: str, k: int,
         for hit in index.search_notes(context_id, revision, query, max(4, k)):
             inside = [c.digest for c in chunks if c.source == hit.source
                       and hit.start_line <= c.end_line and c.start_line <= hit.end_line]
-            led += sorted(inside, key=lambda d: order.get(d, len(order)))[:2]
+            led += sorted(inside, key=lambda d: order.get(d, len(order)))[:1]
         if led:
             rankings.append(led)
-            weights.append(1.0)
+            weights.append(retrieval.descriptions_weight)
     fused = rrf(rankings, retrieval.rrf_k, weights)[:k]
     out = []
     for digest, score in fused:
