@@ -45,6 +45,7 @@ def ask_records(
     sample: int | None = None,
     question: str | None = None,
     mirror: str | None = None,
+    spent: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> None:
     """Ask at each budget not done yet and emit one record each.
@@ -79,6 +80,8 @@ def ask_records(
                                       **overrides)
                 )
             rec = answer_record(ex, env.opts, key=key, mode=mode, budget=b, answer=ans, latency=lat, **extra)
+            if spent and ans.route == "test-time":  # the sleep published nothing: what it spent is still its cost
+                rec.update(spent)
             emit(rec)
             if mirror and ans.route != "predicted":
                 mirror_key = make_key(ex.id, mirror, *parts[1:])
@@ -138,11 +141,16 @@ def sleep_and_ask(
                 latency_s=round(lat, 3),
             )
         )
+    # A sleep that published nothing (no note survived checking) leaves the context unslept, so its answers
+    # fall back to test-time; the tokens it spent are still this setting's sleep cost, so they go on them.
+    spent = {} if res.published else {"sleep_input_tokens": res.usage.input_tokens,
+                                      "sleep_output_tokens": res.usage.output_tokens,
+                                      "sleep_reasoning_tokens": res.usage.reasoning_tokens, "sleep_published": False}
     if env.opts.verified:  # first: where no predicted answer is served, it is also the "sleep" answer
         ask_records(env, app, ex, context_id, mode="sleep+verified", budgets=budgets, done=done, emit=emit,
-                     setting=setting.label, mirror="sleep", serve_predicted=True)
+                    setting=setting.label, mirror="sleep", serve_predicted=True, spent=spent)
     ask_records(env, app, ex, context_id, mode="sleep", budgets=budgets, done=done, emit=emit,
-                  setting=setting.label)
+                setting=setting.label, spent=spent)
 
 
 def question_work(opts: RunOptions, setting: SleepSetting) -> dict[str, Any]:
@@ -188,8 +196,10 @@ def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
     cid = fresh_context_id(ex.id)
     app.ingest(cid, ex.context)
     ask_records(env, app, ex, cid, mode="test-time", budgets=o.budgets, done=done, emit=emit)
-    for setting in o.sleep_settings():
-        sleep_and_ask(env, app, ex, cid, setting, done, emit, o.answer_budgets)
+    for setting in o.sleep_settings():  # a context each: a setting whose sleep publishes nothing reads no other's
+        setting_cid = fresh_context_id(f"{ex.id}-{setting.label}")
+        app.ingest(setting_cid, ex.context)
+        sleep_and_ask(env, app, ex, setting_cid, setting, done, emit, o.answer_budgets)
     if o.oracle:
         oracle_and_ask(env, app, ex, done, emit, o.answer_budgets)
     if o.oracle_intermediate:

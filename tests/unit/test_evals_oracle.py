@@ -163,3 +163,22 @@ def test_sleep_budgets_limit_the_sleep_and_oracle_modes_and_cut_replies_are_coun
     assert all(r["hit_max_tokens"] is (int(str(r["output_tokens"])) >= 4) for r in answers)
     with pytest.raises(InvalidInputError, match="--sleep-budgets"):
         RunOptions(experiment="pareto", out="x", budgets=[0], sleep_budgets=[1]).validate()
+
+
+def test_a_setting_whose_sleep_publishes_nothing_reads_no_other_settings_notes(tmp_path: Path) -> None:
+    from evals.options import ScalingOptions, parse_settings
+
+    good, wrong = "- 42/3 = 14\n- 14*10 = 140", "- 42/3 = 15\n- 14*10 = 150"  # wrong sums fail checking
+    model = staged_model(answer="The answer is 140.", reflect=[good, wrong])
+    opts = ScalingOptions(experiment="scaling", out=str(tmp_path), budgets=[0], n_questions=0, progress=False,
+                          scale_settings=parse_settings("k1-r1,k2-r1"))
+    out = _run_fog(opts, model)
+    runs = {r["setting"]: r for r in out if r["mode"] == "sleep-run"}
+    assert runs["k1-r1"]["published"] and not runs["k2-r1"]["published"]
+    answers = {r["setting"]: r for r in out if r["mode"] == "sleep"}
+    assert answers["k1-r1"]["path"] != "test-time" and "sleep_published" not in answers["k1-r1"]
+    unslept = answers["k2-r1"]
+    assert unslept["path"] == "test-time" and unslept["sleep_published"] is False
+    assert unslept["sleep_output_tokens"] == runs["k2-r1"]["sleep_output_tokens"] > 0  # its cost stays on it
+    prompts = [c[-1].text for c in model.calls_for("answer")]
+    assert sum("42/3 = 14" in p for p in prompts) == 1  # only k1-r1's answer read k1-r1's notes
