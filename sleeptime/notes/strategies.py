@@ -124,6 +124,9 @@ class PartStyle:
     """The reply cap of one part's call (None: ``max_tokens_sleep``)."""
     questions: int = 3
     """Questions asked per part when ``describe``."""
+    show_map: bool = True
+    """When ``describe``: the map leads the wake prompt of a large context (False: the map is kept in the learned
+    version, and the wake gives its share to evidence, which the descriptions still steer)."""
     outline: bool = False
     """Describe a part from its outline (`sleeptime.large.outline`: names, signatures and first docstring
     lines; headings and first sentences) rather than its whole text: about a sixth of the prompt tokens."""

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage
@@ -385,3 +386,29 @@ def test_ctrl_c_in_the_main_thread_stops_the_parts_waiting_their_turn(tmp_path: 
     assert len(parts) == 1, f"the parts waiting for their turn made no call: {parts}"
     assert app.learned("code") is None
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "the handler is put back"
+
+
+def test_a_wake_without_the_map_gives_its_room_to_evidence(scripted: ScriptedChatModel, tmp_path: Path) -> None:
+    import dataclasses
+
+    from sleeptime.notes.strategies import OUTLINE, Experiment
+
+    seen: list[list[BaseMessage]] = []
+    model = ScriptedChatModel(default=lambda m: (seen.append(m), _reply(m))[1])
+    common: dict[str, Any] = dict(sleep_model=model, wake_model=model, context_window=WINDOW,
+                                  max_tokens_sleep=SLEEP_REPLY, max_tokens_wake=WAKE_REPLY, verify="off",
+                                  max_escalations=0, wake_context_tokens=300)
+    store = InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text"]})
+    app = SleepTime(store=store, experiment=Experiment(parts=OUTLINE), **common)
+    app.ingest("code", folder=_codebase(tmp_path), include=["*.py"])
+    assert app.sleep("code").learned[0].startswith("Map of the files")
+    shown = {}
+    for show_map in (True, False):
+        waker = SleepTime(store=store, experiment=Experiment(parts=dataclasses.replace(OUTLINE, show_map=show_map)),
+                          **common)
+        seen.clear()
+        answer = waker.ask("Which module defines beta_function_3?", "code")
+        text = "\n".join(m.text for m in seen[-1])
+        assert ("Map of the files" in text) is show_map
+        shown[show_map] = len(answer.sources)
+    assert shown[False] > shown[True]  # the map's room went to evidence

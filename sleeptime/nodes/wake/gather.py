@@ -69,6 +69,9 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     budget = context_budget(cfg, window, state["question"])
     learned = state.get("learned") or ""
     related = list(state.get("related") or [])
+    style = (cfg.experiment or Experiment()).parts
+    if learned and style.describe and not style.show_map and state.get("path") == "learned":
+        learned = ""  # the map stays in the version; this wake gives its room to evidence
     # As `fits_whole`: the raw text, the notes, the questions and 16 tokens of headers.
     raw = read_within(_chunks(store, state), window, budget - notes_cost(window, learned, related) - 16)
     if raw is not None:
@@ -78,7 +81,7 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     fitted, kept = notes_within(window, budget, learned, related)  # the evidence keeps the rest: its floor
     if kept != related:
         update["related"] = related = kept
-    if fitted != learned:
+    if fitted != (state.get("learned") or ""):
         update["learned"] = learned = fitted
     room = max(budget - notes_cost(window, learned, related) - 16, 1)
     index = store.parts
