@@ -167,7 +167,7 @@ RANKED = {"rank": False, "sleep-rank": True}
 
 
 def _app(model: str, store_dir: Path, budget: int | None, arm: str = "sleep", parts: str = "notes",
-         instructions: str = INSTRUCTIONS, sleep_model: str | None = None, show_map: bool = True) -> Any:
+         instructions: str = INSTRUCTIONS, sleep_model: str | None = None, show_map: bool = False) -> Any:
     import dataclasses
 
     from sleeptime import SleepTime
@@ -318,7 +318,7 @@ def _ask(args: argparse.Namespace, store_dir: Path, snap: str, context_id: str, 
             if (task["id"], arm) in done:
                 continue
             asker = _app(args.model, store_dir, budget, mode, args.parts,
-                         sleep_model=getattr(args, "sleep_model", None), show_map=getattr(args, "show_map", True))
+                         sleep_model=getattr(args, "sleep_model", None), show_map=getattr(args, "show_map", False))
             start = time.perf_counter()
             if mode in RANKED:
                 files, sources, text = _ranked_answer(asker, context_id, task, RANKED[mode])
@@ -600,8 +600,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="what sleep writes per part: notes reduced to notes on the whole, or descriptions and "
                         "questions that steer retrieval and a map of the files, read from each part's whole text "
                         "(describe) or its outline (default: %(default)s)")
-    p.add_argument("--no-map", dest="show_map", action="store_false",
-                   help="describe/outline: the wake gives the map's share to evidence (the map stays in the version)")
+    p.add_argument("--map", dest="show_map", action="store_true",
+                   help="describe/outline: the map leads the wake prompt (default: off, its share goes to evidence; "
+                        "--no-map is accepted for the runs that named it)")
+    p.add_argument("--no-map", dest="show_map", action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--budgets", default="1500,3000", help="wake context token budgets, comma-separated")
     p.add_argument("--summarize", dest="summarize_only", action="store_true",
                    help="only write the summary (and swe.png) from the records so far; no model")

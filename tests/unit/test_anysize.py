@@ -276,6 +276,8 @@ def test_a_large_contexts_map_is_the_prefix_the_saved_state_covers(
 ) -> None:
     """Sleep with DESCRIBE writes a map; every wake prompt starts with the map (evidence after it), and the
     state warm-up saves for the version's common prefix is read (restored) for a real wake prompt."""
+    import dataclasses
+
     import numpy as np
 
     from sleeptime.local import kv_state
@@ -288,7 +290,7 @@ def test_a_large_contexts_map_is_the_prefix_the_saved_state_covers(
     app = SleepTime(store=InMemoryStore(index={"dims": 64, "embed": HashEmbeddings(64), "fields": ["text"]}),
                     sleep_model=model, wake_model=model, context_window=WINDOW, max_tokens_sleep=SLEEP_REPLY,
                     max_tokens_wake=WAKE_REPLY, verify="off", max_escalations=0, wake_context_tokens=300,
-                    experiment=Experiment(parts=DESCRIBE))
+                    experiment=Experiment(parts=dataclasses.replace(DESCRIBE, show_map=True)))
     app.ingest("code", folder=_codebase(tmp_path), include=["*.py"])
     result = app.sleep("code")
     assert result.learned[0].startswith("Map of the files") and result.questions == []
