@@ -22,7 +22,7 @@ from evals.notes_tables import BASELINE_ARM, accuracy_table, pool_notes, read_no
 from evals.plots import LoadedRun, load_run
 from evals.predictability import predictability_table
 from evals.render_all import ResultsIndex, index_results, notes_folders
-from evals.tables import budget_table, equal_accuracy_table, paired_table, projected_amortization
+from evals.tables import budget_table, equal_accuracy_amortization, equal_accuracy_table, paired_table
 from sleeptime.errors import InvalidInputError
 
 START = "<!-- headline:start -->"
@@ -286,6 +286,25 @@ def _costs(rows: Iterable[Row], n: int) -> dict[tuple[str, int], tuple[float, fl
     return {(s, b): (tt[b], c) for (m, s, b), c in sorted(by.items()) if m == "sleep" and b in tt}
 
 
+def _equal_accuracy_costs(name: str, records: Sequence[Any], weight: float) -> tuple[list[str], list[str]]:
+    """Projected cost per query at QUERIES queries per context against test-time only at the same accuracy
+    (interpolated), with the ratio's bootstrap interval; a sleep point with no equal-accuracy point is a loss."""
+    text: list[str] = []
+    lost: list[str] = []
+    for r in equal_accuracy_amortization(records, weight, (QUERIES,)):
+        label = f"{name} {r['mode']} {r['setting'] or ''} budget {r['budget']}".replace("  ", " ")
+        if math.isnan(float(r["cost_ratio"])):
+            lost.append(f"cost per query at {QUERIES} queries/context (projected, equal accuracy): {label}: "
+                        f"no ratio ({r['status']})")
+            continue
+        text.append(f"{label}, t = {weight:g}, at equal accuracy: test-time only / sleep-time = "
+                    f"{r['cost_ratio']:.2f}x (95% CI {r['ratio_lo']:.2f}-{r['ratio_hi']:.2f})")
+        if r["cost_ratio"] < 1:
+            lost.append(f"cost per query at {QUERIES} queries/context (projected, equal accuracy): {label}, "
+                        f"{r['cost_ratio']:.2f}x")
+    return text, lost
+
+
 def cost_rows(ev: Evidence) -> tuple[list[str], list[str]]:
     """Cost per query at QUERIES queries per context, t = the run's weight: measured on Multi-Query amortization
     runs (at fewer queries where the contexts have fewer questions, said so); else projected from single-question
@@ -295,16 +314,19 @@ def cost_rows(ev: Evidence) -> tuple[list[str], list[str]]:
     losses: list[str] = []
     for name, run in ev.runs:
         weight = float(run.run.get("options", {}).get("weight", 10.0))
-        amort = run.experiment == "amortization"
-        rows = amortization_table(run.records, weight) if amort else projected_amortization(run.records, weight)
+        if run.experiment != "amortization":  # single-question records: the paper's comparison, at equal accuracy
+            text, lost = _equal_accuracy_costs(name, run.records, weight)
+            projected += text
+            losses += lost
+            continue
+        rows = amortization_table(run.records, weight)
         n = min(QUERIES, max((int(r["queries_per_context"]) for r in rows), default=QUERIES))
         at = "" if n == QUERIES else f" at {n} queries/context (the most its contexts have)"
         for (_, b), (tt, sl) in _costs(rows, n).items():
-            text = (f"{name} budget {b}{at}, t = {weight:g}: sleep-time {sl:.0f} vs test-time only {tt:.0f} "
-                    f"(test-time only / sleep-time = {tt / sl:.2f}x)")
-            (measured if amort else projected).append(text)
-        for q in sorted({1, n}) if amort else [n]:
-            losses += [f"cost per query at {q} queries/context{'' if amort else ' (projected)'}: {name} budget {b}, "
+            measured.append(f"{name} budget {b}{at}, t = {weight:g}: sleep-time {sl:.0f} vs test-time only {tt:.0f} "
+                            f"(test-time only / sleep-time = {tt / sl:.2f}x)")
+        for q in sorted({1, n}):
+            losses += [f"cost per query at {q} queries/context: {name} budget {b}, "
                        f"{sl:.0f} vs {tt:.0f}" for (_, b), (tt, sl) in _costs(rows, q).items() if sl > tt]
     if measured:
         return measured, losses

@@ -44,8 +44,11 @@ def test_the_block_states_the_ratios_computed_from_the_records(tmp_path: Path) -
             "(10/20), used 2.50x its test-time tokens (50.0 vs 20.0)") in block
     gain = next(v for k, v in rows.items() if k.startswith("Accuracy gain"))
     assert "run-a, sleep budget 0: 10/20 vs 5/20 test-time only (+25.0 points, p = 0.062)" in gain
-    # cost at 10 queries: sleep 300/10 + 10 x 10 = 130 against 10 x 10 = 100, projected and stated as a loss
-    assert "sleep-time 130 vs test-time only 100" in block and "(projected): run-a budget 0, 130 vs 100" in block
+    # cost at 10 queries against test-time only at equal accuracy: sleep budget 0 costs 300/10 + 10 x 10 = 130,
+    # test-time reaches its 10/20 with 50 tokens, 10 x 50 = 500: 3.85x; sleep budget 1 (12/20) has no
+    # equal-accuracy point, so no ratio, stated as a loss
+    assert "run-a sleep k1-r1 budget 0, t = 10, at equal accuracy: test-time only / sleep-time = 3.85x" in block
+    assert "(projected, equal accuracy): run-a sleep k1-r1 budget 1: no ratio" in block
     # missing experiments are said to be missing, not filled in
     assert "not measured yet (no Multi-Query amortization run)" in block
     assert "scaling sleep compute (`python -m evals scaling`): not measured yet" in block
