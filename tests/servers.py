@@ -1,7 +1,9 @@
-"""Real servers for integration tests, on 127.0.0.1 only: `chroma run` and `langgraph dev`."""
+"""Real servers for integration tests, on 127.0.0.1 only: `chroma run`, `langgraph dev` and llama-cpp-python's
+OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -12,6 +14,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,3 +138,31 @@ def llama_cpp_server(model_path: Path, *, n_ctx: int = 2048, alias: str = "qwen"
         yield f"{url}/v1"
     finally:
         _stop(proc)
+
+
+#: The model servers' window, model alias and a small shop context their tests sleep on.
+SERVER_N_CTX = 2048
+SERVER_SPEC = "openai:qwen"
+SHOP = ("Alice buys 3 apples at $2 each and 2 pears at $4 each. The shop gives $1 off any order over $10. "
+        "Bob buys 1 apple and 1 pear.")
+
+
+def require_llama_cpp_server() -> None:
+    """Skip the calling test module (at import) where llama-cpp-python or its ``[server]`` extra is missing."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed", allow_module_level=True)
+    try:
+        import llama_cpp.server.app  # noqa: F401  (its [server] extra: fastapi, uvicorn, sse-starlette, ...)
+    except ImportError as exc:
+        pytest.skip(f"llama_cpp.server cannot import ({exc}); pip install 'llama-cpp-python[server]'",
+                    allow_module_level=True)
+
+
+@contextmanager
+def qwen_server(module: str = "llama_cpp.server") -> Iterator[str]:
+    """The 0.5B behind `llama_cpp_server` with `SERVER_N_CTX` (``module``: the stock server or the launcher)."""
+    from sleeptime.local.gguf import ensure_gguf
+
+    with llama_cpp_server(Path(ensure_gguf("qwen2.5-coder-0.5b", progress=False)), n_ctx=SERVER_N_CTX,
+                          module=module) as url:
+        yield url

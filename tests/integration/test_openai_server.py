@@ -6,39 +6,27 @@ Every generation here is bounded (long eval runs share the machine's two cores).
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-if importlib.util.find_spec("llama_cpp") is None:
-    pytest.skip("llama-cpp-python is not installed", allow_module_level=True)
-try:
-    import llama_cpp.server.app  # noqa: F401  (its [server] extra: fastapi, uvicorn, sse-starlette, ...)
-except ImportError as exc:
-    pytest.skip(f"llama_cpp.server cannot import ({exc}); pip install 'llama-cpp-python[server]'",
-                allow_module_level=True)
-
 from sleeptime import SleepTime, SleepTimeConfig
 from sleeptime.errors import ContextWindowError, ServerUnavailableError
-from sleeptime.local.gguf import ensure_gguf
 from sleeptime.models import sleep_model, wake_model
 from sleeptime.notes.strategies import WORKED, Experiment
 from sleeptime.servers import ServerChatModel
-from tests.servers import free_port, llama_cpp_server
+from tests.servers import SERVER_N_CTX, SERVER_SPEC, SHOP, free_port, qwen_server, require_llama_cpp_server
 
-N_CTX = 2048
-SPEC = "openai:qwen"
-SHOP = ("Alice buys 3 apples at $2 each and 2 pears at $4 each. The shop gives $1 off any order over $10. "
-        "Bob buys 1 apple and 1 pear.")
+require_llama_cpp_server()
+
+N_CTX, SPEC = SERVER_N_CTX, SERVER_SPEC
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    path = ensure_gguf("qwen2.5-coder-0.5b", progress=False)
-    with llama_cpp_server(Path(path), n_ctx=N_CTX) as url:
+    with qwen_server() as url:
         yield url
 
 
