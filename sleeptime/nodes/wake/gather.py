@@ -69,7 +69,8 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     budget = context_budget(cfg, window, state["question"])
     learned = state.get("learned") or ""
     related = list(state.get("related") or [])
-    style = (cfg.experiment or Experiment()).parts
+    experiment = cfg.experiment or Experiment()
+    style = experiment.parts
     if learned and style.describe and not style.show_map and state.get("path") == "learned":
         learned = ""  # the map stays in the version; this wake gives its room to evidence
     # As `fits_whole`: the raw text, the notes, the questions and 16 tokens of headers.
@@ -86,11 +87,11 @@ def gather(state: WakeState, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any
     room = max(budget - notes_cost(window, learned, related) - 16, 1)
     index = store.parts
     revision = state["revision"]
-    retrieval = (cfg.experiment or Experiment()).retrieval
+    retrieval = experiment.retrieval
     learned_path = state.get("path") == "learned"
     pieces: list[Piece] = hybrid.search(index, context_id, revision, state["question"], cfg.wake_chunks, retrieval,
                                         descriptions=learned_path)
-    if learned_path and not (cfg.experiment or Experiment()).parts.describe:  # descriptions lead, not shown
+    if learned_path and not style.describe:  # descriptions lead, not shown
         notes = index.search_notes(context_id, revision, state["question"], max(1, cfg.wake_chunks // NOTES_SHARE))
         pieces += [Piece(n.text, f"notes on {n.source}", n.start_line, n.end_line, n.score) for n in notes]
     packed = pack(pieces, room, window.count)
