@@ -156,14 +156,32 @@ def _tokens(usage: Any) -> tuple[int, int]:
     return int(usage.input_tokens), int(usage.output_tokens)
 
 
-ARMS = ("rag", "rag-hybrid", "rank", "sleep", "sleep-rank")
+ARMS = ("rag", "rag-hybrid", "rank", "sleep", "sleep-rank", "choose", "sleep-choose")
 """`rag`: dense search over raw chunks (plain RAG as before); `rag-hybrid`: dense + BM25 + definitions fused
 by rank, no sleep output; `rank`: no model at all, the answer is the file of the hybrid search's best chunk
 (it outscores the 0.5B reading that evidence, so it is the bar sleep must clear); `sleep`: the learned context
 and the same hybrid search, which the sleep's part descriptions join; `sleep-rank`: as `rank`, with the part
-descriptions joining the search (what sleep adds to the ranking alone)."""
+descriptions joining the search (what sleep adds to the ranking alone); `choose`: the wake model picks one
+of the hybrid search's first files, each shown as the outline of its best-ranked part (no sleep);
+`sleep-choose`: the same over `sleep-rank`'s files, each shown as the sleep's description of that part."""
 RANKED = {"rank": False, "sleep-rank": True}
 """The arms that answer with no model: whether the sleep's part descriptions join the search."""
+SLEPT = ("sleep", "sleep-rank", "sleep-choose")
+"""The arms that read sleep output (the snapshot is slept on first; its sleep is amortized over their queries)."""
+CHOSEN = {"choose": False, "sleep-choose": True}
+"""The arms where the wake model picks a file from the first few ranked: whether sleep output leads."""
+CANDIDATES = 3
+"""Files a `choose` arm shows (the search's first three hold a changed file in 89 of 94 tasks)."""
+CARD_CHARS = 480
+"""Characters of each candidate's outline or description: the same for both, so only their content differs."""
+CHOOSE_PROMPT = """A change request for the Python library click:
+{question}
+
+The search found these files, best match first:
+{cards}
+
+Which one file must change to implement the request? The first is the search's guess; pick another only
+when its description fits the request better. Reply with the file path only."""
 
 
 def _app(model: str, store_dir: Path, budget: int | None, arm: str = "sleep", parts: str = "notes",
@@ -323,6 +341,9 @@ def _ask(args: argparse.Namespace, store_dir: Path, snap: str, context_id: str, 
             if mode in RANKED:
                 files, sources, text = _ranked_answer(asker, context_id, task, RANKED[mode])
                 tin = tout = 0
+            elif mode in CHOSEN:
+                files, sources, text, (tin, tout) = _chosen_answer(
+                    asker, args.model, Path(args.data) / "snapshots" / snap, context_id, task, known, CHOSEN[mode])
             else:
                 answer = asker.ask(question_of(task), context_id, mode="learned" if mode == "sleep" else "test-time")
                 files, sources, text = predicted_files(answer.answer, known), answer.sources, answer.answer
@@ -350,6 +371,53 @@ def _ranked_answer(app: Any, context_id: str, task: dict[str, Any],
     ranked = list(dict.fromkeys(recall.ranked_sources(app, context_id, revision, question_of(task), HYBRID,
                                                       descriptions)))
     return ranked[:1], ranked, "\n".join(ranked[:1])
+
+
+_CHAT: dict[str, Any] = {}
+_PART_LEAD = re.compile(r"^\s*(?:\d+\.\s*)?Part \S+\s*")
+
+
+def _chosen_answer(app: Any, model: str, src: Path, context_id: str, task: dict[str, Any], known: list[str],
+                   descriptions: bool) -> tuple[list[str], list[str], str, tuple[int, int]]:
+    """The wake model picks one of the first `CANDIDATES` files of the hybrid search (with the sleep's
+    descriptions joining it and shown per file when `descriptions`, else each file's part outline); a
+    reply naming none of them answers the first. (files, sources ranked, reply, (tokens in, out))."""
+    from sleeptime.experimental import HYBRID, search_context
+    from sleeptime.large.outline import outline
+
+    parts = app.learned_store().parts
+    revision = app.learned_store().context(context_id).revision
+    pieces = search_context(parts, context_id, revision, question_of(task), 40, HYBRID, descriptions=descriptions)
+    best: dict[str, int] = {}
+    for p in pieces:
+        best.setdefault(p.source, p.start_line)
+    files = list(best)[:CANDIDATES]
+    spans = parts.part_spans(context_id, revision)
+    notes = parts.part_notes(context_id, [s[0] for s in spans]) if descriptions else {}
+    cards = []
+    for i, name in enumerate(files, 1):
+        part = next((s for s in spans if s[1] == name and s[2] <= best[name] <= s[3]), None)
+        if descriptions and part is not None and part[0] in notes:
+            card = _PART_LEAD.sub("", notes[part[0]].split("\nQ:")[0])  # "Part click/x.py:1-75 is ..." -> "is ..."
+        else:
+            lines = (src / name).read_text(errors="replace").splitlines()
+            lo, hi = (part[2], part[3]) if part is not None else (best[name], best[name] + 80)
+            card = outline(name, "\n".join(lines[lo - 1:hi]))
+        cards.append(f"{i}. {name}: {' '.join(card.split())[:CARD_CHARS]}")
+    changelog = "".join(f"\n- {c}" for c in task.get("changelog") or [])
+    prompt = CHOOSE_PROMPT.format(question=task["title"] + changelog, cards="\n".join(cards))
+    if model == "scripted":  # a stand-in that overrules the search: it picks the last file shown
+        reply, usage = files[-1] if files else "", (0, 0)
+    else:
+        from sleeptime.models import resolve_chat_model
+
+        chat = _CHAT.setdefault(model, resolve_chat_model(model, max_tokens=24))
+        message = chat.invoke(prompt)
+        reply = str(message.content)
+        meta = getattr(message, "usage_metadata", None) or {}
+        usage = (int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)))
+    named = [f for f in predicted_files(reply, known) if f in files]
+    return named[:1] or files[:1], list(best), f"{reply}\n\n{prompt}", usage
 
 
 def _resleep(app: Any, snap: str, context_id: str, folder: Path, include: list[str], known: list[str],
@@ -459,7 +527,7 @@ def _run(args: argparse.Namespace) -> Path:
                 app = _app(args.model, snap_store, None, "sleep", args.parts,  # once another's sleep is done
                            sleep_model=sleeper)
                 slept = {r["snapshot"]: r for r in _jsonl(out / "sleeps.jsonl")}
-                if {"sleep", "sleep-rank"} & set(args.arms.split(",")):
+                if set(SLEPT) & set(args.arms.split(",")):
                     _ensure_slept(app, snap, context_id, folder, include, out, slept, sleeper or args.model,
                                   here / "texts.jsonl")
                 elif not _in_store(app, context_id, folder, include)[0]:  # the baselines need no sleep
@@ -542,7 +610,7 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
         mean, lo, hi = bootstrap([r["f1"] for r in rows])
         wake = statistics.fmean(r["wake_in"] + r["wake_out"] for r in rows)
         amortized = 0.0
-        if _arm_key(arm)[0] in ("sleep", "sleep-rank"):  # each snapshot's sleep shared by the real queries asked of it
+        if _arm_key(arm)[0] in SLEPT:  # each snapshot's sleep shared by the real queries asked of it
             shares = [_sleep_share(sleeps[s], queries[s]) for s in (r["snapshot"] for r in rows) if s in sleeps]
             amortized = statistics.fmean(shares) if shares else 0.0
         secs = statistics.fmean(r["seconds"] for r in rows)
@@ -556,7 +624,8 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
                      f"{sources:.1f} | {wake:.0f} | {wake + amortized:.0f} | {secs:.1f} |")
     budgets = sorted({_arm_key(a)[1] for a in arms})
     for mine, base in (("sleep", "rag"), ("sleep", "rag-hybrid"), ("sleep", "rank"), ("sleep-rank", "rank"),
-                       ("sleep-rank", "rag-hybrid")):
+                       ("sleep-rank", "rag-hybrid"), ("sleep-choose", "choose"), ("sleep-choose", "rank"),
+                       ("choose", "rank")):
         pairs = {b: d for b in budgets if (d := _paired(records, b, base, mine)) is not None}
         if pairs:
             lines += ["", f"| budget | tasks | F1 {mine} - {base} (paired 95% CI) | {mine} higher | {base} higher |",

@@ -269,3 +269,20 @@ def test_ranked_arms_answer_with_no_model_and_pair_with_sleep(tmp_path: Path, mo
     assert counts["reduce"] == 0  # describe: no reduce; the sleep ran for sleep-rank
     summary = json.loads((out / "summary.json").read_text())
     assert "sleep-rank 300 vs rank" in summary["paired"]
+
+
+def test_choose_arms_show_the_first_files_and_the_wake_pick_overrules_the_search(tmp_path: Path) -> None:
+    data, out = _dataset(tmp_path / "data"), tmp_path / "out"
+    exp_swe.main(_argv(tmp_path, data, "--no-resleep", "--arms", "rank,choose,sleep-choose", "--parts", "describe"))
+    records = {(r["id"], r["arm"]): r for r in map(json.loads, (out / "records.jsonl").read_text().splitlines())}
+    texts = {(r["id"], r["arm"]): r for r in map(json.loads, (out / "texts.jsonl").read_text().splitlines())
+             if "arm" in r}  # the sleep's own texts come first
+    assert {arm for _, arm in records} == {"rank@300", "choose@300", "sleep-choose@300"}
+    for task in ("t1", "t2"):
+        shown = list(dict.fromkeys(texts[(task, "choose@300")]["sources"]))[: exp_swe.CANDIDATES]
+        assert shown[0] == records[(task, "rank@300")]["predicted"][0]  # the same search as rank
+        assert records[(task, "choose@300")]["predicted"] == shown[-1:]  # the scripted wake picks the last shown
+        no_sleep, slept = texts[(task, "choose@300")]["answer"], texts[(task, "sleep-choose@300")]["answer"]
+        assert "def " in no_sleep and "def " not in slept  # outlines without sleep, the sleep's descriptions with it
+    summary = json.loads((out / "summary.json").read_text())
+    assert "sleep-choose 300 vs choose" in summary["paired"]
