@@ -219,6 +219,16 @@ class ScalingOptions(RunOptions):
     scale_rounds: list[int] = field(default_factory=lambda: [1, 3])
     scale_settings: list[SleepSetting] | None = None
     """Named settings (``--scale-settings k1-r1,k2-r1,k1-r2,k1-r1-q2``) instead of the samples x rounds grid."""
+    notes_from: str | None = None
+    """A run directory whose recorded sleeps are replayed instead of sleeping (``evals.replay``): another wake
+    model answers from the same notes."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.notes_from:  # before any model runs: a wrong folder would otherwise fail every sleep setting
+            from evals.replay import recorded_sleeps
+
+            recorded_sleeps(self.notes_from)
 
     def sleep_settings(self) -> list[SleepSetting]:
         if self.scale_settings:
@@ -233,6 +243,9 @@ class ScalingOptions(RunOptions):
         p.add_argument("--scale-settings", type=parse_settings, default=None, help="sleep settings by label instead "
                        "of the samples x rounds grid: k<samples>-r<rounds>[-q<questions>], comma-separated; -qN: N "
                        "predicted questions the sleep model works step by step at level 4")
+        p.add_argument("--notes-from", default=None, metavar="DIR", help="replay the sleeps run DIR recorded (its "
+                       "notes, predicted questions and sleep tokens) instead of sleeping, so --model answers from "
+                       "the notes DIR's sleep model wrote; --sleep-model should name that model")
 
 
 @dataclass

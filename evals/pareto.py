@@ -15,6 +15,7 @@ from evals.capped import capped_ask
 from evals.examples import Example
 from evals.options import RunOptions, ScalingOptions, SleepSetting
 from evals.oracle import intermediate_notes, oracle_notes
+from evals.replay import replay_sleep
 from evals.runner import (
     MATCH_FIELDS,
     Emit,
@@ -108,9 +109,16 @@ def sleep_and_ask(
     run_key = make_key(ex.id, "sleep-run", setting.label)
     if all(k in done for k in keys) and run_key in done:
         return
+    notes_from = getattr(env.opts, "notes_from", None)
     try:
-        res, lat = timed(lambda: app.sleep(context_id, samples=setting.samples, max_rounds=setting.rounds,
-                                           **question_work(env.opts, setting)))
+        if notes_from:  # another run's sleep, replayed: its notes, its sleep tokens (evals.replay)
+            res = replay_sleep(notes_from, app, ex.id, context_id, setting.label)
+            if res is None:
+                return  # that run has not slept on this example yet: a later resume picks it up
+            lat = res.latency_s
+        else:
+            res, lat = timed(lambda: app.sleep(context_id, samples=setting.samples, max_rounds=setting.rounds,
+                                               **question_work(env.opts, setting)))
     except Exception as exc:
         emit(error_record(ex, env.opts, key=run_key, exc=exc, mode="sleep-run", setting=setting.label))
         for mode in sleep_modes(env.opts):

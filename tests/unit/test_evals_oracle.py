@@ -182,3 +182,39 @@ def test_a_setting_whose_sleep_publishes_nothing_reads_no_other_settings_notes(t
     assert unslept["sleep_output_tokens"] == runs["k2-r1"]["sleep_output_tokens"] > 0  # its cost stays on it
     prompts = [c[-1].text for c in model.calls_for("answer")]
     assert sum("42/3 = 14" in p for p in prompts) == 1  # only k1-r1's answer read k1-r1's notes
+
+
+def test_a_replay_answers_from_another_runs_recorded_notes_with_its_sleep_tokens(tmp_path: Path) -> None:
+    from evals.options import ScalingOptions, parse_settings
+    from evals.records import RecordWriter
+    from sleeptime.errors import InvalidInputError
+
+    good, wrong = "- 42/3 = 14\n- 14*10 = 140", "- 42/3 = 15\n- 14*10 = 150"  # k2-r1's notes fail checking
+    sleeper = staged_model(answer="The answer is 140.", reflect=[good, wrong])
+    source = tmp_path / "source"
+    opts = ScalingOptions(experiment="scaling", out=str(source), budgets=[0], n_questions=0, progress=False,
+                          scale_settings=parse_settings("k1-r1,k2-r1"))
+    writer = RecordWriter(source / "records.jsonl", fsync=False)
+    recorded = _run_fog(opts, sleeper)
+    for record in recorded:
+        writer.write(record)
+    slept = {r["setting"]: r for r in recorded if r["mode"] == "sleep-run"}
+
+    waker = staged_model(answer="The answer is 140.")
+    replay = ScalingOptions(experiment="scaling", out=str(tmp_path / "replay"), budgets=[0], n_questions=0,
+                            progress=False, scale_settings=parse_settings("k1-r1,k2-r1,k4-r1"),
+                            notes_from=str(source))
+    out = _run_fog(replay, waker)
+    assert not waker.calls_for("reflect")  # nothing slept: the notes came from the source run
+    runs = {r["setting"]: r for r in out if r["mode"] == "sleep-run"}
+    assert set(runs) == {"k1-r1", "k2-r1"}  # k4-r1 was never recorded there: skipped until it is
+    answers = {r["setting"]: r for r in out if r["mode"] == "sleep"}
+    assert answers["k1-r1"]["path"] != "test-time" and answers["k2-r1"]["path"] == "test-time"
+    for label in ("k1-r1", "k2-r1"):
+        assert answers[label]["sleep_output_tokens"] == slept[label]["sleep_output_tokens"] > 0
+    prompts = [c[-1].text for c in waker.calls_for("answer")]
+    assert sum("42/3 = 14" in p for p in prompts) == 1  # the replayed k1-r1 notes, read once
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "records.jsonl").write_text("")
+    with pytest.raises(InvalidInputError, match=r"no texts\.jsonl there"):
+        ScalingOptions(experiment="scaling", out="x", notes_from=str(tmp_path / "bare")).validate()
