@@ -382,8 +382,7 @@ def _chosen_answer(app: Any, model: str, src: Path, context_id: str, task: dict[
     """The wake model picks one of the first `CANDIDATES` files of the hybrid search (with the sleep's
     descriptions joining it and shown per file when `descriptions`, else each file's part outline); a
     reply naming none of them answers the first. (files, sources ranked, reply, (tokens in, out))."""
-    from sleeptime.experimental import HYBRID, search_context
-    from sleeptime.large.outline import outline
+    from sleeptime.experimental import HYBRID, part_outline, search_context
 
     parts = app.learned_store().parts
     revision = app.learned_store().context(context_id).revision
@@ -402,14 +401,14 @@ def _chosen_answer(app: Any, model: str, src: Path, context_id: str, task: dict[
         else:
             lines = (src / name).read_text(errors="replace").splitlines()
             lo, hi = (part[2], part[3]) if part is not None else (best[name], best[name] + 80)
-            card = outline(name, "\n".join(lines[lo - 1:hi]))
+            card = part_outline(name, "\n".join(lines[lo - 1:hi]))
         cards.append(f"{i}. {name}: {' '.join(card.split())[:CARD_CHARS]}")
     changelog = "".join(f"\n- {c}" for c in task.get("changelog") or [])
     prompt = CHOOSE_PROMPT.format(question=task["title"] + changelog, cards="\n".join(cards))
     if model == "scripted":  # a stand-in that overrules the search: it picks the last file shown
         reply, usage = files[-1] if files else "", (0, 0)
     else:
-        from sleeptime.models import resolve_chat_model
+        from sleeptime import resolve_chat_model
 
         chat = _CHAT.setdefault(model, resolve_chat_model(model, max_tokens=24))
         message = chat.invoke(prompt)

@@ -47,6 +47,7 @@ from evals.options import RunOptions, options_from
 from evals.pareto import PARETO, SCALING
 from evals.plots import render_run
 from evals.records import RECORDS_FILE, Record, write_run_file
+from evals.replay import recorded_sleeps
 from evals.runner import Env, RunnerSpec, run_items
 
 
@@ -111,6 +112,8 @@ def run_experiment(opts: RunOptions, env: Env | None = None, argv: Sequence[str]
     if not isinstance(opts, spec.options):
         raise TypeError(f"{opts.experiment} takes {spec.options.__name__}, got {type(opts).__name__}")
     opts.validate()
+    if notes_from := getattr(opts, "notes_from", None):  # before any model runs: a wrong folder would fail each sleep
+        recorded_sleeps(str(notes_from))
     env = env or Env(opts)
     write_run_file(opts, argv)
     index, count = opts.shard

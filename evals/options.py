@@ -223,13 +223,6 @@ class ScalingOptions(RunOptions):
     """A run directory whose recorded sleeps are replayed instead of sleeping (``evals.replay``): another wake
     model answers from the same notes."""
 
-    def validate(self) -> None:
-        super().validate()
-        if self.notes_from:  # before any model runs: a wrong folder would otherwise fail every sleep setting
-            from evals.replay import recorded_sleeps
-
-            recorded_sleeps(self.notes_from)
-
     def sleep_settings(self) -> list[SleepSetting]:
         if self.scale_settings:
             return list(self.scale_settings)

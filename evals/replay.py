@@ -17,8 +17,7 @@ from typing import Any
 from evals.records import RECORDS_FILE, TEXTS_FILE, read_records
 from evals.runner import make_key
 from sleeptime.errors import InvalidInputError
-from sleeptime.state import PredictedQuestion
-from sleeptime.usage import UsageRecord
+from sleeptime.experimental import PredictedQuestion
 
 __all__ = ["recorded_sleeps", "replay_sleep"]
 
@@ -51,9 +50,10 @@ def replay_sleep(run_dir: str, app: Any, example_id: str, context_id: str, label
                             reasoning_tokens=rec.get("sleep_reasoning_tokens", 0))
     if published:  # the version states the recorded sleep's cost, so its answers carry it as a sleep's would
         store = app.learned_store()
-        cost = UsageRecord(phase="sleep", node="replayed", input_tokens=usage.input_tokens,
-                           output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens)
         store.publish(context_id, samples=learned, questions=questions,
-                      source_revision=store.context(context_id).revision, sleep_usage=[cost])
+                      source_revision=store.context(context_id).revision,
+                      sleep_usage=[{"phase": "sleep", "node": "replayed", "input_tokens": usage.input_tokens,
+                                    "output_tokens": usage.output_tokens,
+                                    "reasoning_tokens": usage.reasoning_tokens}])
     return SimpleNamespace(published=published, status=f"replayed from {run_dir}: {rec.get('status', '')}",
                            learned=learned, questions=questions, usage=usage, latency_s=rec.get("latency_s", 0.0))

@@ -21,7 +21,8 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
 - **stores and large contexts**: `INDEXED_FIELDS` (a store index's searched fields) and `load_context`
   (what the swe experiment compares a folder to the store with; the part index is `LearnedContextStore.parts`);
   the wake's retrieval strategies (`Retrieval`, `DENSE`, `HYBRID`, `RETRIEVALS`: ``Experiment.retrieval``) and
-  `search_context`, the search `gather` runs (what the model-free retrieval recall measures);
+  `search_context`, the search `gather` runs (what the model-free retrieval recall measures), and
+  `part_outline`, the text the `OUTLINE` part style describes a part from;
 - **models and usage**: `wake_model`, `warm_published`, `kv_state`, `MiniLMEmbeddings`,
   the GGUF registry (`GGUF_REGISTRY`, `ensure_gguf`), `extract_json_object`, `record_usage`,
   `summarize_usage`.
@@ -29,6 +30,7 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
 
 from __future__ import annotations
 
+from sleeptime.large.outline import outline as part_outline
 from sleeptime.large.retrieval import DENSE, HYBRID, RETRIEVALS, Retrieval
 from sleeptime.local import kv_state
 from sleeptime.local.embeddings import MiniLMEmbeddings
@@ -126,6 +128,7 @@ __all__ = [
     "is_cut_off",
     "kv_state",
     "load_context",
+    "part_outline",
     "parts_prompt",
     "predict_prompt",
     "record_usage",

@@ -216,5 +216,7 @@ def test_a_replay_answers_from_another_runs_recorded_notes_with_its_sleep_tokens
     assert sum("42/3 = 14" in p for p in prompts) == 1  # the replayed k1-r1 notes, read once
     (tmp_path / "bare").mkdir()
     (tmp_path / "bare" / "records.jsonl").write_text("")
-    with pytest.raises(InvalidInputError, match=r"no texts\.jsonl there"):
-        ScalingOptions(experiment="scaling", out="x", notes_from=str(tmp_path / "bare")).validate()
+    with pytest.raises(InvalidInputError, match=r"no texts\.jsonl there"):  # before any model call
+        run_experiment(ScalingOptions(experiment="scaling", out=str(tmp_path / "r2"), budgets=[0],
+                                      notes_from=str(tmp_path / "bare")),
+                       Env(replay, wake_model=waker, sleep_model=waker, embeddings=HashEmbeddings()))
