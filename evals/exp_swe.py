@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import functools
 import json
 import re
 import shutil
@@ -373,8 +374,15 @@ def _ranked_answer(app: Any, context_id: str, task: dict[str, Any],
     return ranked[:1], ranked, "\n".join(ranked[:1])
 
 
-_CHAT: dict[str, Any] = {}
 _PART_LEAD = re.compile(r"^\s*(?:\d+\.\s*)?Part \S+\s*")
+
+
+@functools.cache
+def _chooser(model: str) -> Any:
+    """The `choose` arms' wake model, resolved once a run (a file path and a little room to spare)."""
+    from sleeptime import resolve_chat_model
+
+    return resolve_chat_model(model, max_tokens=24)
 
 
 def _chosen_answer(app: Any, model: str, src: Path, context_id: str, task: dict[str, Any], known: list[str],
@@ -408,10 +416,7 @@ def _chosen_answer(app: Any, model: str, src: Path, context_id: str, task: dict[
     if model == "scripted":  # a stand-in that overrules the search: it picks the last file shown
         reply, usage = files[-1] if files else "", (0, 0)
     else:
-        from sleeptime import resolve_chat_model
-
-        chat = _CHAT.setdefault(model, resolve_chat_model(model, max_tokens=24))
-        message = chat.invoke(prompt)
+        message = _chooser(model).invoke(prompt)
         reply = str(message.content)
         meta = getattr(message, "usage_metadata", None) or {}
         usage = (int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)))
