@@ -16,8 +16,9 @@ a fresh process, reopens the store and first checks that:
 * the current raw revision is whole and single in the same way;
 * version and revision numbers have no gaps.
 
-At the end it runs `collect` (grace 0: no writer is left) and counts what stayed. Prints one JSON
-object of figures.
+At the end it runs `collect` (grace 0: no writer is left) and counts what stayed: the kept versions'
+question sets, plus those of writers killed between sealing their attempt and claiming a number
+(collect keeps them by design until the chain passes their bound). Prints one JSON object of figures.
 """
 
 from __future__ import annotations
@@ -139,12 +140,18 @@ def leftovers(target: str) -> dict[str, int]:
     vectors = store.collect(grace_s=0)["vectors"]
     collected = lc.collect(grace_s=0)
     after = store.list_namespaces(prefix=("sleeptime", TENANT), limit=100_000)
+    # A writer killed after sealing its attempt and before claiming a number leaves a set collect
+    # must keep (it may still claim until the chain passes its bound): counted apart.
+    claimed = {str(i.value.get("attempt")) for i in store.search(lc.layout.ns("versions", CONTEXT), limit=100_000)}
+    sealed = {i.key for i in store.search(lc.layout.ns("fates", CONTEXT), limit=100_000)
+              if i.value.get("fate") == "claiming" and i.key not in claimed}
     return {
         "namespaces_before_collect": before,
         "vectors_collected": vectors,
         "attempts_collected": collected["attempts"],
         "revisions_collected": collected["revisions"],
         "question_sets_left": sum(1 for ns in after if ns[2] == "questions"),
+        "question_sets_sealed_unclaimed": sum(1 for ns in after if ns[2] == "questions" and ns[-1] in sealed),
         "chunk_sets_left": sum(1 for ns in after if ns[2] == "chunks"),
         "problems_after_collect": len(check(target)),
     }
