@@ -64,8 +64,9 @@ def amortization_task(env: Env, item: MultiQueryExample, done: set[str], emit: E
         return
     if run_key not in done:
         emit(base_record(group, o, key=run_key, mode="sleep-run", setting=setting.label,
-                         context_id=item.context_id, learned=res.learned, sleep_calls=res.usage.calls,
-                         sleep_input_tokens=res.usage.input_tokens, sleep_output_tokens=res.usage.output_tokens,
+                         context_id=item.context_id, learned=res.learned, sample_notes=res.samples,
+                         sleep_calls=res.usage.calls, sleep_input_tokens=res.usage.input_tokens,
+                         sleep_output_tokens=res.usage.output_tokens,
                          sleep_reasoning_tokens=res.usage.reasoning_tokens, latency_s=round(lat, 3)))
     for i, ex in enumerate(exs):
         tag = {"context_id": item.context_id, "query_index": i, "mq_gold": gold}

@@ -238,7 +238,8 @@ class ScalingOptions(RunOptions):
                        "predicted questions the sleep model works step by step at level 4")
         p.add_argument("--notes-from", default=None, metavar="DIR", help="replay the sleeps run DIR recorded (its "
                        "notes, predicted questions and sleep tokens) instead of sleeping, so --model answers from "
-                       "the notes DIR's sleep model wrote; --sleep-model should name that model")
+                       "the notes DIR's sleep model wrote; --sleep-model should name that model; with another "
+                       "--sample-merge than DIR's, k > 1 sleeps merge DIR's recorded samples again by it")
 
 
 @dataclass

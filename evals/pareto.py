@@ -112,7 +112,7 @@ def sleep_and_ask(
     notes_from = getattr(env.opts, "notes_from", None)
     try:
         if notes_from:  # another run's sleep, replayed: its notes, its sleep tokens (evals.replay)
-            res = replay_sleep(notes_from, app, ex.id, context_id, setting.label)
+            res = replay_sleep(notes_from, app, ex.id, context_id, setting.label, merge=env.opts.sample_merge)
             if res is None:
                 return  # that run has not slept on this example yet: a later resume picks it up
             lat = res.latency_s
@@ -141,6 +141,7 @@ def sleep_and_ask(
                 published=res.published,
                 status=res.status,
                 learned=res.learned,
+                sample_notes=res.samples,
                 predicted=[dict(q) for q in res.questions],
                 sleep_calls=res.usage.calls,
                 sleep_input_tokens=res.usage.input_tokens,

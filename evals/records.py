@@ -27,7 +27,8 @@ TEXTS_FILE = "texts.jsonl"
 RUN_FILE = "run.json"
 #: Model-written text, kept beside the records in TEXTS_FILE (git-ignored): the notes and answers of
 #: small models copy the problem text, and GSM-Symbolic is NoDerivatives, so it must not be committed.
-TEXT_FIELDS = ("answer", "learned", "predicted", "match_reason", "error_detail")
+#: ``sample_notes``: a sleep's k samples before the merge, so a replay can merge them by another rule.
+TEXT_FIELDS = ("answer", "learned", "sample_notes", "predicted", "match_reason", "error_detail")
 
 Record = dict[str, Any]
 

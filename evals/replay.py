@@ -5,6 +5,10 @@ Each recorded ``sleep-run`` (its notes and predicted questions live in the run's
 published again as the learned context of a fresh context holding the same problem; its answers carry the
 recorded sleep tokens, as if this run had slept. A sleep the source run has not reached yet is skipped, so a
 replay resumed later picks it up.
+
+With another ``--sample-merge`` than the source's, a k > 1 sleep's recorded samples (``sample_notes``, kept
+since the merge could be replayed) are merged again by this run's rule: the same samples and sleep tokens under
+another merge, for the cost of wake calls. A k > 1 sleep recorded without its samples is skipped then.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from evals.records import RECORDS_FILE, TEXTS_FILE, read_records
+from evals.provenance import ADDED_LATER
+from evals.records import RECORDS_FILE, RUN_FILE, TEXTS_FILE, read_records, read_run_file
 from evals.runner import make_key
 from sleeptime.errors import InvalidInputError
-from sleeptime.experimental import PredictedQuestion
+from sleeptime.experimental import SAMPLE_MERGES, PredictedQuestion, check_notes
 
-__all__ = ["recorded_sleeps", "replay_sleep"]
+__all__ = ["recorded_sleeps", "remerged", "replay_sleep", "source_merge"]
 
 
 @functools.cache
@@ -35,13 +40,37 @@ def recorded_sleeps(run_dir: str) -> dict[str, dict[str, Any]]:
             if r.get("mode") == "sleep-run" and "error" not in r and "learned" in r}
 
 
-def replay_sleep(run_dir: str, app: Any, example_id: str, context_id: str, label: str) -> Any | None:
+@functools.cache
+def source_merge(run_dir: str) -> str:
+    """The sample merge `run_dir` slept with (its run.json; runs from before the option merged by majority)."""
+    options = read_run_file(run_dir).get("options", {}) if (Path(run_dir) / RUN_FILE).is_file() else {}
+    return str(options.get("sample_merge", ADDED_LATER["sample_merge"]))
+
+
+def remerged(rec: dict[str, Any], merge: str) -> list[str] | None:
+    """The recorded samples merged by `merge` as the learned context, or None when they were not recorded."""
+    samples = rec.get("sample_notes")
+    if not samples:
+        return None
+    notes, _ = SAMPLE_MERGES[merge]([check_notes(str(s)) for s in samples])
+    text = notes.render()
+    return [text] if text else []
+
+
+def replay_sleep(run_dir: str, app: Any, example_id: str, context_id: str, label: str,
+                 merge: str | None = None) -> Any | None:
     """Publish the notes `run_dir` recorded for this example and sleep setting as `context_id`'s learned
-    context; a result shaped like `app.sleep`'s (usage as recorded), or None when there is no such record."""
+    context (its k samples merged again by `merge` when that is not the source's rule); a result shaped like
+    `app.sleep`'s (usage as recorded), or None when there is no such record (or no samples to merge again)."""
     rec = recorded_sleeps(run_dir).get(make_key(example_id, "sleep-run", label))
     if rec is None:
         return None
     learned = [str(s) for s in rec.get("learned") or []]
+    if merge is not None and merge != source_merge(run_dir) and int(rec.get("samples") or 1) > 1:
+        again = remerged(rec, merge)
+        if again is None:
+            return None
+        learned = again
     questions = [PredictedQuestion(question=str(q["question"]), answer=str(q["answer"]))
                  for q in rec.get("predicted") or []]
     published = bool(rec.get("published")) and any(s.strip() for s in learned)
@@ -56,4 +85,5 @@ def replay_sleep(run_dir: str, app: Any, example_id: str, context_id: str, label
                                     "output_tokens": usage.output_tokens,
                                     "reasoning_tokens": usage.reasoning_tokens}])
     return SimpleNamespace(published=published, status=f"replayed from {run_dir}: {rec.get('status', '')}",
-                           learned=learned, questions=questions, usage=usage, latency_s=rec.get("latency_s", 0.0))
+                           learned=learned, samples=list(rec.get("sample_notes") or []), questions=questions,
+                           usage=usage, latency_s=rec.get("latency_s", 0.0))

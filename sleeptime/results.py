@@ -29,6 +29,9 @@ class SleepResult(BaseModel):
     learned: list[str]
     questions: list[PredictedQuestion]
     usage: Usage
+    samples: list[str] = []
+    """Each reflect sample's checked notes before the merge, in sample order (k entries; empty for a sleep
+    that ran no reflect samples, such as a large context's parts): what `learned` was merged from."""
     """What building the version cost: the figure the version records, which `Answer.sleep_usage` and
     `sleeptime show` report for it too (one figure per sleep everywhere)."""
     warm_usage: Usage = Usage()
@@ -102,6 +105,7 @@ def sleep_result_from(context_id: str, out: dict[str, Any]) -> SleepResult:
         status=out.get("status", ""),
         learned=out.get("learned", []),
         questions=out.get("questions", []),
+        samples=[str(s["notes"]) for s in sorted(out.get("samples") or [], key=lambda s: s["sample"])],
         usage=summarize_usage([r for r in records if r["node"] != WARM_NODE], "sleep"),
         warm_usage=summarize_usage([r for r in records if r["node"] == WARM_NODE], "sleep"),
     )

@@ -106,6 +106,7 @@ class SleepOutput(TypedDict):
     warnings: NotRequired[list[str]]
     learned: NotRequired[list[str]]
     questions: NotRequired[list[PredictedQuestion]]
+    samples: NotRequired[list[SampleNotes]]
     usage: list[UsageRecord]
     skipped: NotRequired[list[str]]
 

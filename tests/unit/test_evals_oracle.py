@@ -220,3 +220,46 @@ def test_a_replay_answers_from_another_runs_recorded_notes_with_its_sleep_tokens
         run_experiment(ScalingOptions(experiment="scaling", out=str(tmp_path / "r2"), budgets=[0],
                                       notes_from=str(tmp_path / "bare")),
                        Env(replay, wake_model=waker, sleep_model=waker, embeddings=HashEmbeddings()))
+
+
+def test_a_replay_merges_the_recorded_samples_again_by_another_rule(tmp_path: Path) -> None:
+    from evals.options import ScalingOptions, parse_settings
+    from evals.records import RecordWriter, write_run_file
+
+    one, other = "- a = 42\n- sold = 14\n- left = a - sold", "- a = 42\n- sold = 10\n- left = a - sold"
+    source = tmp_path / "source"
+    opts = ScalingOptions(experiment="scaling", out=str(source), budgets=[0], n_questions=0, progress=False,
+                          scale_settings=parse_settings("k1-r1,k2-r1"), sample_merge="concat")
+    recorded = _run_fog(opts, staged_model(answer="The answer is 140.", reflect=[one, one, other]))
+    write_run_file(opts, argv=[])
+    writer = RecordWriter(source / "records.jsonl", fsync=False)
+    for record in recorded:
+        writer.write(record)
+    k2 = next(r for r in recorded if r["mode"] == "sleep-run" and r["setting"] == "k2-r1")
+    assert isinstance(k2["sample_notes"], list) and len(k2["sample_notes"]) == 2
+    assert "- sold = 10" in str(k2["learned"])  # concatenation keeps the minority value as a line
+
+    def replayed(merge: str, folder: str) -> list[str]:
+        waker = staged_model(answer="The answer is 140.")
+        _run_fog(ScalingOptions(experiment="scaling", out=str(tmp_path / folder), budgets=[0], n_questions=0,
+                                progress=False, scale_settings=parse_settings("k2-r1"), sample_merge=merge,
+                                notes_from=str(source)), waker)
+        assert not waker.calls_for("reflect")
+        return [c[-1].text for c in waker.calls_for("answer")]
+
+    same = replayed("concat", "same")
+    assert any("sold = 10" in p for p in same)  # the source's own rule: its notes as recorded
+    again = replayed("reconcile", "again")
+    assert any("the samples disagree" in p for p in again) and not any("sold = 10\n" in p for p in again)
+
+
+def test_a_replay_by_another_rule_skips_a_sleep_recorded_without_its_samples(tmp_path: Path) -> None:
+    from evals.replay import replay_sleep
+
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "run.json").write_text('{"options": {"sample_merge": "concat"}}')
+    (source / "records.jsonl").write_text(
+        '{"key": "e|sleep-run|k2-r1", "mode": "sleep-run", "samples": 2, "published": true}\n')
+    (source / "texts.jsonl").write_text('{"key": "e|sleep-run|k2-r1", "learned": ["- a = 1"]}\n')
+    assert replay_sleep(str(source), None, "e", "c", "k2-r1", merge="reconcile") is None

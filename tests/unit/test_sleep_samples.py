@@ -58,6 +58,25 @@ def test_concat_merge_publishes_what_only_one_sample_computed(memory_store: InMe
     assert sum(line.startswith("- shelter = ") for line in lines) == 2  # 8 (agreed, two samples) and 12
 
 
+def test_a_sleep_result_keeps_each_samples_notes_and_they_merge_to_what_was_published(
+    memory_store: InMemoryStore,
+) -> None:
+    from sleeptime.notes.quantities import check_notes
+
+    model = staged_model(reflect=[SAMPLE_A, SAMPLE_B, SAMPLE_C])
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=3, n_questions=1,
+                    experiment=Experiment(sample_merge=CONCAT))
+    result = app.sleep("bakery", CONTEXT)
+    assert len(result.samples) == 3
+    # checked notes, one per reply (which reply went to which sample depends on the parallel tasks)
+    assert sorted("sold = 60" in s for s in result.samples) == [False, False, True]
+    assert all("STATUS" not in s and "= 9" not in s for s in result.samples)
+    # what a replay needs: the samples, re-merged by the run's rule, give the published notes exactly
+    merged, _ = CONCAT([check_notes(s) for s in result.samples])
+    assert [merged.render()] == result.learned
+    assert RECONCILE([check_notes(s) for s in result.samples])[0].render() != result.learned[0]
+
+
 def test_reconcile_merge_reaches_the_sleep_graph_and_is_not_the_default(memory_store: InMemoryStore) -> None:
     model = staged_model(reflect=[SAMPLE_A, SAMPLE_B, SAMPLE_C])
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=3, n_questions=1,
