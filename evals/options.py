@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sleeptime.errors import InvalidInputError
+from sleeptime.experimental import SAMPLE_MERGES
 
 #: The smallest output-token cap of --budget-mode cap (the answer node gets half the cap: see evals.capped).
 MIN_CAP = 2
@@ -166,9 +167,10 @@ class RunOptions:
                        "serialise calls, so >1 only helps with a server)")
         p.add_argument("--max-rounds", type=int, default=1)
         p.add_argument("--samples", type=int, default=1, help="k learned contexts per sleep")
-        p.add_argument("--sample-merge", default="concat", choices=["majority", "concat", "reconcile"],
-                       help="how k samples merge: values most samples computed, the paper's concatenation, or "
-                       "reconcile (agreement kept once by value, disagreements labelled or, k >= 3, by majority)")
+        p.add_argument("--sample-merge", default="concat", choices=sorted(SAMPLE_MERGES),
+                       help="how k samples merge: values most samples computed, the paper's concatenation, "
+                       "reconcile (agreement kept once by value, disagreements labelled or, k >= 3, by majority), or "
+                       "medoid (the one sample whose numbers agree most with the others')")
         p.add_argument("--rethink", default="rewrite", choices=["rewrite", "extend"],
                        help="rounds 2..: rewrite the notes until the model says done, or run exactly --max-rounds "
                        "rounds, each checking and extending the last round's notes")

@@ -76,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     slp.add_argument("--samples", type=int, default=1, help="independent learned contexts (k)")
     slp.add_argument("--sample-merge", choices=sorted(SAMPLE_MERGES), default="concat",
                      help="majority: keep the values most samples computed; concat: concatenate the samples (the "
-                     "paper); reconcile: agreement kept once by value, disagreements labelled (k >= 3: by majority)")
+                     "paper); reconcile: agreement kept once by value, disagreements labelled (k >= 3: by majority); "
+                     "medoid: the one sample whose numbers agree most with the others'")
     slp.add_argument("--questions", type=int, default=3, help="predicted questions")
     slp.add_argument("--notes-style", choices=sorted(NOTES_STYLES), default="expressions",
                      help="name = expression lines, or worked items checked where readable (sleeptime.experimental)")

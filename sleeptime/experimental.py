@@ -6,8 +6,9 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
 ``benchmarks/`` import nothing else (``tests/unit/test_declared_surface.py``). Here:
 
 - **strategies** (``SleepTimeConfig.experiment``): `Experiment` holding a `NotesStyle` (`EXPRESSIONS`,
-  `WORKED`), a `SampleMerge` (`MAJORITY`, `CONCAT`, `RECONCILE`), a `Rethink` (`REWRITE`, `EXTEND`: exactly max_rounds
-  rounds, each checking and extending the last), a `QuestionWork` (`SHORT`, `LEVEL4`: the sleep model
+  `WORKED`), a `SampleMerge` (`MAJORITY`, `CONCAT`, `RECONCILE`, `MEDOID`), a `Rethink` (`REWRITE`,
+  `EXTEND`: exactly max_rounds rounds, each checking and extending the last), a `QuestionWork` (`SHORT`,
+  `LEVEL4`: the sleep model
   works its predicted questions step by step), a `Retrieval` and a `PartStyle` (`NOTES`, `DESCRIBE`,
   `OUTLINE`: what sleep writes per part of a large context); `experiment_from_names` maps command-line names
   (`NOTES_STYLES`, `SAMPLE_MERGES`, `RETHINKS`, `QUESTION_WORK`, `PART_STYLES`) to them;
@@ -48,6 +49,7 @@ from sleeptime.notes.strategies import (
     EXTEND,
     LEVEL4,
     MAJORITY,
+    MEDOID,
     NOTES,
     NOTES_STYLES,
     OUTLINE,
@@ -90,6 +92,7 @@ __all__ = [
     "INDEXED_FIELDS",
     "LEVEL4",
     "MAJORITY",
+    "MEDOID",
     "NOTES",
     "NOTES_STYLES",
     "OUTLINE",

@@ -41,6 +41,12 @@ loss:
    otherwise every value is kept on one plain line labelled with the samples that gave it
    ("sold: the samples disagree: 64 in sample 1; 60 in sample 2"), with no ``=`` so a re-check keeps it as a fact.
 4. Facts are kept once each (same words), in sample order.
+
+A fourth rule, `medoid` (``MEDOID``), selects rather than merges (self-consistency over whole samples): the one
+sample whose numbers agree most with the other samples' (mean Jaccard similarity of the sets of numbers each
+sample states, in quantities and in facts) is published alone, its values with majority support marked agreed.
+The notes stay as short as one sample's; a tie goes to the earlier sample, so with k = 2 sample 0 (the
+deterministic one) is published.
 """
 
 from __future__ import annotations
@@ -404,3 +410,33 @@ def reconcile(samples: Sequence[CheckedNotes]) -> tuple[CheckedNotes, list[Rejec
             merged.items.append(replace(item, agreed=support[item.value] * 2 > k))
         published.update(added)
     return merged, dropped
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_THOUSANDS_SEP = re.compile(r"(?<=\d),(?=\d{3}\b)")
+
+
+def _numbers(notes: CheckedNotes) -> set[str]:
+    """The numbers a sample states: its quantities' values and the numbers written in its facts."""
+    found = {format_value(q.value) for q in notes.quantities}
+    for fact in notes.facts:
+        found.update(_NUMBER.findall(_THOUSANDS_SEP.sub("", fact)))
+    return found
+
+
+def medoid(samples: Sequence[CheckedNotes]) -> tuple[CheckedNotes, list[Rejected]]:
+    """The medoid rule of the module docstring for k >= 2 samples: the sample whose numbers agree most with the
+    others', alone; the other samples' lines are reported as left out."""
+    numbers = [_numbers(s) for s in samples]
+
+    def agreement(i: int) -> Fraction:  # exact, so equal agreement ties whatever the order of the sum
+        return sum((Fraction(len(numbers[i] & numbers[j]), len(numbers[i] | numbers[j]))
+                    for j in range(len(samples)) if j != i and numbers[i] | numbers[j]), Fraction(0))
+
+    best = max(range(len(samples)), key=lambda i: (agreement(i), -i))
+    k, support = len(samples), _support(samples)
+    chosen = CheckedNotes(items=[replace(item, agreed=True) if isinstance(item, Quantity)
+                                 and support[item.value] * 2 > k else item for item in samples[best].items])
+    dropped = [Rejected(q.render(), f"medoid: sample {best + 1} agreed more with the others")
+               for i, sample in enumerate(samples) if i != best for q in sample.quantities]
+    return chosen, dropped

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sleeptime.large.retrieval import HYBRID, Retrieval
-from sleeptime.notes.hygiene import MergeRule, concatenate, majority, merge_samples, reconcile
+from sleeptime.notes.hygiene import MergeRule, concatenate, majority, medoid, merge_samples, reconcile
 from sleeptime.notes.quantities import CheckedNotes, Rejected
 from sleeptime.prompts.reflect import USER, USER_EXTEND, USER_WORKED
 
-__all__ = ["CONCAT", "DESCRIBE", "EXPRESSIONS", "EXTEND", "LEVEL4", "MAJORITY", "NOTES", "NOTES_STYLES",
+__all__ = ["CONCAT", "DESCRIBE", "EXPRESSIONS", "EXTEND", "LEVEL4", "MAJORITY", "MEDOID", "NOTES", "NOTES_STYLES",
            "OUTLINE", "PART_STYLES", "QUESTION_WORK", "RECONCILE", "RETHINKS", "REWRITE", "SAMPLE_MERGES", "SHORT",
            "WORKED", "Experiment", "NotesStyle", "PartStyle", "QuestionWork", "Rethink", "SampleMerge",
            "experiment_from_names"]
@@ -67,6 +67,10 @@ RECONCILE = SampleMerge("reconcile", reconcile)
 """Values the samples agree on kept once (by value, under any name), what one sample alone computed kept, and a
 name the samples disagree on resolved by majority (k >= 3) or kept with each value labelled by its samples: neither
 concatenation's duplicates nor majority's losses. Not measured yet, so not the default."""
+
+MEDOID = SampleMerge("medoid", medoid)
+"""The one sample whose numbers agree most with the others', published alone (self-consistency over whole samples):
+notes as short as k = 1's, chosen by agreement. Not measured yet, so not the default."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,7 @@ class Experiment:
 
 NOTES_STYLES = {s.name: s for s in (EXPRESSIONS, WORKED)}
 PART_STYLES = {s.name: s for s in (NOTES, DESCRIBE, OUTLINE)}
-SAMPLE_MERGES = {m.name: m for m in (MAJORITY, CONCAT, RECONCILE)}
+SAMPLE_MERGES = {m.name: m for m in (MAJORITY, CONCAT, RECONCILE, MEDOID)}
 RETHINKS = {r.name: r for r in (REWRITE, EXTEND)}
 QUESTION_WORK = {w.name: w for w in (SHORT, LEVEL4)}
 

@@ -14,7 +14,7 @@ from sleeptime.notes.hygiene import (
     reconcile,
 )
 from sleeptime.notes.quantities import check_inline, check_notes
-from sleeptime.notes.strategies import CONCAT, RECONCILE, WORKED
+from sleeptime.notes.strategies import CONCAT, MEDOID, RECONCILE, SAMPLE_MERGES, WORKED
 from sleeptime.prompts import predict as predict_prompt
 from sleeptime.prompts import reflect as reflect_prompt
 
@@ -275,3 +275,26 @@ def test_worked_style_still_drops_code() -> None:
     clean = clean_reply(reply, CONTEXT, keep_unchecked=True)
     assert clean.render() == "- d = 2 * 3 = 6"
     assert clean.unchecked == [] and len(clean.dropped) == 3
+
+
+def test_medoid_publishes_the_one_sample_whose_numbers_agree_most_with_the_others() -> None:
+    right = "baked = 72\nsold = 64\nshelter = baked - sold"
+    a = check_notes("baked = 72\nsold = 60\nshelter = baked - sold\nThe shelter got 12 muffins, worth $36.")
+    b = check_notes(right)
+    c = check_notes("muffins = 72\nsold = 64\nleft = muffins - sold\nIt sold 64 muffins for $3 each.")
+    d = check_notes(right.replace("baked", "made"))
+    merged, dropped = MEDOID([a, b, c, d])
+    # b and d agree on {72, 64, 8} with each other and with c; a's {72, 60, 12, 36} shares only 72
+    assert merged.render().splitlines() == ["- baked = 72 (agreed)", "- sold = 64 (agreed)",
+                                            "- shelter = baked - sold = 72 - 64 = 8 (agreed)"]
+    assert {r.reason for r in dropped} == {"medoid: sample 2 agreed more with the others"}
+    assert len(dropped) == len(a.quantities) + len(c.quantities) + len(d.quantities)
+    # numbers in facts count, thousands separators read: a fact-only sample can be the medoid
+    e = check_notes("The farm sold 1,200 eggs and kept 300.")
+    f = check_notes("eggs = 1200\nkept = 300")
+    g = check_notes("eggs = 1100")
+    assert MEDOID([g, e, f])[0].render() == e.render()
+    # two samples always tie: sample 0, the deterministic one, unchanged; one sample needs no rule
+    two = MEDOID([a, b])[0]
+    assert two.values() == a.values() and two.facts == a.facts and MEDOID([b])[0] is b
+    assert SAMPLE_MERGES["medoid"] is MEDOID
