@@ -94,8 +94,10 @@ def payoff_rows(records: Sequence[Row], total: int | None = None, min_n: int = M
         out.append(("Gold steps without the answer (oracle-intermediate), level 0",
                     f"{_k(oracle['accuracy'], int(oracle['n']))} (the worked values but the last as notes)"))
     cut = [r for r in records if r.get("hit_max_tokens")]
-    out.append(("Status", f"n = {n}{f' of {total}' if total else ''} examples complete (partial: a direction, not a "
-                f"result, until n = {total or n}); {len(cut)} answers cut at the wake token cap"))
+    done = "complete" if total is None or n >= total else \
+        f"complete (partial: a direction, not a result, until n = {total})"
+    out.append(("Status", f"n = {n}{f' of {total}' if total else ''} examples {done}; "
+                f"{len(cut)} answers cut at the wake token cap"))
     return out
 
 

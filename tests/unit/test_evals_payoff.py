@@ -73,3 +73,12 @@ def test_below_the_least_n_the_block_shows_counts_and_no_ratio(tmp_path: Path) -
     assert "n = 20 of 200 examples complete: below 21, no ratio, cost or claim is shown" in block
     assert "level 0 2/20, level 2 6/20, level 4 10/20" in block and "k2-r1 10/20" in block
     assert "x:" not in block and "equal accuracy" not in block and "Cost per query" not in block
+
+
+def test_a_run_through_its_limit_is_not_called_partial(tmp_path: Path) -> None:
+    write_run(tmp_path / DECISIVE, "scaling", _decisive(), budgets=[0, 2, 4], limit=20)
+    block = payoff_block(tmp_path, tmp_path, min_n=20)
+    assert "n = 20 of 20 examples complete; 1 answers cut" in block and "partial" not in block
+    more = tmp_path / "more"
+    write_run(more / DECISIVE, "scaling", _decisive(), budgets=[0, 2, 4], limit=200)
+    assert "complete (partial: a direction, not a result, until n = 200)" in payoff_block(more, more, min_n=20)
