@@ -15,7 +15,7 @@ from evals.capped import capped_ask
 from evals.examples import Example
 from evals.options import RunOptions, ScalingOptions, SleepSetting
 from evals.oracle import intermediate_notes, oracle_notes
-from evals.replay import replay_sleep
+from evals.replay import replay_sleep, samples_to_remerge
 from evals.runner import (
     MATCH_FIELDS,
     Emit,
@@ -201,6 +201,9 @@ def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
     """Test-time only at each budget, then for each sleep setting: sleep once and answer at each budget; then
     (``--oracle``) answer from the gold intermediate values."""
     o = env.opts
+    notes_from = getattr(o, "notes_from", None)
+    if notes_from and not samples_to_remerge(notes_from, ex.id, o.sleep_settings(), o.sample_merge):
+        return  # another merge of samples this example's sleeps did not keep: nothing new to measure here
     app = env.app()
     cid = fresh_context_id(ex.id)
     app.ingest(cid, ex.context)

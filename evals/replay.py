@@ -8,23 +8,26 @@ replay resumed later picks it up.
 
 With another ``--sample-merge`` than the source's, a k > 1 sleep's recorded samples (``sample_notes``, kept
 since the merge could be replayed) are merged again by this run's rule: the same samples and sleep tokens under
-another merge, for the cost of wake calls. A k > 1 sleep recorded without its samples is skipped then.
+another merge, for the cost of wake calls. A k > 1 sleep recorded without its samples is skipped then, and so is
+the whole example (``samples_to_remerge``): its other answers would repeat the source run's.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from evals.options import SleepSetting
 from evals.provenance import ADDED_LATER
 from evals.records import RECORDS_FILE, RUN_FILE, TEXTS_FILE, read_records, read_run_file
 from evals.runner import make_key
 from sleeptime.errors import InvalidInputError
 from sleeptime.experimental import SAMPLE_MERGES, PredictedQuestion, check_notes
 
-__all__ = ["recorded_sleeps", "remerged", "replay_sleep", "source_merge"]
+__all__ = ["recorded_sleeps", "remerged", "replay_sleep", "samples_to_remerge", "source_merge"]
 
 
 @functools.cache
@@ -55,6 +58,16 @@ def remerged(rec: dict[str, Any], merge: str) -> list[str] | None:
     notes, _ = SAMPLE_MERGES[merge]([check_notes(str(s)) for s in samples])
     text = notes.render()
     return [text] if text else []
+
+
+def samples_to_remerge(run_dir: str, example_id: str, settings: Sequence[SleepSetting], merge: str) -> bool:
+    """False when `merge` is not the source's rule and a k > 1 sleep of this example was recorded without its
+    samples: the example would only repeat answers the source run already has, so it is skipped."""
+    if merge == source_merge(run_dir):
+        return True
+    sleeps = recorded_sleeps(run_dir)
+    recorded = [sleeps.get(make_key(example_id, "sleep-run", s.label)) for s in settings if s.samples > 1]
+    return all(rec is None or rec.get("sample_notes") for rec in recorded)  # unrecorded: a later resume
 
 
 def replay_sleep(run_dir: str, app: Any, example_id: str, context_id: str, label: str,

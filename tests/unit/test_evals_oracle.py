@@ -263,3 +263,29 @@ def test_a_replay_by_another_rule_skips_a_sleep_recorded_without_its_samples(tmp
         '{"key": "e|sleep-run|k2-r1", "mode": "sleep-run", "samples": 2, "published": true}\n')
     (source / "texts.jsonl").write_text('{"key": "e|sleep-run|k2-r1", "learned": ["- a = 1"]}\n')
     assert replay_sleep(str(source), None, "e", "c", "k2-r1", merge="reconcile") is None
+
+
+def test_a_replay_by_another_rule_skips_an_example_whose_samples_were_not_kept(tmp_path: Path) -> None:
+    from evals.options import ScalingOptions, parse_settings
+    from evals.replay import samples_to_remerge
+
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "run.json").write_text('{"options": {"sample_merge": "concat"}}')
+    (source / "records.jsonl").write_text(
+        '{"key": "fog-0|sleep-run|k1-r1", "mode": "sleep-run", "samples": 1, "published": true}\n'
+        '{"key": "fog-0|sleep-run|k2-r1", "mode": "sleep-run", "samples": 2, "published": true}\n'
+        '{"key": "f|sleep-run|k2-r1", "mode": "sleep-run", "samples": 2, "published": true}\n')
+    (source / "texts.jsonl").write_text(
+        '{"key": "fog-0|sleep-run|k1-r1", "learned": ["- a = 1"], "sample_notes": ["- a = 1"]}\n'
+        '{"key": "fog-0|sleep-run|k2-r1", "learned": ["- a = 1"]}\n'
+        '{"key": "f|sleep-run|k2-r1", "learned": ["- a = 1"], "sample_notes": ["- a = 1", "- a = 2"]}\n')
+    settings = parse_settings("k1-r1,k2-r1")
+    assert not samples_to_remerge(str(source), "fog-0", settings, "reconcile")
+    assert samples_to_remerge(str(source), "f", parse_settings("k2-r1"), "reconcile")
+    assert samples_to_remerge(str(source), "fog-0", settings, "concat")  # the source's own rule replays as recorded
+    waker = staged_model(answer="The answer is 140.")
+    out = _run_fog(ScalingOptions(experiment="scaling", out=str(tmp_path / "again"), budgets=[0], n_questions=0,
+                                  progress=False, scale_settings=settings, sample_merge="reconcile",
+                                  notes_from=str(source)), waker)
+    assert out == [] and not waker.calls  # not even test-time: it would repeat the source run's answers
