@@ -2,9 +2,9 @@
 
 Issue 28's decisive run (``evals/results/decisive-base-2802``: GSM-Symbolic base level, a seed no other run
 used, the 1.5B sleeping and waking, test-time levels 0-4, sleep at levels 0-1 along three axes of sleep compute,
-oracle-intermediate) answers the question in five rows, each computed from its records here, losses stated as
+oracle-intermediate) answers the question in six rows, each computed from its records here, losses stated as
 plainly as gains; ``python -m evals plot`` rewrites the block between :data:`START` and :data:`END` in the
-README (``python -m evals payoff --print`` shows it). While the run is in progress the block says how many
+README (``python -m evals payoff`` prints it). While the run is in progress the block says how many
 examples are complete and claims nothing beyond them.
 """
 
@@ -89,16 +89,32 @@ def payoff_rows(records: Sequence[Row], total: int | None = None, min_n: int = M
         out.append((f"Cost per query, {QUERIES} queries/context, test-time tokens x{WEIGHT:g} (paper: 2.5x)",
                     _cost_text(cost)))
     out.append(("More sleep compute, level 0 (vs k = 1, r = 1)", _scaling_text(records, rows, n)))
-    oracle = rows.get(("oracle-intermediate", None, 0))
-    if oracle is not None:
-        out.append(("Gold steps without the answer (oracle-intermediate), level 0",
-                    f"{_k(oracle['accuracy'], int(oracle['n']))} (the worked values but the last as notes)"))
+    if (top := _top_text(records, rows, tt, n)) is not None:
+        out.append(("Where test-time wins", top))
     cut = [r for r in records if r.get("hit_max_tokens")]
     done = "complete" if total is None or n >= total else \
         f"complete (partial: a direction, not a result, until n = {total})"
     out.append(("Status", f"n = {n}{f' of {total}' if total else ''} examples {done}; "
                 f"{len(cut)} answers cut at the wake token cap"))
     return out
+
+
+def _top_text(records: Sequence[Row], rows: Mapping[tuple[Any, ...], Row], tt: Mapping[int, Row],
+              n: int) -> str | None:
+    """The most accurate sleep cell against the cheapest test-time level at least as accurate: the top of the
+    frontier, where sleeping on this model stops paying (None when sleep's best is the most accurate point)."""
+    sleeps = [(key, r) for key, r in rows.items() if key[0] == "sleep"]
+    if not sleeps:
+        return None
+    (_, setting, b), best = max(sleeps, key=lambda kv: (kv[1]["accuracy"], -kv[1]["mean_output_tokens"]))
+    above = [r for r in tt.values() if r["accuracy"] > best["accuracy"]]
+    if not above:
+        return None
+    t = min(above, key=lambda r: r["budget"])
+    wins, losses, p = versus(_cell(records, "test-time", None, t["budget"]), _cell(records, "sleep", setting, b))
+    return (f"sleep's most accurate point, {setting} at level {b}: {_k(best['accuracy'], n)} on "
+            f"{best['mean_output_tokens']:.0f} tokens; test-time level {t['budget']}: {_k(t['accuracy'], n)} on "
+            f"{t['mean_output_tokens']:.0f} ({wins} vs {losses}, {_p(p)}): no sleep setting reaches it")
 
 
 def _ratio_text(eq: Row) -> str:
@@ -147,17 +163,23 @@ def payoff_block(results: str | Path, readme_dir: str | Path = ".", min_n: int =
     loaded = load_run(run_dir)
     total = loaded.run.get("options", {}).get("limit")
     rows = payoff_rows(loaded.records, int(total) if total else None, min_n)
-    figure = Path(results) / DECISIVE / "accuracy_vs_tokens.png"
-    try:
-        shown = figure.resolve().relative_to(Path(readme_dir).resolve()).as_posix()
-    except ValueError:
-        shown = figure.as_posix()
+    shown = _relative(Path(results) / DECISIVE / "accuracy_vs_tokens.png", readme_dir)
+    every = _relative(Path(results) / "README.md", readme_dir)
     lines += ["", f"Decisive run `{run_dir.as_posix()}` (GSM-Symbolic base, a fresh seed; the 1.5B sleeps and "
-              "wakes; every figure computed from its records by `python -m evals plot`):", "",
+              "wakes; every figure computed from its records by `python -m evals plot`; every other run, the "
+              f"codebase and docs results and the paper's claims beside ours: [{every}]({every})):", "",
               "| question | measured |", "|---|---|"]
     lines += [f"| {q} | {a.replace('|', '/')} |" for q, a in rows]
     lines += ["", f"![accuracy against test-time tokens with 95% intervals, {DECISIVE}]({shown})", "", END]
     return "\n".join(lines)
+
+
+def _relative(path: Path, readme_dir: str | Path) -> str:
+    """`path` as the README links it: relative to the README's folder where it lies under it."""
+    try:
+        return path.resolve().relative_to(Path(readme_dir).resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def update_payoff(readme: str | Path, results: str | Path, min_n: int = MIN_N) -> bool:

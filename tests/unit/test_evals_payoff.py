@@ -40,7 +40,8 @@ def test_the_block_answers_from_the_records(tmp_path: Path) -> None:
     assert "9.64x (95% CI " in block and "): test-time 1350 vs sleep 140 (sleep 200 tokens/context; projected from " \
         "single-question records)" in block
     assert "k2-r1 10/20 (400 sleep tokens) 2 vs 0, p = 0.500" in block
-    assert "15/20 (the worked values but the last as notes)" in block
+    # sleep's best, k2-r1's 10/20 on 12 tokens, equals test-time level 4's 10/20: nothing above it
+    assert "Where test-time wins" not in block
     assert "n = 20 of 200 examples complete" in block and "1 answers cut at the wake token cap" in block
     assert f"]({DECISIVE}/accuracy_vs_tokens.png)" in block
 
@@ -65,6 +66,15 @@ def test_the_readme_block_is_rewritten_between_its_markers(tmp_path: Path) -> No
     text = readme.read_text(encoding="utf-8")
     assert text.endswith(f"{END}\n\nmore\n") and "8/20 vs 2/20" in text
     assert f"](evals/results/{DECISIVE}/accuracy_vs_tokens.png)" in text
+
+
+def test_the_top_of_the_frontier_that_sleep_does_not_reach_is_stated(tmp_path: Path) -> None:
+    recs = [r | {"correct": int(r["example_id"][1:]) < 14} if r["mode"] == "test-time" and r["budget"] == 4 else r
+            for r in _decisive()]  # test-time level 4: 14/20, above every sleep cell (best: k2-r1, 10/20)
+    write_run(tmp_path / DECISIVE, "scaling", recs, budgets=[0, 2, 4])
+    block = payoff_block(tmp_path, min_n=20)
+    assert ("| Where test-time wins | sleep's most accurate point, k2-r1 at level 0: 10/20 on 12 tokens; test-time "
+            "level 4: 14/20 on 210 (4 vs 0, p = 0.125): no sleep setting reaches it |") in block
 
 
 def test_below_the_least_n_the_block_shows_counts_and_no_ratio(tmp_path: Path) -> None:
