@@ -71,11 +71,15 @@ def load_gsm_p2(
     data_dir: str | os.PathLike[str] | None = None,
     *,
     limit: int | None = None,
+    seed: int = 0,
     split_rule: SplitRule = "sentence",
 ) -> list[Example]:
+    """P2 as Apple released it (its instances are fixed): each instance of every template in turn, from instance
+    ``seed`` (modulo the number of instances), so a new seed reads instances that seed 0's first examples did not."""
     path = require_path(resolve_data_dir(data_dir) / "gsm-symbolic/generated_data/GSM_p2.jsonl", "GSM_p2.jsonl")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows.sort(key=lambda r: (int(r["instance"]), int(r["id"])))
+    instances = max((int(r["instance"]) for r in rows), default=0) + 1
+    rows.sort(key=lambda r: ((int(r["instance"]) - seed) % instances, int(r["id"])))
     out: list[Example] = []
     for r in rows:
         if limit is not None and len(out) >= limit:
@@ -270,7 +274,8 @@ def load_dataset(
 ) -> list[Example]:
     """Load ``"gsm-base"``, ``"gsm-p1"``, ``"gsm-p2"``, ``"aime"`` or ``"tiny"`` as a list of :class:`Example`.
 
-    ``seed`` only matters for base and P1 (generated from templates); ``limit`` keeps the first examples.
+    ``seed`` generates base and P1 from their templates and chooses P2's first instance; ``limit`` keeps the
+    first examples.
     """
     if limit is not None and limit < 0:
         raise ValueError("limit must be >= 0")
@@ -284,7 +289,7 @@ def load_dataset(
         items = tiny_examples()
         return items[:limit] if limit is not None else items
     if name == "gsm-p2":
-        return load_gsm_p2(data_dir, limit=limit, split_rule=split_rule)
+        return load_gsm_p2(data_dir, limit=limit, seed=seed, split_rule=split_rule)
     if name in GENERATED:
         return load_gsm_generated(name, data_dir, limit=limit, seed=seed, split_rule=split_rule)
     return load_aime(data_dir, limit=limit, split_rule=split_rule)

@@ -277,6 +277,8 @@ def test_local_loaders_on_own_files(tmp_path: Path) -> None:
     paper = load_dataset("gsm-p2", data_dir=data, split_rule="paper")[0]
     assert paper.context == "Kim has 2. 5 kg of clay. Mr. Park adds 1 kg."  # the paper's rule, kept as is
     assert len(load_dataset("gsm-p2", data_dir=data, limit=4)) == 4
+    fresh = [e.id for e in load_dataset("gsm-p2", data_dir=data, seed=1)]  # instance 1 first, then wrapping round
+    assert fresh[0].endswith("-1") and fresh[-1].endswith("-0") and sorted(fresh) == sorted(e.id for e in p2)
     p1 = load_dataset("gsm-p1", data_dir=data, seed=7, limit=5)
     assert len(p1) == 5 and all(e.meta["answer_expr_agrees"] for e in p1)
     assert p1 == load_dataset("gsm-p1", data_dir=data, seed=7, limit=5)
