@@ -32,8 +32,8 @@ def test_the_block_answers_from_the_records(tmp_path: Path) -> None:
     write_run(tmp_path / DECISIVE, "scaling", _decisive(), budgets=[0, 2, 4], limit=200)
     block = payoff_block(tmp_path, tmp_path, min_n=20)
     assert block.startswith(START) and block.endswith(END)
-    assert "| Sleep (k = 1, r = 1) vs test-time, level 0 | 8/20 vs 2/20 (6 vs 0 right only with one, p = 0.031)" \
-        in block
+    assert ("| Sleep (k = 1, r = 1) vs test-time, level 0 | 8/20 vs 2/20 (6 vs 0 right only with one, p = 0.031); "
+            "best test-time: level 4, 10/20 on 210 tokens |") in block
     # sleep's 0.40 lies between level 2 (0.30, 60 tokens) and level 4 (0.50, 210): 135 tokens, over 12
     assert "11.25x" in block and "test-time needs 135 tokens" in block
     # cost per query at 10 queries: test-time 10 x 135 = 1350; sleep 200/10 + 10 x 12 = 140, with its interval
@@ -73,8 +73,19 @@ def test_the_top_of_the_frontier_that_sleep_does_not_reach_is_stated(tmp_path: P
             for r in _decisive()]  # test-time level 4: 14/20, above every sleep cell (best: k2-r1, 10/20)
     write_run(tmp_path / DECISIVE, "scaling", recs, budgets=[0, 2, 4])
     block = payoff_block(tmp_path, min_n=20)
-    assert ("| Where test-time wins | sleep's most accurate point, k2-r1 at level 0: 10/20 on 12 tokens; test-time "
-            "level 4: 14/20 on 210 (4 vs 0, p = 0.125): no sleep setting reaches it |") in block
+    assert ("(6 vs 0 right only with one, p = 0.031); but test-time level 4 reaches 14/20 on 210 tokens, above every "
+            "sleep setting (the best, k2-r1 at level 0: 10/20 on 12; 4 vs 0, p = 0.125) |") in block
+
+
+def test_the_fresh_seed_runs_join_the_block_when_complete(tmp_path: Path) -> None:
+    write_run(tmp_path / DECISIVE, "scaling", _decisive(), budgets=[0, 2, 4])
+    assert "fresh seeds" not in payoff_block(tmp_path, min_n=20)
+    p1 = [r for r in _decisive() if r["mode"] in ("test-time", "sleep")]
+    write_run(tmp_path / "decisive-p1-2803", "scaling", p1, budgets=[0, 2, 4], limit=20)
+    write_run(tmp_path / "decisive-p2-2803", "scaling", p1[:14], budgets=[0, 2, 4], limit=50)
+    block = payoff_block(tmp_path, min_n=20)
+    assert ("| One level harder, fresh seeds (level 0) | P1 8/20 vs 2/20 (6 vs 0, p = 0.031; `decisive-p1-2803`); "
+            "P2 in progress (2 of 50 examples; `decisive-p2-2803`) |") in block
 
 
 def test_below_the_least_n_the_block_shows_counts_and_no_ratio(tmp_path: Path) -> None:
