@@ -104,6 +104,14 @@ _OPERATORS = {"\u00d7": "*", "\u00f7": "/", "\u2212": "-", "\u2013": "-", "$": "
 _TIMES_X = re.compile(r"(?<=[\d)])\s+x\s+(?=[\d(])")
 _ARITHMETIC = re.compile(r"\d\s*[-+*/x\u00d7\u00f7]\s*\$?\d")
 _AGREED = re.compile(r"\s*\(agreed\)\s*$")
+_NAMED_STEP = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(\S.*)$")
+"""The right side of "label = total_cost: 3 * 2 + 4": the instructions' word, then the name and its calculation."""
+_SPLIT_PAIR = re.compile(r"^([ \t]*(?:\d+[.)]|[-*\u2022])?[ \t]*)(?:label|name)[ \t]*=[ \t]*"
+                         r"([A-Za-z_][A-Za-z0-9_]*)[ \t]*\n"
+                         r"[ \t]*(?:\d+[.)]|[-*\u2022])?[ \t]*(?:calculation|expression)[ \t]*=[ \t]*(\S[^\n]*)$",
+                         re.IGNORECASE | re.MULTILINE)
+"""The instructions' "label = calculation" copied as two lines ("label = total_cost", "calculation = 3 * 2 + 4"):
+one quantity, the name from the first line and the calculation from the second."""
 GENERIC_NAMES = frozenset(
     {"name", "label", "quantity", "value", "result", "number", "expression", "calculation", "fact", "answer"}
 )
@@ -135,7 +143,10 @@ def split_assignment(line: str) -> tuple[str | None, list[str]] | None:
     if "=" not in body or any(op in body for op in ("==", "<=", ">=", "!=")):
         return None
     parts = body.split("=")
-    if len(parts) > 2 and parts[0].strip().lower() in GENERIC_NAMES:
+    generic = parts[0].strip().lower() in GENERIC_NAMES
+    if generic and (named := _NAMED_STEP.match(parts[1])):
+        parts = [named.group(1), named.group(2), *parts[2:]]  # "label = total_cost: 3 * 2 + 4"
+    elif generic and len(parts) > 2:
         parts = parts[1:]  # "name = shelter = a - b": the instructions' word copied as a prefix
     steps = [parts[1].strip()] + [p.strip() for p in parts[2:] if _ARITHMETIC.search(p)]
     return normalise_name(parts[0]), steps
@@ -275,7 +286,7 @@ def check_notes(
     """
     out = CheckedNotes()
     defined: dict[str, Fraction] = dict(env or {})
-    lines = text.splitlines()
+    lines = _SPLIT_PAIR.sub(r"\1\2 = \3", text).splitlines()
     out.ignored_lines = max(0, len(lines) - max_lines)
 
     def fail(line: str, reason: str) -> None:

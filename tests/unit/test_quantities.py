@@ -176,6 +176,23 @@ def test_names_are_case_insensitive_and_copied_prefixes_ignored() -> None:
     assert notes.values() == {"trays": 6, "per_tray": 12, "muffins": 72}
 
 
+def test_the_instructions_word_before_a_name_and_colon_is_read_as_that_name() -> None:
+    # the 1.5B's reply to the README's example: the format's "label = calculation" copied around its own names
+    notes = check_notes("label = total_cost: 3 * 2 + 4\nlabel = total_pens: 3\nlabel = total: 3 * 5 = 16\n"
+                        "label = a sentence: 3 + 1")
+    assert notes.values() == {"total_cost": 10, "total_pens": 3, "total": 15}  # the claimed 16 is not read
+    assert [(r.line, r.reason) for r in notes.rejected] == [("label = a sentence: 3 + 1", "left of '=' is not a name")]
+
+
+def test_the_instructions_words_on_two_lines_are_one_quantity() -> None:
+    # the 1.5B's other reply to the README's example
+    notes = check_notes("label = total_cost\ncalculation = 3 * 2 + 4\n- label = pens\n- calculation = 3\n"
+                        "label = notebook\nA notebook costs 4 dollars.")
+    assert notes.values() == {"total_cost": 10, "pens": 3}
+    assert notes.facts == ["A notebook costs 4 dollars."]
+    assert [r.line for r in notes.rejected] == ["label = notebook"]
+
+
 def test_prose_with_inline_arithmetic_is_kept_only_when_right() -> None:
     notes = check_notes(
         "Pens cost $2 each. Alice buys 3 pens: 3 x 2 = $6.\n"
