@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+import pytest
 from langgraph.store.memory import InMemoryStore
 
 from sleeptime.facade import SleepTime
@@ -180,11 +182,15 @@ def test_a_sleep_whose_notes_all_fail_checking_publishes_nothing(memory_store: I
     assert app.learned_store().versions("bakery") == [1]
 
 
-def test_a_first_sleep_with_nothing_checked_leaves_the_context_unslept(memory_store: InMemoryStore) -> None:
+def test_a_first_sleep_with_nothing_checked_leaves_the_context_unslept(
+    memory_store: InMemoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
     model = staged_model(reflect="A bakery baked 72 muffins.\nSTATUS: DONE")
     app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, n_questions=1)
-    result = app.sleep("bakery", CONTEXT)
+    with caplog.at_level(logging.DEBUG, logger="sleeptime.nodes.sleep.reflect"):
+        result = app.sleep("bakery", CONTEXT)
     assert not result.published
+    assert "reflect sample 0 round 1 dropped (copies the context): A bakery baked 72 muffins." in caplog.text
     assert result.status == "not published: no note survived checking"
     assert app.learned("bakery") is None
     answer = app.ask("How many muffins are left?", "bakery")

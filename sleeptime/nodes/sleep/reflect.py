@@ -60,6 +60,8 @@ def reflect(state: SampleInput, runtime: Runtime[SleepTimeConfig]) -> dict[str, 
         if rethink.extend and notes:  # round r's lines join round r-1's notes; a line it rewrites corrects
             text = extend_notes(notes, text)
         clean = clean_reply(text, context, truncated=cut, keep_unchecked=style.keep_unchecked)
+        for line in clean.dropped:  # why a sleep published nothing, for whoever turns on debug logging
+            logger.debug("reflect sample %d round %d dropped (%s): %s", i, n, line.reason, line.line)
         # A round whose reply kept nothing keeps the previous notes rather than erasing them.
         if clean.notes.items:
             notes, truncated, dropped, unchecked = clean.render(), cut, len(clean.dropped), len(clean.unchecked)
