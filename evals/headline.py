@@ -20,6 +20,7 @@ from typing import Any
 from evals.amortization import amortization_table
 from evals.notes_tables import BASELINE_ARM, accuracy_table, pool_notes, read_notes_records
 from evals.plots import LoadedRun, load_run
+from evals.records import read_run_file
 from evals.predictability import predictability_table
 from evals.render_all import ResultsIndex, index_results, notes_folders
 from evals.tables import budget_table, equal_accuracy_amortization, equal_accuracy_table, paired_table
@@ -60,6 +61,8 @@ class Evidence:
     them, so they are listed apart, never evidence."""
     floor: list[tuple[str, int]] = field(default_factory=list)
     """(folder, graded examples) for runs at the floor (:func:`at_floor`), listed apart."""
+    replays: list[tuple[str, int]] = field(default_factory=list)
+    """(folder, graded examples) for merge replays (:func:`is_merge_replay`), listed apart."""
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     """(cell left out, the cell it repeats): a sleep-arm cell whose every answer (example, grade, tokens) an
     earlier run already recorded with the same models, counted once."""
@@ -83,6 +86,7 @@ def load_evidence(root: str | Path) -> Evidence:
     left_out: list[tuple[str, int]] = []
     development: list[tuple[str, int]] = []
     floor: list[tuple[str, int]] = []
+    replays: list[tuple[str, int]] = []
     loaded = []
     for d in index.run_dirs:
         name, run = d.relative_to(base).as_posix(), load_run(d)
@@ -92,6 +96,8 @@ def load_evidence(root: str | Path) -> Evidence:
             left_out.append((name, n))
         elif at_floor(run):
             floor.append((name, n))
+        elif is_merge_replay(run, base):
+            replays.append((name, n))
         else:
             loaded.append((name, run))
     predictability = [(name, predictability_table(run.records)) for name, run in loaded
@@ -122,7 +128,24 @@ def load_evidence(root: str | Path) -> Evidence:
             else:
                 summaries[name] = summary
     return Evidence(base, runs, notes, summaries, predictability, sorted(left_out), development=development,
-                    duplicates=duplicates, floor=floor)
+                    duplicates=duplicates, floor=floor, replays=replays)
+
+
+def is_merge_replay(run: LoadedRun, root: Path) -> bool:
+    """Whether the run replays the recorded sleeps of a run with the same wake model (``--notes-from``): another
+    sample merge over that run's samples, on the examples that recorded them. It measures the merge, not sleep
+    against test-time, and its test-time cells repeat the source's: listed apart. A replay with another wake
+    model (strong sleep, cheap wake) is evidence of its own."""
+    options = run.run.get("options", {})
+    source = options.get("notes_from")
+    if not source:
+        return False
+    path = Path(source)
+    candidates = [path, root / path.name]
+    for folder in candidates:
+        if (folder / "run.json").exists():
+            return bool(read_run_file(folder).get("options", {}).get("model") == options.get("model"))
+    return False
 
 
 def at_floor(run: LoadedRun) -> bool:
@@ -461,6 +484,10 @@ def _left_out_sentence(ev: Evidence) -> str:
         named = ", ".join(f"{name} ({n})" for name, n in ev.floor)
         text += (f" Listed apart as at the floor (every test-time and sleep cell at most {FLOOR:.0%} right: they show "
                  f"neither the effect nor its absence): {named}.")
+    if ev.replays:
+        named = ", ".join(f"{name} ({n})" for name, n in ev.replays)
+        text += (" Listed apart as merge replays (another merge of a run's recorded samples, same wake model: they "
+                 f"measure the merge, in the folder's README): {named}.")
     if ev.development:
         named = ", ".join(f"{name} ({n})" for name, n in ev.development)
         text += f" Listed apart as development splits (designs were chosen on them, so not evidence): {named}."

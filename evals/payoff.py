@@ -189,7 +189,7 @@ def payoff_block(results: str | Path, readme_dir: str | Path = ".", min_n: int =
     total = loaded.run.get("options", {}).get("limit")
     rows = payoff_rows(loaded.records, int(total) if total else None, min_n)
     if (fresh := fresh_seeds_text(Path(results))) and len(rows) > 1:
-        rows.insert(len(rows) - 1, ("One level harder, fresh seeds (level 0)", fresh))
+        rows.insert(len(rows) - 1, ("Harder (P1, P2), fresh seeds, level 0", fresh))
     shown = _relative(Path(results) / DECISIVE / "accuracy_vs_tokens.png", readme_dir)
     every = _relative(Path(results) / "README.md", readme_dir)
     lines += ["", f"Decisive run `{run_dir.as_posix()}` (GSM-Symbolic base, a fresh seed; the 1.5B sleeps and "

@@ -211,3 +211,16 @@ def test_development_split_runs_are_listed_apart(tmp_path: Path) -> None:
     block = headline_block(tmp_path)
     assert "Listed apart as development splits (designs were chosen on them, so not evidence): dev-x (20)" in block
     assert "dev-x, sleep" not in block
+
+
+def test_a_merge_replay_is_listed_apart_and_a_cheap_wake_replay_is_evidence(tmp_path: Path) -> None:
+    write_run(tmp_path / "run-a", "pareto", _pareto())
+    changed = [r | {"correct": True} if r["mode"] == "sleep" and r["example_id"] == "e15" else r for r in _pareto()]
+    write_run(tmp_path / "run-a-medoid", "pareto", changed, notes_from="evals/results/run-a", sample_merge="medoid")
+    write_run(tmp_path / "run-a-wake05b", "pareto", changed, notes_from="evals/results/run-a", model="small")
+    ev = load_evidence(tmp_path)
+    assert ev.replays == [("run-a-medoid", 20)]
+    assert [name for name, _ in ev.runs] == ["run-a", "run-a-wake05b"]
+    block = headline_block(tmp_path)
+    assert "Listed apart as merge replays" in block and "run-a-medoid (20)" in block
+    assert "run-a-medoid, sleep" not in block and "run-a-wake05b, sleep" in block

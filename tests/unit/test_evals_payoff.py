@@ -84,7 +84,7 @@ def test_the_fresh_seed_runs_join_the_block_when_complete(tmp_path: Path) -> Non
     write_run(tmp_path / "decisive-p1-2803", "scaling", p1, budgets=[0, 2, 4], limit=20)
     write_run(tmp_path / "decisive-p2-2803", "scaling", p1[:14], budgets=[0, 2, 4], limit=50)
     block = payoff_block(tmp_path, min_n=20)
-    assert ("| One level harder, fresh seeds (level 0) | P1 8/20 vs 2/20 (6 vs 0, p = 0.031; `decisive-p1-2803`); "
+    assert ("| Harder (P1, P2), fresh seeds, level 0 | P1 8/20 vs 2/20 (6 vs 0, p = 0.031; `decisive-p1-2803`); "
             "P2 in progress (2 of 50 examples; `decisive-p2-2803`) |") in block
 
 
