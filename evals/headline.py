@@ -20,8 +20,8 @@ from typing import Any
 from evals.amortization import amortization_table
 from evals.notes_tables import BASELINE_ARM, accuracy_table, pool_notes, read_notes_records
 from evals.plots import LoadedRun, load_run
-from evals.records import read_run_file
 from evals.predictability import predictability_table
+from evals.records import read_run_file
 from evals.render_all import ResultsIndex, index_results, notes_folders
 from evals.tables import budget_table, equal_accuracy_amortization, equal_accuracy_table, paired_table
 from sleeptime.errors import InvalidInputError
