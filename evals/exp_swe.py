@@ -550,6 +550,13 @@ def _sleep_share(sleep: dict[str, Any], queries: int) -> float:
     return float(sleep["sleep_in"] + sleep["sleep_out"]) / max(1, queries)
 
 
+def _cost_unknown(sleep: dict[str, Any]) -> bool:
+    """A sleep found in the store whose learned version cost nothing: it reused every part an earlier run
+    described (a store brought back after a one-file change), so what the learned context cost is in the run
+    that slept, not here; counting it as free would flatter the sleep arms."""
+    return bool(sleep.get("recovered")) and sleep["sleep_in"] + sleep["sleep_out"] == 0
+
+
 def _arm_key(arm: str) -> tuple[str, int]:
     mode, _, budget = arm.partition("@")
     return mode, int(budget)
@@ -613,10 +620,11 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
         rows = [r for r in records if r["arm"] == arm]
         mean, lo, hi = bootstrap([r["f1"] for r in rows])
         wake = statistics.fmean(r["wake_in"] + r["wake_out"] for r in rows)
-        amortized = 0.0
+        amortized: float | None = 0.0
         if _arm_key(arm)[0] in SLEPT:  # each snapshot's sleep shared by the real queries asked of it
-            shares = [_sleep_share(sleeps[s], queries[s]) for s in (r["snapshot"] for r in rows) if s in sleeps]
-            amortized = statistics.fmean(shares) if shares else 0.0
+            per_query = [sleeps[s] for s in (r["snapshot"] for r in rows) if s in sleeps]
+            shares = [_sleep_share(s, queries[s["snapshot"]]) for s in per_query]
+            amortized = None if any(map(_cost_unknown, per_query)) else statistics.fmean(shares) if shares else 0.0
         secs = statistics.fmean(r["seconds"] for r in rows)
         # Why an arm scores as it does: what it names, what it finds, and how many sources its budget showed.
         precision, recall = _mean_precision_recall([(r["predicted"], r["gold"]) for r in rows])
@@ -624,8 +632,9 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
         summary["arms"][arm] = {"n": len(rows), "f1": mean, "ci95": [lo, hi], "precision": precision,
                                 "recall": recall, "sources": sources, "wake_tokens": wake,
                                 "sleep_amortized_tokens": amortized, "seconds": secs}
+        total = "n/a (reused sleep)" if amortized is None else f"{wake + amortized:.0f}"
         lines.append(f"| {arm} | {len(rows)} | {mean:.3f} ({lo:.3f}-{hi:.3f}) | {precision:.3f} | {recall:.3f} | "
-                     f"{sources:.1f} | {wake:.0f} | {wake + amortized:.0f} | {secs:.1f} |")
+                     f"{sources:.1f} | {wake:.0f} | {total} | {secs:.1f} |")
     budgets = sorted({_arm_key(a)[1] for a in arms})
     for mine, base in (("sleep", "rag"), ("sleep", "rag-hybrid"), ("sleep", "rank"), ("sleep-rank", "rank"),
                        ("sleep-rank", "rag-hybrid"), ("sleep-choose", "choose"), ("sleep-choose", "rank"),
@@ -643,7 +652,8 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
               "re-sleep s | queries here |", "|---|---|---|---|---|---|---|---|---|"]
     for snap, s in sorted(sleeps.items()):
         resleep = f"{s['resleep_in']}+{s['resleep_out']}" if "resleep_in" in s else "-"
-        lines.append(f"| {snap} | {s['model']} | {s['files']} | {s['chars']} | {s['sleep_in']}+{s['sleep_out']} | "
+        cost = "reused (cost in the run that slept)" if _cost_unknown(s) else f"{s['sleep_in']}+{s['sleep_out']}"
+        lines.append(f"| {snap} | {s['model']} | {s['files']} | {s['chars']} | {cost} | "
                      f"{'-' if s['sleep_s'] is None else s['sleep_s']} |"
                      f" {resleep} | {s.get('resleep_s', '-')} | {queries.get(snap, 0)} "
                      f"(of {sum(1 for t in tasks if t['snapshot'] == snap)}) |")

@@ -286,3 +286,22 @@ def test_choose_arms_show_the_first_files_and_the_wake_pick_overrules_the_search
         assert "def " in no_sleep and "def " not in slept  # outlines without sleep, the sleep's descriptions with it
     summary = json.loads((out / "summary.json").read_text())
     assert "sleep-choose 300 vs choose" in summary["paired"]
+
+
+def test_a_reused_sleep_is_not_counted_as_free(tmp_path: Path) -> None:
+    data, out = _dataset(tmp_path / "data"), tmp_path / "out"
+    out.mkdir()
+    rows = [{"id": t, "snapshot": "click-1.0", "arm": f"{mode}@300", "f1": 1.0, "wake_in": 300, "wake_out": 5,
+             "seconds": 1.0, "gold": ["a.py"], "predicted": ["a.py"], "n_sources": 3}
+            for t in ("t1", "t2") for mode in ("rag", "sleep")]
+    (out / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sleep = {"snapshot": "click-1.0", "model": "m", "include": [], "revision": 2, "chars": 10, "chunks": 1,
+             "files": 1, "ingest_s": None, "sleep_s": None, "published": True, "version": 2, "recovered": True}
+    (out / "sleeps.jsonl").write_text(json.dumps(sleep | {"sleep_in": 0, "sleep_out": 0}) + "\n")
+    exp_swe.main(["--data", str(data), "--out", str(out), "--summarize"])
+    arms = json.loads((out / "summary.json").read_text())["arms"]
+    assert arms["sleep@300"]["sleep_amortized_tokens"] is None and arms["rag@300"]["sleep_amortized_tokens"] == 0
+    assert "n/a (reused sleep)" in (out / "summary.md").read_text()
+    (out / "sleeps.jsonl").write_text(json.dumps(sleep | {"sleep_in": 900, "sleep_out": 100}) + "\n")
+    exp_swe.main(["--data", str(data), "--out", str(out), "--summarize"])  # recovered with its cost: shared by 2
+    assert json.loads((out / "summary.json").read_text())["arms"]["sleep@300"]["sleep_amortized_tokens"] == 500
