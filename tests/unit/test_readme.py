@@ -34,7 +34,7 @@ def block(starting: str) -> str:
 class ScriptedSleepTime(SleepTime):
     def __init__(self, **options: Any) -> None:
         model = scripted_model()
-        super().__init__(**{"sleep_model": model, "wake_model": model, "embeddings": HashEmbeddings(64), **options})
+        super().__init__(**{**options, "sleep_model": model, "wake_model": model, "embeddings": HashEmbeddings(64)})
 
 
 class ToolCaller(GenericFakeChatModel):
@@ -61,7 +61,7 @@ def scripted_readme(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_use_it_from_an_app_and_managing_contexts(scripted_readme: None, capsys: pytest.CaptureFixture[str]) -> None:
     scope: dict[str, Any] = {}
-    exec(block('st = SleepTime(path=".sleeptime/store")'), scope)
+    exec(block('st = SleepTime(path=".sleeptime/store", sleep_model='), scope)
     printed = capsys.readouterr().out.splitlines()
     answer = scope["answer"]
     assert printed[0] == (f"{answer.answer} learned 1 {answer.wake_usage} {answer.sleep_usage}"), printed
