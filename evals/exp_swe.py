@@ -622,9 +622,11 @@ def summarize(out: Path, tasks: list[dict[str, Any]]) -> Path:
         wake = statistics.fmean(r["wake_in"] + r["wake_out"] for r in rows)
         amortized: float | None = 0.0
         if _arm_key(arm)[0] in SLEPT:  # each snapshot's sleep shared by the real queries asked of it
-            per_query = [sleeps[s] for s in (r["snapshot"] for r in rows) if s in sleeps]
-            shares = [_sleep_share(s, queries[s["snapshot"]]) for s in per_query]
-            amortized = None if any(map(_cost_unknown, per_query)) else statistics.fmean(shares) if shares else 0.0
+            slept_for = [sleeps[s] for s in (r["snapshot"] for r in rows) if s in sleeps]  # one per query
+            if any(map(_cost_unknown, slept_for)):
+                amortized = None
+            elif slept_for:
+                amortized = statistics.fmean(_sleep_share(s, queries[s["snapshot"]]) for s in slept_for)
         secs = statistics.fmean(r["seconds"] for r in rows)
         # Why an arm scores as it does: what it names, what it finds, and how many sources its budget showed.
         precision, recall = _mean_precision_recall([(r["predicted"], r["gold"]) for r in rows])
