@@ -93,6 +93,9 @@ class RunOptions:
     question_work: str = "short"
     """How the sleep model answers its predicted questions (``sleeptime.experimental.QUESTION_WORK``): ``short``
     (in the predict call) or ``level4`` (each worked step by step in its own call)."""
+    sampling: str = "temperature"
+    """What makes k samples differ, by name (``sleeptime.experimental.SAMPLINGS``): ``temperature`` (samples 1..
+    drawn again at the sample temperature) or ``views`` (each with its own focus line, at the sleep temperature)."""
     n_questions: int = 1
     verify: str = "off"
     verified: bool = False
@@ -177,6 +180,9 @@ class RunOptions:
         p.add_argument("--question-work", default="short", choices=["short", "level4"],
                        help="the sleep model's answers to its predicted questions: short, in the predict call, or "
                        "each worked step by step at verbosity level 4 in its own call")
+        p.add_argument("--sampling", default="temperature", choices=["temperature", "views"],
+                       help="what makes k samples differ: samples 1.. drawn again at the sample temperature, or "
+                       "each with its own focus (forward totals, each item in turn, likely questions) greedily")
         p.add_argument("--n-questions", type=int, default=1, help="predicted questions per sleep")
         p.add_argument("--verify", default="off", choices=["off", "format", "model"])
         p.add_argument("--verified", action="store_true",

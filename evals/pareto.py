@@ -15,7 +15,7 @@ from evals.capped import capped_ask
 from evals.examples import Example
 from evals.options import RunOptions, ScalingOptions, SleepSetting
 from evals.oracle import intermediate_notes, oracle_notes
-from evals.replay import replay_sleep, samples_to_remerge
+from evals.replay import first_samples, replay_sleep, samples_to_remerge
 from evals.runner import (
     MATCH_FIELDS,
     Emit,
@@ -104,17 +104,24 @@ def sleep_and_ask(
     done: set[str],
     emit: Emit,
     budgets: Sequence[int],
-) -> None:
+    larger: tuple[str, Any] | None = None,
+) -> Any:
+    """Sleep once with `setting` (or replay a recorded sleep; or, given `larger` (label, result), a sleep of more
+    samples of the same example, take its first ones) and answer at each budget; the sleep's result, None where
+    none ran."""
     keys = [make_key(ex.id, mode, b, setting.label) for mode in sleep_modes(env.opts) for b in budgets]
     run_key = make_key(ex.id, "sleep-run", setting.label)
     if all(k in done for k in keys) and run_key in done:
-        return
+        return None
     notes_from = getattr(env.opts, "notes_from", None)
     try:
-        if notes_from:  # another run's sleep, replayed: its notes, its sleep tokens (evals.replay)
+        if larger is not None:  # views sampling: sample i is the same whatever k, so k = 2 is k = 4's first two
+            res = first_samples(larger[1], setting.samples, app, context_id, env.opts.sample_merge)
+            lat = res.latency_s
+        elif notes_from:  # another run's sleep, replayed: its notes, its sleep tokens (evals.replay)
             res = replay_sleep(notes_from, app, ex.id, context_id, setting.label, merge=env.opts.sample_merge)
             if res is None:
-                return  # that run has not slept on this example yet: a later resume picks it up
+                return None  # that run has not slept on this example yet: a later resume picks it up
             lat = res.latency_s
         else:
             res, lat = timed(lambda: app.sleep(context_id, samples=setting.samples, max_rounds=setting.rounds,
@@ -126,7 +133,7 @@ def sleep_and_ask(
                 k = make_key(ex.id, mode, b, setting.label)
                 if k not in done:
                     emit(error_record(ex, env.opts, key=k, exc=exc, mode=mode, budget=b, setting=setting.label))
-        return
+        return None
     if run_key not in done:
         emit(
             base_record(
@@ -147,7 +154,9 @@ def sleep_and_ask(
                 sleep_input_tokens=res.usage.input_tokens,
                 sleep_output_tokens=res.usage.output_tokens,
                 sleep_reasoning_tokens=res.usage.reasoning_tokens,
-                latency_s=round(lat, 3),
+                sample_output_tokens=[u.output_tokens for u in getattr(res, "sample_usage", [])],
+                latency_s=None if lat is None else round(lat, 3),
+                **({"first_samples_of": larger[0]} if larger is not None else {}),
             )
         )
     # A sleep that published nothing (no note survived checking) leaves the context unslept, so its answers
@@ -160,6 +169,7 @@ def sleep_and_ask(
                     setting=setting.label, mirror="sleep", serve_predicted=True, spent=spent)
     ask_records(env, app, ex, context_id, mode="sleep", budgets=budgets, done=done, emit=emit,
                 setting=setting.label, spent=spent)
+    return res
 
 
 def question_work(opts: RunOptions, setting: SleepSetting) -> dict[str, Any]:
@@ -168,7 +178,7 @@ def question_work(opts: RunOptions, setting: SleepSetting) -> dict[str, Any]:
         return {}
     return {"n_questions": setting.questions,
             "experiment": experiment_from_names(sample_merge=opts.sample_merge, rethink=opts.rethink,
-                                                question_work="level4")}
+                                                question_work="level4", sampling=opts.sampling)}
 
 
 def sleep_modes(opts: RunOptions) -> list[str]:
@@ -208,14 +218,28 @@ def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
     cid = fresh_context_id(ex.id)
     app.ingest(cid, ex.context)
     ask_records(env, app, ex, cid, mode="test-time", budgets=o.budgets, done=done, emit=emit)
+    larger: dict[int, tuple[str, Any]] = {}  # rounds -> (label, sleep) of the most samples slept so far
     for setting in o.sleep_settings():  # a context each: a setting whose sleep publishes nothing reads no other's
         setting_cid = fresh_context_id(f"{ex.id}-{setting.label}")
         app.ingest(setting_cid, ex.context)
-        sleep_and_ask(env, app, ex, setting_cid, setting, done, emit, o.answer_budgets)
+        nested = nested_samples(o) and not setting.questions
+        label, source = larger.get(setting.rounds, ("", None)) if nested else ("", None)
+        use = source if source is not None and len(source.samples) > setting.samples else None
+        res = sleep_and_ask(env, app, ex, setting_cid, setting, done, emit, o.answer_budgets,
+                            larger=(label, use) if use is not None else None)
+        if nested and res is not None and len(res.samples) > (len(source.samples) if source is not None else 0):
+            larger[setting.rounds] = (setting.label, res)
     if o.oracle:
         oracle_and_ask(env, app, ex, done, emit, o.answer_budgets)
     if o.oracle_intermediate:
         oracle_and_ask(env, app, ex, done, emit, o.answer_budgets, mode="oracle-intermediate")
+
+
+def nested_samples(opts: RunOptions) -> bool:
+    """Whether a sleep of k samples can be read off a sleep of more samples of the same example: under views
+    sampling every sample is greedy with a focus fixed by its index, and with no predicted questions nothing
+    after the merge calls the model. List the largest k first (``k4-r1,k2-r1,k1-r1``) to sleep once."""
+    return opts.sampling == "views" and not opts.n_questions and not getattr(opts, "notes_from", None)
 
 
 def budget_keys(opts: RunOptions, ex: Example) -> list[str]:

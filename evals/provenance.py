@@ -26,7 +26,8 @@ NOT_SETTINGS = frozenset({"out", "progress", "concurrency", "limit", "data_dir",
 
 #: Settings added after records were written, at the default those records ran with: left out of the hash at
 #: that value, so a run resumed with the default keeps its hash and one that changes it does not.
-ADDED_LATER = {"sample_merge": "majority", "rethink": "rewrite", "question_work": "short", "notes_from": None}
+ADDED_LATER = {"sample_merge": "majority", "rethink": "rewrite", "question_work": "short", "notes_from": None,
+               "sampling": "temperature"}
 
 
 @functools.cache

@@ -24,10 +24,11 @@ from evals.options import SleepSetting
 from evals.provenance import ADDED_LATER
 from evals.records import RECORDS_FILE, RUN_FILE, TEXTS_FILE, read_records, read_run_file
 from evals.runner import make_key
+from sleeptime import Usage
 from sleeptime.errors import InvalidInputError
 from sleeptime.experimental import SAMPLE_MERGES, PredictedQuestion, check_notes
 
-__all__ = ["recorded_sleeps", "remerged", "replay_sleep", "samples_to_remerge", "source_merge"]
+__all__ = ["first_samples", "recorded_sleeps", "remerged", "replay_sleep", "samples_to_remerge", "source_merge"]
 
 
 @functools.cache
@@ -100,3 +101,30 @@ def replay_sleep(run_dir: str, app: Any, example_id: str, context_id: str, label
     return SimpleNamespace(published=published, status=f"replayed from {run_dir}: {rec.get('status', '')}",
                            learned=learned, samples=list(rec.get("sample_notes") or []), questions=questions,
                            usage=usage, latency_s=rec.get("latency_s", 0.0))
+
+
+def first_samples(source: Any, k: int, app: Any, context_id: str, merge: str) -> Any:
+    """The k-sample sleep a larger sleep of the same example already holds: its first k samples merged by `merge`
+    and published as `context_id`'s learned context, with the cost of those k samples' calls.
+
+    Exact only where sample i does not depend on how many were drawn and nothing after the merge calls the model:
+    ``--sampling views`` (every sample greedy) with no predicted questions; the caller checks that."""
+    samples = list(source.samples[:k])
+    notes, _ = SAMPLE_MERGES[merge]([check_notes(s) for s in samples])
+    learned = [notes.render()] if notes.render() else []
+    usage = Usage()
+    for part in source.sample_usage[:k]:
+        usage.calls += part.calls
+        usage.input_tokens += part.input_tokens
+        usage.output_tokens += part.output_tokens
+        usage.reasoning_tokens += part.reasoning_tokens
+    published = bool(learned)
+    if published:
+        store = app.learned_store()
+        store.publish(context_id, samples=learned, questions=[], source_revision=store.context(context_id).revision,
+                      sleep_usage=[{"phase": "sleep", "node": "first_samples", "input_tokens": usage.input_tokens,
+                                    "output_tokens": usage.output_tokens,
+                                    "reasoning_tokens": usage.reasoning_tokens}])
+    status = f"the first {k} of {len(source.samples)} samples of this example's larger sleep"
+    return SimpleNamespace(published=published, status=status, learned=learned, samples=samples, questions=[],
+                           usage=usage, sample_usage=list(source.sample_usage[:k]), latency_s=None)

@@ -98,7 +98,7 @@ class Env:
             "max_rounds": o.max_rounds,
             "samples": o.samples,
             "experiment": experiment_from_names(sample_merge=o.sample_merge, rethink=o.rethink,
-                                                question_work=o.question_work),
+                                                question_work=o.question_work, sampling=o.sampling),
             "n_questions": o.n_questions,
             "verify": o.verify,
             "max_tokens_sleep": o.max_tokens_sleep,

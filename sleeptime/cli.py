@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from sleeptime.config import DEFAULT_MODEL
 from sleeptime.errors import InvalidInputError, SleepTimeError
-from sleeptime.notes.strategies import NOTES_STYLES, RETHINKS, SAMPLE_MERGES, experiment_from_names
+from sleeptime.notes.strategies import NOTES_STYLES, RETHINKS, SAMPLE_MERGES, SAMPLINGS, experiment_from_names
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="majority: keep the values most samples computed; concat: concatenate the samples (the "
                      "paper); reconcile: agreement kept once by value, disagreements labelled (k >= 3: by majority); "
                      "medoid: the one sample whose numbers agree most with the others'")
+    slp.add_argument("--sampling", choices=sorted(SAMPLINGS), default="temperature",
+                     help="what makes the samples differ: temperature (drawn again at the sample temperature) or "
+                     "views (each greedy, with its own focus)")
     slp.add_argument("--questions", type=int, default=3, help="predicted questions")
     slp.add_argument("--notes-style", choices=sorted(NOTES_STYLES), default="expressions",
                      help="name = expression lines, or worked items checked where readable (sleeptime.experimental)")
@@ -171,7 +174,8 @@ def _run(args: argparse.Namespace) -> None:
             print(f"skipped {skip.path}: {skip.reason}")
     elif args.command == "sleep":
         app = _app(args, max_rounds=args.rounds, samples=args.samples, n_questions=args.questions,
-                   experiment=experiment_from_names(args.notes_style, args.sample_merge, args.rethink))
+                   experiment=experiment_from_names(args.notes_style, args.sample_merge, args.rethink,
+                                                  sampling=args.sampling))
         result = app.sleep(args.context_id, progress=True)
         print(result.status)
         for i, notes in enumerate(result.learned, 1):

@@ -9,9 +9,10 @@ The declared surface of ``sleeptime`` is the package itself (its ``__all__``), t
   `WORKED`), a `SampleMerge` (`MAJORITY`, `CONCAT`, `RECONCILE`, `MEDOID`), a `Rethink` (`REWRITE`,
   `EXTEND`: exactly max_rounds rounds, each checking and extending the last), a `QuestionWork` (`SHORT`,
   `LEVEL4`: the sleep model
-  works its predicted questions step by step), a `Retrieval` and a `PartStyle` (`NOTES`, `DESCRIBE`,
+  works its predicted questions step by step), a `Sampling` (`TEMPERATURE`; `VIEWED`: k samples each with its
+  own focus), a `Retrieval` and a `PartStyle` (`NOTES`, `DESCRIBE`,
   `OUTLINE`: what sleep writes per part of a large context); `experiment_from_names` maps command-line names
-  (`NOTES_STYLES`, `SAMPLE_MERGES`, `RETHINKS`, `QUESTION_WORK`, `PART_STYLES`) to them;
+  (`NOTES_STYLES`, `SAMPLE_MERGES`, `RETHINKS`, `QUESTION_WORK`, `SAMPLINGS`, `PART_STYLES`) to them;
 - **note checking**: the one arithmetic evaluator (`evaluate` within `Limits`, `QuantityError`,
   `format_value`), the note checker (`check_notes`) and the reply cleaner (`clean_reply`, `is_cut_off`);
 - **prompts**: the reflect, predict and parts prompt modules (`reflect_prompt`, `predict_prompt`,
@@ -59,7 +60,10 @@ from sleeptime.notes.strategies import (
     RETHINKS,
     REWRITE,
     SAMPLE_MERGES,
+    SAMPLINGS,
     SHORT,
+    TEMPERATURE,
+    VIEWED,
     WORKED,
     Experiment,
     NotesStyle,
@@ -67,6 +71,7 @@ from sleeptime.notes.strategies import (
     QuestionWork,
     Rethink,
     SampleMerge,
+    Sampling,
     experiment_from_names,
 )
 from sleeptime.prompts import parts as parts_prompt
@@ -103,7 +108,10 @@ __all__ = [
     "RETRIEVALS",
     "REWRITE",
     "SAMPLE_MERGES",
+    "SAMPLINGS",
     "SHORT",
+    "TEMPERATURE",
+    "VIEWED",
     "WORKED",
     "Experiment",
     "Limits",
@@ -116,6 +124,7 @@ __all__ = [
     "Rethink",
     "Retrieval",
     "SampleMerge",
+    "Sampling",
     "WakeState",
     "build_answer_messages",
     "check_notes",

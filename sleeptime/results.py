@@ -29,11 +29,14 @@ class SleepResult(BaseModel):
     learned: list[str]
     questions: list[PredictedQuestion]
     usage: Usage
+    """What building the version cost: the figure the version records, which `Answer.sleep_usage` and
+    `sleeptime show` report for it too (one figure per sleep everywhere)."""
     samples: list[str] = []
     """Each reflect sample's checked notes before the merge, in sample order (k entries; empty for a sleep
     that ran no reflect samples, such as a large context's parts): what `learned` was merged from."""
-    """What building the version cost: the figure the version records, which `Answer.sleep_usage` and
-    `sleeptime show` report for it too (one figure per sleep everywhere)."""
+    sample_usage: list[Usage] = []
+    """What each reflect sample's calls cost, in sample order (part of `usage`; empty where `samples` is): lets a
+    study of k read what the first j samples of a k-sample sleep cost."""
     warm_usage: Usage = Usage()
     """The wake-prefix warm-up after publish (one call reading the shared prompt prefix, no output
     tokens; ``warm_prefix``), kept apart: it runs after the version is recorded."""
@@ -107,5 +110,7 @@ def sleep_result_from(context_id: str, out: dict[str, Any]) -> SleepResult:
         questions=out.get("questions", []),
         samples=[str(s["notes"]) for s in sorted(out.get("samples") or [], key=lambda s: s["sample"])],
         usage=summarize_usage([r for r in records if r["node"] != WARM_NODE], "sleep"),
+        sample_usage=[summarize_usage([r for r in records if r.get("sample") == i], "sleep")
+                      for i in sorted({int(r["sample"]) for r in records if "sample" in r})],
         warm_usage=summarize_usage([r for r in records if r["node"] == WARM_NODE], "sleep"),
     )

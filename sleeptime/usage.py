@@ -24,6 +24,8 @@ class UsageRecord(TypedDict):
     reasoning_tokens: int
     cache_read_tokens: NotRequired[int]
     """Input tokens served from a prompt cache (``input_token_details.cache_read``); present when > 0."""
+    sample: NotRequired[int]
+    """The reflect sample a sleep call belongs to (``samples`` > 1 runs them side by side); reflect calls only."""
 
 
 class Usage(BaseModel):

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from sleeptime.large.retrieval import HYBRID, Retrieval
 from sleeptime.notes.hygiene import MergeRule, concatenate, majority, medoid, merge_samples, reconcile
 from sleeptime.notes.quantities import CheckedNotes, Rejected
-from sleeptime.prompts.reflect import USER, USER_EXTEND, USER_WORKED
+from sleeptime.prompts.reflect import USER, USER_EXTEND, USER_WORKED, VIEWS
 
 __all__ = ["CONCAT", "DESCRIBE", "EXPRESSIONS", "EXTEND", "LEVEL4", "MAJORITY", "MEDOID", "NOTES", "NOTES_STYLES",
-           "OUTLINE", "PART_STYLES", "QUESTION_WORK", "RECONCILE", "RETHINKS", "REWRITE", "SAMPLE_MERGES", "SHORT",
-           "WORKED", "Experiment", "NotesStyle", "PartStyle", "QuestionWork", "Rethink", "SampleMerge",
-           "experiment_from_names"]
+           "OUTLINE", "PART_STYLES", "QUESTION_WORK", "RECONCILE", "RETHINKS", "REWRITE", "SAMPLE_MERGES", "SAMPLINGS",
+           "SHORT", "TEMPERATURE", "VIEWED", "WORKED", "Experiment", "NotesStyle", "PartStyle", "QuestionWork",
+           "Rethink", "SampleMerge", "Sampling", "experiment_from_names"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,33 @@ MEDOID = SampleMerge("medoid", medoid)
 notes as short as k = 1's, chosen by agreement. Measured on the same 72 examples
 (``evals/results/decisive-base-2802-medoid``): 12, 12, 14 of 72 against concatenation's 12, 14, 17, so not the
 default."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """What makes reflect's k samples differ. Sample 0 is always the plain prompt at the configured temperature."""
+
+    name: str
+    focuses: tuple[str, ...]
+    """Empty: samples 1.. are drawn again at ``sample_temperature``. Otherwise sample i > 0 keeps the configured
+    temperature and reads focus line ``focuses[(i - 1) % len(focuses)]`` after the prompt."""
+
+    def focus(self, sample: int) -> str | None:
+        """Sample `sample`'s focus line (None: the plain prompt)."""
+        return self.focuses[(sample - 1) % len(self.focuses)] if self.focuses and sample > 0 else None
+
+    def temperature(self, sample: int, temperature: float, sample_temperature: float) -> float:
+        """The temperature sample `sample` is drawn at."""
+        return temperature if sample == 0 or self.focuses else sample_temperature
+
+
+TEMPERATURE = Sampling("temperature", ())
+"""Samples 1.. draw the same prompt again at ``sample_temperature`` (the paper's parallel samples; the default)."""
+
+VIEWED = Sampling("views", VIEWS)
+"""Samples 1.. read the same prompt with a focus each (``sleeptime.prompts.reflect.VIEWS``: chain the facts
+forward, each person or item in turn, the likely questions' answers), at the configured temperature: k samples
+that look at the situation differently rather than draw one view again with noise."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +190,7 @@ class Experiment:
     sample_merge: SampleMerge = CONCAT
     rethink: Rethink = REWRITE
     question_work: QuestionWork = SHORT
+    sampling: Sampling = TEMPERATURE
     retrieval: Retrieval = HYBRID
     """How wake finds a large context's evidence (``sleeptime.large.retrieval``)."""
     parts: PartStyle = NOTES
@@ -174,11 +202,14 @@ PART_STYLES = {s.name: s for s in (NOTES, DESCRIBE, OUTLINE)}
 SAMPLE_MERGES = {m.name: m for m in (MAJORITY, CONCAT, RECONCILE, MEDOID)}
 RETHINKS = {r.name: r for r in (REWRITE, EXTEND)}
 QUESTION_WORK = {w.name: w for w in (SHORT, LEVEL4)}
+SAMPLINGS = {s.name: s for s in (TEMPERATURE, VIEWED)}
 
 
 def experiment_from_names(notes_style: str = "expressions", sample_merge: str = "concat",
-                          rethink: str = "rewrite", question_work: str = "short") -> Experiment | None:
+                          rethink: str = "rewrite", question_work: str = "short",
+                          sampling: str = "temperature") -> Experiment | None:
     """The experiment that command-line names choose (KeyError for an unknown one); None for the defaults."""
     chosen = Experiment(notes_style=NOTES_STYLES[notes_style], sample_merge=SAMPLE_MERGES[sample_merge],
-                        rethink=RETHINKS[rethink], question_work=QUESTION_WORK[question_work])
+                        rethink=RETHINKS[rethink], question_work=QUESTION_WORK[question_work],
+                        sampling=SAMPLINGS[sampling])
     return None if chosen == Experiment() else chosen

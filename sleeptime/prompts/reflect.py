@@ -73,6 +73,24 @@ STATUS: DONE if the notes are complete, or STATUS: CONTINUE if another pass woul
 reads the context and round r-1's notes, checks and extends them; its lines are merged into the notes
 (``sleeptime.notes.hygiene.extend_notes``) instead of replacing them."""
 
+VIEWS = (
+    "Focus of this pass: chain the facts forward into totals, differences and remainders, each line building on "
+    "the labels of earlier lines, up to the largest quantity the situation leads to.",
+    "Focus of this pass: take each person, item or period of the situation in turn and work out the quantities "
+    "about it (a price or rate times a count or a time, a share of a whole).",
+    "Focus of this pass: think of the three questions most likely to be asked about this situation and write the "
+    "lines that compute each answer, the answer's own label last.",
+)
+"""The ``VIEWS`` sampling's focus lines (``sleeptime.notes.strategies``): sample i > 0 of k reads the same prompt
+with focus ``VIEWS[(i - 1) % len(VIEWS)]`` at the configured temperature, so k samples look at the situation
+in k different ways instead of drawing the same view again at a higher temperature."""
+
+
+def with_focus(user_turn: str, focus: str | None) -> str:
+    """The reflect user turn with a sample's focus line after it (None: unchanged)."""
+    return f"{user_turn}\n{focus}" if focus else user_turn
+
+
 EMPTY_NOTES = "(none yet)"
 
 _STATUS = re.compile(r"^\s*\**\s*STATUS\s*:\s*\**\s*(DONE|CONTINUE)\b.*$", re.IGNORECASE | re.MULTILINE)

@@ -289,3 +289,33 @@ def test_a_replay_by_another_rule_skips_an_example_whose_samples_were_not_kept(t
                                   progress=False, scale_settings=settings, sample_merge="reconcile",
                                   notes_from=str(source)), waker)
     assert out == [] and not waker.calls  # not even test-time: it would repeat the source run's answers
+
+
+def test_views_sampling_sleeps_once_at_the_largest_k_and_reads_smaller_ks_off_it(tmp_path: Path) -> None:
+    from evals.options import ScalingOptions, parse_settings
+
+    notes = ["- 42/3 = 14", "- 14*10 = 140", "- 140/60 = 2.33", "- 42 - 3 = 39"]
+    model = staged_model(answer="The answer is 140.", reflect=notes)
+    opts = ScalingOptions(experiment="scaling", out=str(tmp_path), budgets=[0], n_questions=0, progress=False,
+                          scale_settings=parse_settings("k4-r1,k2-r1,k1-r1"), sampling="views")
+    out = _run_fog(opts, model)
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, FOG))
+    assert len(model.calls_for("reflect")) == 4  # one sleep of 4 samples, not 4 + 2 + 1
+    runs = {r["setting"]: r for r in out if r["mode"] == "sleep-run"}
+    assert "first_samples_of" not in runs["k4-r1"]
+    assert runs["k2-r1"]["first_samples_of"] == runs["k1-r1"]["first_samples_of"] == "k4-r1"
+    assert runs["k2-r1"]["sample_notes"] == runs["k4-r1"]["sample_notes"][:2]
+    assert runs["k1-r1"]["sample_notes"] == runs["k4-r1"]["sample_notes"][:1]
+    per_sample = runs["k4-r1"]["sample_output_tokens"]
+    assert len(per_sample) == 4 and sum(per_sample) == runs["k4-r1"]["sleep_output_tokens"]
+    assert runs["k2-r1"]["sleep_output_tokens"] == sum(per_sample[:2]) < runs["k4-r1"]["sleep_output_tokens"]
+    # each setting's answer read its own merge: k1 sees only sample 0's line
+    answers = [c[-1].text for c in model.calls_for("answer")]
+    assert sum(runs["k1-r1"]["sample_notes"][0].splitlines()[-1] in p for p in answers) >= 3
+
+    # without views sampling (samples 1.. drawn at a temperature) every setting sleeps on its own
+    again = staged_model(answer="The answer is 140.", reflect=notes)
+    plain = ScalingOptions(experiment="scaling", out=str(tmp_path / "plain"), budgets=[0], n_questions=0,
+                           progress=False, scale_settings=parse_settings("k4-r1,k2-r1,k1-r1"))
+    _run_fog(plain, again)
+    assert len(again.calls_for("reflect")) == 7

@@ -258,3 +258,45 @@ def test_listed_questions_read_numbering_bold_and_several_a_line() -> None:
     assert listed_questions("**1. What is the total?**\n**Question 2:** How long is it? And how wide?\n"
                             "- what is the total?\nNo question here.") == [
         "What is the total?", "How long is it?", "And how wide?"]
+
+
+def test_views_sampling_gives_each_later_sample_its_own_focus_at_the_sleep_temperature(
+    memory_store: InMemoryStore,
+) -> None:
+    from sleeptime.notes.strategies import TEMPERATURE, VIEWED
+    from sleeptime.prompts.reflect import VIEWS
+
+    model = staged_model(reflect=[SAMPLE_A, SAMPLE_B, SAMPLE_C, SAMPLE_A])
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=4, n_questions=0,
+                    experiment=Experiment(sampling=VIEWED))
+    result = app.sleep("bakery", CONTEXT)
+    prompts = [call[-1].text for call in model.calls_for("reflect")]
+    # sample 0 reads the plain prompt; samples 1, 2, 3 one focus each, in the order of VIEWS
+    assert sorted(sum(view in p for view in VIEWS) for p in prompts) == [0, 1, 1, 1]
+    assert all(any(view in p for p in prompts) for view in VIEWS)
+    assert [VIEWED.temperature(i, 0.0, 0.7) for i in range(4)] == [0.0] * 4
+    assert [TEMPERATURE.temperature(i, 0.0, 0.7) for i in range(3)] == [0.0, 0.7, 0.7]
+    assert VIEWED.focus(0) is None and VIEWED.focus(4) == VIEWS[0] and TEMPERATURE.focus(2) is None
+    # each sample's cost is kept apart, and together they are the sleep's reflect cost
+    assert len(result.sample_usage) == 4 and all(u.calls == 1 for u in result.sample_usage)
+    assert sum(u.output_tokens for u in result.sample_usage) == result.usage.output_tokens
+
+
+def test_the_first_samples_of_a_larger_sleep_publish_their_merge_and_their_cost(memory_store: InMemoryStore) -> None:
+    from evals.replay import first_samples
+    from sleeptime.notes.quantities import check_notes
+    from sleeptime.notes.strategies import VIEWED
+
+    model = staged_model(reflect=[SAMPLE_A, SAMPLE_B, SAMPLE_C])
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=3, n_questions=0,
+                    experiment=Experiment(sampling=VIEWED))
+    big = app.sleep("bakery", CONTEXT)
+    app.ingest("bakery-k2", CONTEXT)
+    two = first_samples(big, 2, app, "bakery-k2", "concat")
+    assert two.samples == big.samples[:2]
+    assert two.learned == [CONCAT([check_notes(s) for s in big.samples[:2]])[0].render()]
+    assert two.usage.calls == 2
+    assert two.usage.output_tokens == sum(u.output_tokens for u in big.sample_usage[:2]) > 0
+    version = app.learned_store().latest("bakery-k2")
+    assert version is not None and version.samples == two.learned
+    assert sum(r["output_tokens"] for r in version.sleep_usage) == two.usage.output_tokens

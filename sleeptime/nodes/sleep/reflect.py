@@ -40,22 +40,23 @@ def fan_out(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> list[Send]:
 def reflect(state: SampleInput, runtime: Runtime[SleepTimeConfig]) -> dict[str, Any]:
     cfg = config_of(runtime)
     i, context = state["sample"], state["raw_context"]
-    # Sample 0 is deterministic at the configured temperature; the others explore.
-    model = sleep_model(cfg, temperature=cfg.temperature if i == 0 else cfg.sample_temperature)
     exp = cfg.experiment or Experiment()
-    style, rethink = exp.notes_style, exp.rethink
+    style, rethink, focus = exp.notes_style, exp.rethink, exp.sampling.focus(i)
+    # Sample 0 is deterministic at the configured temperature; the others explore (by temperature or by focus).
+    model = sleep_model(cfg, temperature=exp.sampling.temperature(i, cfg.temperature, cfg.sample_temperature))
     notes, truncated, dropped, unchecked = "", False, 0, 0
     usage: list[UsageRecord] = []
     for n in range(1, cfg.max_rounds + 1):
         template = rethink.later_prompt if n > 1 and rethink.later_prompt and notes else style.user_prompt
         messages = [
             SystemMessage(prompt.system(cfg.sleep_instructions)),
-            HumanMessage(prompt.format_user(context, notes, cfg.learned_max_chars, template)),
+            HumanMessage(prompt.with_focus(prompt.format_user(context, notes, cfg.learned_max_chars, template),
+                                           focus if n == 1 else None)),
         ]
         reply, records, cut = ask_notes(
             model, messages, max_tokens=cfg.max_tokens_sleep, retries=cfg.json_retries
         )
-        usage += records
+        usage += [{**r, "sample": i} for r in records]
         text, done = prompt.parse_reflection(reply, cfg.learned_max_chars)
         if rethink.extend and notes:  # round r's lines join round r-1's notes; a line it rewrites corrects
             text = extend_notes(notes, text)
