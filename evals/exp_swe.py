@@ -185,19 +185,30 @@ Which one file must change to implement the request? The first is the search's g
 when its description fits the request better. Reply with the file path only."""
 
 
-def _app(model: str, store_dir: Path, budget: int | None, arm: str = "sleep", parts: str = "notes",
-         instructions: str = INSTRUCTIONS, sleep_model: str | None = None, show_map: bool = False) -> Any:
+def part_style(parts: str, show_map: bool = False, questions: int = 3) -> Any:
+    """The part style `--parts` names; describe/outline with `questions` per part (doc2query: more questions, more
+    ways for a change request to find the part), the reply cap grown with them (160 tokens hold 3)."""
     import dataclasses
 
+    from sleeptime.experimental import PART_STYLES
+
+    style = dataclasses.replace(PART_STYLES[parts], show_map=show_map)
+    if questions == style.questions:
+        return style
+    return dataclasses.replace(style, questions=questions, max_tokens=max(style.max_tokens or 0, 60 + 30 * questions))
+
+
+def _app(model: str, store_dir: Path, budget: int | None, arm: str = "sleep", parts: str = "notes",
+         instructions: str = INSTRUCTIONS, sleep_model: str | None = None, show_map: bool = False,
+         part_questions: int = 3) -> Any:
     from sleeptime import SleepTime
-    from sleeptime.experimental import DENSE, HYBRID, PART_STYLES, Experiment
+    from sleeptime.experimental import DENSE, HYBRID, Experiment
 
     common: dict[str, Any] = {"verify": "off", "max_escalations": 0, "n_questions": 3, "max_rounds": 1,
                               "wake_context_tokens": budget, "budget": 1, "wake_chunks": 40,
                               "answer_instructions": instructions,
                               "experiment": Experiment(retrieval=DENSE if arm == "rag" else HYBRID,
-                                                       parts=dataclasses.replace(PART_STYLES[parts],
-                                                                                 show_map=show_map))}
+                                                       parts=part_style(parts, show_map, part_questions))}
     if model == "scripted":
         from langgraph.store.memory import InMemoryStore
 
@@ -337,7 +348,8 @@ def _ask(args: argparse.Namespace, store_dir: Path, snap: str, context_id: str, 
             if (task["id"], arm) in done:
                 continue
             asker = _app(args.model, store_dir, budget, mode, args.parts,
-                         sleep_model=getattr(args, "sleep_model", None), show_map=getattr(args, "show_map", False))
+                         sleep_model=getattr(args, "sleep_model", None), show_map=getattr(args, "show_map", False),
+                         part_questions=getattr(args, "part_questions", 3))
             start = time.perf_counter()
             if mode in RANKED:
                 files, sources, text = _ranked_answer(asker, context_id, task, RANKED[mode])
@@ -529,7 +541,7 @@ def _run(args: argparse.Namespace) -> Path:
             snap_store = store_dir / context_id
             with _locked(store_dir / f"{context_id}.lock"):
                 app = _app(args.model, snap_store, None, "sleep", args.parts,  # once another's sleep is done
-                           sleep_model=sleeper)
+                           sleep_model=sleeper, part_questions=getattr(args, "part_questions", 3))
                 slept = {r["snapshot"]: r for r in _jsonl(out / "sleeps.jsonl")}
                 if set(SLEPT) & set(args.arms.split(",")):
                     _ensure_slept(app, snap, context_id, folder, include, out, slept, sleeper or args.model,
@@ -685,6 +697,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="what sleep writes per part: notes reduced to notes on the whole, or descriptions and "
                         "questions that steer retrieval and a map of the files, read from each part's whole text "
                         "(describe) or its outline (default: %(default)s)")
+    p.add_argument("--part-questions", type=int, default=3,
+                   help="describe/outline: questions or change requests written per part (default: %(default)s)")
     p.add_argument("--map", dest="show_map", action="store_true",
                    help="describe/outline: the map leads the wake prompt (default: off, its share goes to evidence; "
                         "--no-map is accepted for the runs that named it)")

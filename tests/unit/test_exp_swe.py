@@ -305,3 +305,13 @@ def test_a_reused_sleep_is_not_counted_as_free(tmp_path: Path) -> None:
     (out / "sleeps.jsonl").write_text(json.dumps(sleep | {"sleep_in": 900, "sleep_out": 100}) + "\n")
     exp_swe.main(["--data", str(data), "--out", str(out), "--summarize"])  # recovered with its cost: shared by 2
     assert json.loads((out / "summary.json").read_text())["arms"]["sleep@300"]["sleep_amortized_tokens"] == 500
+
+
+def test_part_questions_grow_the_describe_reply_cap_and_leave_the_default_as_it_was() -> None:
+    from evals.exp_swe import part_style
+    from sleeptime.experimental import OUTLINE
+
+    assert part_style("outline") == OUTLINE
+    assert part_style("outline", show_map=True).show_map
+    ten = part_style("outline", questions=10)
+    assert ten.questions == 10 and ten.outline and ten.max_tokens == 360
