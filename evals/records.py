@@ -8,6 +8,7 @@ Nothing here runs a model, so ``python -m evals plot`` needs only this and the t
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import platform
@@ -141,13 +142,22 @@ def write_run_file(opts: RunOptions, argv: Sequence[str] | None = None) -> Path:
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
     invocation = {"command": command, "at": now, "machine": machine_info(), "commit": commit(),
                   "settings_hash": settings_hash(asdict(opts))}
-    if path.exists():
-        data = json.loads(path.read_text(encoding="utf-8"))
-        data.setdefault("invocations", []).append(invocation)
-        data["options"] = asdict(opts)
-    else:
-        data = {"experiment": opts.experiment, "options": asdict(opts), "invocations": [invocation]}
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    # Shards of one run start side by side: the read-append-write holds a lock on the folder, and the file is
+    # replaced whole, so no process ever reads another's half-written run.json.
+    folder = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        if path.exists():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            data.setdefault("invocations", []).append(invocation)
+            data["options"] = asdict(opts)
+        else:
+            data = {"experiment": opts.experiment, "options": asdict(opts), "invocations": [invocation]}
+        partial = path.with_name(f".{RUN_FILE}.{os.getpid()}")
+        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        os.close(folder)  # releases the lock
     return path
 
 

@@ -486,3 +486,30 @@ def test_cli_reports_a_fixable_error_in_one_line(
     assert cli.main(["pareto", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "DatasetError: --dataset gsm-p2 has no template instance variables" in err and "Traceback" not in err
+
+
+def test_shards_starting_together_each_append_their_command_to_run_json(tmp_path: Path) -> None:
+    """Two shards of one run write run.json at the same moment: neither reads the other's half-written file, and
+    neither invocation is lost."""
+    import multiprocessing
+
+    from evals.records import RUN_FILE
+
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_write_run_file_many, args=(str(tmp_path), i)) for i in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=60)
+    assert [proc.exitcode for proc in procs] == [0] * 4
+    data = json.loads((tmp_path / RUN_FILE).read_text(encoding="utf-8"))
+    assert len(data["invocations"]) == 4 * 25
+    assert not list(tmp_path.glob(f".{RUN_FILE}.*"))  # no partial file left behind
+
+
+def _write_run_file_many(out: str, shard: int) -> None:
+    from evals.options import RunOptions
+    from evals.records import write_run_file
+
+    for _ in range(25):
+        write_run_file(RunOptions(experiment="pareto", out=out), argv=["--shard", f"{shard + 1}/4"])
