@@ -154,7 +154,7 @@ def sleep_and_ask(
                 sleep_input_tokens=res.usage.input_tokens,
                 sleep_output_tokens=res.usage.output_tokens,
                 sleep_reasoning_tokens=res.usage.reasoning_tokens,
-                sample_output_tokens=[u.output_tokens for u in getattr(res, "sample_usage", [])],
+                sample_output_tokens=[u.output_tokens for u in res.sample_usage],
                 latency_s=None if lat is None else round(lat, 3),
                 **({"first_samples_of": larger[0]} if larger is not None else {}),
             )
@@ -223,11 +223,10 @@ def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
         setting_cid = fresh_context_id(f"{ex.id}-{setting.label}")
         app.ingest(setting_cid, ex.context)
         nested = nested_samples(o) and not setting.questions
-        label, source = larger.get(setting.rounds, ("", None)) if nested else ("", None)
-        use = source if source is not None and len(source.samples) > setting.samples else None
-        res = sleep_and_ask(env, app, ex, setting_cid, setting, done, emit, o.answer_budgets,
-                            larger=(label, use) if use is not None else None)
-        if nested and res is not None and len(res.samples) > (len(source.samples) if source is not None else 0):
+        biggest = larger.get(setting.rounds) if nested else None
+        source = biggest if biggest is not None and len(biggest[1].samples) > setting.samples else None
+        res = sleep_and_ask(env, app, ex, setting_cid, setting, done, emit, o.answer_budgets, larger=source)
+        if nested and source is None and res is not None:  # slept for real, at least as many samples as before
             larger[setting.rounds] = (setting.label, res)
     if o.oracle:
         oracle_and_ask(env, app, ex, done, emit, o.answer_budgets)

@@ -92,15 +92,19 @@ def replay_sleep(run_dir: str, app: Any, example_id: str, context_id: str, label
                             output_tokens=rec.get("sleep_output_tokens", 0),
                             reasoning_tokens=rec.get("sleep_reasoning_tokens", 0))
     if published:  # the version states the recorded sleep's cost, so its answers carry it as a sleep's would
-        store = app.learned_store()
-        store.publish(context_id, samples=learned, questions=questions,
-                      source_revision=store.context(context_id).revision,
-                      sleep_usage=[{"phase": "sleep", "node": "replayed", "input_tokens": usage.input_tokens,
-                                    "output_tokens": usage.output_tokens,
-                                    "reasoning_tokens": usage.reasoning_tokens}])
+        _publish(app, context_id, learned, questions, usage, node="replayed")
     return SimpleNamespace(published=published, status=f"replayed from {run_dir}: {rec.get('status', '')}",
                            learned=learned, samples=list(rec.get("sample_notes") or []), questions=questions,
-                           usage=usage, latency_s=rec.get("latency_s", 0.0))
+                           usage=usage, sample_usage=[], latency_s=rec.get("latency_s", 0.0))
+
+
+def _publish(app: Any, context_id: str, learned: list[str], questions: list[PredictedQuestion], usage: Any,
+             node: str) -> None:
+    """Publish notes no sleep of this app wrote as `context_id`'s learned context, stating what writing them cost."""
+    store = app.learned_store()
+    store.publish(context_id, samples=learned, questions=questions, source_revision=store.context(context_id).revision,
+                  sleep_usage=[{"phase": "sleep", "node": node, "input_tokens": usage.input_tokens,
+                                "output_tokens": usage.output_tokens, "reasoning_tokens": usage.reasoning_tokens}])
 
 
 def first_samples(source: Any, k: int, app: Any, context_id: str, merge: str) -> Any:
@@ -111,20 +115,13 @@ def first_samples(source: Any, k: int, app: Any, context_id: str, merge: str) ->
     ``--sampling views`` (every sample greedy) with no predicted questions; the caller checks that."""
     samples = list(source.samples[:k])
     notes, _ = SAMPLE_MERGES[merge]([check_notes(s) for s in samples])
-    learned = [notes.render()] if notes.render() else []
-    usage = Usage()
-    for part in source.sample_usage[:k]:
-        usage.calls += part.calls
-        usage.input_tokens += part.input_tokens
-        usage.output_tokens += part.output_tokens
-        usage.reasoning_tokens += part.reasoning_tokens
+    text = notes.render()
+    learned = [text] if text else []
+    usage = Usage(**{field: sum(getattr(part, field) for part in source.sample_usage[:k])
+                     for field in Usage.model_fields})
     published = bool(learned)
     if published:
-        store = app.learned_store()
-        store.publish(context_id, samples=learned, questions=[], source_revision=store.context(context_id).revision,
-                      sleep_usage=[{"phase": "sleep", "node": "first_samples", "input_tokens": usage.input_tokens,
-                                    "output_tokens": usage.output_tokens,
-                                    "reasoning_tokens": usage.reasoning_tokens}])
+        _publish(app, context_id, learned, [], usage, node="first_samples")
     status = f"the first {k} of {len(source.samples)} samples of this example's larger sleep"
     return SimpleNamespace(published=published, status=status, learned=learned, samples=samples, questions=[],
                            usage=usage, sample_usage=list(source.sample_usage[:k]), latency_s=None)
