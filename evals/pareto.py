@@ -218,16 +218,16 @@ def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
     cid = fresh_context_id(ex.id)
     app.ingest(cid, ex.context)
     ask_records(env, app, ex, cid, mode="test-time", budgets=o.budgets, done=done, emit=emit)
-    larger: dict[int, tuple[str, Any]] = {}  # rounds -> (label, sleep) of the most samples slept so far
+    larger: dict[tuple[int, int], tuple[str, Any]] = {}  # (rounds, questions) -> (label, sleep) of the most samples
     for setting in o.sleep_settings():  # a context each: a setting whose sleep publishes nothing reads no other's
         setting_cid = fresh_context_id(f"{ex.id}-{setting.label}")
         app.ingest(setting_cid, ex.context)
-        nested = nested_samples(o) and not setting.questions
-        biggest = larger.get(setting.rounds) if nested else None
+        nested = nested_samples(o)
+        biggest = larger.get((setting.rounds, setting.questions)) if nested else None
         source = biggest if biggest is not None and len(biggest[1].samples) > setting.samples else None
         res = sleep_and_ask(env, app, ex, setting_cid, setting, done, emit, o.answer_budgets, larger=source)
         if nested and source is None and res is not None:  # slept for real, at least as many samples as before
-            larger[setting.rounds] = (setting.label, res)
+            larger[(setting.rounds, setting.questions)] = (setting.label, res)
     if o.oracle:
         oracle_and_ask(env, app, ex, done, emit, o.answer_budgets)
     if o.oracle_intermediate:
@@ -236,8 +236,10 @@ def budget_task(env: Env, ex: Example, done: set[str], emit: Emit) -> None:
 
 def nested_samples(opts: RunOptions) -> bool:
     """Whether a sleep of k samples can be read off a sleep of more samples of the same example: under views
-    sampling every sample is greedy with a focus fixed by its index, and with no predicted questions nothing
-    after the merge calls the model. List the largest k first (``k4-r1,k2-r1,k1-r1``) to sleep once."""
+    sampling every sample is greedy with a focus fixed by its index, a setting's level-4 question work (``-qN``)
+    lists and works each sample's questions from that sample's notes, and without the run's short predict call
+    (``--n-questions 0``) nothing else after the merge calls the model. List the largest k first
+    (``k4-r1,k2-r1,k1-r1``) to sleep once."""
     return opts.sampling == "views" and not opts.n_questions and not getattr(opts, "notes_from", None)
 
 

@@ -111,9 +111,12 @@ def first_samples(source: Any, k: int, app: Any, context_id: str, merge: str) ->
     """The k-sample sleep a larger sleep of the same example already holds: its first k samples merged by `merge`
     and published as `context_id`'s learned context, with the cost of those k samples' calls.
 
-    Exact only where sample i does not depend on how many were drawn and nothing after the merge calls the model:
-    ``--sampling views`` (every sample greedy) with no predicted questions; the caller checks that."""
+    Its predicted questions are those the first k samples listed and worked (level-4 question work lists and
+    works them per sample, from that sample's notes). Exact only where sample i does not depend on how many were
+    drawn: ``--sampling views`` (every sample greedy) with no short predict call after the merge; the caller
+    checks that."""
     samples = list(source.samples[:k])
+    questions = [q for q in source.questions if q.get("sample", 0) < k]
     notes, _ = SAMPLE_MERGES[merge]([check_notes(s) for s in samples])
     text = notes.render()
     learned = [text] if text else []
@@ -121,7 +124,7 @@ def first_samples(source: Any, k: int, app: Any, context_id: str, merge: str) ->
                      for field in Usage.model_fields})
     published = bool(learned)
     if published:
-        _publish(app, context_id, learned, [], usage, node="first_samples")
+        _publish(app, context_id, learned, questions, usage, node="first_samples")
     status = f"the first {k} of {len(source.samples)} samples of this example's larger sleep"
-    return SimpleNamespace(published=published, status=status, learned=learned, samples=samples, questions=[],
+    return SimpleNamespace(published=published, status=status, learned=learned, samples=samples, questions=questions,
                            usage=usage, sample_usage=list(source.sample_usage[:k]), latency_s=None)

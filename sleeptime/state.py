@@ -32,6 +32,8 @@ def merge_notes(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:
 class PredictedQuestion(TypedDict):
     question: str
     answer: str
+    sample: NotRequired[int]
+    """The reflect sample whose notes it was predicted and worked from (question work on k samples)."""
 
 
 class SleepInput(TypedDict):

@@ -319,3 +319,26 @@ def test_views_sampling_sleeps_once_at_the_largest_k_and_reads_smaller_ks_off_it
                            progress=False, scale_settings=parse_settings("k4-r1,k2-r1,k1-r1"))
     _run_fog(plain, again)
     assert len(again.calls_for("reflect")) == 7
+
+
+def test_views_sampling_reads_question_work_settings_off_the_largest_k_too(tmp_path: Path) -> None:
+    from evals.options import ScalingOptions, parse_settings
+
+    notes = ["- 42/3 = 14", "- 14*10 = 140", "- 140/60 = 2.33", "- 42 - 3 = 39"]
+    lists = [f"1. Question {i} a?\n2. Question {i} b?" for i in range(4)]
+    model = staged_model(answer="The answer is 140.", reflect=notes,
+                         predict=[x for i in range(4) for x in (lists[i], f"{i}a", f"{i}b")])
+    opts = ScalingOptions(experiment="scaling", out=str(tmp_path), budgets=[0], n_questions=0, progress=False,
+                          scale_settings=parse_settings("k4-r1-q2,k2-r1-q2,k1-r1-q2,k2-r1,k1-r1"),
+                          sampling="views")
+    out = _run_fog(opts, model)
+    assert {str(r["key"]) for r in out} == set(budget_keys(opts, FOG))
+    # one 4-sample sleep with question work (4 lists, 8 answers) and one of 2 samples without: 6 reflect calls
+    assert len(model.calls_for("reflect")) == 6 and len(model.calls_for("predict")) == 12
+    runs = {r["setting"]: r for r in out if r["mode"] == "sleep-run"}
+    assert runs["k2-r1-q2"]["first_samples_of"] == runs["k1-r1-q2"]["first_samples_of"] == "k4-r1-q2"
+    assert runs["k1-r1"]["first_samples_of"] == "k2-r1"  # no question work: read off the largest k without it
+    assert [q["sample"] for q in runs["k4-r1-q2"]["predicted"]] == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert [q["question"] for q in runs["k2-r1-q2"]["predicted"]] == [
+        q["question"] for q in runs["k4-r1-q2"]["predicted"][:4]]
+    assert runs["k2-r1-q2"]["sleep_output_tokens"] == sum(runs["k4-r1-q2"]["sample_output_tokens"][:2])

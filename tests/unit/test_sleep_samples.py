@@ -247,9 +247,37 @@ def test_level4_question_work_answers_each_predicted_question_in_its_own_call(me
     assert "Reason step by step" in calls[1][-1].text and "How many muffins went to the shelter?" in calls[1][-1].text
     assert "- baked = 72" in calls[1][-1].text  # worked with the notes
     assert [dict(q) for q in result.questions] == [
-        {"question": "How many muffins went to the shelter?", "answer": "Step 1: 72 - 64 = 8.\n8"},
-        {"question": "How many were sold?", "answer": "64"}]
+        {"question": "How many muffins went to the shelter?", "answer": "Step 1: 72 - 64 = 8.\n8", "sample": 0},
+        {"question": "How many were sold?", "answer": "64", "sample": 0}]
     assert result.usage.calls >= 4  # the reflect call and the three predict calls are all sleep tokens
+
+
+def test_level4_question_work_on_k_samples_pools_each_samples_own_questions(memory_store: InMemoryStore) -> None:
+    from evals.replay import first_samples
+    from sleeptime.notes.strategies import LEVEL4, VIEWED
+
+    lists = ["1. How many muffins went to the shelter?\n2. How many were sold?",
+             "1. How many were sold?\n2. How many muffins were baked?"]
+    model = staged_model(reflect=[SAMPLE_A], predict=[lists[0], "8", "64", lists[1], "72"])
+    app = SleepTime(store=memory_store, sleep_model=model, wake_model=model, samples=2, n_questions=2,
+                    experiment=Experiment(question_work=LEVEL4, sampling=VIEWED))
+    big = app.sleep("bakery", CONTEXT)
+    calls = model.calls_for("predict")
+    # sample 0 lists and works two; sample 1 lists two, one of them sample 0's (not worked again)
+    assert len(calls) == 5
+    assert all("- baked = 72" in call[-1].text for call in calls)  # each sample reads its own notes
+    assert [(q["question"], q["answer"], q.get("sample")) for q in big.questions] == [
+        ("How many muffins went to the shelter?", "8", 0), ("How many were sold?", "64", 0),
+        ("How many muffins were baked?", "72", 1)]
+    # a sample's cost holds its reflect call and its predict calls
+    assert [u.calls for u in big.sample_usage] == [4, 3]
+    # the sleep of its first sample: sample 0's questions and cost only
+    app.ingest("bakery-k1", CONTEXT)
+    one = first_samples(big, 1, app, "bakery-k1", "concat")
+    assert [q["question"] for q in one.questions] == ["How many muffins went to the shelter?", "How many were sold?"]
+    assert one.usage.calls == 4
+    assert [q["question"] for q in app.learned_store().questions("bakery-k1", app.learned_store().latest("bakery-k1"))
+            ] == ["How many muffins went to the shelter?", "How many were sold?"]
 
 
 def test_listed_questions_read_numbering_bold_and_several_a_line() -> None:

@@ -1,6 +1,6 @@
 """Predict: likely questions about the context, each with a worked answer (short, in one JSON call; or, with
-the ``LEVEL4`` question work of ``sleeptime.notes.strategies``, listed first and then each worked step by step
-in its own call at that verbosity level, as the wake graph would answer it)."""
+the ``LEVEL4`` question work of ``sleeptime.notes.strategies``, listed by each reflect sample from its own notes
+and then each worked step by step in its own call at that verbosity level, as the wake graph would answer it)."""
 
 from __future__ import annotations
 
@@ -65,24 +65,39 @@ def predict(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
 
 
 def _work_questions(state: SleepState, cfg: SleepTimeConfig, budget: int) -> dict[str, Any]:
-    """List the questions (one call), then answer each at ``budget`` with the context and the notes."""
-    notes = "\n\n".join(state.get("learned", []))
-    model = sleep_model(cfg)
-    listed, usage = ask_text(model, [
-        SystemMessage(prompt.PROBE_SYSTEM.format(n=cfg.n_questions)),
-        HumanMessage(prompt.USER.format(context=state["raw_context"], notes=notes)),
-    ], phase="sleep", node="predict", retries=cfg.json_retries)
-    asked = listed_questions(listed)
+    """Each reflect sample lists questions from its own notes (one call, at the sample's temperature), then each
+    question no earlier sample listed is answered at ``budget`` with the context and those notes: k samples are k
+    parallel sleeps whose predicted questions are pooled, so more samples cover more of what may be asked, and a
+    sleep of k samples holds the sleep of its first j (each question records its sample)."""
+    exp = cfg.experiment or Experiment()
+    samples = sorted(state.get("samples") or [], key=lambda s: s["sample"])
+    sources = [(s["sample"], s["notes"]) for s in samples if s["notes"].strip()]
+    if not sources:  # no sample recorded (a caller that set learned itself): the merged notes
+        sources = [(0, "\n\n".join(state.get("learned", [])))]
     questions: list[PredictedQuestion] = []
-    spent: list[UsageRecord] = list(usage)
-    for question in asked[: cfg.n_questions]:
-        messages = build_answer_messages({"question": question, "learned": notes, "current_budget": budget,
-                                          "raw_context": state["raw_context"], "with_raw_context": True},
-                                         cfg.answer_instructions)
-        answer, used = ask_text(model, messages, phase="sleep", node="predict", retries=cfg.json_retries)
-        spent += used
-        questions.append(PredictedQuestion(question=question, answer=answer))
+    spent: list[UsageRecord] = []
     warnings = list(state.get("warnings") or [])
-    if len(questions) < cfg.n_questions:
-        warnings.append(f"{len(questions)} of {cfg.n_questions} predicted questions")
+    seen: set[str] = set()
+    for i, notes in sources:
+        temperature = exp.sampling.temperature(i, cfg.temperature, cfg.sample_temperature)
+        listed, usage = ask_text(sleep_model(cfg, temperature=temperature), [
+            SystemMessage(prompt.PROBE_SYSTEM.format(n=cfg.n_questions)),
+            HumanMessage(prompt.USER.format(context=state["raw_context"], notes=notes)),
+        ], phase="sleep", node="predict", retries=cfg.json_retries)
+        spent += [{**r, "sample": i} for r in usage]
+        asked = listed_questions(listed)[: cfg.n_questions]
+        if len(asked) < cfg.n_questions:
+            warnings.append(f"sample {i}: {len(asked)} of {cfg.n_questions} predicted questions")
+        for question in asked:
+            key = " ".join(question.lower().split())
+            if key in seen:  # an earlier sample's question, already worked
+                continue
+            seen.add(key)
+            messages = build_answer_messages({"question": question, "learned": notes, "current_budget": budget,
+                                              "raw_context": state["raw_context"], "with_raw_context": True},
+                                             cfg.answer_instructions)
+            answer, used = ask_text(sleep_model(cfg), messages, phase="sleep", node="predict",
+                                    retries=cfg.json_retries)
+            spent += [{**r, "sample": i} for r in used]
+            questions.append(PredictedQuestion(question=question, answer=answer, sample=i))
     return {"questions": questions, "usage": spent, "warnings": warnings}
