@@ -103,8 +103,8 @@ TEMPERATURE = Sampling("temperature", ())
 VIEWED = Sampling("views", VIEWS)
 """Samples 1.. read the same prompt with a focus each (``sleeptime.prompts.reflect.VIEWS``: chain the facts
 forward, each person or item in turn, the likely questions' answers), at the configured temperature: k samples
-that look at the situation differently rather than draw one view again with noise. Measured on 184 of the decisive
-instances (``evals/results/decisive-base-2802-views``): k = 1, 2, 4 gave 40, 36, 41 at level 0, so not the default."""
+that look at the situation differently rather than draw one view again with noise. Measured on the 200 decisive
+instances (``evals/results/decisive-base-2802-views``): k = 1, 2, 4 gave 41, 38, 44 at level 0, so not the default."""
 
 
 @dataclass(frozen=True)
