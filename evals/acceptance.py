@@ -2,7 +2,8 @@
 
 The axes (``evals.tables.scaling_axes``): k samples (``k1-r1``, ``k2-r1``, ``k4-r1``), rethink rounds (``k1-r1``,
 ``k1-r2``) and predicted questions worked at level 4 (``k1-r1`` = q0, ``k1-r1-q2``), each from the least sleep
-compute, ``k1-r1``. Per axis and sleep level: each setting's accuracy on the same examples, its discordant pairs
+compute, ``k1-r1`` (a run without it: its own least setting, such as ``k1-r1-q2`` for k samples that each work
+their questions). Per axis and sleep level: each setting's accuracy on the same examples, its discordant pairs
 against ``k1-r1`` with the exact McNemar p (and the Holm-Bonferroni p over the run's family of comparisons), and
 whether accuracy ever falls from one setting to the next. The verdict states the issue's two criteria: accuracy
 falls along no axis, and at least one axis at its largest setting beats ``k1-r1`` by 5 points or more with
@@ -18,6 +19,7 @@ from typing import Any
 from evals.tables import (
     BASE_SETTING,
     answer_cells,
+    base_setting,
     context_of_records,
     holm_family,
     mean,
@@ -32,13 +34,15 @@ ALPHA = 0.05
 Row = Mapping[str, Any]
 
 
-def acceptance_table(records: Iterable[Mapping[str, Any]], base: str = BASE_SETTING) -> list[dict[str, Any]]:
+def acceptance_table(records: Iterable[Mapping[str, Any]], base: str | None = None) -> list[dict[str, Any]]:
     """One row per (axis, sleep level, setting along it, growing): n (the examples every setting of the axis
     answered at that level), accuracy and right answers, mean sleep output tokens per context, against the base:
     the accuracy difference, right only with the setting / only with the base, the exact McNemar p and ``p_holm``;
-    ``falls``: accuracy below the previous setting's on the axis."""
+    ``falls``: accuracy below the previous setting's on the axis. The base (``base``) is the run's least setting
+    (``evals.tables.base_setting``) unless given."""
     records = list(records)
     cells = answer_cells(records)
+    base = base or base_setting(s for (m, s, _) in cells if m == "sleep")
     context_of = context_of_records(records)
     holm = holm_family(records)
     axes = scaling_axes({s for (m, s, _) in cells if m == "sleep"}, base)
@@ -57,7 +61,7 @@ def acceptance_table(records: Iterable[Mapping[str, Any]], base: str = BASE_SETT
                 right = int(sum(pair.arm))
                 p, test = pair.p() if s != base else (float("nan"), "")
                 rows.append({
-                    "axis": axis, "budget": b, "setting": s, "n": len(ids), "right": right,
+                    "axis": axis, "budget": b, "setting": s, "base": base, "n": len(ids), "right": right,
                     "accuracy": mean(pair.arm), "mean_sleep_output_tokens":
                         mean(r.get("sleep_output_tokens") for r in cell.values()),
                     "diff_vs_base": mean(pair.arm) - mean(pair.base) if ids else float("nan"),
@@ -73,9 +77,10 @@ def _p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def acceptance_lines(rows: Sequence[Row], base: str = BASE_SETTING) -> list[str]:
+def acceptance_lines(rows: Sequence[Row]) -> list[str]:
     """Plain lines: per axis and level the settings' counts, each against the base, and where accuracy falls;
     then the verdict on the issue's two criteria."""
+    base = str(rows[0]["base"]) if rows else BASE_SETTING
     lines: list[str] = []
     groups: dict[tuple[str, int], list[Row]] = {}
     for r in rows:

@@ -316,6 +316,18 @@ def _coordinates(label: str) -> tuple[int, int, int] | None:
     return None if m is None else (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
 
 
+def base_setting(settings: Iterable[str]) -> str:
+    """The least sleep compute a scaling run measured, the base its other settings are set against:
+    :data:`BASE_SETTING` where it ran, else the setting at or below every other in each coordinate (``k1-r1-q2``
+    for a run of ``k1-r1-q2``, ``k2-r1-q2`` and ``k4-r1-q2``: the k axis with question work), else
+    :data:`BASE_SETTING` (no axis)."""
+    coords = {s: c for s in set(settings) if (c := _coordinates(s)) is not None}
+    if BASE_SETTING in coords:
+        return BASE_SETTING
+    least = [s for s, c in coords.items() if all(c[i] <= d[i] for d in coords.values() for i in range(3))]
+    return least[0] if least else BASE_SETTING
+
+
 def scaling_axes(settings: Iterable[str], base: str = BASE_SETTING) -> dict[str, list[str]]:
     """Axis name -> the settings along it, growing (the base first): those that differ from the base in that
     coordinate only. Only axes with the base and at least one more setting."""
@@ -331,10 +343,11 @@ def scaling_axes(settings: Iterable[str], base: str = BASE_SETTING) -> dict[str,
     return out
 
 
-def scaling_pairs(cells: Mapping[tuple[str, str, int], Any],
-                  base: str = BASE_SETTING) -> list[tuple[str, int]]:
-    """(setting, budget) of every sleep setting on a scaling axis set against the base at the same budget."""
+def scaling_pairs(cells: Mapping[tuple[str, str, int], Any], base: str | None = None) -> list[tuple[str, int]]:
+    """(setting, budget) of every sleep setting on a scaling axis set against the base (default: the run's,
+    :func:`base_setting`) at the same budget."""
     settings = {s for (m, s, _) in cells if m == "sleep"}
+    base = base or base_setting(settings)
     along = {s for ss in scaling_axes(settings, base).values() for s in ss if s != base}
     return sorted((s, b) for (m, s, b) in cells if m == "sleep" and s in along and ("sleep", base, b) in cells)
 
@@ -342,13 +355,15 @@ def scaling_pairs(cells: Mapping[tuple[str, str, int], Any],
 #: What the Holm-Bonferroni adjusted p values (``p_holm``) of a run's summary adjust for.
 HOLM_FAMILY = ("Holm-Bonferroni adjusted p values (`p_holm`) treat every paired comparison of this run as one family: "
                "each sleep, sleep+verified and oracle arm against test-time only at its level (`paired`), and in a "
-               f"scaling run each sleep setting against {BASE_SETTING} at its level (`acceptance`)")
+               f"scaling run each sleep setting against the run's least, {BASE_SETTING} where it ran, at its level "
+               "(`acceptance`)")
 
 
 def family_p_values(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], float]:
     """The raw p value of every paired comparison of one run, the family :data:`HOLM_FAMILY` adjusts, keyed
     ``("test-time", mode, setting, budget)`` for an arm against test-time only at its level and
-    ``(BASE_SETTING, "sleep", setting, budget)`` for a sleep setting on a scaling axis against the base."""
+    ``(base, "sleep", setting, budget)`` for a sleep setting on a scaling axis against the run's base
+    (:func:`base_setting`)."""
     records = list(records)
     context_of = context_of_records(records)
     cells = answer_cells(records)
@@ -358,9 +373,10 @@ def family_p_values(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...
         if mode == "test-time" or tt is None:
             continue
         out[("test-time", mode, setting, str(b))] = pair_cells(tt, sl, context_of).p()[0]
-    for setting, b in scaling_pairs(cells):
-        pair = pair_cells(cells[("sleep", BASE_SETTING, b)], cells[("sleep", setting, b)], context_of)
-        out[(BASE_SETTING, "sleep", setting, str(b))] = pair.p()[0]
+    base = base_setting(s for (m, s, _) in cells if m == "sleep")
+    for setting, b in scaling_pairs(cells, base):
+        pair = pair_cells(cells[("sleep", base, b)], cells[("sleep", setting, b)], context_of)
+        out[(base, "sleep", setting, str(b))] = pair.p()[0]
     return out
 
 

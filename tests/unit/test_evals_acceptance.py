@@ -65,6 +65,29 @@ def test_acceptance_finds_a_fall_and_a_significant_gain() -> None:
                and "criterion 2: met" in s for s in lines)
 
 
+def test_a_run_without_k1_r1_is_set_against_its_own_least_setting() -> None:
+    from evals.tables import base_setting
+
+    assert base_setting(["k4-r1-q2", "k1-r1-q2", "k2-r1-q2"]) == "k1-r1-q2"
+    assert base_setting(["k2-r1", "k1-r2"]) == "k1-r1"  # no least setting: the default base, so no axis
+    assert base_setting(["k1-r1", "k1-r1-q2"]) == "k1-r1"
+    keep = {"k1-r1-q2": 450, "k2-r1-q2": 900, "k4-r1-q2": 1800}
+    recs = [{**r, "sleep_output_tokens": keep[r["setting"]]} if r["setting"] == "k1-r1-q2" else r
+            for r in _records({("k1-r1-q2", 0): 5}) if r["setting"] in (None, "k1-r1-q2")]
+    for r in [r for r in recs if r["setting"] == "k1-r1-q2"]:  # two more settings along k, right on 7 and 9
+        for s, right in (("k2-r1-q2", 7), ("k4-r1-q2", 9)):
+            i = int(str(r["example_id"])[1:])
+            recs.append({**r, "key": str(r["key"]).replace("k1-r1-q2", s), "setting": s, "correct": i < right,
+                         "sleep_output_tokens": keep[s]})
+    rows = acceptance_table(recs)
+    assert [(r["axis"], r["setting"], r["right"], r["base"]) for r in rows if r["budget"] == 0] == [
+        ("k samples", "k1-r1-q2", 5, "k1-r1-q2"), ("k samples", "k2-r1-q2", 7, "k1-r1-q2"),
+        ("k samples", "k4-r1-q2", 9, "k1-r1-q2")]
+    assert rows[2]["p_holm"] == pytest.approx(holm_family(recs)[("k1-r1-q2", "sleep", "k4-r1-q2", "0")])
+    lines = acceptance_lines(rows)
+    assert any(s.startswith("k samples, level 0: k1-r1-q2 5/20") and "only with k1-r1-q2" in s for s in lines)
+
+
 def test_acceptance_says_plainly_when_no_axis_gains() -> None:
     # Every setting right on the same 5 examples but k4 at level 1, one more (+5 points, p = 1.0: not enough).
     lines = acceptance_lines(acceptance_table(_records({("k4-r1", 1): 6})))
