@@ -145,7 +145,8 @@ SHORT = QuestionWork("short", None)
 
 LEVEL4 = QuestionWork("level4", 4)
 """The sleep model works each predicted question step by step at verbosity level 4, re-checking every number
-it takes from the notes; the worked answers reach the wake prompt as the expected questions do."""
+it takes from the notes; the worked answers reach the wake prompt as the expected questions do. With k samples
+each lists and works its own questions from its own notes, and the worked questions of all k are kept."""
 
 
 @dataclass(frozen=True)
