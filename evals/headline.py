@@ -25,6 +25,7 @@ from evals.records import read_run_file
 from evals.render_all import ResultsIndex, index_results, notes_folders
 from evals.tables import budget_table, equal_accuracy_amortization, equal_accuracy_table, paired_table
 from sleeptime.errors import InvalidInputError
+from sleeptime.prompts.answer import BUDGET_INSTRUCTIONS
 
 START = "<!-- headline:start -->"
 END = "<!-- headline:end -->"
@@ -219,6 +220,16 @@ def _label(mode: str, setting: Any) -> str:
     return mode + (f" {setting}" if setting not in (None, "None", "k1-r1") else "")
 
 
+def _none_as_accurate(points: Sequence[Row]) -> str:
+    """"No test-time budget is as accurate", limited to the levels a run measured when it stopped short of the
+    top one: a run that measures one axis of sleep compute may run test-time at levels 0 and 1 only."""
+    levels = sorted({int(p["budget"]) for p in points if p["mode"] == "test-time"})
+    if not levels or levels[-1] >= max(BUDGET_INSTRUCTIONS):
+        return "no test-time budget is as accurate"
+    ran = ", ".join(str(b) for b in levels)
+    return f"no test-time budget this run measured (levels {ran} only) is as accurate"
+
+
 def _past_test_time(points: Sequence[Row], r: Row) -> str:
     """For a sleep point more accurate than every test-time budget: the most accurate of those, and how many
     times the sleep point's test-time tokens it used."""
@@ -242,7 +253,7 @@ def equal_accuracy(ev: Evidence) -> list[str]:
             if r["status"] == "floor":
                 out.append(f"{head}: at the floor, no equal-accuracy comparison")
             elif r["status"] == "beyond":
-                out.append(f"{head}: no test-time budget is as accurate{_past_test_time(points, r)}")
+                out.append(f"{head}: {_none_as_accurate(points)}{_past_test_time(points, r)}")
             elif r["status"] == "loss":
                 out.append(f"{head}: a loss, less accurate than test-time only at every budget (no ratio)")
             else:

@@ -40,8 +40,9 @@ def test_the_block_states_the_ratios_computed_from_the_records(tmp_path: Path) -
                                                                "(test-time only / sleep-time; above 1: sleep-time "
                                                                "needs fewer)"]
     # sleep budget 1 (12/20, 20 tokens) beats test-time's best, budget 1 (10/20, 50 tokens)
-    assert ("run-a, sleep budget 1 (12/20): no test-time budget is as accurate; the most accurate, budget 1 "
-            "(10/20), used 2.50x its test-time tokens (50.0 vs 20.0)") in block
+    # (the run measured test-time at levels 0 and 1 only, and says so)
+    assert ("run-a, sleep budget 1 (12/20): no test-time budget this run measured (levels 0, 1 only) is as accurate; "
+            "the most accurate, budget 1 (10/20), used 2.50x its test-time tokens (50.0 vs 20.0)") in block
     gain = next(v for k, v in rows.items() if k.startswith("Accuracy gain"))
     assert "run-a, sleep budget 0: 10/20 vs 5/20 test-time only (+25.0 points, p = 0.062)" in gain
     # cost at 10 queries against test-time only at equal accuracy: sleep budget 0 costs 300/10 + 10 x 10 = 130,
@@ -144,7 +145,7 @@ def test_a_sleep_point_at_the_floor_is_said_to_be_at_the_floor(tmp_path: Path) -
     write_run(tmp_path / "floor", "pareto", recs)
     block = headline_block(tmp_path)
     assert "floor, sleep budget 0 (0/5): at the floor, no equal-accuracy comparison" in block
-    assert "no test-time budget is as accurate" not in block
+    assert "is as accurate" not in block
     # a run whose every cell is at the floor is listed apart, not stated cell by cell
     write_run(tmp_path / "all-wrong", "pareto", [r | {"correct": False} for r in recs])
     block = headline_block(tmp_path)
@@ -224,3 +225,12 @@ def test_a_merge_replay_is_listed_apart_and_a_cheap_wake_replay_is_evidence(tmp_
     block = headline_block(tmp_path)
     assert "Listed apart as merge replays" in block and "run-a-medoid (20)" in block
     assert "run-a-medoid, sleep" not in block and "run-a-wake05b, sleep" in block
+
+
+def test_a_sleep_point_past_the_whole_test_time_curve_is_said_plainly(tmp_path: Path) -> None:
+    # test-time at every level 0-4, right on 2, 3, 4, 5, 6 of 20; sleep budget 0 right on 10
+    recs = [_rec(i, "test-time", b, i < 2 + b, 10 * (b + 1)) for i in range(20) for b in range(5)]
+    recs += [_rec(i, "sleep", 0, i < 10, 10, 300) for i in range(20)]
+    write_run(tmp_path / "full", "pareto", recs)
+    block = headline_block(tmp_path)
+    assert "full, sleep budget 0 (10/20): no test-time budget is as accurate; the most accurate, budget 4" in block
