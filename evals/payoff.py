@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evals.acceptance import ALPHA, MIN_GAIN, acceptance_table
 from evals.headline import update_readme
 from evals.plots import load_run
 from evals.stats import mcnemar_exact
@@ -175,7 +176,34 @@ def _scaling_text(records: Sequence[Row], rows: Mapping[tuple[Any, ...], Row], n
             wins, losses, p = versus(_cell(records, "sleep", setting, 0), base)
             text += f" {wins} vs {losses}, {_p(p)}"
         parts.append(text)
-    return "; ".join(parts)
+    return "; ".join(parts) + _verdict(records)
+
+
+def _verdict(records: Sequence[Row]) -> str:
+    """Issue 28's two criteria in one sentence, from the acceptance table: where accuracy falls as sleep compute
+    grows, and which axis at its largest setting beats the base by 5 points with p < 0.05."""
+    rows = acceptance_table(records)
+    if not rows:
+        return ""
+    fell: dict[str, set[int]] = {}
+    for r in rows:
+        if r["falls"]:
+            fell.setdefault(str(r["axis"]), set()).add(int(r["budget"]))
+    falls = [f"{axis} (level{'s' if len(bs) > 1 else ''} {', '.join(map(str, sorted(bs)))})"
+             for axis, bs in sorted(fell.items())]
+    tops: dict[tuple[str, int], Row] = {}
+    for r in rows:  # rows run along each axis, growing: the last of an (axis, level) is its largest setting
+        tops[(str(r["axis"]), int(r["budget"]))] = r
+    wins = [r for r in tops.values() if r["diff_vs_base"] >= MIN_GAIN and r["p"] < ALPHA]
+    text = (f". Accuracy falls as sleep compute grows along {', '.join(falls)} (issue 28's first criterion: not met)"
+            if falls else ". Accuracy falls along no axis")
+    if wins:
+        best = max(wins, key=lambda r: r["diff_vs_base"])
+        text += (f"; {best['setting']} beats {best['base']} by {best['diff_vs_base'] * 100:+.1f} points at level "
+                 f"{best['budget']}, {_p(best['p'])} (Holm {best['p_holm']:.3f})")
+    else:
+        text += f"; no axis at its largest setting beats {rows[0]['base']} by 5 points with p < 0.05"
+    return text
 
 
 def payoff_block(results: str | Path, readme_dir: str | Path = ".", min_n: int = MIN_N) -> str:

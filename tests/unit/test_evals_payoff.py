@@ -40,6 +40,9 @@ def test_the_block_answers_from_the_records(tmp_path: Path) -> None:
     assert "9.64x (95% CI " in block and "): test-time 1350 vs sleep 140 (sleep 200 tokens/context; projected from " \
         "single-question records)" in block
     assert "k2-r1 10/20 (400 sleep tokens) 2 vs 0, p = 0.500" in block
+    # the issue's criteria, stated: k2-r1 does not fall, and its +10 points (2 vs 0) are no test
+    assert ("p = 0.500. Accuracy falls along no axis; no axis at its largest setting beats k1-r1 by 5 points with "
+            "p < 0.05 |") in block
     # sleep's best, k2-r1's 10/20 on 12 tokens, equals test-time level 4's 10/20: nothing above it
     assert "Where test-time wins" not in block
     assert "n = 20 of 200 examples complete" in block and "1 answers cut at the wake token cap" in block
@@ -103,3 +106,13 @@ def test_a_run_through_its_limit_is_not_called_partial(tmp_path: Path) -> None:
     more = tmp_path / "more"
     write_run(more / DECISIVE, "scaling", _decisive(), budgets=[0, 2, 4], limit=200)
     assert "complete (partial: a direction, not a result, until n = 200)" in payoff_block(more, more, min_n=20)
+
+
+def test_the_block_says_where_accuracy_falls_and_which_axis_adds(tmp_path: Path) -> None:
+    # k2-r1 right on 7 (falls below k1-r1's 8); k1-r1-q2 right on 16 (8 vs 0 right only with it, p = 0.008)
+    recs = [r | {"correct": int(r["example_id"][1:]) < 7} if r["setting"] == "k2-r1" else r for r in _decisive()]
+    recs += [_rec(i, "sleep", 0, i < 16, 12, "k1-r1-q2", 900) for i in range(20)]
+    write_run(tmp_path / DECISIVE, "scaling", recs, budgets=[0, 2, 4])
+    block = payoff_block(tmp_path, min_n=20)
+    assert ("Accuracy falls as sleep compute grows along k samples (level 0) (issue 28's first criterion: not met); "
+            "k1-r1-q2 beats k1-r1 by +40.0 points at level 0, p = 0.008 (Holm ") in block
