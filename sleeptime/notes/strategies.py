@@ -146,7 +146,9 @@ SHORT = QuestionWork("short", None)
 LEVEL4 = QuestionWork("level4", 4)
 """The sleep model works each predicted question step by step at verbosity level 4, re-checking every number
 it takes from the notes; the worked answers reach the wake prompt as the expected questions do. With k samples
-each lists and works its own questions from its own notes, and the worked questions of all k are kept."""
+each lists and works its own questions from its own notes, and the worked questions of all k are kept: on 69 of the
+decisive instances (``evals/results/decisive-base-2802-kq``) k = 4 held the gold answer in 16 examples against 7 at
+k = 1, yet answered 16 against 18 right at level 0."""
 
 
 @dataclass(frozen=True)
