@@ -25,7 +25,9 @@ from evals.records import read_run_file
 from evals.render_all import ResultsIndex, index_results, notes_folders
 from evals.tables import budget_table, equal_accuracy_amortization, equal_accuracy_table, paired_table
 from sleeptime.errors import InvalidInputError
-from sleeptime.prompts.answer import BUDGET_INSTRUCTIONS
+
+#: The paper's highest verbosity level: a run whose test-time stops below it has not measured the whole curve.
+TOP_LEVEL = 4
 
 START = "<!-- headline:start -->"
 END = "<!-- headline:end -->"
@@ -224,7 +226,7 @@ def _none_as_accurate(points: Sequence[Row]) -> str:
     """"No test-time budget is as accurate", limited to the levels a run measured when it stopped short of the
     top one: a run that measures one axis of sleep compute may run test-time at levels 0 and 1 only."""
     levels = sorted({int(p["budget"]) for p in points if p["mode"] == "test-time"})
-    if not levels or levels[-1] >= max(BUDGET_INSTRUCTIONS):
+    if not levels or levels[-1] >= TOP_LEVEL:
         return "no test-time budget is as accurate"
     ran = ", ".join(str(b) for b in levels)
     return f"no test-time budget this run measured (levels {ran} only) is as accurate"
