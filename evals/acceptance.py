@@ -77,14 +77,26 @@ def _p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
+def by_axis(rows: Sequence[Row]) -> dict[tuple[str, int], list[Row]]:
+    """The acceptance rows grouped by (axis, level), each group growing: its last row is the axis's largest
+    setting at that level."""
+    groups: dict[tuple[str, int], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((str(r["axis"]), int(r["budget"])), []).append(r)
+    return groups
+
+
+def beats_base(row: Row) -> bool:
+    """The issue's second criterion for one setting: at least MIN_GAIN over the base with p below ALPHA."""
+    return bool(row["diff_vs_base"] >= MIN_GAIN and row["p"] < ALPHA)
+
+
 def acceptance_lines(rows: Sequence[Row]) -> list[str]:
     """Plain lines: per axis and level the settings' counts, each against the base, and where accuracy falls;
     then the verdict on the issue's two criteria."""
     base = str(rows[0]["base"]) if rows else BASE_SETTING
     lines: list[str] = []
-    groups: dict[tuple[str, int], list[Row]] = {}
-    for r in rows:
-        groups.setdefault((str(r["axis"]), int(r["budget"])), []).append(r)
+    groups = by_axis(rows)
     falls: list[str] = []
     wins: list[str] = []
     best: list[tuple[float, str]] = []
@@ -106,7 +118,7 @@ def acceptance_lines(rows: Sequence[Row]) -> list[str]:
         gain = float(top["diff_vs_base"])
         summary = f"{top['setting']} at level {b} ({gain * 100:+.1f} points, {_p(top['p'])}, Holm {top['p_holm']:.3f})"
         best.append((gain, summary))
-        if gain >= MIN_GAIN and top["p"] < ALPHA:
+        if beats_base(top):
             wins.append(summary)
     if not groups:
         return [f"no scaling axis: the run has no sleep setting beside {base} along samples, rounds or question work"]

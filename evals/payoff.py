@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.acceptance import ALPHA, MIN_GAIN, acceptance_table
+from evals.acceptance import acceptance_table, beats_base, by_axis
 from evals.headline import update_readme
 from evals.plots import load_run
 from evals.stats import mcnemar_exact
@@ -185,16 +185,13 @@ def _verdict(records: Sequence[Row]) -> str:
     rows = acceptance_table(records)
     if not rows:
         return ""
-    fell: dict[str, set[int]] = {}
-    for r in rows:
-        if r["falls"]:
-            fell.setdefault(str(r["axis"]), set()).add(int(r["budget"]))
-    falls = [f"{axis} (level{'s' if len(bs) > 1 else ''} {', '.join(map(str, sorted(bs)))})"
-             for axis, bs in sorted(fell.items())]
-    tops: dict[tuple[str, int], Row] = {}
-    for r in rows:  # rows run along each axis, growing: the last of an (axis, level) is its largest setting
-        tops[(str(r["axis"]), int(r["budget"]))] = r
-    wins = [r for r in tops.values() if r["diff_vs_base"] >= MIN_GAIN and r["p"] < ALPHA]
+    groups = by_axis(rows)
+    fell: dict[str, list[int]] = {}
+    for (axis, b), at in sorted(groups.items()):
+        if any(r["falls"] for r in at):
+            fell.setdefault(axis, []).append(b)
+    falls = [f"{axis} (level{'s' if len(bs) > 1 else ''} {', '.join(map(str, bs))})" for axis, bs in fell.items()]
+    wins = [at[-1] for at in groups.values() if beats_base(at[-1])]
     text = (f". Accuracy falls as sleep compute grows along {', '.join(falls)} (issue 28's first criterion: not met)"
             if falls else ". Accuracy falls along no axis")
     if wins:

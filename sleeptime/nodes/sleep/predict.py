@@ -24,14 +24,18 @@ _QUESTION = re.compile(r"[^?\n]*\?")
 _MARKS = re.compile(r"^[\s*_#>-]*(?:(?:question\s*)?\d+\s*[.):]\s*)?[\s*_]*", re.IGNORECASE)
 
 
+def _question_key(question: str) -> str:
+    """A question as compared for repeats: lower case, whitespace collapsed."""
+    return " ".join(question.lower().split())
+
+
 def listed_questions(text: str) -> list[str]:
     """The questions of a listing reply, in order, each once: every stretch ending in "?" (several on one line
     count), numbering, bullets and bold marks dropped."""
     out: list[str] = []
     for m in _QUESTION.finditer(text):
         question = _MARKS.sub("", m.group(0)).strip()
-        if len(question) > 3 and " ".join(question.lower().split()) not in {" ".join(q.lower().split())
-                                                                             for q in out}:
+        if len(question) > 3 and _question_key(question) not in {_question_key(q) for q in out}:
             out.append(question)
     return out
 
@@ -53,7 +57,7 @@ def predict(state: SleepState, runtime: Runtime[SleepTimeConfig]) -> dict[str, A
     seen: set[str] = set()
     questions: list[PredictedQuestion] = []
     for qa in parsed.questions:
-        key = " ".join(qa.question.lower().split())
+        key = _question_key(qa.question)
         if key not in seen:  # small models repeat themselves
             seen.add(key)
             questions.append(PredictedQuestion(question=qa.question, answer=qa.answer))
@@ -78,6 +82,7 @@ def _work_questions(state: SleepState, cfg: SleepTimeConfig, budget: int) -> dic
     spent: list[UsageRecord] = []
     warnings = list(state.get("warnings") or [])
     seen: set[str] = set()
+    answerer = sleep_model(cfg)
     for i, notes in sources:
         temperature = exp.sampling.temperature(i, cfg.temperature, cfg.sample_temperature)
         listed, usage = ask_text(sleep_model(cfg, temperature=temperature), [
@@ -89,15 +94,14 @@ def _work_questions(state: SleepState, cfg: SleepTimeConfig, budget: int) -> dic
         if len(asked) < cfg.n_questions:
             warnings.append(f"sample {i}: {len(asked)} of {cfg.n_questions} predicted questions")
         for question in asked:
-            key = " ".join(question.lower().split())
+            key = _question_key(question)
             if key in seen:  # an earlier sample's question, already worked
                 continue
             seen.add(key)
             messages = build_answer_messages({"question": question, "learned": notes, "current_budget": budget,
                                               "raw_context": state["raw_context"], "with_raw_context": True},
                                              cfg.answer_instructions)
-            answer, used = ask_text(sleep_model(cfg), messages, phase="sleep", node="predict",
-                                    retries=cfg.json_retries)
+            answer, used = ask_text(answerer, messages, phase="sleep", node="predict", retries=cfg.json_retries)
             spent += [{**r, "sample": i} for r in used]
             questions.append(PredictedQuestion(question=question, answer=answer, sample=i))
     return {"questions": questions, "usage": spent, "warnings": warnings}
