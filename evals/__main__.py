@@ -6,6 +6,7 @@ Examples::
         --budgets 0,1,4 --out evals/results/qwen05b-p2
     python -m evals plot evals/results/qwen05b-p2
     python -m evals plot        # every results folder under evals/results, then the headline block in its README
+    python -m evals pair evals/results/decisive-base-2802:k1-r1-q2 evals/results/decisive-base-2802-q4:k1-r1-q4
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from evals.errors import DatasetError
 from evals.experiments import EXPERIMENTS
 from evals.headline import headline_block, results_readme, update_readme
+from evals.pair import Arm, pair_line
 from evals.payoff import payoff_block, update_payoff
 from evals.plots import render_run
 from evals.records import RUN_FILE
@@ -44,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "i.e. the repository's for evals/results)")
     pay = sub.add_parser("payoff", help="print the README's 'Does sleeping pay off?' block from the decisive run")
     pay.add_argument("--results", default="evals/results")
+    pair = sub.add_parser("pair", help="one setting of a run against one of another run, on the examples both "
+                          "answered (exact McNemar; no model)")
+    pair.add_argument("base", help="RUN_DIR:SETTING, e.g. evals/results/decisive-base-2802:k1-r1 (test-time: no sleep)")
+    pair.add_argument("arm", help="RUN_DIR:SETTING set against the base")
+    pair.add_argument("--levels", type=_levels, default=[0], help="wake levels, comma-separated (default 0)")
     for name, experiment in EXPERIMENTS.items():
         resumes = " (resumes an existing --out)" if experiment.runner is not None else ""
         experiment.add_arguments(sub.add_parser(name, help=experiment.help + resumes))
@@ -61,6 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(payoff_block(args.results))
         return 0
     try:
+        if args.command == "pair":
+            base, arm = Arm.parse(args.base), Arm.parse(args.arm)
+            for level in args.levels:
+                print(pair_line(base, arm, level))
+            return 0
         where = EXPERIMENTS[args.command].run(args, argv)
     except (DatasetError, InvalidInputError) as e:
         # Bad options or data the user can fix: one line naming it, not a traceback.
@@ -68,6 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"done: {where}")
     return 0
+
+
+def _levels(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"levels are comma-separated integers, like 0,1; got {text!r}") from None
 
 
 def _plot(args: argparse.Namespace) -> int:
