@@ -148,7 +148,8 @@ LEVEL4 = QuestionWork("level4", 4)
 it takes from the notes; the worked answers reach the wake prompt as the expected questions do. With k samples
 each lists and works its own questions from its own notes, and the worked questions of all k are kept: on 69 of the
 decisive instances (``evals/results/decisive-base-2802-kq``) k = 4 held the gold answer in 16 examples against 7 at
-k = 1, yet answered 16 against 18 right at level 0."""
+k = 1, yet answered 16 against 18 right at level 0. One sample working 4 questions instead of 2 lost too (10 against
+15 of 56 at level 0, ``evals/results/decisive-base-2802-q4``): the wake picks among more worked values."""
 
 
 @dataclass(frozen=True)
