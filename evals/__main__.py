@@ -19,7 +19,8 @@ from pathlib import Path
 from evals.errors import DatasetError
 from evals.experiments import EXPERIMENTS
 from evals.headline import headline_block, results_readme, update_readme
-from evals.pair import Arm, pair_line
+from evals.options import parse_int_list
+from evals.pair import Arm, pair_lines
 from evals.payoff import payoff_block, update_payoff
 from evals.plots import render_run
 from evals.records import RUN_FILE
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "answered (exact McNemar; no model)")
     pair.add_argument("base", help="RUN_DIR:SETTING, e.g. evals/results/decisive-base-2802:k1-r1 (test-time: no sleep)")
     pair.add_argument("arm", help="RUN_DIR:SETTING set against the base")
-    pair.add_argument("--levels", type=_levels, default=[0], help="wake levels, comma-separated (default 0)")
+    pair.add_argument("--levels", type=parse_int_list, default=[0], help="wake levels, comma-separated (default 0)")
     for name, experiment in EXPERIMENTS.items():
         resumes = " (resumes an existing --out)" if experiment.runner is not None else ""
         experiment.add_arguments(sub.add_parser(name, help=experiment.help + resumes))
@@ -70,8 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "pair":
             base, arm = Arm.parse(args.base), Arm.parse(args.arm)
-            for level in args.levels:
-                print(pair_line(base, arm, level))
+            for line in pair_lines(base, arm, args.levels):
+                print(line)
             return 0
         where = EXPERIMENTS[args.command].run(args, argv)
     except (DatasetError, InvalidInputError) as e:
@@ -80,13 +81,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"done: {where}")
     return 0
-
-
-def _levels(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"levels are comma-separated integers, like 0,1; got {text!r}") from None
 
 
 def _plot(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ An arm is ``RUN_DIR:SETTING``; ``test-time`` names the run's answers without sle
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from evals.records import RECORDS_FILE, read_jsonl
 from evals.tables import Paired, answer_cells, pair_cells
 from sleeptime.errors import InvalidInputError
 
-__all__ = ["Arm", "pair_arms", "pair_line"]
+__all__ = ["Arm", "pair_arms", "pair_lines"]
 
 TEST_TIME = "test-time"
 
@@ -41,29 +41,42 @@ class Arm:
         return f"{Path(self.run_dir).name}:{self.setting}"
 
 
-def _cell(arm: Arm, level: int) -> dict[str, Mapping[str, Any]]:
+Cells = dict[tuple[str, str, int], dict[str, Mapping[str, Any]]]
+
+
+def _cells(arm: Arm) -> Cells:
+    """Every answer cell of the arm's run, read once for all the levels asked."""
     path = Path(arm.run_dir) / RECORDS_FILE
     if not path.is_file():
         raise InvalidInputError(f"{arm.label}: no {RECORDS_FILE} in {arm.run_dir}")
-    cells = answer_cells(read_jsonl(path))
+    return answer_cells(read_jsonl(path))
+
+
+def _at(arm: Arm, cells: Cells, level: int) -> dict[str, Mapping[str, Any]]:
     key = ("test-time", "None", level) if arm.setting == TEST_TIME else ("sleep", arm.setting, level)
     if key not in cells:
         held = sorted({f"{s if m == 'sleep' else TEST_TIME}@{b}" for m, s, b in cells if m in ("sleep", "test-time")})
         raise InvalidInputError(f"{arm.label}: no answers at level {level} (the run holds {', '.join(held)})")
-    return dict(cells[key])
+    return cells[key]
 
 
 def pair_arms(base: Arm, arm: Arm, level: int) -> Paired:
     """`arm` against `base` at wake level `level`, on the examples both answered."""
-    return pair_cells(_cell(base, level), _cell(arm, level), {})
+    return pair_cells(_at(base, _cells(base), level), _at(arm, _cells(arm), level), {})
 
 
-def pair_line(base: Arm, arm: Arm, level: int) -> str:
-    """One line: n, each arm's right answers, the discordant pairs and the exact McNemar p."""
-    paired = pair_arms(base, arm, level)
-    if not paired.ids:
-        return f"level {level}: {arm.label} and {base.label} share no answered example"
-    p, test = paired.p()
-    n = len(paired.ids)
-    return (f"level {level}, n = {n}: {arm.label} {int(sum(paired.arm))}/{n} vs {base.label} "
-            f"{int(sum(paired.base))}/{n} ({paired.wins} vs {paired.losses} right only with one, {test} p = {p:.3f})")
+def pair_lines(base: Arm, arm: Arm, levels: Sequence[int]) -> list[str]:
+    """A line a level: n, each arm's right answers, the discordant pairs and the exact McNemar p."""
+    base_cells, arm_cells = _cells(base), _cells(arm)
+    lines: list[str] = []
+    for level in levels:
+        paired = pair_cells(_at(base, base_cells, level), _at(arm, arm_cells, level), {})
+        if not paired.ids:
+            lines.append(f"level {level}: {arm.label} and {base.label} share no answered example")
+            continue
+        p, test = paired.p()
+        n = len(paired.ids)
+        lines.append(f"level {level}, n = {n}: {arm.label} {int(sum(paired.arm))}/{n} vs {base.label} "
+                     f"{int(sum(paired.base))}/{n} ({paired.wins} vs {paired.losses} right only with one, "
+                     f"{test} p = {p:.3f})")
+    return lines

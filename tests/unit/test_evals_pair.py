@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evals.__main__ import main
-from evals.pair import Arm, pair_arms, pair_line
+from evals.pair import Arm, pair_arms, pair_lines
 from sleeptime.errors import InvalidInputError
 
 
@@ -27,7 +27,7 @@ def test_pairs_on_the_examples_both_answered(tmp_path: Path) -> None:
     paired = pair_arms(Arm(str(a), "k1-r1-q2"), Arm(str(b), "k1-r1-q4"), 0)
     assert paired.ids == ["e2", "e3", "e4"]  # e1 and e5 were answered by one run only
     assert (paired.wins, paired.losses) == (2, 1)
-    line = pair_line(Arm(str(a), "k1-r1-q2"), Arm(str(b), "k1-r1-q4"), 0)
+    (line,) = pair_lines(Arm(str(a), "k1-r1-q2"), Arm(str(b), "k1-r1-q4"), [0])
     assert "n = 3" in line and "b:k1-r1-q4 2/3 vs a:k1-r1-q2 1/3" in line and "p = 1.000" in line
 
 
